@@ -1,0 +1,14 @@
+# Every dependency is a Debian 12 package (scripts/install-deps.sh installs them).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(CURL REQUIRED)
+# libwebsockets via pkg-config: its CMake package insists on every evlib plugin being present.
+pkg_check_modules(LWS REQUIRED IMPORTED_TARGET libwebsockets)
+find_package(PahoMqttCpp REQUIRED)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
+if(RTX_BUILD_TESTS)
+  find_package(doctest REQUIRED)
+endif()

@@ -1,0 +1,157 @@
+#include "cmd/client_options.hpp"
+
+#include "core/duration.hpp"
+#include "core/error.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+namespace rtx::cmd {
+
+void add_client_flags(CLI::App& app, ClientFlags& flags) {
+    const char* output = "Output";
+    app.add_flag("--json", flags.json,
+                 "Write one NDJSON record per message (time, protocol, connection, event, topic, "
+                 "id, payload, encoding, size)")
+        ->group(output);
+    app.add_flag("--raw", flags.raw,
+                 "Binary-safe: send stdin bytes as they come and write received bytes unchanged "
+                 "(no line framing)")
+        ->group(output);
+    app.add_flag("-0,--null", flags.nul, "Messages end with NUL instead of LF, both ways")
+        ->group(output);
+    app.add_option("-n,--count", flags.count, "Exit after receiving N messages")->group(output);
+
+    const char* connection = "Connection";
+    app.add_flag("--no-stdin", flags.no_stdin, "Do not read stdin; only receive")->group(connection);
+    app.add_option("--timeout", flags.timeout,
+                   "Give up after this long in total, exit 5 (e.g. 30s, 500ms, 2m)")
+        ->group(connection);
+    app.add_option("--idle-timeout", flags.idle_timeout,
+                   "Close after this long without a message either way, exit 5")
+        ->group(connection);
+    app.add_option("--connect-timeout", flags.connect_timeout,
+                   "Limit on resolve + connect + handshakes")
+        ->capture_default_str()
+        ->group(connection);
+
+    const char* reconnect = "Reconnect";
+    app.add_flag("--reconnect", flags.reconnect,
+                 "Reconnect with exponential backoff and jitter when the connection drops or "
+                 "cannot be made")
+        ->group(reconnect);
+    app.add_option("--max-attempts", flags.max_attempts,
+                   "Give up (exit 11) after N failed attempts in a row; 0 = never")
+        ->group(reconnect);
+    app.add_option("--backoff-initial", flags.backoff_initial, "First reconnect delay")
+        ->capture_default_str()
+        ->group(reconnect);
+    app.add_option("--backoff-max", flags.backoff_max, "Cap on the reconnect delay")
+        ->capture_default_str()
+        ->group(reconnect);
+    app.add_option("--preamble", flags.preamble,
+                   "Message sent first after every (re)connect (repeatable; @FILE reads lines "
+                   "from a file)")
+        ->group(reconnect);
+
+    const char* tls = "TLS";
+    app.add_flag("--tls", flags.tls, "Use TLS (same as a tls:// URL)")->group(tls);
+    app.add_flag("-k,--insecure", flags.insecure,
+                 "Do not verify the server certificate or host name")
+        ->group(tls);
+    app.add_option("--cacert", flags.cacert, "Trust the CA certificates in this PEM file")
+        ->group(tls);
+    app.add_option("--cert", flags.cert, "Client certificate (PEM)")->group(tls);
+    app.add_option("--key", flags.key, "Client private key (PEM; default: in --cert)")->group(tls);
+    app.add_option("--servername", flags.servername,
+                   "Name for SNI and verification (default: the URL host)")
+        ->group(tls);
+}
+
+namespace {
+
+core::Duration duration_flag(std::string_view flag, const std::string& text) {
+    if (text.empty()) {
+        return core::Duration{0};
+    }
+    auto parsed = core::parse_duration(text);
+    if (!parsed) {
+        throw core::UsageError(fmt::format("{}: {}", flag, parsed.error().message));
+    }
+    return parsed.value();
+}
+
+std::vector<std::string> expand_preamble(const std::vector<std::string>& items) {
+    std::vector<std::string> messages;
+    for (const auto& item : items) {
+        if (item.size() > 1 && item.front() == '@') {
+            std::ifstream file(item.substr(1));
+            if (!file) {
+                throw core::UsageError(
+                    fmt::format("--preamble: cannot read '{}'", item.substr(1)));
+            }
+            for (std::string line; std::getline(file, line);) {
+                messages.push_back(line);
+            }
+        } else {
+            messages.push_back(item);
+        }
+    }
+    return messages;
+}
+
+} // namespace
+
+ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view protocol) {
+    if (flags.raw && flags.nul) {
+        throw core::UsageError("--raw and --null cannot be combined");
+    }
+    if (flags.json && flags.raw) {
+        throw core::UsageError("--json and --raw cannot be combined");
+    }
+    ClientSettings settings;
+    settings.pipe.protocol = std::string(protocol);
+    settings.pipe.read_stdin = !flags.no_stdin;
+    settings.pipe.count = flags.count;
+    settings.pipe.timeout = duration_flag("--timeout", flags.timeout);
+    settings.pipe.idle_timeout = duration_flag("--idle-timeout", flags.idle_timeout);
+
+    proto::Framing framing = flags.raw ? proto::Framing::raw
+                             : flags.nul ? proto::Framing::nul
+                                         : proto::Framing::lines;
+    settings.pipe.input_framing = framing;
+    settings.connect.framing = framing;
+    settings.connect.connect_timeout = duration_flag("--connect-timeout", flags.connect_timeout);
+    if (settings.connect.connect_timeout.count() <= 0) {
+        throw core::UsageError("--connect-timeout must be more than 0");
+    }
+
+    settings.format = flags.json  ? output::Format::ndjson
+                      : flags.raw ? output::Format::raw
+                                  : output::Format::text;
+    settings.output_delimiter = flags.nul ? std::string(1, '\0') : std::string("\n");
+
+    settings.reconnect.enabled = flags.reconnect;
+    settings.reconnect.backoff.max_attempts = flags.max_attempts;
+    settings.reconnect.backoff.initial = duration_flag("--backoff-initial", flags.backoff_initial);
+    settings.reconnect.backoff.max = duration_flag("--backoff-max", flags.backoff_max);
+    if (settings.reconnect.backoff.max < settings.reconnect.backoff.initial) {
+        throw core::UsageError("--backoff-max must not be less than --backoff-initial");
+    }
+    settings.reconnect.preamble = expand_preamble(flags.preamble);
+
+    auto& tls = settings.connect.tls;
+    tls.enabled = flags.tls;
+    tls.insecure = flags.insecure;
+    tls.ca_file = flags.cacert;
+    tls.cert_file = flags.cert;
+    tls.key_file = flags.key;
+    tls.server_name = flags.servername;
+    if (!flags.key.empty() && flags.cert.empty()) {
+        throw core::UsageError("--key needs --cert");
+    }
+    return settings;
+}
+
+} // namespace rtx::cmd

@@ -1,0 +1,55 @@
+#pragma once
+
+#include "client/pipe_session.hpp"
+#include "output/sink.hpp"
+#include "transport/connection.hpp"
+#include "transport/reconnecting_connection.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rtx::cmd {
+
+/// The flags every client subcommand shares, as typed (curl style: parse into one struct,
+/// then turn it into library options in a separate step).
+struct ClientFlags {
+    bool json = false;
+    bool raw = false;
+    bool nul = false;
+    bool no_stdin = false;
+    std::uint64_t count = 0;
+    std::string timeout;
+    std::string idle_timeout;
+    std::string connect_timeout = "10s";
+    bool reconnect = false;
+    unsigned max_attempts = 0;
+    std::string backoff_initial = "100ms";
+    std::string backoff_max = "30s";
+    std::vector<std::string> preamble;
+    bool tls = false;
+    bool insecure = false;
+    std::string cacert;
+    std::string cert;
+    std::string key;
+    std::string servername;
+};
+
+/// The library options the flags turn into.
+struct ClientSettings {
+    client::PipeOptions pipe;
+    transport::ConnectOptions connect;
+    transport::ReconnectOptions reconnect;
+    output::Format format = output::Format::text;
+    std::string output_delimiter = "\n";
+};
+
+/// Adds the shared flags to a client subcommand, in option groups.
+void add_client_flags(CLI::App& app, ClientFlags& flags);
+
+/// Validates and converts; throws core::UsageError with a one-line reason.
+ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view protocol);
+
+} // namespace rtx::cmd

@@ -1,0 +1,157 @@
+// rtx — one binary, one subcommand per protocol. main parses, dispatches and maps errors to
+// the exit-code table (lib/core/exit_code.hpp, man/rtx.1).
+#include "cmd/command.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/version.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace rtx::cmd {
+
+std::span<const Command> commands() {
+    static constexpr std::array k_commands{
+        Command{"tcp", "Raw TCP client, like netcat: stdin -> socket -> stdout", &setup_tcp},
+        Command{"serve", "Embedded local server: TCP echo (more protocols to come)", &setup_serve},
+    };
+    return k_commands;
+}
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) {
+        row[j] = j;
+    }
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+/// "unknown command 'tpc' (did you mean 'tcp'?)", or without the hint when nothing is close.
+std::string unknown_command_message(std::string_view typed) {
+    std::string_view best;
+    std::size_t best_distance = 3; // more than two edits away is not a typo
+    for (const auto& command : commands()) {
+        std::size_t d = edit_distance(typed, command.name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = command.name;
+        }
+    }
+    if (best.empty()) {
+        return fmt::format("unknown command '{}' (see 'rtx --help')", typed);
+    }
+    return fmt::format("unknown command '{}' (did you mean '{}'?)", typed, best);
+}
+
+int run(int argc, char** argv) {
+    CLI::App app{"rtx: a Swiss-army client, load generator and mock server for real-time "
+                 "protocols",
+                 "rtx"};
+    app.require_subcommand(0, 1);
+    int verbosity = 0;
+    bool quiet = false;
+    std::string completions_shell;
+    app.add_flag("-v,--verbose", verbosity, "More detail on stderr (-vv: debug)");
+    app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+    app.add_option("--completions", completions_shell,
+                   "Print the completion script for bash, zsh or fish");
+    app.set_version_flag("--version", [] {
+        return fmt::format("rtx {}\n{}", core::rtx_version(), core::library_versions());
+    });
+    // Options such as -v work before or after the subcommand.
+    app.fallthrough();
+
+    std::vector<Runner> runners;
+    for (const auto& command : commands()) {
+        runners.push_back(command.setup(app, command.name, command.summary));
+    }
+    app.footer(R"(Examples:
+  rtx serve                              # local endpoints (TCP echo on 127.0.0.1:7070)
+  echo hello | rtx tcp 127.0.0.1:7070    # send a line, print the echo
+  rtx tcp --json --count 1 host:port     # one received message as NDJSON
+
+Every subcommand has --help; the manual is rtx(1), with one page per subcommand (rtx-tcp(1),
+rtx-serve(1)). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 130 Ctrl-C; rtx(1)
+has the full table.)");
+
+    if (argc > 1 && argv[1][0] != '-') {
+        std::string_view typed = argv[1];
+        bool known = std::any_of(commands().begin(), commands().end(),
+                                 [&](const Command& c) { return c.name == typed; });
+        if (!known) {
+            core::log_error("{}", unknown_command_message(typed));
+            return core::to_int(core::ExitCode::usage);
+        }
+    }
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        core::log_error("{} (see 'rtx --help')", e.what());
+        return core::to_int(core::ExitCode::usage);
+    }
+
+    core::set_log_level(quiet               ? core::LogLevel::quiet
+                        : verbosity >= 2    ? core::LogLevel::debug
+                        : verbosity == 1    ? core::LogLevel::verbose
+                                            : core::LogLevel::normal);
+
+    if (!completions_shell.empty()) {
+        if (!print_completions(app, completions_shell)) {
+            core::log_error("--completions: unknown shell '{}' (bash, zsh or fish)",
+                            completions_shell);
+            return core::to_int(core::ExitCode::usage);
+        }
+        return 0;
+    }
+
+    const auto& chosen = app.get_subcommands();
+    if (chosen.empty()) {
+        std::cout << app.help();
+        return core::to_int(core::ExitCode::usage);
+    }
+    for (std::size_t i = 0; i < commands().size(); ++i) {
+        if (chosen.front()->get_name() == commands()[i].name) {
+            return core::to_int(runners[i]());
+        }
+    }
+    return core::to_int(core::ExitCode::usage);
+}
+
+} // namespace
+} // namespace rtx::cmd
+
+int main(int argc, char** argv) {
+    try {
+        return rtx::cmd::run(argc, argv);
+    } catch (const rtx::core::UsageError& e) {
+        rtx::core::log_error("{}", e.what());
+        return rtx::core::to_int(rtx::core::ExitCode::usage);
+    } catch (const std::exception& e) {
+        rtx::core::log_error("{}", e.what());
+        return rtx::core::to_int(rtx::core::ExitCode::failure);
+    }
+}

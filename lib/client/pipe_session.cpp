@@ -1,0 +1,193 @@
+#include "client/pipe_session.hpp"
+
+#include "core/log.hpp"
+#include "core/signals.hpp"
+#include "core/stdin_pump.hpp"
+#include "core/timer.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+namespace rtx::client {
+
+using core::ExitCode;
+
+struct PipeSession::Parts {
+    Parts(core::Loop& loop, PipeSession& session)
+        : deadline(loop), idle(loop),
+          signals(loop, [&session](int signum) {
+              core::log_verbose("signal {}: closing", signum);
+              session.stop(static_cast<ExitCode>(core::exit_status_for_signal(signum)), "");
+          }) {}
+    std::unique_ptr<core::StdinPump> pump;
+    core::Timer deadline;
+    core::Timer idle;
+    core::SignalWatcher signals;
+};
+
+PipeSession::PipeSession(core::Loop& loop, PipeOptions options, output::Sink& sink)
+    : m_loop(loop), m_options(std::move(options)), m_sink(sink),
+      m_input_framer(m_options.input_framing) {}
+
+PipeSession::~PipeSession() = default;
+
+ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
+                          transport::ReconnectOptions reconnect) {
+    m_parts = std::make_unique<Parts>(m_loop, *this);
+    m_loop.add_before_poll_hook([this] {
+        if (!m_sink.flush() && !m_exit) {
+            // The reader went away (`rtx tcp ... | head -1`): not an error of ours.
+            bool gone = m_sink.reader_gone();
+            stop(gone ? ExitCode::ok : ExitCode::failure,
+                 gone ? "" : fmt::format("write to stdout: {}", m_sink.error()));
+        }
+    });
+    m_connection = std::make_unique<transport::ReconnectingConnection>(
+        m_loop, std::move(factory), std::move(reconnect), static_cast<transport::Handler&>(*this), 1);
+    if (m_options.timeout.count() > 0) {
+        m_parts->deadline.start(m_options.timeout, [this] {
+            stop(ExitCode::timeout,
+                 fmt::format("timed out after {}", core::format_duration(m_options.timeout)));
+        });
+    }
+    touch();
+    if (m_options.read_stdin) {
+        m_parts->pump = std::make_unique<core::StdinPump>(
+            m_loop, STDIN_FILENO, [this](std::string_view bytes) { on_stdin(bytes); },
+            [this](const std::string& error) { on_stdin_end(error); });
+        m_parts->pump->start();
+    }
+    m_connection->start();
+    m_loop.run();
+    m_sink.flush();
+    if (m_parts->pump) {
+        m_parts->pump->stop();
+    }
+    return m_exit.value_or(ExitCode::ok);
+}
+
+void PipeSession::touch() {
+    if (m_options.idle_timeout.count() > 0) {
+        m_parts->idle.start(m_options.idle_timeout, [this] {
+            stop(ExitCode::timeout, fmt::format("idle for {}, closing",
+                                                core::format_duration(m_options.idle_timeout)));
+        });
+    }
+}
+
+void PipeSession::write_event(std::string_view event, std::string_view detail) {
+    if (m_sink.format() != output::Format::ndjson) {
+        return;
+    }
+    output::Record record;
+    record.time = std::chrono::system_clock::now();
+    record.protocol = m_options.protocol;
+    record.connection = m_connection ? m_connection->id() : 1;
+    record.event = event;
+    record.payload = detail;
+    m_sink.write(record);
+}
+
+void PipeSession::on_open(transport::Connection&) {
+    write_event("open", "");
+    touch();
+}
+
+void PipeSession::on_message(transport::Connection& connection, const transport::Message& message) {
+    if (m_exit) {
+        return;
+    }
+    output::Record record;
+    record.time = std::chrono::system_clock::now();
+    record.protocol = m_options.protocol;
+    record.connection = connection.id();
+    record.topic = message.topic;
+    record.id = message.id;
+    record.payload = message.payload;
+    record.binary = message.kind == transport::PayloadKind::binary;
+    if (!message.topic.empty() && m_options.protocol == "sse") {
+        record.event = message.topic;
+    }
+    m_sink.write(record);
+    touch();
+    if (m_options.count != 0 && ++m_received >= m_options.count) {
+        stop(ExitCode::ok, "");
+    }
+}
+
+void PipeSession::on_drain(transport::Connection&) {
+    if (m_parts->pump && !m_exit) {
+        m_parts->pump->resume();
+    }
+}
+
+void PipeSession::on_close(transport::Connection&, const transport::CloseInfo& info) {
+    write_event("close", info.reason);
+    if (!m_exit) {
+        m_exit = info.exit_code;
+        if (info.exit_code != ExitCode::ok) {
+            core::log_error("{}", info.reason);
+        } else {
+            core::log_verbose("{}", info.reason);
+        }
+    }
+    m_parts->deadline.stop();
+    m_parts->idle.stop();
+    if (m_parts->pump) {
+        m_parts->pump->stop();
+    }
+    m_loop.stop();
+}
+
+void PipeSession::send_input(std::string_view payload) {
+    transport::Message message{payload};
+    m_connection->send(message);
+    touch();
+}
+
+void PipeSession::on_stdin(std::string_view bytes) {
+    if (m_exit) {
+        return;
+    }
+    bool fits = m_input_framer.feed(bytes, [this](std::string_view payload) { send_input(payload); });
+    if (!fits) {
+        stop(ExitCode::failure, "stdin: message longer than the 64 MiB limit");
+        return;
+    }
+    if (m_connection->buffered_bytes() > m_options.high_water) {
+        m_parts->pump->pause(); // on_drain resumes
+    }
+}
+
+void PipeSession::on_stdin_end(const std::string& error) {
+    if (m_exit) {
+        return;
+    }
+    if (!error.empty()) {
+        stop(ExitCode::failure, fmt::format("read stdin: {}", error));
+        return;
+    }
+    m_input_framer.finish([this](std::string_view payload) { send_input(payload); });
+    m_stdin_done = true;
+    core::log_debug("stdin: end of input");
+    if (m_options.half_close) {
+        m_connection->finish_sending();
+    }
+}
+
+void PipeSession::stop(ExitCode code, const std::string& error) {
+    if (m_exit) {
+        return;
+    }
+    m_exit = code;
+    if (!error.empty()) {
+        core::log_error("{}", error);
+    }
+    if (m_parts->pump) {
+        m_parts->pump->stop();
+    }
+    m_connection->close(); // on_close stops the loop
+}
+
+} // namespace rtx::client

@@ -1,0 +1,67 @@
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/exit_code.hpp"
+#include "core/loop.hpp"
+#include "output/sink.hpp"
+#include "proto/framing.hpp"
+#include "transport/reconnecting_connection.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace rtx::client {
+
+/// What a client subcommand does around its connection; filled from the command line.
+struct PipeOptions {
+    std::string protocol = "tcp";                  ///< For records and messages.
+    proto::Framing input_framing = proto::Framing::lines; ///< How stdin becomes messages.
+    bool read_stdin = true;       ///< false: receive only (--no-stdin).
+    bool half_close = true;       ///< On stdin EOF, finish sending (TCP FIN, WS close).
+    std::uint64_t count = 0;      ///< Exit after this many received messages; 0: no limit.
+    core::Duration timeout{0};      ///< Whole-run deadline; 0: none.
+    core::Duration idle_timeout{0}; ///< Deadline since the last message either way; 0: none.
+    std::size_t high_water = 1 << 20; ///< Pause stdin while this many bytes wait to be sent.
+};
+
+/// One client connection joined to stdin and stdout: the data flow of every client
+/// subcommand (stdin -> framer -> Connection.send; Connection -> Record -> Sink -> stdout),
+/// with --count, --timeout, --idle-timeout, Ctrl-C and the reconnect wrapper. The protocol
+/// is whatever the factory connects. Loop thread only.
+class PipeSession final : private transport::Handler {
+public:
+    PipeSession(core::Loop& loop, PipeOptions options, output::Sink& sink);
+    ~PipeSession() override;
+
+    /// Connects through `factory` (wrapped for --reconnect / --preamble), pumps until the
+    /// exchange ends, and returns the exit code. Diagnostics go to stderr.
+    core::ExitCode run(transport::ReconnectingConnection::Factory factory,
+                       transport::ReconnectOptions reconnect);
+
+private:
+    void on_open(transport::Connection& connection) override;
+    void on_message(transport::Connection& connection, const transport::Message& message) override;
+    void on_close(transport::Connection& connection, const transport::CloseInfo& info) override;
+    void on_drain(transport::Connection& connection) override;
+    void on_stdin(std::string_view bytes);
+    void on_stdin_end(const std::string& error);
+    void send_input(std::string_view payload);
+    void touch();
+    void stop(core::ExitCode code, const std::string& error);
+    void write_event(std::string_view event, std::string_view detail);
+
+    core::Loop& m_loop;
+    PipeOptions m_options;
+    output::Sink& m_sink;
+    proto::Framer m_input_framer;
+    std::unique_ptr<transport::ReconnectingConnection> m_connection;
+    struct Parts; ///< Stdin pump, timers and signal watch: created by run().
+    std::unique_ptr<Parts> m_parts;
+    std::uint64_t m_received = 0;
+    std::optional<core::ExitCode> m_exit;
+    bool m_stdin_done = false;
+};
+
+} // namespace rtx::client

@@ -1,0 +1,56 @@
+#pragma once
+
+#include "core/duration.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+
+namespace rtx::core {
+
+/// When and how often to reconnect; shared by every protocol's --reconnect.
+struct BackoffPolicy {
+    Duration initial{std::chrono::milliseconds(100)}; ///< Delay before the first retry.
+    Duration max{std::chrono::seconds(30)};           ///< Cap on any one delay.
+    double multiplier = 2.0;                          ///< Growth per failed attempt.
+    /// Fraction of each delay that is randomised away: the delay is uniform in
+    /// [d * (1 - jitter), d]. Spreads out thousands of clients reconnecting at once.
+    double jitter = 0.5;
+    unsigned max_attempts = 0; ///< Consecutive failed attempts before giving up; 0: never.
+    /// A connection that stayed up this long counts as healthy: the schedule starts over.
+    Duration reset_after{std::chrono::seconds(5)};
+};
+
+/// The exponential-backoff schedule with jitter and a cap. Pure: time and randomness are
+/// injected, so the schedule is testable without sleeping.
+class Backoff {
+public:
+    using Clock = std::function<std::chrono::steady_clock::time_point()>;
+    using Random = std::function<double()>; ///< Uniform in [0, 1).
+
+    Backoff(BackoffPolicy policy, Clock clock, Random random);
+    /// A Backoff on the steady clock and a per-thread random engine.
+    explicit Backoff(BackoffPolicy policy);
+
+    /// The delay before the next attempt, or nullopt once max_attempts is used up. Each call
+    /// counts one attempt.
+    std::optional<Duration> next_delay();
+    /// The connection opened (starts the healthy-time clock).
+    void connected();
+    /// The connection ended; if it had stayed up for reset_after, the schedule starts over.
+    void disconnected();
+    /// Overrides the initial delay (SSE `retry:` sets it, WHATWG HTML 9.2.6).
+    void set_initial(Duration initial) { m_policy.initial = initial; }
+    /// Failed attempts since the last healthy connection.
+    unsigned attempts() const { return m_attempts; }
+    const BackoffPolicy& policy() const { return m_policy; }
+
+private:
+    BackoffPolicy m_policy;
+    Clock m_clock;
+    Random m_random;
+    unsigned m_attempts = 0;
+    std::optional<std::chrono::steady_clock::time_point> m_connected_at;
+};
+
+} // namespace rtx::core

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rtx::core {
+
+/// True when `bytes` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+bool is_valid_utf8(std::string_view bytes);
+
+/// Appends standard base64 (RFC 4648 section 4, with padding).
+void append_base64(std::string& out, std::string_view bytes);
+/// Decodes standard base64 (padding optional, whitespace not allowed); nullopt if malformed.
+std::optional<std::string> decode_base64(std::string_view text);
+
+/// Appends lower-case hex, two digits per byte.
+void append_hex(std::string& out, std::string_view bytes);
+/// Decodes hex (either case, optional whitespace between bytes); nullopt if malformed.
+std::optional<std::string> decode_hex(std::string_view text);
+
+/// Appends `text` as a JSON string literal with quotes (RFC 8259 section 7). `text` must be
+/// valid UTF-8; control characters are escaped.
+void append_json_string(std::string& out, std::string_view text);
+
+} // namespace rtx::core

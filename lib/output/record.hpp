@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rtx::output {
+
+/// The one record shape every protocol writes (NDJSON with --json). Views are borrowed for
+/// the duration of the write.
+struct Record {
+    std::chrono::system_clock::time_point time; ///< When rtx received (or sent) it.
+    std::string_view protocol;                  ///< "tcp", "ws", "sse", "mqtt", ...
+    std::uint64_t connection = 0;               ///< Which connection (1 for a client).
+    std::string_view event = "message";         ///< "message", "open", "close", SSE event.
+    std::string_view topic;                     ///< Hub/MQTT topic; empty: null.
+    std::string_view id;                        ///< SSE id, sequence; empty: null.
+    std::string_view payload;
+    bool binary = false; ///< Binary payloads (and text that is not UTF-8) are base64.
+};
+
+/// Appends the record as one NDJSON line (with the trailing LF):
+/// {"time":"2026-11-28T15:51:06.123456Z","protocol":"tcp","connection":1,"event":"message",
+///  "topic":null,"id":null,"payload":"hello","encoding":"utf8","size":5}
+/// The key set and order are the same for every protocol; "encoding" is "utf8" or "base64".
+void append_ndjson(std::string& out, const Record& record);
+
+/// Appends an RFC 3339 UTC timestamp with microseconds: 2026-11-28T15:51:06.123456Z.
+void append_timestamp(std::string& out, std::chrono::system_clock::time_point time);
+
+} // namespace rtx::output

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "output/record.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rtx::output {
+
+/// How received messages are written to stdout.
+enum class Format {
+    text,   ///< The payload, then the delimiter (LF by default).
+    raw,    ///< The payload bytes exactly, nothing added.
+    ndjson, ///< One Record per line (append_ndjson).
+};
+
+/// Writes records to a file descriptor (stdout). Records are batched in memory and written
+/// by flush(), which the caller runs once per loop iteration (Loop::add_before_poll_hook), so
+/// a burst costs one write(2) and a lone message still appears at once. Loop thread only.
+class Sink {
+public:
+    explicit Sink(Format format, int fd = 1, std::string delimiter = "\n");
+
+    /// Buffers one record; open/close events are written only in ndjson format.
+    void write(const Record& record);
+    /// Writes the buffer out (blocking). Returns false once the reader has gone (EPIPE) or
+    /// the fd failed; later writes are dropped.
+    bool flush();
+    /// Set when flush() failed; the error text is in error().
+    bool broken() const { return m_error.has_value(); }
+    const std::string& error() const { return *m_error; }
+    /// True when flush() failed because the reader closed the pipe (EPIPE): `rtx ... | head`.
+    bool reader_gone() const { return m_reader_gone; }
+    Format format() const { return m_format; }
+    /// Records written so far (messages only; events excluded).
+    std::uint64_t messages() const { return m_messages; }
+
+private:
+    Format m_format;
+    int m_fd;
+    std::string m_delimiter;
+    std::string m_buffer;
+    std::optional<std::string> m_error;
+    std::uint64_t m_messages = 0;
+    bool m_reader_gone = false;
+};
+
+} // namespace rtx::output

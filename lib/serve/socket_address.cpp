@@ -1,0 +1,53 @@
+#include "serve/socket_address.hpp"
+
+#include <fmt/format.h>
+
+namespace rtx::serve {
+
+using core::Error;
+using core::ExitCode;
+
+core::Result<bool> SocketAddress::to_sockaddr(sockaddr_storage& out) const {
+    std::string literal = host == "localhost" ? "127.0.0.1" : host;
+    if (uv_ip4_addr(literal.c_str(), port, reinterpret_cast<sockaddr_in*>(&out)) == 0 ||
+        uv_ip6_addr(literal.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out)) == 0) {
+        return true;
+    }
+    return Error{ExitCode::usage,
+                 fmt::format("--bind '{}': not an IP address (examples: 127.0.0.1, ::1, 0.0.0.0)",
+                             host)};
+}
+
+std::string SocketAddress::authority() const {
+    return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                               : fmt::format("{}:{}", host, port);
+}
+
+core::Result<std::uint16_t> bind_and_listen(uv_tcp_t* handle, const SocketAddress& address,
+                                            uv_connection_cb on_connection) {
+    sockaddr_storage storage{};
+    auto parsed = address.to_sockaddr(storage);
+    if (!parsed) {
+        return parsed.error();
+    }
+    auto fail = [&](int rc) {
+        return Error{ExitCode::bind_failed,
+                     fmt::format("listen on {}: {}", address.authority(), uv_strerror(rc))};
+    };
+    unsigned flags = storage.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+    if (int rc = uv_tcp_bind(handle, reinterpret_cast<const sockaddr*>(&storage), flags); rc != 0) {
+        return fail(rc);
+    }
+    if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 4096, on_connection); rc != 0) {
+        return fail(rc);
+    }
+    sockaddr_storage bound{};
+    int length = sizeof(bound);
+    uv_tcp_getsockname(handle, reinterpret_cast<sockaddr*>(&bound), &length);
+    auto port = bound.ss_family == AF_INET6
+                    ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                    : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    return static_cast<std::uint16_t>(port);
+}
+
+} // namespace rtx::serve

@@ -1,0 +1,105 @@
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/exit_code.hpp"
+#include "proto/framing.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rtx::transport {
+
+/// Whether a payload is text or bytes (WebSocket opcode, MQTT payload format, ...).
+enum class PayloadKind { text, binary };
+
+/// One message in either direction, for every protocol. A non-owning view: the bytes are
+/// valid only for the duration of the call that receives the Message (no copy on receive).
+struct Message {
+    Message() = default;
+    explicit Message(std::string_view bytes, PayloadKind payload_kind = PayloadKind::text)
+        : payload(bytes), kind(payload_kind) {}
+
+    std::string_view payload;
+    PayloadKind kind = PayloadKind::text;
+    std::string_view topic; ///< Hub or MQTT topic, SSE event name; empty when none.
+    std::string_view id;    ///< SSE id, hub sequence number; empty when none.
+    int qos = 0;            ///< MQTT QoS 0..2.
+    bool retain = false;    ///< MQTT retain flag.
+};
+
+/// Why a connection ended. exit_code is ExitCode::ok for a normal end (closed by us, or a
+/// clean close by the peer).
+struct CloseInfo {
+    core::ExitCode exit_code = core::ExitCode::ok;
+    bool by_peer = false;   ///< The peer ended it (EOF, close frame, reset).
+    bool was_open = false;  ///< The connection had opened (false: connect/handshake failed).
+    int protocol_code = 0;  ///< WebSocket close code, HTTP status, MQTT reason code; 0: none.
+    std::string reason;     ///< One line for the user, e.g. "connect to 127.0.0.1:1: refused".
+};
+
+/// Counters every connection keeps; merged by bench, shown by -v.
+struct ConnectionStats {
+    std::uint64_t messages_in = 0;
+    std::uint64_t messages_out = 0;
+    std::uint64_t bytes_in = 0;  ///< Payload bytes, after framing/TLS.
+    std::uint64_t bytes_out = 0; ///< Payload bytes, before framing/TLS.
+    core::Duration connect_time{0}; ///< From connect() to open (TCP + TLS + handshakes).
+};
+
+class Connection;
+
+/// What a protocol reports to its user. Callbacks run on the connection's loop thread. A
+/// Connection may be destroyed from inside on_close (nothing touches it after the call).
+class Handler {
+public:
+    virtual ~Handler() = default;
+    /// The connection is ready for send() (TCP connected, TLS and protocol handshakes done).
+    virtual void on_open(Connection& connection) { (void)connection; }
+    /// A message arrived. `message` and its views are valid only during the call.
+    virtual void on_message(Connection& connection, const Message& message) = 0;
+    /// The connection ended (or never opened). Called exactly once per connection.
+    virtual void on_close(Connection& connection, const CloseInfo& info) = 0;
+    /// Everything queued with send() has been handed to the kernel (resume producing).
+    virtual void on_drain(Connection& connection) { (void)connection; }
+};
+
+/// One live connection of any protocol. Loop thread only; owned by whoever connected it.
+class Connection {
+public:
+    virtual ~Connection() = default;
+    /// Queues a message; false if the connection is not open or sending was finished.
+    /// Never blocks: check buffered_bytes() and wait for Handler::on_drain to bound memory.
+    virtual bool send(const Message& message) = 0;
+    /// No more sends: flushes what is queued, then half-closes where the protocol can (TCP
+    /// FIN, WebSocket close frame). Receiving goes on until the peer ends.
+    virtual void finish_sending() = 0;
+    /// Ends the connection gracefully now; on_close follows (by_peer = false).
+    virtual void close() = 0;
+    /// True between on_open and on_close.
+    virtual bool is_open() const = 0;
+    /// Bytes queued by send() and not yet written to the socket.
+    virtual std::size_t buffered_bytes() const = 0;
+    virtual const ConnectionStats& stats() const = 0;
+    /// A small number that names this connection in logs and NDJSON records.
+    virtual std::uint64_t id() const = 0;
+};
+
+/// TLS settings shared by every client (`--tls`, `--cacert`, `--insecure`, `--cert`).
+struct TlsOptions {
+    bool enabled = false;
+    bool insecure = false;   ///< Skip certificate and host name verification.
+    std::string ca_file;     ///< PEM bundle to trust instead of the system store.
+    std::string cert_file;   ///< Client certificate (PEM), optional.
+    std::string key_file;    ///< Client key (PEM), optional.
+    std::string server_name; ///< SNI and verification name; default: the URL host.
+};
+
+/// Options that apply to every transport; protocol adapters read the parts they need.
+struct ConnectOptions {
+    core::Duration connect_timeout{std::chrono::seconds(10)};
+    TlsOptions tls;
+    proto::Framing framing = proto::Framing::lines; ///< Raw TCP: how bytes become messages.
+};
+
+} // namespace rtx::transport

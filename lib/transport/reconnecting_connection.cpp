@@ -1,0 +1,145 @@
+#include "transport/reconnecting_connection.hpp"
+
+#include "core/log.hpp"
+
+#include <fmt/format.h>
+
+namespace rtx::transport {
+
+ReconnectingConnection::ReconnectingConnection(core::Loop& loop, Factory factory,
+                                               ReconnectOptions options, Handler& user,
+                                               std::uint64_t id)
+    : m_loop(loop), m_factory(std::move(factory)), m_options(std::move(options)),
+      m_backoff(m_options.backoff), m_user(user), m_id(id), m_retry_timer(loop) {}
+
+void ReconnectingConnection::start() { attempt(); }
+
+void ReconnectingConnection::attempt() {
+    ++m_attempt_count;
+    m_inner = m_factory(*this);
+}
+
+void ReconnectingConnection::on_open(Connection& inner) {
+    m_backoff.connected();
+    if (m_attempt_count > 1) {
+        core::log_info("reconnected (attempt {})", m_attempt_count);
+    }
+    for (const auto& line : m_options.preamble) {
+        inner.send(Message{line});
+    }
+    while (!m_queue.empty() && inner.is_open()) {
+        Queued& queued = m_queue.front();
+        inner.send(Message{queued.payload, queued.kind});
+        m_queued_bytes -= queued.payload.size();
+        m_queue.pop_front();
+    }
+    if (m_sending_finished) {
+        inner.finish_sending();
+    }
+    m_user.on_open(*this);
+    m_user.on_drain(*this); // the held messages went out: a paused producer may resume
+}
+
+void ReconnectingConnection::on_message(Connection&, const Message& message) {
+    m_user.on_message(*this, message);
+}
+
+void ReconnectingConnection::on_drain(Connection&) { m_user.on_drain(*this); }
+
+void ReconnectingConnection::add_stats(const ConnectionStats& inner) {
+    m_stats.messages_in += inner.messages_in;
+    m_stats.messages_out += inner.messages_out;
+    m_stats.bytes_in += inner.bytes_in;
+    m_stats.bytes_out += inner.bytes_out;
+    m_stats.connect_time = inner.connect_time;
+}
+
+const ConnectionStats& ReconnectingConnection::stats() const {
+    m_total = m_stats;
+    if (m_inner) {
+        const auto& live = m_inner->stats();
+        m_total.messages_in += live.messages_in;
+        m_total.messages_out += live.messages_out;
+        m_total.bytes_in += live.bytes_in;
+        m_total.bytes_out += live.bytes_out;
+        m_total.connect_time = live.connect_time;
+    }
+    return m_total;
+}
+
+void ReconnectingConnection::on_close(Connection& inner, const CloseInfo& info) {
+    add_stats(inner.stats());
+    // Destroying the attempt here is allowed: on_close is the last thing it does.
+    std::unique_ptr<Connection> finished = std::move(m_inner);
+    bool natural_end = m_closing || (m_sending_finished && info.by_peer && info.was_open &&
+                                     info.exit_code == core::ExitCode::ok);
+    if (natural_end || !m_options.enabled) {
+        end(info);
+        return;
+    }
+    if (info.was_open) {
+        m_backoff.disconnected();
+    }
+    auto delay = m_backoff.next_delay();
+    if (!delay) {
+        CloseInfo gave_up = info;
+        gave_up.exit_code = core::ExitCode::reconnect_exhausted;
+        gave_up.reason = fmt::format("gave up after {} attempts: {}", m_attempt_count, info.reason);
+        end(gave_up);
+        return;
+    }
+    core::log_info("{}; reconnecting in {}", info.reason, core::format_duration(*delay));
+    m_retry_timer.start(*delay, [this] { attempt(); });
+}
+
+void ReconnectingConnection::end(const CloseInfo& info) {
+    if (m_ended) {
+        return;
+    }
+    m_ended = true;
+    m_retry_timer.stop();
+    m_user.on_close(*this, info); // last: the user may destroy us
+}
+
+bool ReconnectingConnection::send(const Message& message) {
+    if (m_ended || m_closing || m_sending_finished) {
+        return false;
+    }
+    if (m_inner && m_inner->is_open()) {
+        return m_inner->send(message);
+    }
+    m_queued_bytes += message.payload.size();
+    m_queue.push_back(Queued{std::string(message.payload), message.kind});
+    return true;
+}
+
+void ReconnectingConnection::finish_sending() {
+    if (m_sending_finished) {
+        return;
+    }
+    m_sending_finished = true;
+    if (m_inner && m_inner->is_open()) {
+        m_inner->finish_sending();
+    }
+}
+
+void ReconnectingConnection::close() {
+    if (m_ended || m_closing) {
+        return;
+    }
+    m_closing = true;
+    m_retry_timer.stop();
+    if (m_inner) {
+        m_inner->close(); // its on_close ends us
+        return;
+    }
+    CloseInfo info;
+    info.reason = "closed";
+    end(info);
+}
+
+std::size_t ReconnectingConnection::buffered_bytes() const {
+    return m_queued_bytes + (m_inner ? m_inner->buffered_bytes() : 0);
+}
+
+} // namespace rtx::transport

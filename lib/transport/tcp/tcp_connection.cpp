@@ -1,0 +1,316 @@
+#include "transport/tcp/tcp_connection.hpp"
+
+#include "core/log.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace rtx::transport {
+
+using core::ExitCode;
+
+/// The getaddrinfo request outlives the connection if it is destroyed mid-resolve.
+struct TcpConnection::Resolve {
+    uv_getaddrinfo_t req{};
+    TcpConnection* owner = nullptr;
+};
+
+namespace {
+
+ExitCode exit_code_for_uv_error(int status) {
+    switch (status) {
+    case UV_ETIMEDOUT:
+        return ExitCode::timeout;
+    case UV_ECONNRESET:
+    case UV_EPIPE:
+    case UV_ECONNABORTED:
+        return ExitCode::connection_lost;
+    default:
+        return ExitCode::connect_failed;
+    }
+}
+
+} // namespace
+
+TcpConnection::TcpConnection(core::Loop& loop, core::Url url, ConnectOptions options,
+                             Handler& handler, std::uint64_t id)
+    : m_loop(loop), m_url(std::move(url)), m_options(std::move(options)), m_handler(handler),
+      m_id(id), m_connect_timer(loop), m_framer(m_options.framing) {}
+
+TcpConnection::~TcpConnection() {
+    if (m_resolve != nullptr) {
+        m_resolve->owner = nullptr; // the callback frees it
+        uv_cancel(reinterpret_cast<uv_req_t*>(&m_resolve->req));
+    }
+}
+
+void TcpConnection::start() {
+    m_started_ms = m_loop.now_ms();
+    m_connect_timer.start(m_options.connect_timeout, [this] {
+        finish(ExitCode::timeout, false,
+               fmt::format("connect to {}: timed out after {}", m_url.authority(),
+                           core::format_duration(m_options.connect_timeout)));
+    });
+    if (m_options.tls.enabled) {
+        auto tls = TlsSession::create(m_options.tls, m_url.host);
+        if (!tls) {
+            finish(tls.error().code, false, tls.error().message);
+            return;
+        }
+        m_tls = std::move(tls.value());
+    }
+    // Literal addresses skip the resolver (and its thread pool round trip).
+    sockaddr_storage literal{};
+    std::string port = std::to_string(m_url.port);
+    if (uv_ip4_addr(m_url.host.c_str(), m_url.port, reinterpret_cast<sockaddr_in*>(&literal)) == 0 ||
+        uv_ip6_addr(m_url.host.c_str(), m_url.port, reinterpret_cast<sockaddr_in6*>(&literal)) == 0) {
+        m_addresses.push_back(literal);
+        connect_next();
+        return;
+    }
+    m_state = State::resolving;
+    m_resolve = new Resolve;
+    m_resolve->owner = this;
+    m_resolve->req.data = m_resolve;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = uv_getaddrinfo(
+        m_loop.native(), &m_resolve->req,
+        [](uv_getaddrinfo_t* req, int status, addrinfo* result) {
+            auto* resolve = static_cast<Resolve*>(req->data);
+            TcpConnection* owner = resolve->owner;
+            delete resolve;
+            if (owner == nullptr) {
+                uv_freeaddrinfo(result);
+                return;
+            }
+            owner->m_resolve = nullptr;
+            owner->on_resolved(status, result);
+        },
+        m_url.host.c_str(), port.c_str(), &hints);
+    if (rc != 0) {
+        delete m_resolve;
+        m_resolve = nullptr;
+        finish(ExitCode::connect_failed, false,
+               fmt::format("resolve {}: {}", m_url.host, uv_strerror(rc)));
+    }
+}
+
+void TcpConnection::on_resolved(int status, addrinfo* result) {
+    if (status != 0) {
+        uv_freeaddrinfo(result);
+        finish(ExitCode::connect_failed, false,
+               fmt::format("resolve {}: {}", m_url.host, uv_strerror(status)));
+        return;
+    }
+    for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
+            sockaddr_storage address{};
+            std::memcpy(&address, ai->ai_addr, ai->ai_addrlen);
+            m_addresses.push_back(address);
+        }
+    }
+    uv_freeaddrinfo(result);
+    connect_next();
+}
+
+void TcpConnection::connect_next() {
+    if (m_next_address >= m_addresses.size()) {
+        finish(ExitCode::connect_failed, false,
+               fmt::format("connect to {}: {}", m_url.authority(),
+                           m_last_connect_error.empty() ? "no address" : m_last_connect_error));
+        return;
+    }
+    m_state = State::connecting;
+    m_stream = std::make_unique<TcpStream>(m_loop.native(), static_cast<StreamHandler&>(*this));
+    m_stream->connect(reinterpret_cast<const sockaddr*>(&m_addresses[m_next_address++]));
+}
+
+void TcpConnection::on_stream_connected(int status) {
+    if (m_state != State::connecting) {
+        return;
+    }
+    if (status != 0) {
+        m_last_connect_error = uv_strerror(status);
+        core::log_debug("connect attempt to {} failed: {}", m_url.authority(), m_last_connect_error);
+        m_stream.reset();
+        connect_next();
+        return;
+    }
+    m_stream->start_reading();
+    if (m_tls) {
+        m_state = State::handshaking;
+        m_scratch_cipher.clear();
+        m_tls->start(m_scratch_cipher);
+        m_stream->write(m_scratch_cipher);
+        return;
+    }
+    become_open();
+}
+
+void TcpConnection::become_open() {
+    m_connect_timer.stop();
+    m_state = State::open;
+    m_stats.connect_time = std::chrono::milliseconds(m_loop.now_ms() - m_started_ms);
+    core::log_verbose("connected to {} ({}){}", m_url.authority(), m_stream->peer_name(),
+                      m_tls ? ", " + m_tls->description() : std::string());
+    m_handler.on_open(*this);
+}
+
+void TcpConnection::on_stream_data(std::string_view bytes) {
+    if (!m_tls) {
+        deliver(bytes);
+        return;
+    }
+    m_scratch_plain.clear();
+    m_scratch_cipher.clear();
+    auto result = m_tls->receive(bytes, m_scratch_plain, m_scratch_cipher);
+    if (!m_scratch_cipher.empty()) {
+        m_stream->write(m_scratch_cipher);
+    }
+    if (!result) {
+        finish(result.error().code, true, result.error().message);
+        return;
+    }
+    if (m_state == State::handshaking && m_tls->established()) {
+        become_open();
+    }
+    if (!m_scratch_plain.empty()) {
+        deliver(m_scratch_plain);
+    }
+    if (m_tls->peer_closed() && m_state == State::open) {
+        on_stream_end(UV_EOF);
+    }
+}
+
+void TcpConnection::deliver(std::string_view plaintext) {
+    if (m_state != State::open) {
+        return;
+    }
+    bool fits = m_framer.feed(plaintext, [this](std::string_view payload) {
+        if (m_state != State::open) {
+            return; // the handler closed us mid-batch
+        }
+        ++m_stats.messages_in;
+        m_stats.bytes_in += payload.size();
+        m_handler.on_message(*this, Message{payload});
+    });
+    if (!fits) {
+        finish(ExitCode::protocol_error, true,
+               fmt::format("message from {} longer than {} bytes without a delimiter",
+                           m_url.authority(), proto::Framer::k_default_max_message));
+    }
+}
+
+void TcpConnection::on_stream_end(int status) {
+    if (m_state == State::closed) {
+        return;
+    }
+    if (m_state == State::connecting) {
+        on_stream_connected(status);
+        return;
+    }
+    if (status == UV_EOF) {
+        if (m_state == State::handshaking) {
+            finish(ExitCode::tls_failed, true,
+                   fmt::format("TLS: {} closed the connection during the handshake",
+                               m_url.authority()));
+            return;
+        }
+        m_framer.finish([this](std::string_view payload) {
+            ++m_stats.messages_in;
+            m_stats.bytes_in += payload.size();
+            m_handler.on_message(*this, Message{payload});
+        });
+        finish(ExitCode::ok, true, "closed by peer");
+        return;
+    }
+    finish(exit_code_for_uv_error(status), true,
+           fmt::format("connection to {}: {}", m_url.authority(), uv_strerror(status)));
+}
+
+void TcpConnection::on_stream_drain() {
+    if (m_state == State::open) {
+        m_handler.on_drain(*this);
+    }
+}
+
+void TcpConnection::write_plain(std::string_view bytes) {
+    if (!m_tls) {
+        m_stream->write(bytes);
+        return;
+    }
+    m_scratch_cipher.clear();
+    m_tls->send(bytes, m_scratch_cipher);
+    m_stream->write(m_scratch_cipher);
+}
+
+bool TcpConnection::send(const Message& message) {
+    if (m_state != State::open || m_sending_finished) {
+        return false;
+    }
+    ++m_stats.messages_out;
+    m_stats.bytes_out += message.payload.size();
+    std::string_view delimiter = proto::framing_delimiter(m_options.framing);
+    if (delimiter.empty()) {
+        write_plain(message.payload);
+    } else {
+        m_frame.assign(message.payload);
+        m_frame.append(delimiter);
+        write_plain(m_frame);
+    }
+    return true;
+}
+
+void TcpConnection::finish_sending() {
+    if (m_state != State::open || m_sending_finished) {
+        return;
+    }
+    m_sending_finished = true;
+    if (m_tls) {
+        // close_notify closes our write side only (RFC 8446 section 6.1); we keep reading
+        // until the peer closes, as with a plain TCP half-close.
+        m_scratch_cipher.clear();
+        m_tls->shutdown(m_scratch_cipher);
+        m_stream->write(m_scratch_cipher);
+    }
+    m_stream->shutdown();
+}
+
+void TcpConnection::close() {
+    if (m_state == State::closed) {
+        return;
+    }
+    finish(ExitCode::ok, false, "closed");
+}
+
+std::size_t TcpConnection::buffered_bytes() const {
+    return m_stream ? m_stream->buffered() : 0;
+}
+
+void TcpConnection::finish(ExitCode code, bool by_peer, std::string reason) {
+    if (m_state == State::closed) {
+        return;
+    }
+    bool was_open = m_state == State::open;
+    m_state = State::closed;
+    m_connect_timer.stop();
+    if (m_stream) {
+        if (m_tls && was_open && !by_peer && !m_sending_finished) {
+            m_scratch_cipher.clear();
+            m_tls->shutdown(m_scratch_cipher);
+            m_stream->write(m_scratch_cipher);
+        }
+        m_stream->close();
+    }
+    CloseInfo info;
+    info.exit_code = code;
+    info.by_peer = by_peer;
+    info.was_open = was_open;
+    info.reason = std::move(reason);
+    m_handler.on_close(*this, info); // last: the handler may destroy us
+}
+
+} // namespace rtx::transport

@@ -1,0 +1,73 @@
+#pragma once
+
+#include "core/loop.hpp"
+#include "core/timer.hpp"
+#include "core/url.hpp"
+#include "proto/framing.hpp"
+#include "transport/connection.hpp"
+#include "transport/tcp/tcp_stream.hpp"
+#include "transport/tcp/tls_session.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace rtx::transport {
+
+/// A raw TCP (optionally TLS) client connection: resolve, try each address in turn, connect,
+/// handshake, then frame the byte stream into Messages (ConnectOptions::framing) both ways.
+/// Loop thread only.
+class TcpConnection final : public Connection, private StreamHandler {
+public:
+    TcpConnection(core::Loop& loop, core::Url url, ConnectOptions options, Handler& handler,
+                  std::uint64_t id);
+    ~TcpConnection() override;
+
+    /// Starts resolving and connecting; the Handler hears on_open or on_close.
+    void start();
+
+    bool send(const Message& message) override;
+    void finish_sending() override;
+    void close() override;
+    bool is_open() const override { return m_state == State::open; }
+    std::size_t buffered_bytes() const override;
+    const ConnectionStats& stats() const override { return m_stats; }
+    std::uint64_t id() const override { return m_id; }
+
+private:
+    enum class State { idle, resolving, connecting, handshaking, open, closed };
+    struct Resolve;
+
+    void on_resolved(int status, addrinfo* result);
+    void connect_next();
+    void on_stream_connected(int status) override;
+    void on_stream_data(std::string_view bytes) override;
+    void on_stream_end(int status) override;
+    void on_stream_drain() override;
+    void become_open();
+    void deliver(std::string_view plaintext);
+    void write_plain(std::string_view bytes);
+    void finish(core::ExitCode code, bool by_peer, std::string reason);
+
+    core::Loop& m_loop;
+    core::Url m_url;
+    ConnectOptions m_options;
+    Handler& m_handler;
+    std::uint64_t m_id;
+    State m_state = State::idle;
+    std::unique_ptr<TcpStream> m_stream;
+    std::unique_ptr<TlsSession> m_tls;
+    Resolve* m_resolve = nullptr;
+    std::vector<sockaddr_storage> m_addresses;
+    std::size_t m_next_address = 0;
+    std::string m_last_connect_error;
+    core::Timer m_connect_timer;
+    proto::Framer m_framer;
+    std::string m_scratch_plain;  ///< Reused: decrypted bytes of one read.
+    std::string m_scratch_cipher; ///< Reused: TLS records to send.
+    std::string m_frame;          ///< Reused: payload + delimiter of one send.
+    bool m_sending_finished = false;
+    std::uint64_t m_started_ms = 0;
+    ConnectionStats m_stats;
+};
+
+} // namespace rtx::transport

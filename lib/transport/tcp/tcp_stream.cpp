@@ -1,0 +1,189 @@
+#include "transport/tcp/tcp_stream.hpp"
+
+#include <array>
+
+namespace rtx::transport {
+
+/// Everything libuv may still touch after the TcpStream is gone: freed in the close callback.
+struct TcpStream::Io {
+    uv_tcp_t tcp{};
+    uv_write_t write_req{};
+    uv_shutdown_t shutdown_req{};
+    uv_connect_t connect_req{};
+    std::string inflight;        ///< Bytes of the current uv_write; must outlive the request.
+    bool write_active = false;
+    TcpStream* owner = nullptr;  ///< nullptr once the TcpStream has let go.
+};
+
+namespace {
+thread_local std::array<char, 64 * 1024> t_read_buffer;
+}
+
+TcpStream::TcpStream(uv_loop_t* loop, StreamHandler& handler) : m_io(new Io), m_handler(handler) {
+    uv_tcp_init(loop, &m_io->tcp);
+    m_io->tcp.data = m_io;
+    m_io->owner = this;
+}
+
+TcpStream::~TcpStream() { close(); }
+
+uv_stream_t* TcpStream::stream() { return reinterpret_cast<uv_stream_t*>(&m_io->tcp); }
+
+void TcpStream::connect(const sockaddr* address) {
+    m_io->connect_req.data = m_io;
+    int rc = uv_tcp_connect(&m_io->connect_req, &m_io->tcp, address, &TcpStream::on_connect);
+    if (rc != 0) {
+        m_handler.on_stream_connected(rc);
+    }
+}
+
+void TcpStream::on_connect(uv_connect_t* req, int status) {
+    auto* io = static_cast<Io*>(req->data);
+    if (io->owner != nullptr) {
+        io->owner->m_handler.on_stream_connected(status);
+    }
+}
+
+void TcpStream::start_reading() {
+    uv_tcp_nodelay(&m_io->tcp, 1);
+    uv_read_start(stream(), &TcpStream::on_alloc, &TcpStream::on_read);
+}
+
+void TcpStream::stop_reading() {
+    if (m_io != nullptr) {
+        uv_read_stop(stream());
+    }
+}
+
+void TcpStream::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) {
+    *buf = uv_buf_init(t_read_buffer.data(), static_cast<unsigned>(t_read_buffer.size()));
+}
+
+void TcpStream::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* io = static_cast<Io*>(stream->data);
+    if (io->owner == nullptr || nread == 0) {
+        return;
+    }
+    TcpStream& self = *io->owner;
+    if (nread < 0) {
+        uv_read_stop(stream);
+        self.m_handler.on_stream_end(static_cast<int>(nread));
+        return;
+    }
+    self.m_handler.on_stream_data(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+}
+
+void TcpStream::write(std::string_view bytes) {
+    if (m_io == nullptr || m_shutdown_requested) {
+        return;
+    }
+    m_pending.append(bytes);
+    if (!m_io->write_active) {
+        flush();
+    }
+}
+
+void TcpStream::flush() {
+    if (m_pending.empty()) {
+        return;
+    }
+    // Try the kernel directly first: most writes complete at once and need no request.
+    uv_buf_t direct = uv_buf_init(m_pending.data(), static_cast<unsigned>(m_pending.size()));
+    int written = uv_try_write(stream(), &direct, 1);
+    if (written > 0) {
+        m_pending.erase(0, static_cast<std::size_t>(written));
+        if (m_pending.empty()) {
+            return;
+        }
+    }
+    m_io->inflight.swap(m_pending);
+    m_pending.clear();
+    uv_buf_t buf = uv_buf_init(m_io->inflight.data(), static_cast<unsigned>(m_io->inflight.size()));
+    m_io->write_req.data = m_io;
+    m_io->write_active = true;
+    int rc = uv_write(&m_io->write_req, stream(), &buf, 1, &TcpStream::on_write);
+    if (rc != 0) {
+        m_io->write_active = false;
+        m_handler.on_stream_end(rc);
+    }
+}
+
+void TcpStream::on_write(uv_write_t* req, int status) {
+    auto* io = static_cast<Io*>(req->data);
+    io->write_active = false;
+    io->inflight.clear();
+    if (io->owner == nullptr) {
+        return;
+    }
+    TcpStream& self = *io->owner;
+    if (status != 0) {
+        self.m_handler.on_stream_end(status);
+        return;
+    }
+    if (!self.m_pending.empty()) {
+        self.flush();
+        if (io->write_active || io->owner == nullptr) {
+            return; // more in flight (or the stream failed): drain comes later
+        }
+    }
+    if (self.m_shutdown_requested) {
+        io->shutdown_req.data = io;
+        uv_shutdown(&io->shutdown_req, self.stream(), &TcpStream::on_shutdown);
+    }
+    self.m_handler.on_stream_drain();
+}
+
+void TcpStream::shutdown() {
+    if (m_io == nullptr || m_shutdown_requested) {
+        return;
+    }
+    m_shutdown_requested = true;
+    if (!m_io->write_active && m_pending.empty()) {
+        m_io->shutdown_req.data = m_io;
+        uv_shutdown(&m_io->shutdown_req, stream(), &TcpStream::on_shutdown);
+    }
+}
+
+void TcpStream::on_shutdown(uv_shutdown_t*, int) {
+    // Nothing to do: the peer's EOF (or an error) arrives through on_read.
+}
+
+void TcpStream::close() {
+    if (m_io == nullptr) {
+        return;
+    }
+    m_io->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&m_io->tcp),
+             [](uv_handle_t* handle) { delete static_cast<Io*>(handle->data); });
+    m_io = nullptr;
+    m_pending.clear();
+}
+
+std::size_t TcpStream::buffered() const {
+    return m_pending.size() + (m_io != nullptr ? m_io->inflight.size() : 0);
+}
+
+std::string TcpStream::peer_name() const {
+    if (m_io == nullptr) {
+        return "?";
+    }
+    sockaddr_storage address{};
+    int length = sizeof(address);
+    if (uv_tcp_getpeername(&m_io->tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        return "?";
+    }
+    char host[INET6_ADDRSTRLEN] = {};
+    int port = 0;
+    if (address.ss_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+        uv_ip6_name(in6, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        return std::string("[") + host + "]:" + std::to_string(port);
+    }
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
+    uv_ip4_name(in4, host, sizeof(host));
+    port = ntohs(in4->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+}
+
+} // namespace rtx::transport

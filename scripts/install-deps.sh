@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs rtx's build and test dependencies from Debian 12 packages.
+# Idempotent: asks apt only for what is missing, and runs `apt-get update` once, only
+# when something is missing. Must run as root (or with sudo available).
+set -euo pipefail
+
+build_packages=(
+  cmake g++ pkg-config make
+  libcli11-dev          # command line
+  libfmt-dev            # formatting
+  doctest-dev           # unit tests
+  libuv1-dev            # the event loop (one per thread)
+  libssl-dev            # TLS for raw TCP (OpenSSL memory BIOs on the uv loop)
+  libcurl4-openssl-dev  # HTTP stream / SSE / long-poll clients (multi-socket API)
+  libwebsockets-dev libwebsockets-evlib-uv  # WebSocket client/server on the uv loop
+  libpaho-mqtt-dev libpaho-mqttpp-dev       # MQTT client
+)
+test_packages=(
+  python3   # end-to-end test driver (standard library only)
+  openssl   # makes throwaway certificates for the TLS tests
+)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" == "--with-tests" ]]; then
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "rtx: installing ${missing[*]}" >&2
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
