@@ -24,7 +24,8 @@ void add_client_flags(CLI::App& app, ClientFlags& flags) {
     app.add_option("-n,--count", flags.count, "Exit after receiving N messages")->group(output);
 
     const char* connection = "Connection";
-    app.add_flag("--no-stdin", flags.no_stdin, "Do not read stdin; only receive")->group(connection);
+    app.add_flag("--no-stdin", flags.no_stdin, "Do not read stdin; only receive")
+        ->group(connection);
     app.add_option("--timeout", flags.timeout,
                    "Give up after this long in total, exit 5 (e.g. 30s, 500ms, 2m)")
         ->group(connection);
@@ -42,7 +43,7 @@ void add_client_flags(CLI::App& app, ClientFlags& flags) {
                  "cannot be made")
         ->group(reconnect);
     app.add_option("--max-attempts", flags.max_attempts,
-                   "Give up (exit 11) after N failed attempts in a row; 0 = never")
+                   "Give up (exit 11) after N failed attempts in a row, the first included; 0 = never")
         ->group(reconnect);
     app.add_option("--backoff-initial", flags.backoff_initial, "First reconnect delay")
         ->capture_default_str()
@@ -88,8 +89,7 @@ std::vector<std::string> expand_preamble(const std::vector<std::string>& items) 
         if (item.size() > 1 && item.front() == '@') {
             std::ifstream file(item.substr(1));
             if (!file) {
-                throw core::UsageError(
-                    fmt::format("--preamble: cannot read '{}'", item.substr(1)));
+                throw core::UsageError(fmt::format("--preamble: cannot read '{}'", item.substr(1)));
             }
             for (std::string line; std::getline(file, line);) {
                 messages.push_back(line);
@@ -117,7 +117,7 @@ ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view p
     settings.pipe.timeout = duration_flag("--timeout", flags.timeout);
     settings.pipe.idle_timeout = duration_flag("--idle-timeout", flags.idle_timeout);
 
-    proto::Framing framing = flags.raw ? proto::Framing::raw
+    proto::Framing framing = flags.raw   ? proto::Framing::raw
                              : flags.nul ? proto::Framing::nul
                                          : proto::Framing::lines;
     settings.pipe.input_framing = framing;

@@ -33,7 +33,7 @@ std::vector<Flag> flags_of(const CLI::App& app) {
             flag.short_name = option->get_snames().front();
         }
         flag.description = option->get_description();
-        flag.takes_value = option->get_type_size() > 0;
+        flag.takes_value = option->get_expected_min() > 0; // flags expect no value
         flags.push_back(flag);
     }
     return flags;
@@ -90,7 +90,7 @@ void bash(const CLI::App& app) {
               << " -- \"$cur\")) ;;\n";
     for (const auto* sub : subcommands_of(app)) {
         std::cout << "    " << sub->get_name() << ") COMPREPLY=($(compgen -W "
-                  << shell_quote(words(flags_of(*sub)) + " --help") << " -- \"$cur\")) ;;\n";
+                  << shell_quote(words(flags_of(*sub))) << " -- \"$cur\")) ;;\n";
     }
     std::cout << "    esac\n"
               << "}\n"

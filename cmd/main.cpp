@@ -114,10 +114,10 @@ has the full table.)");
         return core::to_int(core::ExitCode::usage);
     }
 
-    core::set_log_level(quiet               ? core::LogLevel::quiet
-                        : verbosity >= 2    ? core::LogLevel::debug
-                        : verbosity == 1    ? core::LogLevel::verbose
-                                            : core::LogLevel::normal);
+    core::set_log_level(quiet            ? core::LogLevel::quiet
+                        : verbosity >= 2 ? core::LogLevel::debug
+                        : verbosity == 1 ? core::LogLevel::verbose
+                                         : core::LogLevel::normal);
 
     if (!completions_shell.empty()) {
         if (!print_completions(app, completions_shell)) {
@@ -130,7 +130,7 @@ has the full table.)");
 
     const auto& chosen = app.get_subcommands();
     if (chosen.empty()) {
-        std::cout << app.help();
+        std::cerr << app.help();
         return core::to_int(core::ExitCode::usage);
     }
     for (std::size_t i = 0; i < commands().size(); ++i) {

@@ -24,7 +24,8 @@ struct ServeCommandOptions {
 
 core::ExitCode run_serve(const ServeCommandOptions& options) {
     if (options.tcp_port < 0 || options.tcp_port > 65535) {
-        throw core::UsageError(fmt::format("--tcp-port {}: not a port (0-65535)", options.tcp_port));
+        throw core::UsageError(
+            fmt::format("--tcp-port {}: not a port (0-65535)", options.tcp_port));
     }
     serve::ServeOptions serve_options;
     serve_options.bind = options.bind;
@@ -76,8 +77,7 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
 Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view summary) {
     auto options = std::make_shared<ServeCommandOptions>();
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
-    app->add_option("--bind", options->bind,
-                    "Address to listen on (127.0.0.1, ::1, 0.0.0.0, ::)")
+    app->add_option("--bind", options->bind, "Address to listen on (127.0.0.1, ::1, 0.0.0.0, ::)")
         ->capture_default_str();
     app->add_option("--tcp-port", options->tcp_port,
                     "TCP echo port; 0 picks a free port (printed on start)")
@@ -94,7 +94,9 @@ Examples:
   rtx serve --tcp-port 0                    # pick a free port, print it
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
   rtx serve & echo hi | rtx tcp 127.0.0.1:7070)");
-    return [options] { return run_serve(*options); };
+    return [options] {
+        return run_serve(*options);
+    };
 }
 
 } // namespace rtx::cmd

@@ -48,7 +48,8 @@ core::ExitCode run_tcp(const TcpOptions& options) {
 Runner setup_tcp(CLI::App& parent, std::string_view name, std::string_view summary) {
     auto options = std::make_shared<TcpOptions>();
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
-    app->add_option("target", options->target, "HOST:PORT, [IPv6]:PORT, tcp://HOST:PORT or tls://HOST:PORT")
+    app->add_option("target", options->target,
+                    "HOST:PORT, [IPv6]:PORT, tcp://HOST:PORT or tls://HOST:PORT")
         ->required();
     app->add_flag("--no-shutdown", options->no_shutdown,
                   "On stdin EOF keep the connection fully open (no half-close)")
@@ -65,9 +66,12 @@ Examples:
   rtx tcp --tls --cacert ca.pem example.org:443
   rtx tcp --reconnect --preamble 'AUTH secret' [::1]:7070
 
-Exit status: 0 done, 3 connect failed, 4 TLS, 5 timeout, 7 connection lost, 130 Ctrl-C
-(see rtx(1) for the full table).)");
-    return [options] { return run_tcp(*options); };
+Exit status: 0 done, 1 local I/O failure, 2 usage, 3 connect failed, 4 TLS, 5 timeout,
+6 message over 64 MiB, 7 connection lost, 11 --reconnect gave up, 130 SIGINT, 143 SIGTERM
+(rtx(1) has the full table).)");
+    return [options] {
+        return run_tcp(*options);
+    };
 }
 
 } // namespace rtx::cmd

@@ -17,6 +17,7 @@ build_packages=(
 )
 test_packages=(
   python3   # end-to-end test driver (standard library only)
+  clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   openssl   # makes throwaway certificates for the TLS tests
 )
 

@@ -15,11 +15,12 @@ using core::ExitCode;
 
 struct PipeSession::Parts {
     Parts(core::Loop& loop, PipeSession& session)
-        : deadline(loop), idle(loop),
-          signals(loop, [&session](int signum) {
-              core::log_verbose("signal {}: closing", signum);
-              session.stop(static_cast<ExitCode>(core::exit_status_for_signal(signum)), "");
-          }) {}
+        : deadline(loop)
+        , idle(loop)
+        , signals(loop, [&session](int signum) {
+            core::log_verbose("signal {}: closing", signum);
+            session.stop(static_cast<ExitCode>(core::exit_status_for_signal(signum)), "");
+        }) {}
     std::unique_ptr<core::StdinPump> pump;
     core::Timer deadline;
     core::Timer idle;
@@ -27,8 +28,10 @@ struct PipeSession::Parts {
 };
 
 PipeSession::PipeSession(core::Loop& loop, PipeOptions options, output::Sink& sink)
-    : m_loop(loop), m_options(std::move(options)), m_sink(sink),
-      m_input_framer(m_options.input_framing) {}
+    : m_loop(loop)
+    , m_options(std::move(options))
+    , m_sink(sink)
+    , m_input_framer(m_options.input_framing) {}
 
 PipeSession::~PipeSession() = default;
 
@@ -44,7 +47,8 @@ ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
         }
     });
     m_connection = std::make_unique<transport::ReconnectingConnection>(
-        m_loop, std::move(factory), std::move(reconnect), static_cast<transport::Handler&>(*this), 1);
+        m_loop, std::move(factory), std::move(reconnect), static_cast<transport::Handler&>(*this),
+        1);
     if (m_options.timeout.count() > 0) {
         m_parts->deadline.start(m_options.timeout, [this] {
             stop(ExitCode::timeout,
@@ -150,7 +154,8 @@ void PipeSession::on_stdin(std::string_view bytes) {
     if (m_exit) {
         return;
     }
-    bool fits = m_input_framer.feed(bytes, [this](std::string_view payload) { send_input(payload); });
+    bool fits =
+        m_input_framer.feed(bytes, [this](std::string_view payload) { send_input(payload); });
     if (!fits) {
         stop(ExitCode::failure, "stdin: message longer than the 64 MiB limit");
         return;

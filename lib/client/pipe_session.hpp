@@ -16,13 +16,13 @@ namespace rtx::client {
 
 /// What a client subcommand does around its connection; filled from the command line.
 struct PipeOptions {
-    std::string protocol = "tcp";                  ///< For records and messages.
+    std::string protocol = "tcp";                         ///< For records and messages.
     proto::Framing input_framing = proto::Framing::lines; ///< How stdin becomes messages.
-    bool read_stdin = true;       ///< false: receive only (--no-stdin).
-    bool half_close = true;       ///< On stdin EOF, finish sending (TCP FIN, WS close).
-    std::uint64_t count = 0;      ///< Exit after this many received messages; 0: no limit.
-    core::Duration timeout{0};      ///< Whole-run deadline; 0: none.
-    core::Duration idle_timeout{0}; ///< Deadline since the last message either way; 0: none.
+    bool read_stdin = true;                               ///< false: receive only (--no-stdin).
+    bool half_close = true;           ///< On stdin EOF, finish sending (TCP FIN, WS close).
+    std::uint64_t count = 0;          ///< Exit after this many received messages; 0: no limit.
+    core::Duration timeout{0};        ///< Whole-run deadline; 0: none.
+    core::Duration idle_timeout{0};   ///< Deadline since the last message either way; 0: none.
     std::size_t high_water = 1 << 20; ///< Pause stdin while this many bytes wait to be sent.
 };
 

@@ -7,7 +7,9 @@
 namespace rtx::core {
 
 Backoff::Backoff(BackoffPolicy policy, Clock clock, Random random)
-    : m_policy(policy), m_clock(std::move(clock)), m_random(std::move(random)) {}
+    : m_policy(policy)
+    , m_clock(std::move(clock))
+    , m_random(std::move(random)) {}
 
 Backoff::Backoff(BackoffPolicy policy)
     : Backoff(
@@ -18,7 +20,7 @@ Backoff::Backoff(BackoffPolicy policy)
           }) {}
 
 std::optional<Duration> Backoff::next_delay() {
-    if (m_policy.max_attempts != 0 && m_attempts >= m_policy.max_attempts) {
+    if (m_policy.max_attempts != 0 && m_attempts + 1 >= m_policy.max_attempts) {
         return std::nullopt;
     }
     double base = static_cast<double>(m_policy.initial.count()) *
@@ -30,7 +32,9 @@ std::optional<Duration> Backoff::next_delay() {
     return Duration(static_cast<Duration::rep>(std::llround(delay)));
 }
 
-void Backoff::connected() { m_connected_at = m_clock(); }
+void Backoff::connected() {
+    m_connected_at = m_clock();
+}
 
 void Backoff::disconnected() {
     if (m_connected_at && m_clock() - *m_connected_at >= m_policy.reset_after) {

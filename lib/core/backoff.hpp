@@ -16,7 +16,9 @@ struct BackoffPolicy {
     /// Fraction of each delay that is randomised away: the delay is uniform in
     /// [d * (1 - jitter), d]. Spreads out thousands of clients reconnecting at once.
     double jitter = 0.5;
-    unsigned max_attempts = 0; ///< Consecutive failed attempts before giving up; 0: never.
+    /// Attempts in a row (the first connect included) before giving up; 0: never give up.
+    /// 1 means no retry at all.
+    unsigned max_attempts = 0;
     /// A connection that stayed up this long counts as healthy: the schedule starts over.
     Duration reset_after{std::chrono::seconds(5)};
 };
@@ -32,8 +34,8 @@ public:
     /// A Backoff on the steady clock and a per-thread random engine.
     explicit Backoff(BackoffPolicy policy);
 
-    /// The delay before the next attempt, or nullopt once max_attempts is used up. Each call
-    /// counts one attempt.
+    /// Call after an attempt failed: the delay before the next one, or nullopt when the
+    /// failed attempt was the max_attempts-th in a row.
     std::optional<Duration> next_delay();
     /// The connection opened (starts the healthy-time clock).
     void connected();
@@ -41,7 +43,8 @@ public:
     void disconnected();
     /// Overrides the initial delay (SSE `retry:` sets it, WHATWG HTML 9.2.6).
     void set_initial(Duration initial) { m_policy.initial = initial; }
-    /// Failed attempts since the last healthy connection.
+    /// Retries scheduled since the last healthy connection (failed attempts in a row - 1
+    /// while connecting).
     unsigned attempts() const { return m_attempts; }
     const BackoffPolicy& policy() const { return m_policy; }
 

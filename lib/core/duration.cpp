@@ -19,7 +19,8 @@ Result<Duration> parse_duration(std::string_view text) {
     }
     std::string number_text;
     std::size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
         number_text.push_back(text[i++]);
     }
     if (number_text.empty() || number_text == ".") {
@@ -54,16 +55,17 @@ Result<Duration> parse_duration(std::string_view text) {
 
 std::string format_duration(Duration d) {
     auto us = d.count();
-    if (us % 1000 != 0 || us < 1000) {
+    if (us < 1000) {
         return fmt::format("{}us", us);
     }
     if (us < 1'000'000) {
-        return fmt::format("{}ms", us / 1000);
+        return us % 1000 == 0 ? fmt::format("{}ms", us / 1000)
+                              : fmt::format("{:.1f}ms", static_cast<double>(us) / 1e3);
     }
-    if (us < 60'000'000 || us % 60'000'000 != 0) {
-        return fmt::format("{:g}s", static_cast<double>(us) / 1e6);
+    if (us % 60'000'000 == 0) {
+        return fmt::format("{}m", us / 60'000'000);
     }
-    return fmt::format("{}m", us / 60'000'000);
+    return fmt::format("{:g}s", static_cast<double>(us) / 1e6);
 }
 
 } // namespace rtx::core

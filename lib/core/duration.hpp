@@ -14,7 +14,7 @@ using Duration = std::chrono::microseconds;
 /// malformed values are usage errors.
 Result<Duration> parse_duration(std::string_view text);
 
-/// "250ms", "1.5s", "2m30s": the shortest exact-enough human form, for logs and reports.
+/// "250ms", "46.5ms", "1.5s", "2m": a short human form for logs and reports.
 std::string format_duration(Duration d);
 
 } // namespace rtx::core

@@ -29,7 +29,9 @@ constexpr std::array k_table{
 };
 } // namespace
 
-std::span<const ExitCodeInfo> exit_code_table() { return k_table; }
+std::span<const ExitCodeInfo> exit_code_table() {
+    return k_table;
+}
 
 std::string_view exit_code_name(ExitCode code) {
     for (const auto& row : k_table) {

@@ -20,9 +20,9 @@ enum class ExitCode : int {
     closed_abnormally = 9, ///< The peer closed with an error code (WebSocket close >= 1002, ...).
     threshold = 10,        ///< bench: a --max-* threshold was breached.
     reconnect_exhausted = 11, ///< --reconnect gave up after --max-attempts.
-    bind_failed = 12,      ///< serve: a listener could not bind its address.
-    interrupted = 130,     ///< SIGINT (Ctrl-C): connections were closed gracefully.
-    terminated = 143,      ///< SIGTERM: connections were closed gracefully.
+    bind_failed = 12,         ///< serve: a listener could not bind its address.
+    interrupted = 130,        ///< SIGINT (Ctrl-C): connections were closed gracefully.
+    terminated = 143,         ///< SIGTERM: connections were closed gracefully.
 };
 
 /// One row of the exit-code table, for --help, the man page test and diagnostics.
@@ -36,7 +36,9 @@ struct ExitCodeInfo {
 std::span<const ExitCodeInfo> exit_code_table();
 
 /// The process exit status for a code.
-constexpr int to_int(ExitCode code) { return static_cast<int>(code); }
+constexpr int to_int(ExitCode code) {
+    return static_cast<int>(code);
+}
 
 /// The short name of a code ("connect_failed"); "unknown" if not in the table.
 std::string_view exit_code_name(ExitCode code);

@@ -10,8 +10,12 @@ namespace {
 LogLevel g_level = LogLevel::normal;
 }
 
-void set_log_level(LogLevel level) { g_level = level; }
-LogLevel log_level() { return g_level; }
+void set_log_level(LogLevel level) {
+    g_level = level;
+}
+LogLevel log_level() {
+    return g_level;
+}
 
 void log_line(std::string_view message) {
     std::string line;

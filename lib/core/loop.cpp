@@ -39,9 +39,13 @@ Loop::~Loop() {
     uv_loop_close(&m_loop);
 }
 
-void Loop::run() { uv_run(&m_loop, UV_RUN_DEFAULT); }
+void Loop::run() {
+    uv_run(&m_loop, UV_RUN_DEFAULT);
+}
 
-void Loop::stop() { uv_stop(&m_loop); }
+void Loop::stop() {
+    uv_stop(&m_loop);
+}
 
 void Loop::post(std::function<void()> task) {
     {
@@ -55,7 +59,9 @@ void Loop::add_before_poll_hook(std::function<void()> hook) {
     m_before_poll.push_back(std::move(hook));
 }
 
-void Loop::on_async(uv_async_t* handle) { static_cast<Loop*>(handle->data)->drain_posted(); }
+void Loop::on_async(uv_async_t* handle) {
+    static_cast<Loop*>(handle->data)->drain_posted();
+}
 
 void Loop::on_prepare(uv_prepare_t* handle) {
     for (auto& hook : static_cast<Loop*>(handle->data)->m_before_poll) {

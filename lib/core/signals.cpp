@@ -11,7 +11,9 @@ void on_uv_signal(uv_signal_t* handle, int signum) {
 } // namespace
 
 SignalWatcher::SignalWatcher(Loop& loop, std::function<void(int)> on_signal)
-    : m_int(new uv_signal_t), m_term(new uv_signal_t), m_on_signal(std::move(on_signal)) {
+    : m_int(new uv_signal_t)
+    , m_term(new uv_signal_t)
+    , m_on_signal(std::move(on_signal)) {
     std::signal(SIGPIPE, SIG_IGN);
     for (auto [handle, signum] : {std::pair{m_int, SIGINT}, std::pair{m_term, SIGTERM}}) {
         uv_signal_init(loop.native(), handle);
@@ -26,6 +28,8 @@ SignalWatcher::~SignalWatcher() {
     close_and_delete(m_term);
 }
 
-int exit_status_for_signal(int signum) { return 128 + signum; }
+int exit_status_for_signal(int signum) {
+    return 128 + signum;
+}
 
 } // namespace rtx::core

@@ -15,11 +15,13 @@ constexpr std::size_t k_max_queued_chunks = 4;
 
 StdinPump::StdinPump(Loop& loop, int fd, std::function<void(std::string_view)> on_data,
                      std::function<void(const std::string&)> on_end)
-    : m_loop(loop), m_fd(fd), m_on_data(std::move(on_data)), m_on_end(std::move(on_end)),
-      m_async(new uv_async_t) {
-    uv_async_init(m_loop.native(), m_async, [](uv_async_t* handle) {
-        static_cast<StdinPump*>(handle->data)->deliver();
-    });
+    : m_loop(loop)
+    , m_fd(fd)
+    , m_on_data(std::move(on_data))
+    , m_on_end(std::move(on_end))
+    , m_async(new uv_async_t) {
+    uv_async_init(m_loop.native(), m_async,
+                  [](uv_async_t* handle) { static_cast<StdinPump*>(handle->data)->deliver(); });
     m_async->data = this;
     if (::pipe2(m_wake_pipe, O_CLOEXEC) != 0) {
         m_wake_pipe[0] = m_wake_pipe[1] = -1;
@@ -36,7 +38,9 @@ StdinPump::~StdinPump() {
     }
 }
 
-void StdinPump::start() { m_thread = std::thread([this] { read_loop(); }); }
+void StdinPump::start() {
+    m_thread = std::thread([this] { read_loop(); });
+}
 
 void StdinPump::pause() {
     std::lock_guard lock(m_mutex);

@@ -10,12 +10,15 @@ std::uint64_t to_ms(Duration d) {
 }
 } // namespace
 
-Timer::Timer(Loop& loop) : m_handle(new uv_timer_t) {
+Timer::Timer(Loop& loop)
+    : m_handle(new uv_timer_t) {
     uv_timer_init(loop.native(), m_handle);
     m_handle->data = this;
 }
 
-Timer::~Timer() { close_and_delete(m_handle); }
+Timer::~Timer() {
+    close_and_delete(m_handle);
+}
 
 void Timer::start(Duration delay, std::function<void()> callback, Duration repeat) {
     m_callback = std::move(callback);
@@ -30,9 +33,13 @@ void Timer::start(Duration delay, std::function<void()> callback, Duration repea
         to_ms(delay), to_ms(repeat));
 }
 
-void Timer::unref() { uv_unref(reinterpret_cast<uv_handle_t*>(m_handle)); }
+void Timer::unref() {
+    uv_unref(reinterpret_cast<uv_handle_t*>(m_handle));
+}
 
-void Timer::stop() { uv_timer_stop(m_handle); }
+void Timer::stop() {
+    uv_timer_stop(m_handle);
+}
 
 bool Timer::active() const {
     return uv_is_active(reinterpret_cast<const uv_handle_t*>(m_handle)) != 0;

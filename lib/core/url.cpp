@@ -77,7 +77,14 @@ std::string Url::authority() const {
     return ipv6_literal() ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
 }
 
-std::string Url::target() const { return query.empty() ? path : path + "?" + query; }
+std::string Url::target() const {
+    std::string out = path;
+    if (!query.empty()) {
+        out.push_back('?');
+        out.append(query);
+    }
+    return out;
+}
 
 std::string Url::to_string() const {
     return fmt::format("{}://{}{}", scheme, authority(), target());
@@ -139,7 +146,8 @@ Result<Url> parse_url(std::string_view text, std::string_view default_scheme) {
         }
     } else {
         auto colon = authority.find(':');
-        if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string::npos) {
+        if (colon != std::string_view::npos &&
+            authority.find(':', colon + 1) != std::string::npos) {
             return url_error(text, "IPv6 addresses must be written in brackets, like [::1]:7000");
         }
         url.host = std::string(authority.substr(0, colon));
@@ -154,23 +162,27 @@ Result<Url> parse_url(std::string_view text, std::string_view default_scheme) {
         return url_error(text, "missing host");
     }
     for (char c : url.host) {
-        if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+        if (std::isspace(static_cast<unsigned char>(c)) ||
+            std::iscntrl(static_cast<unsigned char>(c))) {
             return url_error(text, "bad character in host");
         }
     }
 
     if (!port_text.empty()) {
         unsigned value = 0;
-        auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+        auto [ptr, ec] =
+            std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
         if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value == 0 ||
             value > 65535) {
-            return url_error(text, fmt::format("port '{}' is not a number from 1 to 65535", port_text));
+            return url_error(text,
+                             fmt::format("port '{}' is not a number from 1 to 65535", port_text));
         }
         url.port = static_cast<std::uint16_t>(value);
     } else {
         url.port = default_port(url.scheme);
         if (url.port == 0) {
-            return url_error(text, fmt::format("a port is required for {}:// (HOST:PORT)", url.scheme));
+            return url_error(text,
+                             fmt::format("a port is required for {}:// (HOST:PORT)", url.scheme));
         }
     }
 
@@ -178,10 +190,8 @@ Result<Url> parse_url(std::string_view text, std::string_view default_scheme) {
         tail = tail.substr(0, hash); // the fragment is never sent
     }
     auto question = tail.find('?');
-    url.path = std::string(tail.substr(0, question));
-    if (url.path.empty()) {
-        url.path = "/";
-    }
+    std::string_view path = tail.substr(0, question);
+    url.path.assign(path.empty() ? std::string_view("/") : path);
     if (question != std::string_view::npos) {
         url.query = std::string(tail.substr(question + 1));
     }

@@ -15,11 +15,13 @@
 
 namespace rtx::core {
 
-std::string rtx_version() { return RTX_VERSION; }
+std::string rtx_version() {
+    return RTX_VERSION;
+}
 
 std::string library_versions() {
     const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
-    return fmt::format("libuv {}\nlibcurl {}\nlibwebsockets {}\n{}\n{}\nfmt {}.{}.{}\n",
+    return fmt::format("libuv {}\nlibcurl {}\nlibwebsockets {}\n{}\n{}\nfmt {}.{}.{}",
                        uv_version_string(), curl->version, lws_get_library_version(),
                        mqtt::VERSION_STR, OpenSSL_version(OPENSSL_VERSION), FMT_VERSION / 10000,
                        FMT_VERSION / 100 % 100, FMT_VERSION % 100);

@@ -10,7 +10,7 @@ namespace rtx::output {
 /// The one record shape every protocol writes (NDJSON with --json). Views are borrowed for
 /// the duration of the write.
 struct Record {
-    std::chrono::system_clock::time_point time; ///< When rtx received (or sent) it.
+    std::chrono::system_clock::time_point time; ///< When rtx received it.
     std::string_view protocol;                  ///< "tcp", "ws", "sse", "mqtt", ...
     std::uint64_t connection = 0;               ///< Which connection (1 for a client).
     std::string_view event = "message";         ///< "message", "open", "close", SSE event.

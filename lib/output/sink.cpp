@@ -8,7 +8,9 @@
 namespace rtx::output {
 
 Sink::Sink(Format format, int fd, std::string delimiter)
-    : m_format(format), m_fd(fd), m_delimiter(std::move(delimiter)) {}
+    : m_format(format)
+    , m_fd(fd)
+    , m_delimiter(std::move(delimiter)) {}
 
 void Sink::write(const Record& record) {
     if (broken()) {

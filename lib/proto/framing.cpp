@@ -40,7 +40,8 @@ std::string_view framing_delimiter(Framing framing) {
 }
 
 Framer::Framer(Framing framing, std::size_t max_message)
-    : m_framing(framing), m_max_message(max_message) {}
+    : m_framing(framing)
+    , m_max_message(max_message) {}
 
 void Framer::emit_line(std::string_view message, const Emit& emit) const {
     if (m_framing == Framing::lines && !message.empty() && message.back() == '\r') {

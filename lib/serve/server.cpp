@@ -4,7 +4,8 @@
 
 namespace rtx::serve {
 
-Server::Server(core::Loop& loop) : m_loop(loop) {}
+Server::Server(core::Loop& loop)
+    : m_loop(loop) {}
 
 Server::~Server() = default;
 

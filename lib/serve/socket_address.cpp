@@ -13,9 +13,9 @@ core::Result<bool> SocketAddress::to_sockaddr(sockaddr_storage& out) const {
         uv_ip6_addr(literal.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out)) == 0) {
         return true;
     }
-    return Error{ExitCode::usage,
-                 fmt::format("--bind '{}': not an IP address (examples: 127.0.0.1, ::1, 0.0.0.0)",
-                             host)};
+    return Error{
+        ExitCode::usage,
+        fmt::format("--bind '{}': not an IP address (examples: 127.0.0.1, ::1, 0.0.0.0)", host)};
 }
 
 std::string SocketAddress::authority() const {
@@ -34,8 +34,8 @@ core::Result<std::uint16_t> bind_and_listen(uv_tcp_t* handle, const SocketAddres
         return Error{ExitCode::bind_failed,
                      fmt::format("listen on {}: {}", address.authority(), uv_strerror(rc))};
     };
-    unsigned flags = storage.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
-    if (int rc = uv_tcp_bind(handle, reinterpret_cast<const sockaddr*>(&storage), flags); rc != 0) {
+    // No IPV6ONLY: "--bind ::" takes IPv4 clients too, as users of 0.0.0.0 expect.
+    if (int rc = uv_tcp_bind(handle, reinterpret_cast<const sockaddr*>(&storage), 0); rc != 0) {
         return fail(rc);
     }
     if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 4096, on_connection); rc != 0) {

@@ -14,17 +14,20 @@ constexpr std::size_t k_echo_high_water = 1 << 20;
 /// One accepted connection. Owned by the listener's map; removes itself when it ends.
 class TcpEchoListener::Session final : private transport::StreamHandler {
 public:
-    Session(TcpEchoListener& listener, uv_loop_t* loop) : m_listener(listener), m_stream(loop, *this) {}
+    Session(TcpEchoListener& listener, uv_loop_t* loop)
+        : m_listener(listener)
+        , m_stream(loop, *this) {}
     transport::TcpStream& stream() { return m_stream; }
     void start() { m_stream.start_reading(); }
     /// Graceful close at shutdown: flush queued echo, then FIN.
     void finish() {
         m_finishing = true;
         m_stream.stop_reading();
-        m_stream.shutdown();
         if (m_stream.buffered() == 0) {
-            m_listener.remove(this);
+            m_listener.remove(this); // closing the socket sends the FIN
+            return;
         }
+        m_stream.shutdown(); // FIN after the queued echo; on_stream_drain removes us
     }
 
 private:
@@ -61,7 +64,9 @@ private:
     bool m_peer_done = false;
 };
 
-TcpEchoListener::TcpEchoListener(core::Loop& loop) : m_loop(loop), m_server(new uv_tcp_t) {
+TcpEchoListener::TcpEchoListener(core::Loop& loop)
+    : m_loop(loop)
+    , m_server(new uv_tcp_t) {
     uv_tcp_init(loop.native(), m_server);
     m_server->data = this;
 }
@@ -71,8 +76,8 @@ TcpEchoListener::~TcpEchoListener() {
     core::close_and_delete(m_server);
 }
 
-core::Result<std::unique_ptr<TcpEchoListener>> TcpEchoListener::create(core::Loop& loop,
-                                                                       const SocketAddress& address) {
+core::Result<std::unique_ptr<TcpEchoListener>>
+TcpEchoListener::create(core::Loop& loop, const SocketAddress& address) {
     std::unique_ptr<TcpEchoListener> listener(new TcpEchoListener(loop));
     auto port = bind_and_listen(listener->m_server, address, [](uv_stream_t* server, int status) {
         static_cast<TcpEchoListener*>(server->data)->on_connection(status);
@@ -85,7 +90,9 @@ core::Result<std::unique_ptr<TcpEchoListener>> TcpEchoListener::create(core::Loo
     return listener;
 }
 
-std::string TcpEchoListener::url() const { return "tcp://" + m_bound.authority(); }
+std::string TcpEchoListener::url() const {
+    return "tcp://" + m_bound.authority();
+}
 
 void TcpEchoListener::on_connection(int status) {
     if (status != 0) {
@@ -102,13 +109,14 @@ void TcpEchoListener::on_connection(int status) {
     m_sessions.emplace(key, std::move(session));
 }
 
-void TcpEchoListener::remove(Session* session) { m_sessions.erase(session); }
+void TcpEchoListener::remove(Session* session) {
+    m_sessions.erase(session);
+}
 
 void TcpEchoListener::shutdown() {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(m_server))) {
-        uv_close(reinterpret_cast<uv_handle_t*>(m_server), [](uv_handle_t* handle) {
-            delete reinterpret_cast<uv_tcp_t*>(handle);
-        });
+        uv_close(reinterpret_cast<uv_handle_t*>(m_server),
+                 [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
     }
     m_server = nullptr;
     std::vector<Session*> open;

@@ -6,7 +6,9 @@
 
 namespace rtx::transport {
 
-bool supports_scheme(std::string_view scheme) { return scheme == "tcp" || scheme == "tls"; }
+bool supports_scheme(std::string_view scheme) {
+    return scheme == "tcp" || scheme == "tls";
+}
 
 std::unique_ptr<Connection> connect(core::Loop& loop, const core::Url& url, ConnectOptions options,
                                     Handler& handler, std::uint64_t id) {

@@ -15,7 +15,7 @@ bool supports_scheme(std::string_view scheme);
 
 /// Creates the adapter for url.scheme and starts connecting; the Handler hears on_open or
 /// on_close. "tls" turns on options.tls. Precondition: supports_scheme(url.scheme).
-std::unique_ptr<Connection> connect(core::Loop& loop, const core::Url& url,
-                                    ConnectOptions options, Handler& handler, std::uint64_t id);
+std::unique_ptr<Connection> connect(core::Loop& loop, const core::Url& url, ConnectOptions options,
+                                    Handler& handler, std::uint64_t id);
 
 } // namespace rtx::transport

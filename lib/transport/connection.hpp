@@ -18,7 +18,8 @@ enum class PayloadKind { text, binary };
 struct Message {
     Message() = default;
     explicit Message(std::string_view bytes, PayloadKind payload_kind = PayloadKind::text)
-        : payload(bytes), kind(payload_kind) {}
+        : payload(bytes)
+        , kind(payload_kind) {}
 
     std::string_view payload;
     PayloadKind kind = PayloadKind::text;
@@ -32,18 +33,18 @@ struct Message {
 /// clean close by the peer).
 struct CloseInfo {
     core::ExitCode exit_code = core::ExitCode::ok;
-    bool by_peer = false;   ///< The peer ended it (EOF, close frame, reset).
-    bool was_open = false;  ///< The connection had opened (false: connect/handshake failed).
-    int protocol_code = 0;  ///< WebSocket close code, HTTP status, MQTT reason code; 0: none.
-    std::string reason;     ///< One line for the user, e.g. "connect to 127.0.0.1:1: refused".
+    bool by_peer = false;  ///< The peer ended it (EOF, close frame, reset).
+    bool was_open = false; ///< The connection had opened (false: connect/handshake failed).
+    int protocol_code = 0; ///< WebSocket close code, HTTP status, MQTT reason code; 0: none.
+    std::string reason;    ///< One line for the user, e.g. "connect to 127.0.0.1:1: refused".
 };
 
 /// Counters every connection keeps; merged by bench, shown by -v.
 struct ConnectionStats {
     std::uint64_t messages_in = 0;
     std::uint64_t messages_out = 0;
-    std::uint64_t bytes_in = 0;  ///< Payload bytes, after framing/TLS.
-    std::uint64_t bytes_out = 0; ///< Payload bytes, before framing/TLS.
+    std::uint64_t bytes_in = 0;     ///< Payload bytes, after framing/TLS.
+    std::uint64_t bytes_out = 0;    ///< Payload bytes, before framing/TLS.
     core::Duration connect_time{0}; ///< From connect() to open (TCP + TLS + handshakes).
 };
 

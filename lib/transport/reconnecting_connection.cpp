@@ -9,10 +9,17 @@ namespace rtx::transport {
 ReconnectingConnection::ReconnectingConnection(core::Loop& loop, Factory factory,
                                                ReconnectOptions options, Handler& user,
                                                std::uint64_t id)
-    : m_loop(loop), m_factory(std::move(factory)), m_options(std::move(options)),
-      m_backoff(m_options.backoff), m_user(user), m_id(id), m_retry_timer(loop) {}
+    : m_loop(loop)
+    , m_factory(std::move(factory))
+    , m_options(std::move(options))
+    , m_backoff(m_options.backoff)
+    , m_user(user)
+    , m_id(id)
+    , m_retry_timer(loop) {}
 
-void ReconnectingConnection::start() { attempt(); }
+void ReconnectingConnection::start() {
+    attempt();
+}
 
 void ReconnectingConnection::attempt() {
     ++m_attempt_count;
@@ -44,7 +51,9 @@ void ReconnectingConnection::on_message(Connection&, const Message& message) {
     m_user.on_message(*this, message);
 }
 
-void ReconnectingConnection::on_drain(Connection&) { m_user.on_drain(*this); }
+void ReconnectingConnection::on_drain(Connection&) {
+    m_user.on_drain(*this);
+}
 
 void ReconnectingConnection::add_stats(const ConnectionStats& inner) {
     m_stats.messages_in += inner.messages_in;
@@ -73,18 +82,23 @@ void ReconnectingConnection::on_close(Connection& inner, const CloseInfo& info) 
     std::unique_ptr<Connection> finished = std::move(m_inner);
     bool natural_end = m_closing || (m_sending_finished && info.by_peer && info.was_open &&
                                      info.exit_code == core::ExitCode::ok);
-    if (natural_end || !m_options.enabled) {
+    // A bad certificate, CA file or option does not heal by waiting: no retry.
+    bool will_not_heal = info.exit_code == core::ExitCode::tls_failed ||
+                         info.exit_code == core::ExitCode::usage;
+    if (natural_end || !m_options.enabled || will_not_heal) {
         end(info);
         return;
     }
     if (info.was_open) {
         m_backoff.disconnected();
     }
+    unsigned in_a_row = m_backoff.attempts() + 1;
     auto delay = m_backoff.next_delay();
     if (!delay) {
         CloseInfo gave_up = info;
         gave_up.exit_code = core::ExitCode::reconnect_exhausted;
-        gave_up.reason = fmt::format("gave up after {} attempts: {}", m_attempt_count, info.reason);
+        gave_up.reason = fmt::format("gave up after {} attempt{} in a row: {}", in_a_row,
+                                     in_a_row == 1 ? "" : "s", info.reason);
         end(gave_up);
         return;
     }

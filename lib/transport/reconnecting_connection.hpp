@@ -74,7 +74,7 @@ private:
     bool m_closing = false;
     bool m_ended = false;
     unsigned m_attempt_count = 0;
-    ConnectionStats m_stats;      ///< Sum over finished attempts.
+    ConnectionStats m_stats; ///< Sum over finished attempts.
     mutable ConnectionStats m_total;
 };
 

@@ -35,8 +35,13 @@ ExitCode exit_code_for_uv_error(int status) {
 
 TcpConnection::TcpConnection(core::Loop& loop, core::Url url, ConnectOptions options,
                              Handler& handler, std::uint64_t id)
-    : m_loop(loop), m_url(std::move(url)), m_options(std::move(options)), m_handler(handler),
-      m_id(id), m_connect_timer(loop), m_framer(m_options.framing) {}
+    : m_loop(loop)
+    , m_url(std::move(url))
+    , m_options(std::move(options))
+    , m_handler(handler)
+    , m_id(id)
+    , m_connect_timer(loop)
+    , m_framer(m_options.framing) {}
 
 TcpConnection::~TcpConnection() {
     if (m_resolve != nullptr) {
@@ -63,8 +68,10 @@ void TcpConnection::start() {
     // Literal addresses skip the resolver (and its thread pool round trip).
     sockaddr_storage literal{};
     std::string port = std::to_string(m_url.port);
-    if (uv_ip4_addr(m_url.host.c_str(), m_url.port, reinterpret_cast<sockaddr_in*>(&literal)) == 0 ||
-        uv_ip6_addr(m_url.host.c_str(), m_url.port, reinterpret_cast<sockaddr_in6*>(&literal)) == 0) {
+    if (uv_ip4_addr(m_url.host.c_str(), m_url.port, reinterpret_cast<sockaddr_in*>(&literal)) ==
+            0 ||
+        uv_ip6_addr(m_url.host.c_str(), m_url.port, reinterpret_cast<sockaddr_in6*>(&literal)) ==
+            0) {
         m_addresses.push_back(literal);
         connect_next();
         return;
@@ -134,7 +141,8 @@ void TcpConnection::on_stream_connected(int status) {
     }
     if (status != 0) {
         m_last_connect_error = uv_strerror(status);
-        core::log_debug("connect attempt to {} failed: {}", m_url.authority(), m_last_connect_error);
+        core::log_debug("connect attempt to {} failed: {}", m_url.authority(),
+                        m_last_connect_error);
         m_stream.reset();
         connect_next();
         return;
@@ -154,7 +162,9 @@ void TcpConnection::become_open() {
     m_connect_timer.stop();
     m_state = State::open;
     m_stats.connect_time = std::chrono::milliseconds(m_loop.now_ms() - m_started_ms);
-    core::log_verbose("connected to {} ({}){}", m_url.authority(), m_stream->peer_name(),
+    std::string peer = m_stream->peer_name();
+    core::log_verbose("connected to {}{}{}", m_url.authority(),
+                      peer == m_url.authority() ? std::string() : " (" + peer + ")",
                       m_tls ? ", " + m_tls->description() : std::string());
     m_handler.on_open(*this);
 }

@@ -10,24 +10,30 @@ struct TcpStream::Io {
     uv_write_t write_req{};
     uv_shutdown_t shutdown_req{};
     uv_connect_t connect_req{};
-    std::string inflight;        ///< Bytes of the current uv_write; must outlive the request.
+    std::string inflight; ///< Bytes of the current uv_write; must outlive the request.
     bool write_active = false;
-    TcpStream* owner = nullptr;  ///< nullptr once the TcpStream has let go.
+    TcpStream* owner = nullptr; ///< nullptr once the TcpStream has let go.
 };
 
 namespace {
 thread_local std::array<char, 64 * 1024> t_read_buffer;
 }
 
-TcpStream::TcpStream(uv_loop_t* loop, StreamHandler& handler) : m_io(new Io), m_handler(handler) {
+TcpStream::TcpStream(uv_loop_t* loop, StreamHandler& handler)
+    : m_io(new Io)
+    , m_handler(handler) {
     uv_tcp_init(loop, &m_io->tcp);
     m_io->tcp.data = m_io;
     m_io->owner = this;
 }
 
-TcpStream::~TcpStream() { close(); }
+TcpStream::~TcpStream() {
+    close();
+}
 
-uv_stream_t* TcpStream::stream() { return reinterpret_cast<uv_stream_t*>(&m_io->tcp); }
+uv_stream_t* TcpStream::stream() {
+    return reinterpret_cast<uv_stream_t*>(&m_io->tcp);
+}
 
 void TcpStream::connect(const sockaddr* address) {
     m_io->connect_req.data = m_io;
@@ -153,6 +159,10 @@ void TcpStream::close() {
         return;
     }
     m_io->owner = nullptr;
+    if (!m_io->write_active && !m_pending.empty()) {
+        uv_buf_t last = uv_buf_init(m_pending.data(), static_cast<unsigned>(m_pending.size()));
+        uv_try_write(stream(), &last, 1);
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&m_io->tcp),
              [](uv_handle_t* handle) { delete static_cast<Io*>(handle->data); });
     m_io = nullptr;

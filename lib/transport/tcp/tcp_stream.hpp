@@ -47,7 +47,8 @@ public:
     void write(std::string_view bytes);
     /// Half-close (FIN) once queued bytes are written.
     void shutdown();
-    /// Closes now; queued bytes not yet written are dropped. No callbacks follow.
+    /// Closes now. Queued bytes the kernel takes without blocking are written first (so a TLS
+    /// close_notify or a last line still goes out); the rest is dropped. No callbacks follow.
     void close();
     bool closed() const { return m_io == nullptr; }
     /// Bytes queued or in flight.

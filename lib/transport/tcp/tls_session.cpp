@@ -52,7 +52,8 @@ Error tls_error(std::string_view what) {
 
 } // namespace
 
-TlsSession::TlsSession(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+TlsSession::TlsSession(std::unique_ptr<Impl> impl)
+    : m_impl(std::move(impl)) {}
 TlsSession::~TlsSession() = default;
 
 core::Result<std::unique_ptr<TlsSession>> TlsSession::create(const TlsOptions& options,

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Quick start: installs what is missing, builds rtx, starts the embedded server `rtx serve`
+# on a free port and talks to it with the `rtx tcp` client. Stops the server at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target rtx
+rtx=build/cmd/rtx
+
+endpoints=$(mktemp)
+"$rtx" serve --tcp-port 0 >"$endpoints" &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null || true; rm -f "$endpoints"' EXIT
+for _ in $(seq 50); do
+  grep -q '^tcp-echo ' "$endpoints" && break
+  sleep 0.1
+done
+url=$(awk '/^tcp-echo /{print $2}' "$endpoints")
+echo "== rtx serve is up: tcp-echo at $url"
+
+echo "== echo two lines:  printf 'hello from rtx\\nsecond line\\n' | rtx tcp $url"
+printf 'hello from rtx\nsecond line\n' | "$rtx" tcp "$url"
+
+echo "== the same as NDJSON records:  rtx tcp --json $url"
+printf 'hello from rtx\n' | "$rtx" tcp --json "$url"
+
+echo "== a 1 MiB binary round trip:  rtx tcp --raw $url < random.bin | sha256sum"
+sample=$(mktemp)
+head -c 1048576 /dev/urandom >"$sample"
+sent=$(sha256sum <"$sample" | cut -d' ' -f1)
+received=$("$rtx" tcp --raw "$url" <"$sample" | sha256sum | cut -d' ' -f1)
+rm -f "$sample"
+echo "sent $sent"
+echo "got  $received"
+[[ "$sent" == "$received" ]]
+
+kill -INT "$serve_pid"
+wait "$serve_pid"
+echo "== done: rtx serve shut down cleanly"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (as root) to a verdict:
+#   1. installs what is missing (scripts/install-deps.sh --with-tests),
+#   2. builds and runs every test (doctest unit tests + end-to-end tests on loopback),
+#   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and reruns them all,
+#   4. runs each libFuzzer target briefly (RTX_FUZZ_SECONDS, default 10; 0 skips).
+# RTX_SKIP_SANITIZERS=1 skips step 3 for a quick local loop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh --with-tests
+jobs=$(nproc)
+
+build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+echo "== build (RelWithDebInfo) and test"
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ctest --test-dir build --output-on-failure
+
+if [[ "${RTX_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  echo "== build with ASan+UBSan and test"
+  build build-asan -DCMAKE_BUILD_TYPE=Debug -DRTX_SANITIZE=ON
+  ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure
+fi
+
+if [[ "${RTX_FUZZ_SECONDS:-10}" != 0 ]]; then
+  echo "== fuzz each parser for ${RTX_FUZZ_SECONDS:-10} s"
+  bash scripts/fuzz.sh "${RTX_FUZZ_SECONDS:-10}"
+fi
+echo "== all tests passed"

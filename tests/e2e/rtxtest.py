@@ -1,0 +1,116 @@
+"""Helpers for rtx end-to-end tests: run the real binary, start `rtx serve` on port 0.
+
+Standard library only. Every process a test starts is stopped by the test (context
+managers), and all traffic stays on loopback.
+"""
+import contextlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+
+RTX = os.environ.get("RTX_BIN", os.path.join(os.path.dirname(__file__), "../../build/cmd/rtx"))
+SOURCE_DIR = os.environ.get("RTX_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+
+# Exit codes from lib/core/exit_code.hpp (documented in man/rtx.1).
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_CONNECT = 3
+EXIT_TLS = 4
+EXIT_TIMEOUT = 5
+EXIT_RECONNECT_EXHAUSTED = 11
+EXIT_BIND = 12
+EXIT_INTERRUPTED = 130
+
+
+def rtx(*args, input=None, timeout=30, **kwargs):
+    """Runs rtx to completion; returns CompletedProcess with bytes stdout/stderr."""
+    if isinstance(input, str):
+        input = input.encode()
+    return subprocess.run([RTX, *args], input=input, capture_output=True, timeout=timeout,
+                          **kwargs)
+
+
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    """`rtx serve` as a context manager; endpoints parsed from its first stdout lines."""
+
+    def __init__(self, *args, expect=1):
+        self.args = args
+        self.expect = expect
+        self.proc = None
+        self.endpoints = {}
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([RTX, "serve", *self.args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while len(self.endpoints) < self.expect:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(remaining, 0))
+            if not ready:
+                self.stop()
+                raise RuntimeError("rtx serve printed no endpoints in 10 s")
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                err = self.proc.stderr.read().decode()
+                self.proc.wait()
+                raise RuntimeError(f"rtx serve exited {self.proc.returncode}: {err}")
+            name, url = line.split()
+            self.endpoints[name] = url
+        return self
+
+    def url(self, name="tcp-echo"):
+        return self.endpoints[name]
+
+    def address(self, name="tcp-echo"):
+        """'127.0.0.1:7070' (host:port part of the URL)."""
+        return self.endpoints[name].split("://", 1)[1]
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def __exit__(self, *exc):
+        self.stop()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+@contextlib.contextmanager
+def popen_rtx(*args, **kwargs):
+    """A running rtx with pipes; killed on exit if still running."""
+    for stream in ("stdin", "stdout", "stderr"):
+        kwargs.setdefault(stream, subprocess.PIPE)
+    proc = subprocess.Popen([RTX, *args], **kwargs)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            with contextlib.suppress(AttributeError, OSError):
+                stream.close()
+
+
+def read_line(stream, timeout=10):
+    """One line from a pipe, or raises TimeoutError."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    if not ready:
+        raise TimeoutError("no line within timeout")
+    return stream.readline()

@@ -1,0 +1,109 @@
+"""Documentation stays in step with the binary: man pages, completions, --help examples."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from rtxtest import SOURCE_DIR, rtx
+
+
+def subcommands():
+    help_text = rtx("--help").stdout.decode()
+    section = help_text.split("Subcommands:", 1)[1].split("\n\n", 1)[0]
+    return [line.split()[0] for line in section.strip().splitlines()]
+
+
+def read(*parts):
+    with open(os.path.join(SOURCE_DIR, *parts), encoding="utf-8") as f:
+        return f.read()
+
+
+COMPLETIONS = {"bash": "rtx.bash", "zsh": "_rtx", "fish": "rtx.fish"}
+
+
+class DocsTest(unittest.TestCase):
+    def test_there_are_subcommands(self):
+        self.assertIn("tcp", subcommands())
+        self.assertIn("serve", subcommands())
+
+    def test_every_subcommand_has_a_man_page(self):
+        for name in subcommands():
+            with self.subTest(command=name):
+                page = read("man", f"rtx-{name}.1")
+                self.assertRegex(page, rf'\.TH\s+"?RTX-{name.upper()}"?\s+1')
+                self.assertIn(".SH EXAMPLES", page)
+                self.assertIn(f"rtx-{name}", read("man", "rtx.1"))
+
+    def test_every_subcommand_is_in_every_completion_file(self):
+        for shell, filename in COMPLETIONS.items():
+            text = read("completions", filename)
+            for name in subcommands():
+                with self.subTest(shell=shell, command=name):
+                    self.assertRegex(text, rf"\b{name}\b")
+
+    def test_checked_in_completions_match_the_cli(self):
+        for shell, filename in COMPLETIONS.items():
+            with self.subTest(shell=shell):
+                generated = rtx("--completions", shell).stdout.decode()
+                self.assertEqual(read("completions", filename), generated,
+                                 f"regenerate: rtx --completions {shell} > completions/{filename}")
+
+    def test_every_option_is_in_its_man_page(self):
+        for name in subcommands():
+            page = read("man", f"rtx-{name}.1").replace("\\-", "-")
+            help_text = rtx(name, "--help").stdout.decode()
+            for option in set(re.findall(r"^\s+(?:-\w,)?(--[\w-]+)", help_text, re.M)):
+                if option == "--help":
+                    continue
+                with self.subTest(command=name, option=option):
+                    self.assertIn(option, page)
+
+    def test_help_ends_with_examples(self):
+        for args in [[]] + [[name] for name in subcommands()]:
+            with self.subTest(command=args):
+                result = rtx(*args, "--help")
+                self.assertEqual(result.returncode, 0)
+                text = result.stdout.decode()
+                self.assertIn("Examples:", text)
+                examples = text.split("Examples:", 1)[1]
+                self.assertIn("rtx ", examples)
+
+    def test_exit_code_table_is_documented(self):
+        header = read("lib", "core", "exit_code.hpp")
+        codes = re.findall(r"^\s+(\w+) = (\d+),", header, re.M)
+        self.assertGreater(len(codes), 10)
+        page = read("man", "rtx.1")
+        exit_section = page.split(".SH EXIT STATUS", 1)[1].split("\n.SH ", 1)[0]
+        for name, number in codes:
+            with self.subTest(code=name):
+                self.assertRegex(exit_section, rf"(?m)^\.?B?\s*{number}\b|^{number}\b|\b{number}\b")
+
+    @unittest.skipUnless(shutil.which("groff") or shutil.which("man"), "no groff/man")
+    def test_man_pages_render_without_warnings(self):
+        for page in sorted(os.listdir(os.path.join(SOURCE_DIR, "man"))):
+            with self.subTest(page=page):
+                result = subprocess.run(["groff", "-man", "-ww", "-z",
+                                         os.path.join(SOURCE_DIR, "man", page)],
+                                        capture_output=True)
+                self.assertEqual(result.stderr, b"")
+
+    def test_cmake_install_puts_docs_in_place(self):
+        build_dir = os.environ.get("RTX_BUILD_DIR")
+        if not build_dir:
+            self.skipTest("RTX_BUILD_DIR not set (run through ctest)")
+        with tempfile.TemporaryDirectory() as prefix:
+            subprocess.run(["cmake", "--install", build_dir, "--prefix", prefix], check=True,
+                           capture_output=True)
+            for path in ["bin/rtx", "share/man/man1/rtx.1", "share/man/man1/rtx-tcp.1",
+                         "share/man/man1/rtx-serve.1",
+                         "share/bash-completion/completions/rtx",
+                         "share/zsh/vendor-completions/_rtx",
+                         "share/fish/vendor_completions.d/rtx.fish"]:
+                with self.subTest(path=path):
+                    self.assertTrue(os.path.exists(os.path.join(prefix, path)))
+
+
+if __name__ == "__main__":
+    unittest.main()
