@@ -65,7 +65,15 @@ std::string format_duration(Duration d) {
     if (us % 60'000'000 == 0) {
         return fmt::format("{}m", us / 60'000'000);
     }
-    return fmt::format("{:g}s", static_cast<double>(us) / 1e6);
+    // Seconds with up to 3 decimals, never in exponent form (parse_duration reads it back).
+    std::string text = fmt::format("{:.3f}", static_cast<double>(us) / 1e6);
+    while (text.back() == '0') {
+        text.pop_back();
+    }
+    if (text.back() == '.') {
+        text.pop_back();
+    }
+    return text + "s";
 }
 
 } // namespace rtx::core

@@ -101,10 +101,13 @@ void append_base64(std::string& out, std::string_view bytes) {
 }
 
 std::optional<std::string> decode_base64(std::string_view text) {
+    std::size_t padding = 0;
     while (!text.empty() && text.back() == '=') {
         text.remove_suffix(1);
+        ++padding;
     }
-    if (text.size() % 4 == 1) {
+    // At most two '=', and with padding the whole text is a multiple of 4 (RFC 4648 s. 4).
+    if (text.size() % 4 == 1 || padding > 2 || (padding > 0 && (text.size() + padding) % 4 != 0)) {
         return std::nullopt;
     }
     std::string out;
@@ -122,6 +125,9 @@ std::optional<std::string> decode_base64(std::string_view text) {
             bits -= 8;
             out.push_back(static_cast<char>((acc >> bits) & 0xFF));
         }
+    }
+    if ((acc & ((1u << bits) - 1)) != 0) {
+        return std::nullopt; // leftover bits must be zero (RFC 4648 section 3.5, canonical)
     }
     return out;
 }

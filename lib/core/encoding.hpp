@@ -11,7 +11,8 @@ bool is_valid_utf8(std::string_view bytes);
 
 /// Appends standard base64 (RFC 4648 section 4, with padding).
 void append_base64(std::string& out, std::string_view bytes);
-/// Decodes standard base64 (padding optional, whitespace not allowed); nullopt if malformed.
+/// Decodes canonical standard base64 (padding optional but never more than needed, unused
+/// bits zero, no whitespace); nullopt if malformed.
 std::optional<std::string> decode_base64(std::string_view text);
 
 /// Appends lower-case hex, two digits per byte.

@@ -10,8 +10,24 @@ namespace rtx::core {
 
 namespace {
 
+// The URL as it may be shown in an error: a password in the user info becomes "***".
+std::string redacted(std::string_view text) {
+    auto start = text.find("://");
+    start = start == std::string_view::npos ? 0 : start + 3;
+    auto at = text.find('@', start);
+    auto end = text.find_first_of("/?#", start);
+    if (at == std::string_view::npos || (end != std::string_view::npos && at > end)) {
+        return std::string(text);
+    }
+    auto colon = text.find(':', start);
+    if (colon == std::string_view::npos || colon > at) {
+        return std::string(text);
+    }
+    return fmt::format("{}***{}", text.substr(0, colon + 1), text.substr(at));
+}
+
 Error url_error(std::string_view text, std::string_view why) {
-    return Error{ExitCode::usage, fmt::format("invalid URL '{}': {}", text, why)};
+    return Error{ExitCode::usage, fmt::format("invalid URL '{}': {}", redacted(text), why)};
 }
 
 int hex_value(char c) {
@@ -96,7 +112,10 @@ Result<Url> parse_url(std::string_view text, std::string_view default_scheme) {
     if (rest.empty()) {
         return url_error(text, "empty");
     }
-    if (auto sep = rest.find("://"); sep != std::string_view::npos) {
+    // A scheme ends at the first "://", which must come before any '/', '?' or '#':
+    // "host:80/?next=http://x" has no scheme.
+    if (auto sep = rest.find("://");
+        sep != std::string_view::npos && sep < rest.find_first_of("/?#")) {
         std::string scheme(rest.substr(0, sep));
         if (!valid_scheme(scheme)) {
             return url_error(text, "bad scheme");

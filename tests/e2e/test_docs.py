@@ -32,9 +32,11 @@ class DocsTest(unittest.TestCase):
         for name in subcommands():
             with self.subTest(command=name):
                 page = read("man", f"rtx-{name}.1")
-                self.assertRegex(page, rf'\.TH\s+"?RTX-{name.upper()}"?\s+1')
-                self.assertIn(".SH EXAMPLES", page)
-                self.assertIn(f"rtx-{name}", read("man", "rtx.1"))
+                self.assertTrue(re.search(rf'^\.TH\s+"?RTX\\?-{name.upper()}"?\s+1', page, re.M),
+                                f"man/rtx-{name}.1 has no .TH RTX-{name.upper()} 1 line")
+                self.assertTrue(".SH EXAMPLES" in page, f"rtx-{name}.1 has no EXAMPLES")
+                overview = read("man", "rtx.1").replace("\\-", "-")
+                self.assertTrue(f"rtx-{name}" in overview, f"rtx.1 does not mention rtx-{name}")
 
     def test_every_subcommand_is_in_every_completion_file(self):
         for shell, filename in COMPLETIONS.items():
@@ -58,7 +60,7 @@ class DocsTest(unittest.TestCase):
                 if option == "--help":
                     continue
                 with self.subTest(command=name, option=option):
-                    self.assertIn(option, page)
+                    self.assertTrue(option in page, f"{option} missing from rtx-{name}.1")
 
     def test_help_ends_with_examples(self):
         for args in [[]] + [[name] for name in subcommands()]:
