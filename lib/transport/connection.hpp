@@ -50,8 +50,11 @@ struct ConnectionStats {
 
 class Connection;
 
-/// What a protocol reports to its user. Callbacks run on the connection's loop thread. A
-/// Connection may be destroyed from inside on_close (nothing touches it after the call).
+/// What a protocol reports to its user. Callbacks run on the connection's loop thread.
+/// Re-entrancy rules every adapter keeps: close() may be called from inside any callback,
+/// and on_close then arrives after that callback has returned; on_close never runs inside
+/// connect()/start(); a Connection may be destroyed from inside on_close (nothing touches it
+/// after that call).
 class Handler {
 public:
     virtual ~Handler() = default;

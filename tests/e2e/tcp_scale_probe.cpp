@@ -9,11 +9,11 @@
 #include "transport/connect.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +21,18 @@
 namespace {
 
 using namespace rtx;
+
+/// Peak resident set of this process in KiB (VmHWM). Not getrusage: ru_maxrss survives
+/// exec, so a child would report its parent's peak when that was larger.
+long peak_rss_kib() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmHWM:", 0) == 0) {
+            return std::strtol(line.c_str() + 6, nullptr, 10);
+        }
+    }
+    return -1;
+}
 
 class Probe final : public transport::Handler {
 public:
@@ -79,8 +91,6 @@ public:
     }
 
     bool report(std::chrono::steady_clock::time_point started) const {
-        rusage usage{};
-        getrusage(RUSAGE_SELF, &usage);
         auto ms = [](auto a, auto b) {
             return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
         };
@@ -92,7 +102,7 @@ public:
             m_target, m_open, m_echoed, m_mismatches, m_errors,
             static_cast<long long>(m_open == m_target ? ms(started, m_all_open_at) : -1),
             static_cast<long long>(m_finished == m_target ? ms(m_all_open_at, m_done_at) : -1),
-            usage.ru_maxrss, ok ? "ok" : "FAIL");
+            peak_rss_kib(), ok ? "ok" : "FAIL");
         return ok;
     }
 

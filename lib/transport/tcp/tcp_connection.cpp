@@ -43,6 +43,19 @@ TcpConnection::TcpConnection(core::Loop& loop, core::Url url, ConnectOptions opt
     , m_connect_timer(loop)
     , m_framer(m_options.framing) {}
 
+TcpConnection::DispatchGuard::DispatchGuard(TcpConnection& connection)
+    : m_connection(connection) {
+    ++m_connection.m_dispatch_depth;
+}
+
+TcpConnection::DispatchGuard::~DispatchGuard() {
+    if (--m_connection.m_dispatch_depth == 0 && m_connection.m_close_deferred) {
+        m_connection.m_close_deferred = false;
+        CloseInfo info = std::move(m_connection.m_close_info);
+        m_connection.m_handler.on_close(m_connection, info); // last: may destroy the connection
+    }
+}
+
 TcpConnection::~TcpConnection() {
     if (m_resolve != nullptr) {
         m_resolve->owner = nullptr; // the callback frees it
@@ -51,7 +64,13 @@ TcpConnection::~TcpConnection() {
 }
 
 void TcpConnection::start() {
+    // The work starts on the next loop turn, so that on_close never runs inside start(): the
+    // caller has not even stored the connection yet.
     m_started_ms = m_loop.now_ms();
+    m_connect_timer.start(core::Duration{0}, [this] { begin(); });
+}
+
+void TcpConnection::begin() {
     m_connect_timer.start(m_options.connect_timeout, [this] {
         finish(ExitCode::timeout, false,
                fmt::format("connect to {}: timed out after {}", m_url.authority(),
@@ -136,6 +155,7 @@ void TcpConnection::connect_next() {
 }
 
 void TcpConnection::on_stream_connected(int status) {
+    DispatchGuard guard(*this);
     if (m_state != State::connecting) {
         return;
     }
@@ -170,6 +190,7 @@ void TcpConnection::become_open() {
 }
 
 void TcpConnection::on_stream_data(std::string_view bytes) {
+    DispatchGuard guard(*this);
     if (!m_tls) {
         deliver(bytes);
         return;
@@ -215,6 +236,7 @@ void TcpConnection::deliver(std::string_view plaintext) {
 }
 
 void TcpConnection::on_stream_end(int status) {
+    DispatchGuard guard(*this);
     if (m_state == State::closed) {
         return;
     }
@@ -242,6 +264,7 @@ void TcpConnection::on_stream_end(int status) {
 }
 
 void TcpConnection::on_stream_drain() {
+    DispatchGuard guard(*this);
     if (m_state == State::open) {
         m_handler.on_drain(*this);
     }
@@ -320,6 +343,11 @@ void TcpConnection::finish(ExitCode code, bool by_peer, std::string reason) {
     info.by_peer = by_peer;
     info.was_open = was_open;
     info.reason = std::move(reason);
+    if (m_dispatch_depth > 0) {
+        m_close_info = std::move(info); // DispatchGuard delivers it when the callback unwinds
+        m_close_deferred = true;
+        return;
+    }
     m_handler.on_close(*this, info); // last: the handler may destroy us
 }
 

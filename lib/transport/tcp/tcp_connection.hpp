@@ -22,7 +22,8 @@ public:
                   std::uint64_t id);
     ~TcpConnection() override;
 
-    /// Starts resolving and connecting; the Handler hears on_open or on_close.
+    /// Starts resolving and connecting on the next loop turn; the Handler then hears on_open
+    /// or on_close (never from inside start()).
     void start();
 
     bool send(const Message& message) override;
@@ -36,7 +37,21 @@ public:
 private:
     enum class State { idle, resolving, connecting, handshaking, open, closed };
     struct Resolve;
+    /// Marks a stream callback in progress. The Handler may call close() from inside
+    /// on_message; on_close (after which the owner may destroy us) is then deferred until
+    /// the outermost callback unwinds, so nothing touches a destroyed connection.
+    class DispatchGuard {
+    public:
+        explicit DispatchGuard(TcpConnection& connection);
+        ~DispatchGuard();
+        DispatchGuard(const DispatchGuard&) = delete;
+        DispatchGuard& operator=(const DispatchGuard&) = delete;
 
+    private:
+        TcpConnection& m_connection;
+    };
+
+    void begin();
     void on_resolved(int status, addrinfo* result);
     void connect_next();
     void on_stream_connected(int status) override;
@@ -66,6 +81,9 @@ private:
     std::string m_scratch_cipher; ///< Reused: TLS records to send.
     std::string m_frame;          ///< Reused: payload + delimiter of one send.
     bool m_sending_finished = false;
+    int m_dispatch_depth = 0;
+    bool m_close_deferred = false;
+    CloseInfo m_close_info; ///< Held while on_close is deferred.
     std::uint64_t m_started_ms = 0;
     ConnectionStats m_stats;
 };
