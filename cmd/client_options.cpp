@@ -42,8 +42,9 @@ void add_client_flags(CLI::App& app, ClientFlags& flags) {
                  "Reconnect with exponential backoff and jitter when the connection drops or "
                  "cannot be made")
         ->group(reconnect);
-    app.add_option("--max-attempts", flags.max_attempts,
-                   "Give up (exit 11) after N failed attempts in a row, the first included; 0 = never")
+    app.add_option(
+           "--max-attempts", flags.max_attempts,
+           "Give up (exit 11) after N failed attempts in a row, the first included; 0 = never")
         ->group(reconnect);
     app.add_option("--backoff-initial", flags.backoff_initial, "First reconnect delay")
         ->capture_default_str()

@@ -83,8 +83,8 @@ void ReconnectingConnection::on_close(Connection& inner, const CloseInfo& info) 
     bool natural_end = m_closing || (m_sending_finished && info.by_peer && info.was_open &&
                                      info.exit_code == core::ExitCode::ok);
     // A bad certificate, CA file or option does not heal by waiting: no retry.
-    bool will_not_heal = info.exit_code == core::ExitCode::tls_failed ||
-                         info.exit_code == core::ExitCode::usage;
+    bool will_not_heal =
+        info.exit_code == core::ExitCode::tls_failed || info.exit_code == core::ExitCode::usage;
     if (natural_end || !m_options.enabled || will_not_heal) {
         end(info);
         return;
