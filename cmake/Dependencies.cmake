@@ -8,6 +8,9 @@ find_package(CURL REQUIRED)
 # libwebsockets via pkg-config: its CMake package insists on every evlib plugin being present.
 pkg_check_modules(LWS REQUIRED IMPORTED_TARGET libwebsockets)
 find_package(PahoMqttCpp REQUIRED)
+# JSON pointers for `rtx poll --cursor /next` and report files: nlohmann-json3-dev is header
+# only, well kept in Debian, and has RFC 6901 pointers built in.
+find_package(nlohmann_json REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 if(RTX_BUILD_TESTS)
   find_package(doctest REQUIRED)

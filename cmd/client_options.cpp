@@ -9,23 +9,28 @@
 
 namespace rtx::cmd {
 
-void add_client_flags(CLI::App& app, ClientFlags& flags) {
+void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& set) {
     const char* output = "Output";
     app.add_flag("--json", flags.json,
                  "Write one NDJSON record per message (time, protocol, connection, event, topic, "
                  "id, payload, encoding, size)")
         ->group(output);
-    app.add_flag("--raw", flags.raw,
-                 "Binary-safe: send stdin bytes as they come and write received bytes unchanged "
-                 "(no line framing)")
-        ->group(output);
-    app.add_flag("-0,--null", flags.nul, "Messages end with NUL instead of LF, both ways")
-        ->group(output);
+    if (set.stream_framing) {
+        app.add_flag(
+               "--raw", flags.raw,
+               "Binary-safe: send stdin bytes as they come and write received bytes unchanged "
+               "(no line framing)")
+            ->group(output);
+        app.add_flag("-0,--null", flags.nul, "Messages end with NUL instead of LF, both ways")
+            ->group(output);
+    }
     app.add_option("-n,--count", flags.count, "Exit after receiving N messages")->group(output);
 
     const char* connection = "Connection";
-    app.add_flag("--no-stdin", flags.no_stdin, "Do not read stdin; only receive")
-        ->group(connection);
+    if (set.stdin_input) {
+        app.add_flag("--no-stdin", flags.no_stdin, "Do not read stdin; only receive")
+            ->group(connection);
+    }
     app.add_option("--timeout", flags.timeout,
                    "Give up after this long in total, exit 5 (e.g. 30s, 500ms, 2m)")
         ->group(connection);
@@ -38,27 +43,39 @@ void add_client_flags(CLI::App& app, ClientFlags& flags) {
         ->group(connection);
 
     const char* reconnect = "Reconnect";
+    if (set.reconnect_by_default) {
+        app.add_flag("--no-reconnect", flags.no_reconnect,
+                     "Do not reconnect when the stream ends or drops (default: reconnect)")
+            ->group(reconnect);
+    }
     app.add_flag("--reconnect", flags.reconnect,
-                 "Reconnect with exponential backoff and jitter when the connection drops or "
-                 "cannot be made")
+                 set.reconnect_by_default
+                     ? "Also retry when the first connect fails (reconnecting after a drop "
+                       "is on by default)"
+                     : "Reconnect with exponential backoff and jitter when the connection "
+                       "drops or cannot be made")
         ->group(reconnect);
     app.add_option(
            "--max-attempts", flags.max_attempts,
            "Give up (exit 11) after N failed attempts in a row, the first included; 0 = never")
         ->group(reconnect);
-    app.add_option("--backoff-initial", flags.backoff_initial, "First reconnect delay")
-        ->capture_default_str()
+    app.add_option("--backoff-initial", flags.backoff_initial,
+                   "First reconnect delay (default 100ms; sse: 3s)")
         ->group(reconnect);
     app.add_option("--backoff-max", flags.backoff_max, "Cap on the reconnect delay")
         ->capture_default_str()
         ->group(reconnect);
-    app.add_option("--preamble", flags.preamble,
-                   "Message sent first after every (re)connect (repeatable; @FILE reads lines "
-                   "from a file)")
-        ->group(reconnect);
+    if (set.preamble) {
+        app.add_option("--preamble", flags.preamble,
+                       "Message sent first after every (re)connect (repeatable; @FILE reads lines "
+                       "from a file)")
+            ->group(reconnect);
+    }
 
     const char* tls = "TLS";
-    app.add_flag("--tls", flags.tls, "Use TLS (same as a tls:// URL)")->group(tls);
+    if (set.tls_flag) {
+        app.add_flag("--tls", flags.tls, "Use TLS (same as a tls:// URL)")->group(tls);
+    }
     app.add_flag("-k,--insecure", flags.insecure,
                  "Do not verify the server certificate or host name")
         ->group(tls);
@@ -66,9 +83,11 @@ void add_client_flags(CLI::App& app, ClientFlags& flags) {
         ->group(tls);
     app.add_option("--cert", flags.cert, "Client certificate (PEM)")->group(tls);
     app.add_option("--key", flags.key, "Client private key (PEM; default: in --cert)")->group(tls);
-    app.add_option("--servername", flags.servername,
-                   "Name for SNI and verification (default: the URL host)")
-        ->group(tls);
+    if (set.servername) {
+        app.add_option("--servername", flags.servername,
+                       "Name for SNI and verification (default: the URL host)")
+            ->group(tls);
+    }
 }
 
 namespace {
@@ -133,9 +152,15 @@ ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view p
                                   : output::Format::text;
     settings.output_delimiter = flags.nul ? std::string(1, '\0') : std::string("\n");
 
+    if (flags.reconnect && flags.no_reconnect) {
+        throw core::UsageError("--reconnect and --no-reconnect cannot be combined");
+    }
     settings.reconnect.enabled = flags.reconnect;
     settings.reconnect.backoff.max_attempts = flags.max_attempts;
-    settings.reconnect.backoff.initial = duration_flag("--backoff-initial", flags.backoff_initial);
+    if (!flags.backoff_initial.empty()) {
+        settings.reconnect.backoff.initial =
+            duration_flag("--backoff-initial", flags.backoff_initial);
+    }
     settings.reconnect.backoff.max = duration_flag("--backoff-max", flags.backoff_max);
     if (settings.reconnect.backoff.max < settings.reconnect.backoff.initial) {
         throw core::UsageError("--backoff-max must not be less than --backoff-initial");

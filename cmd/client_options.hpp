@@ -25,8 +25,9 @@ struct ClientFlags {
     std::string idle_timeout;
     std::string connect_timeout = "10s";
     bool reconnect = false;
+    bool no_reconnect = false;
     unsigned max_attempts = 0;
-    std::string backoff_initial = "100ms";
+    std::string backoff_initial; ///< Empty: 100ms (3s for sse, the browsers' default).
     std::string backoff_max = "30s";
     std::vector<std::string> preamble;
     bool tls = false;
@@ -46,8 +47,19 @@ struct ClientSettings {
     std::string output_delimiter = "\n";
 };
 
+/// Which of the shared flags a subcommand offers (a byte-stream client has them all; the
+/// HTTP clients have no stdin, framing, preamble or SNI override).
+struct ClientFlagSet {
+    bool stream_framing = true;        ///< --raw, -0/--null
+    bool stdin_input = true;           ///< --no-stdin
+    bool preamble = true;              ///< --preamble
+    bool tls_flag = true;              ///< --tls (HTTP clients take https:// instead)
+    bool servername = true;            ///< --servername
+    bool reconnect_by_default = false; ///< adds --no-reconnect (sse, poll)
+};
+
 /// Adds the shared flags to a client subcommand, in option groups.
-void add_client_flags(CLI::App& app, ClientFlags& flags);
+void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& set = {});
 
 /// Validates and converts; throws core::UsageError with a one-line reason.
 ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view protocol);

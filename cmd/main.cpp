@@ -19,7 +19,11 @@ namespace rtx::cmd {
 std::span<const Command> commands() {
     static constexpr std::array k_commands{
         Command{"tcp", "Raw TCP client, like netcat: stdin -> socket -> stdout", &setup_tcp},
-        Command{"serve", "Embedded local server: TCP echo (more protocols to come)", &setup_serve},
+        Command{"stream", "HTTP streaming: print a response body as it arrives", &setup_stream},
+        Command{"poll", "HTTP long-polling loop: hold, receive, re-request at once", &setup_poll},
+        Command{"sse", "Server-Sent Events client: reconnect, Last-Event-ID, retry:", &setup_sse},
+        Command{"serve", "Embedded local server: TCP echo, SSE, streaming, long-poll, publish",
+                &setup_serve},
     };
     return k_commands;
 }
@@ -83,13 +87,14 @@ int run(int argc, char** argv) {
         runners.push_back(command.setup(app, command.name, command.summary));
     }
     app.footer(R"(Examples:
-  rtx serve                              # local endpoints (TCP echo on 127.0.0.1:7070)
-  echo hello | rtx tcp 127.0.0.1:7070    # send a line, print the echo
-  rtx tcp --json --count 1 host:port     # one received message as NDJSON
+  rtx serve --tick 1s                        # tcp :7070, http :8080, a counter on "tick"
+  rtx sse http://127.0.0.1:8080/sse/tick     # 1, 2, 3, ... as they are published
+  echo hello | rtx tcp 127.0.0.1:7070        # send a line, print the echo
+  curl -d hi http://127.0.0.1:8080/publish/news & rtx stream http://127.0.0.1:8080/stream/news
 
 Every subcommand has --help; the manual is rtx(1), with one page per subcommand (rtx-tcp(1),
-rtx-serve(1)). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 130 Ctrl-C; rtx(1)
-has the full table.)");
+rtx-sse(1), ...). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 8 HTTP status,
+130 Ctrl-C; rtx(1) has the full table.)");
 
     if (argc > 1 && argv[1][0] != '-') {
         std::string_view typed = argv[1];

@@ -1,5 +1,6 @@
 // rtx serve — the embedded local server that every client and bench can talk to.
 #include "cmd/command.hpp"
+#include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
@@ -9,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 
@@ -20,19 +22,95 @@ struct ServeCommandOptions {
     std::string bind = "127.0.0.1";
     int tcp_port = serve::k_default_tcp_port;
     bool no_tcp = false;
+    int http_port = serve::k_default_http_port;
+    bool no_http = false;
+    std::string tick;
+    std::string heartbeat = "15s";
+    std::string poll_hold = "25s";
+    std::string header_timeout = "10s";
+    std::string max_body = "1MiB";
+    std::size_t max_subscribers = 10000;
+    std::size_t history = 1000;
 };
 
-core::ExitCode run_serve(const ServeCommandOptions& options) {
-    if (options.tcp_port < 0 || options.tcp_port > 65535) {
-        throw core::UsageError(
-            fmt::format("--tcp-port {}: not a port (0-65535)", options.tcp_port));
+std::uint16_t port_option(std::string_view flag, int port) {
+    if (port < 0 || port > 65535) {
+        throw core::UsageError(fmt::format("{} {}: not a port (0-65535)", flag, port));
     }
-    serve::ServeOptions serve_options;
-    serve_options.bind = options.bind;
+    return static_cast<std::uint16_t>(port);
+}
+
+/// A duration flag; `allow_zero` for the ones where 0 means "off".
+core::Duration duration_option(std::string_view flag, const std::string& text, bool allow_zero) {
+    auto parsed = core::parse_duration(text);
+    if (!parsed) {
+        throw core::UsageError(fmt::format("{}: {}", flag, parsed.error().message));
+    }
+    if (!allow_zero && parsed->count() <= 0) {
+        throw core::UsageError(fmt::format("{} {}: must be more than 0", flag, text));
+    }
+    return *parsed;
+}
+
+/// "1048576", "64KiB", "64k", "1MiB", "1m" (binary units; the B is optional).
+std::size_t size_option(std::string_view flag, std::string_view text) {
+    std::size_t digits = 0;
+    std::uint64_t value = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9' &&
+           value < (1ULL << 40)) {
+        value = value * 10 + static_cast<std::uint64_t>(text[digits++] - '0');
+    }
+    std::string unit(text.substr(digits));
+    for (char& c : unit) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    std::uint64_t scale = 0;
+    if (unit.empty() || unit == "b") {
+        scale = 1;
+    } else if (unit == "k" || unit == "kib" || unit == "kb") {
+        scale = 1024;
+    } else if (unit == "m" || unit == "mib" || unit == "mb") {
+        scale = 1024 * 1024;
+    }
+    if (digits == 0 || scale == 0 || value == 0 || value > (1ULL << 40) / scale) {
+        throw core::UsageError(
+            fmt::format("{} '{}': not a size (examples: 65536, 64KiB, 1MiB)", flag, text));
+    }
+    return static_cast<std::size_t>(value * scale);
+}
+
+serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
+    serve::ServeOptions out;
+    out.bind = options.bind;
     if (options.no_tcp) {
-        serve_options.tcp_port.reset();
+        out.tcp_port.reset();
     } else {
-        serve_options.tcp_port = static_cast<std::uint16_t>(options.tcp_port);
+        out.tcp_port = port_option("--tcp-port", options.tcp_port);
+    }
+    if (options.no_http) {
+        out.http_port.reset();
+    } else {
+        out.http_port = port_option("--http-port", options.http_port);
+    }
+    if (!options.tick.empty()) {
+        out.tick = duration_option("--tick", options.tick, true);
+    }
+    out.heartbeat = duration_option("--heartbeat", options.heartbeat, false);
+    out.poll_hold = duration_option("--poll-hold", options.poll_hold, true);
+    out.header_timeout = duration_option("--header-timeout", options.header_timeout, false);
+    out.max_body = size_option("--max-body", options.max_body);
+    if (options.max_subscribers == 0) {
+        throw core::UsageError("--max-subscribers 0: must be at least 1");
+    }
+    out.max_subscribers = options.max_subscribers;
+    out.history = options.history;
+    return out;
+}
+
+core::ExitCode run_serve(const ServeCommandOptions& options) {
+    const serve::ServeOptions serve_options = resolve_serve_options(options);
+    if (!serve_options.tcp_port && !serve_options.http_port) {
+        throw core::UsageError("every listener is turned off; nothing to serve");
     }
 
     core::raise_open_files_limit();
@@ -45,9 +123,6 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
         }
         core::log_error("{}", started.error().message);
         return started.error().code;
-    }
-    if (server.listeners().empty()) {
-        throw core::UsageError("every listener is turned off; nothing to serve");
     }
     // Endpoints go to stdout, one "name url" per line: scripts and tests read them.
     for (const auto& listener : server.listeners()) {
@@ -83,15 +158,55 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "TCP echo port; 0 picks a free port (printed on start)")
         ->capture_default_str();
     app->add_flag("--no-tcp", options->no_tcp, "Do not start the TCP echo listener");
+    app->add_option("--http-port", options->http_port,
+                    "HTTP port (SSE, stream, poll, publish); 0 picks a free port")
+        ->capture_default_str()
+        ->group("HTTP");
+    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener")->group("HTTP");
+    app->add_option("--tick", options->tick,
+                    "Publish an increasing counter on topic 'tick' this often (1s, 250ms)")
+        ->group("HTTP");
+    app->add_option("--heartbeat", options->heartbeat,
+                    "Send an SSE comment on a stream that was quiet this long")
+        ->capture_default_str()
+        ->group("HTTP");
+    app->add_option("--poll-hold", options->poll_hold,
+                    "Hold a long-poll this long at most, then answer 204")
+        ->capture_default_str()
+        ->group("HTTP");
+    app->add_option("--header-timeout", options->header_timeout,
+                    "Request headers must arrive within this time (else 408)")
+        ->capture_default_str()
+        ->group("HTTP");
+    app->add_option("--max-body", options->max_body,
+                    "Largest POST /publish body (65536, 64KiB, 1MiB); larger gets 413")
+        ->capture_default_str()
+        ->group("HTTP");
+    app->add_option("--max-subscribers", options->max_subscribers,
+                    "Live subscriptions over all topics; more get 503")
+        ->capture_default_str()
+        ->group("Hub");
+    app->add_option("--history", options->history,
+                    "Messages kept per topic for replay (Last-Event-ID, cursors)")
+        ->capture_default_str()
+        ->group("Hub");
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
 Endpoints:
   tcp-echo  tcp://127.0.0.1:7070   every byte received is sent back
+  http      http://127.0.0.1:8080  GET /sse/{topic}     Server-Sent Events
+                                   GET /stream/{topic}  one message per line (?format=ndjson)
+                                   GET /poll/{topic}    long-poll (?cursor=N)
+                                   POST /publish/{topic} the body becomes one message
+                                   GET /                links; /eventsource.html?topic=T
 
 Examples:
   rtx serve                                 # every listener on its default port
-  rtx serve --tcp-port 0                    # pick a free port, print it
+  rtx serve --tick 1s                       # and a counter on topic 'tick'
+  curl -N http://127.0.0.1:8080/sse/tick    # ... watch it
+  curl -d hello http://127.0.0.1:8080/publish/news
+  rtx serve --tcp-port 0 --http-port 0      # pick free ports, print them
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
   rtx serve & echo hi | rtx tcp 127.0.0.1:7070)");
     return [options] {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start: installs what is missing, builds rtx, starts the embedded server `rtx serve`
-# on a free port and talks to it with the `rtx tcp` client. Stops the server at the end.
+# Quick start: installs what is missing, builds rtx, starts the embedded server
+# `rtx serve --tick` on free ports and talks to it with the clients: `rtx sse` reads the
+# counter, `rtx tcp` uses the echo. Stops the server at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,15 +11,25 @@ cmake --build build -j "$(nproc)" --target rtx
 rtx=build/cmd/rtx
 
 endpoints=$(mktemp)
-"$rtx" serve --tcp-port 0 >"$endpoints" &
+"$rtx" serve --tcp-port 0 --http-port 0 --tick 200ms >"$endpoints" &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null || true; rm -f "$endpoints"' EXIT
 for _ in $(seq 50); do
-  grep -q '^tcp-echo ' "$endpoints" && break
+  grep -q '^http ' "$endpoints" && break
   sleep 0.1
 done
 url=$(awk '/^tcp-echo /{print $2}' "$endpoints")
-echo "== rtx serve is up: tcp-echo at $url"
+http=$(awk '/^http /{print $2}' "$endpoints")
+echo "== rtx serve --tick 200ms is up: tcp-echo at $url, http at $http"
+
+echo "== five events of the counter:  rtx sse --count 5 $http/sse/tick"
+"$rtx" sse --count 5 "$http/sse/tick"
+
+echo "== the same as NDJSON records, with the SSE ids:  rtx sse --json --count 2 ..."
+"$rtx" sse --json --count 2 "$http/sse/tick"
+
+echo "== long-polling the same topic:  rtx poll --cursor /cursor --items /messages --count 3"
+"$rtx" poll --cursor /cursor --items /messages --count 3 "$http/poll/tick"
 
 echo "== echo two lines:  printf 'hello from rtx\\nsecond line\\n' | rtx tcp $url"
 printf 'hello from rtx\nsecond line\n' | "$rtx" tcp "$url"

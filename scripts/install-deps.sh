@@ -14,12 +14,19 @@ build_packages=(
   libcurl4-openssl-dev  # HTTP stream / SSE / long-poll clients (multi-socket API)
   libwebsockets-dev libwebsockets-evlib-uv  # WebSocket client/server on the uv loop
   libpaho-mqtt-dev libpaho-mqttpp-dev       # MQTT client
+  nlohmann-json3-dev    # JSON pointers (rtx poll --cursor) and JSON documents
 )
 test_packages=(
   python3   # end-to-end test driver (standard library only)
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   openssl   # makes throwaway certificates for the TLS tests
+  curl      # the independent HTTP client of the rtx serve tests (curl -N)
+  chromium  # a real browser client (EventSource, WebSocket), driven by playwright-core
 )
+# Node.js runs playwright-core (tests/browser). Use the machine's node if there is one.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  test_packages+=(nodejs npm)
+fi
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then

@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh --with-tests
+# playwright-core only (the lock file pins it); it drives Debian's /usr/bin/chromium and must
+# never download a browser of its own.
+(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 jobs=$(nproc)
 
 build() {

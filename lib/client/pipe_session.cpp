@@ -89,6 +89,7 @@ void PipeSession::write_event(std::string_view event, std::string_view detail) {
     record.protocol = m_options.protocol;
     record.connection = m_connection ? m_connection->id() : 1;
     record.event = event;
+    record.lifecycle = true;
     record.payload = detail;
     m_sink.write(record);
 }

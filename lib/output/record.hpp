@@ -14,8 +14,11 @@ struct Record {
     std::string_view protocol;                  ///< "tcp", "ws", "sse", "mqtt", ...
     std::uint64_t connection = 0;               ///< Which connection (1 for a client).
     std::string_view event = "message";         ///< "message", "open", "close", SSE event.
-    std::string_view topic;                     ///< Hub/MQTT topic; empty: null.
-    std::string_view id;                        ///< SSE id, sequence; empty: null.
+    /// True for connection events (open, close): written only as NDJSON, never counted.
+    /// False for received messages, whatever their event name (an SSE "update" is data).
+    bool lifecycle = false;
+    std::string_view topic; ///< Hub/MQTT topic; empty: null.
+    std::string_view id;    ///< SSE id, sequence; empty: null.
     std::string_view payload;
     bool binary = false; ///< Binary payloads (and text that is not UTF-8) are base64.
 };

@@ -16,7 +16,7 @@ void Sink::write(const Record& record) {
     if (broken()) {
         return;
     }
-    bool is_message = record.event == "message";
+    bool is_message = !record.lifecycle;
     if (is_message) {
         ++m_messages;
     }

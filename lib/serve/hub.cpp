@@ -33,7 +33,8 @@ struct Hub::Topic {
     };
 
     std::string name;
-    std::uint64_t last_id = 0;
+    std::uint64_t last_id = 0; ///< first_id - 1 until the first publish.
+    bool published = false;
     std::deque<Entry> history; ///< Consecutive ids, oldest first, ending at last_id.
     std::size_t history_bytes = 0;
     std::shared_ptr<const HubMessage> retained;
@@ -98,6 +99,7 @@ Hub::publish(std::string_view topic_name, std::string payload, PublishOptions op
 
     auto message = std::make_shared<HubMessage>();
     message->id = ++topic.last_id;
+    topic.published = true;
     message->topic = topic.name;
     message->payload = std::move(payload);
     message->binary = options.binary;
@@ -143,19 +145,29 @@ Result<Subscription> Hub::subscribe_all(Subscriber& subscriber) {
 HubReplay Hub::since(std::string_view topic_name, std::uint64_t after_id) const {
     HubReplay replay;
     const Topic* topic = find(topic_name);
-    const std::uint64_t last = topic != nullptr ? topic->last_id : 0;
+    if (topic == nullptr || !topic->published) {
+        replay.gap = after_id != 0; // a cursor for a topic this hub never had: another run
+        return replay;
+    }
+    const std::uint64_t last = topic->last_id;
     if (after_id == last) {
         return replay;
     }
+    const std::uint64_t first = m_limits.first_id;
     std::size_t start = 0;
     if (after_id > last) {
         replay.gap = true; // a cursor from another hub: replay all we have
+    } else if (after_id + 1 < first) {
+        // Before this hub's first id: the whole history. A gap unless the client asked for
+        // everything (0) and nothing was evicted.
+        replay.gap =
+            after_id != 0 || topic->history.empty() || topic->history.front().message->id != first;
     } else if (topic->history.empty() || after_id + 1 < topic->history.front().message->id) {
         replay.gap = true;
     } else {
         start = static_cast<std::size_t>(after_id + 1 - topic->history.front().message->id);
     }
-    if (topic != nullptr) {
+    {
         replay.messages.reserve(topic->history.size() - start);
         for (auto it = topic->history.begin() + static_cast<std::ptrdiff_t>(start);
              it != topic->history.end(); ++it) {
@@ -167,7 +179,7 @@ HubReplay Hub::since(std::string_view topic_name, std::uint64_t after_id) const 
 
 std::uint64_t Hub::last_id(std::string_view topic_name) const {
     const Topic* topic = find(topic_name);
-    return topic != nullptr ? topic->last_id : 0;
+    return topic != nullptr && topic->published ? topic->last_id : 0;
 }
 
 std::shared_ptr<const HubMessage> Hub::retained(std::string_view topic_name) const {
@@ -202,6 +214,7 @@ Result<Hub::Topic*> Hub::find_or_create(std::string_view name) {
     assert(!m_visiting && "for_each_topic's callback must not create topics");
     auto topic = std::make_unique<Topic>();
     topic->name = std::string(name);
+    topic->last_id = m_limits.first_id - 1;
     Topic* raw = topic.get();
     m_topics.emplace(std::string_view(raw->name), std::move(topic));
     return raw;
@@ -327,7 +340,7 @@ void Hub::tidy(Topic* topic) {
     // A topic never published to holds nothing but subscribers: forget it with the last one
     // so subscribe/unsubscribe churn does not use up max_topics. A published topic stays:
     // forgetting it would restart its ids and break the cursors of clients.
-    if (topic == nullptr || topic->subscribers.live() != 0 || topic->last_id != 0) {
+    if (topic == nullptr || topic->subscribers.live() != 0 || topic->published) {
         return;
     }
     assert(!m_visiting && "for_each_topic's callback must not unsubscribe");

@@ -57,6 +57,10 @@ struct HubLimits {
     std::size_t max_topics = 10000;
     /// Live subscriptions over all topics, subscribe_all() included.
     std::size_t max_subscribers = 100000;
+    /// The id of a topic's first message. `rtx serve` starts ids at its start time in
+    /// microseconds, so a restarted server hands out ids above any it gave before and a
+    /// client resuming with an old Last-Event-ID or cursor gets the new history replayed.
+    std::uint64_t first_id = 1;
 };
 
 /// Receives the messages of the topics it subscribed to. Implemented by the connections of
@@ -156,7 +160,8 @@ public:
 
     /// The messages of `topic` with an id greater than `after_id` that the history still
     /// holds: SSE Last-Event-ID replay (after_id 0: the whole history) and long-poll
-    /// cursors. An unknown topic has an empty history.
+    /// cursors. An unknown topic has an empty history. An after_id below first_id (other
+    /// than 0) comes from another run of the server: the whole history, with gap set.
     HubReplay since(std::string_view topic, std::uint64_t after_id) const;
 
     /// The id of the last message published to `topic`; 0 if none.

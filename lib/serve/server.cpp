@@ -1,29 +1,96 @@
 #include "serve/server.hpp"
 
+#include "core/version.hpp"
+#include "serve/http/http_listener.hpp"
+#include "serve/http/lws_context.hpp"
 #include "serve/tcp_echo_listener.hpp"
+
+#include <chrono>
+#include <string>
 
 namespace rtx::serve {
 
 Server::Server(core::Loop& loop)
     : m_loop(loop) {}
 
-Server::~Server() = default;
+Server::~Server() {
+    stop();
+}
+
+void Server::stop() {
+    m_tick.reset();
+    m_lws.reset(); // first: it closes HTTP connections through the listener's callback
+    m_listeners.clear();
+    m_hub.reset();
+}
 
 core::Result<bool> Server::start(const ServeOptions& options) {
+    HubLimits limits;
+    limits.history_per_topic = options.history;
+    limits.max_subscribers = options.max_subscribers;
+    // Ids start at the start time in microseconds (below 2^53, so exact in JavaScript): a
+    // restarted server hands out ids above every id it gave before, and a client that
+    // resumes with an old Last-Event-ID or cursor is given the new history.
+    limits.first_id =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    m_hub = std::make_unique<Hub>(limits);
+
     if (options.tcp_port) {
         auto echo = TcpEchoListener::create(m_loop, SocketAddress{options.bind, *options.tcp_port});
         if (!echo) {
-            m_listeners.clear();
+            stop();
             return echo.error();
         }
         m_listeners.push_back(std::move(echo.value()));
     }
+    if (options.http_port) {
+        if (auto started = start_http(options); !started) {
+            stop();
+            return started.error();
+        }
+    }
+    if (options.tick.count() > 0) {
+        m_tick = std::make_unique<core::Timer>(m_loop);
+        m_tick->start(
+            options.tick,
+            [this] {
+                PublishOptions publish;
+                publish.source = "tick";
+                m_hub->publish("tick", std::to_string(++m_ticks), std::move(publish));
+            },
+            options.tick);
+    }
+    return true;
+}
+
+core::Result<bool> Server::start_http(const ServeOptions& options) {
+    m_lws = std::make_unique<http::LwsContext>(m_loop);
+    http::HttpListenerOptions http_options;
+    http_options.heartbeat = options.heartbeat;
+    http_options.poll_hold = options.poll_hold;
+    http_options.max_body = options.max_body;
+    auto listener = std::make_unique<http::HttpListener>(m_loop, *m_lws, *m_hub, http_options);
+    http::LwsSettings settings;
+    settings.header_timeout = options.header_timeout;
+    settings.server_name = "rtx/" + core::rtx_version();
+    auto port = m_lws->listen(SocketAddress{options.bind, *options.http_port}, settings);
+    if (!port) {
+        m_lws.reset(); // while the listener it calls back into is still alive
+        return port.error();
+    }
+    m_listeners.push_back(std::move(listener));
     return true;
 }
 
 void Server::shutdown() {
+    m_tick.reset();
     for (auto& listener : m_listeners) {
         listener->shutdown();
+    }
+    if (m_lws) {
+        m_lws->shutdown();
     }
 }
 

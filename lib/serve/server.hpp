@@ -1,10 +1,15 @@
 #pragma once
 
+#include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/loop.hpp"
+#include "core/timer.hpp"
+#include "serve/hub.hpp"
 #include "serve/listener.hpp"
 #include "serve/socket_address.hpp"
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,32 +18,68 @@
 
 namespace rtx::serve {
 
+namespace http {
+class LwsContext;
+}
+
 /// Documented default ports (man/rtx-serve.1); `rtx serve` with no flags uses them all.
 inline constexpr std::uint16_t k_default_tcp_port = 7070;
+inline constexpr std::uint16_t k_default_http_port = 8080;
 
-/// Which listeners to start and where.
+/// Which listeners to start, where, and the limits of the HTTP endpoints and the hub.
 struct ServeOptions {
     std::string bind = "127.0.0.1";
     /// nullopt: this listener is off; 0: any free port.
     std::optional<std::uint16_t> tcp_port = k_default_tcp_port;
+    /// The HTTP endpoints (SSE, streaming, long-poll, publish, pages) on one port.
+    std::optional<std::uint16_t> http_port = k_default_http_port;
+    /// Publish "1", "2", ... on topic `tick` this often; zero: no ticks.
+    core::Duration tick{0};
+    /// A comment on an SSE stream that carried nothing for this long.
+    core::Duration heartbeat = std::chrono::seconds(15);
+    /// The longest a long-poll is held before it is answered 204.
+    core::Duration poll_hold = std::chrono::seconds(25);
+    /// Request headers must arrive within this time (else 408).
+    core::Duration header_timeout = std::chrono::seconds(10);
+    /// The largest POST /publish body (else 413).
+    std::size_t max_body = 1024 * 1024;
+    /// Live subscriptions over every topic and protocol (beyond it: 503).
+    std::size_t max_subscribers = 10000;
+    /// Messages kept per topic for replay (SSE Last-Event-ID, poll cursors, ?since=).
+    std::size_t history = 1000;
 };
 
-/// The embedded server: a set of listeners on one loop. Loop thread only.
+/// The embedded server: one hub shared by every listener, and the listeners, on one loop.
+/// Loop thread only.
 class Server {
 public:
     explicit Server(core::Loop& loop);
+    /// Must not run inside a loop callback: the HTTP listener's lws context finishes
+    /// closing on the loop (see http::LwsContext).
     ~Server();
 
-    /// Binds every listener the options ask for. On error nothing is left listening.
+    /// Creates the hub and binds every listener the options ask for. On error nothing is
+    /// left listening.
     core::Result<bool> start(const ServeOptions& options);
     /// The started listeners, for printing endpoints.
     const std::vector<std::unique_ptr<Listener>>& listeners() const { return m_listeners; }
-    /// Stops accepting and closes every connection gracefully.
+    /// The hub every listener publishes to and subscribes from; null before start().
+    Hub* hub() { return m_hub.get(); }
+    /// Stops the tick, stops accepting and closes every connection gracefully.
     void shutdown();
 
 private:
+    core::Result<bool> start_http(const ServeOptions& options);
+    void stop();
+
     core::Loop& m_loop;
+    // Destruction order matters: the lws context calls back into the HTTP listener while it
+    // closes, and the listeners' subscriptions point into the hub (see ~Server).
+    std::unique_ptr<Hub> m_hub;
     std::vector<std::unique_ptr<Listener>> m_listeners;
+    std::unique_ptr<http::LwsContext> m_lws;
+    std::unique_ptr<core::Timer> m_tick;
+    std::uint64_t m_ticks = 0;
 };
 
 } // namespace rtx::serve

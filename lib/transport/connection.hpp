@@ -5,6 +5,7 @@
 #include "proto/framing.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,12 @@ struct CloseInfo {
     bool was_open = false; ///< The connection had opened (false: connect/handshake failed).
     int protocol_code = 0; ///< WebSocket close code, HTTP status, MQTT reason code; 0: none.
     std::string reason;    ///< One line for the user, e.g. "connect to 127.0.0.1:1: refused".
+    /// HTTP Retry-After: the next attempt waits at least this long (no jitter, no cap).
+    std::optional<core::Duration> retry_after;
+    /// SSE `retry:`: the reconnection time from now on (the base the backoff grows from).
+    std::optional<core::Duration> reconnect_time;
+    /// The server said not to come back (SSE: HTTP 204): no reconnect, whatever the policy.
+    bool final = false;
 };
 
 /// Counters every connection keeps; merged by bench, shown by -v.

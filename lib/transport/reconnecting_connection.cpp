@@ -80,20 +80,37 @@ void ReconnectingConnection::on_close(Connection& inner, const CloseInfo& info) 
     add_stats(inner.stats());
     // Destroying the attempt here is allowed: on_close is the last thing it does.
     std::unique_ptr<Connection> finished = std::move(m_inner);
-    bool natural_end = m_closing || (m_sending_finished && info.by_peer && info.was_open &&
-                                     info.exit_code == core::ExitCode::ok);
-    // A bad certificate, CA file or option does not heal by waiting: no retry.
-    bool will_not_heal =
-        info.exit_code == core::ExitCode::tls_failed || info.exit_code == core::ExitCode::usage;
-    if (natural_end || !m_options.enabled || will_not_heal) {
+    if (info.was_open || info.protocol_code != 0) {
+        m_ever_reached = true; // the server answered: later failures are worth retrying
+    }
+    bool natural_end = m_closing || info.final ||
+                       (m_sending_finished && info.by_peer && info.was_open &&
+                        info.exit_code == core::ExitCode::ok);
+    bool first_connect_failed = !m_ever_reached && !m_options.retry_first_connect;
+    // A bad certificate, CA file or option does not heal by waiting, nor does a peer that
+    // breaks the protocol, nor an HTTP status other than 408, 429 and 5xx (a 404 stays a
+    // 404): no retry.
+    bool retryable_status =
+        info.protocol_code == 408 || info.protocol_code == 429 || info.protocol_code >= 500;
+    bool will_not_heal = info.exit_code == core::ExitCode::tls_failed ||
+                         info.exit_code == core::ExitCode::usage ||
+                         info.exit_code == core::ExitCode::protocol_error ||
+                         (info.exit_code == core::ExitCode::http_status && !retryable_status);
+    if (natural_end || !m_options.enabled || will_not_heal || first_connect_failed) {
         end(info);
         return;
     }
     if (info.was_open) {
         m_backoff.disconnected();
     }
+    if (info.reconnect_time) {
+        m_backoff.set_initial(*info.reconnect_time); // SSE retry: (WHATWG HTML 9.2.6)
+    }
     unsigned in_a_row = m_backoff.attempts() + 1;
     auto delay = m_backoff.next_delay();
+    if (delay && info.retry_after && *info.retry_after > *delay) {
+        delay = info.retry_after; // Retry-After is the server's floor (RFC 9110 10.2.3)
+    }
     if (!delay) {
         CloseInfo gave_up = info;
         gave_up.exit_code = core::ExitCode::reconnect_exhausted;

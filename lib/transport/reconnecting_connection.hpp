@@ -16,6 +16,10 @@ namespace rtx::transport {
 /// What --reconnect and --preamble mean, for every protocol.
 struct ReconnectOptions {
     bool enabled = false;
+    /// Also retry when the very first connect fails. Off for protocols that reconnect by
+    /// default (SSE, long-poll): `rtx sse URL` against a dead server exits 3 at once, like
+    /// curl; an explicit --reconnect turns it on.
+    bool retry_first_connect = true;
     core::BackoffPolicy backoff;
     std::vector<std::string> preamble; ///< Sent after every (re)connect, before anything else.
 };
@@ -73,6 +77,7 @@ private:
     bool m_sending_finished = false;
     bool m_closing = false;
     bool m_ended = false;
+    bool m_ever_reached = false; ///< Some attempt reached the server (opened or answered).
     unsigned m_attempt_count = 0;
     ConnectionStats m_stats; ///< Sum over finished attempts.
     mutable ConnectionStats m_total;

@@ -44,6 +44,10 @@ class Serve:
     """`rtx serve` as a context manager; endpoints parsed from its first stdout lines."""
 
     def __init__(self, *args, expect=1):
+        # Tests that do not ask for the HTTP listener keep it off, so that no two tests
+        # running at once fight over its default port.
+        if not any(a in ("--http-port", "--no-http") for a in args) and args:
+            args = (*args, "--no-http")
         self.args = args
         self.expect = expect
         self.proc = None
@@ -52,20 +56,24 @@ class Serve:
     def __enter__(self):
         self.proc = subprocess.Popen([RTX, "serve", *self.args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        # Unbuffered reads: serve prints all its endpoint lines at once, and a buffered
+        # readline() would hide the later ones from select().
+        pending = b""
         deadline = time.monotonic() + 10
         while len(self.endpoints) < self.expect:
+            if b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                name, url = line.decode().split()
+                self.endpoints[name] = url
+                continue
             remaining = deadline - time.monotonic()
             ready, _, _ = select.select([self.proc.stdout], [], [], max(remaining, 0))
-            if not ready:
+            chunk = os.read(self.proc.stdout.fileno(), 4096) if ready else b""
+            if not chunk:
+                err = self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
                 self.stop()
-                raise RuntimeError("rtx serve printed no endpoints in 10 s")
-            line = self.proc.stdout.readline().decode()
-            if not line:
-                err = self.proc.stderr.read().decode()
-                self.proc.wait()
-                raise RuntimeError(f"rtx serve exited {self.proc.returncode}: {err}")
-            name, url = line.split()
-            self.endpoints[name] = url
+                raise RuntimeError(f"rtx serve printed no endpoints in 10 s: {err}")
+            pending += chunk
         return self
 
     def url(self, name="tcp-echo"):
@@ -108,9 +116,28 @@ def popen_rtx(*args, **kwargs):
                 stream.close()
 
 
+_pending = {}  # stream -> bytes read past the last line handed out
+
+
 def read_line(stream, timeout=10):
-    """One line from a pipe, or raises TimeoutError."""
-    ready, _, _ = select.select([stream], [], [], timeout)
-    if not ready:
-        raise TimeoutError("no line within timeout")
-    return stream.readline()
+    """One line from a pipe, or raises TimeoutError. Reads the fd directly (select() cannot
+    see what a buffered reader holds); take_rest() returns what it read past the line."""
+    buffer = _pending.pop(stream, b"")
+    deadline = time.monotonic() + timeout
+    while b"\n" not in buffer:
+        ready, _, _ = select.select([stream.fileno()], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            _pending[stream] = buffer
+            raise TimeoutError("no line within timeout")
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            return buffer  # end of stream, like readline()
+        buffer += chunk
+    line, rest = buffer.split(b"\n", 1)
+    _pending[stream] = rest
+    return line + b"\n"
+
+
+def take_rest(stream):
+    """Bytes read_line() read ahead and has not handed out yet."""
+    return _pending.pop(stream, b"")

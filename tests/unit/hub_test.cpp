@@ -749,3 +749,31 @@ TEST_CASE("Hub: for_each_topic lists every topic") {
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("Hub: ids from first_id, and cursors from another run") {
+    HubLimits limits;
+    limits.first_id = 1000;
+    Hub hub(limits);
+    CHECK(hub.last_id("t") == 0);
+    CHECK(hub.since("t", 0).messages.empty());
+    REQUIRE(hub.publish("t", "a", {}).ok());
+    REQUIRE(hub.publish("t", "b", {}).ok());
+    CHECK(hub.last_id("t") == 1001);
+    SUBCASE("0 means the whole history, no gap") {
+        auto replay = hub.since("t", 0);
+        REQUIRE(replay.messages.size() == 2);
+        CHECK(replay.messages[0]->id == 1000);
+        CHECK_FALSE(replay.gap);
+    }
+    SUBCASE("an id from an earlier run replays everything, with a gap") {
+        auto replay = hub.since("t", 3);
+        CHECK(replay.messages.size() == 2);
+        CHECK(replay.gap);
+    }
+    SUBCASE("a cursor inside this run is exact") {
+        auto replay = hub.since("t", 1000);
+        REQUIRE(replay.messages.size() == 1);
+        CHECK(replay.messages[0]->payload == "b");
+        CHECK_FALSE(replay.gap);
+    }
+}

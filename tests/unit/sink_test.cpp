@@ -80,6 +80,7 @@ Record message(std::string_view payload) {
 Record event(std::string_view name) {
     Record r = message("");
     r.event = name;
+    r.lifecycle = true;
     return r;
 }
 
@@ -221,4 +222,15 @@ TEST_CASE("Sink: a failing fd is broken but not reader_gone") {
     CHECK(sink.broken());
     CHECK_FALSE(sink.reader_gone());
     CHECK_FALSE(sink.error().empty());
+}
+
+TEST_CASE("Sink text: a message with its own event name is data (SSE event types)") {
+    Pipe pipe;
+    Sink sink(Format::text, pipe.write_fd());
+    Record record = message("n1");
+    record.event = "update";
+    sink.write(record);
+    REQUIRE(sink.flush());
+    CHECK(pipe.read_all() == "n1\n");
+    CHECK(sink.messages() == 1);
 }

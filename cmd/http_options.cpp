@@ -1,0 +1,111 @@
+#include "cmd/http_options.hpp"
+
+#include "client/pipe_session.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/loop.hpp"
+#include "core/url.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include <fstream>
+#include <sstream>
+
+namespace rtx::cmd {
+
+void add_http_flags(CLI::App& app, HttpFlags& flags, bool reconnect_by_default) {
+    app.add_option("url", flags.url, "http:// or https:// URL")->required();
+    const char* http = "HTTP";
+    app.add_option("-H,--header", flags.headers, "Extra request header 'Name: value' (repeatable)")
+        ->group(http);
+    app.add_option("-X,--request", flags.method, "Request method (default GET; POST with -d)")
+        ->group(http);
+    flags.data_option =
+        app.add_option("-d,--data", flags.data, "Request body; @FILE reads it from a file")
+            ->group(http);
+    app.add_option("-u,--user", flags.user, "Basic authentication 'user:password'")->group(http);
+    app.add_option("--bearer", flags.bearer, "Authorization: Bearer TOKEN")->group(http);
+    app.add_option("--proxy", flags.proxy, "Proxy URL (http://, socks5h://, ...)")->group(http);
+    app.add_flag("--http1.1", flags.http1, "Use HTTP/1.1 only (default: HTTP/2 when offered)")
+        ->group(http);
+    ClientFlagSet set;
+    set.stream_framing = false;
+    set.stdin_input = false;
+    set.preamble = false;
+    set.tls_flag = false;
+    set.servername = false;
+    set.reconnect_by_default = reconnect_by_default;
+    add_client_flags(app, flags.client, set);
+}
+
+HttpSettings resolve_http_flags(const HttpFlags& flags, std::string_view protocol) {
+    if (auto sep = flags.url.find("://"); sep != std::string::npos) {
+        std::string scheme = flags.url.substr(0, sep);
+        std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (scheme != "http" && scheme != "https") {
+            throw core::UsageError(fmt::format(
+                "rtx {} takes an http:// or https:// URL (got {}://)", protocol, scheme));
+        }
+    }
+    auto url = core::parse_url(flags.url, "http");
+    if (!url) {
+        throw core::UsageError(url.error().message);
+    }
+    if (url->scheme != "http" && url->scheme != "https") {
+        throw core::UsageError(fmt::format("rtx {} takes an http:// or https:// URL (got {}://)",
+                                           protocol, url->scheme));
+    }
+    HttpSettings settings;
+    settings.client = resolve_client_flags(flags.client, protocol);
+    settings.client.pipe.read_stdin = false;
+    auto& request = settings.request;
+    // curl gets the URL as typed (with a scheme added when missing): it normalises it itself.
+    request.url = flags.url.find("://") == std::string::npos ? "http://" + flags.url : flags.url;
+    request.headers = flags.headers;
+    for (const auto& header : request.headers) {
+        if (header.find(':') == std::string::npos) {
+            throw core::UsageError(fmt::format("-H '{}': expected 'Name: value'", header));
+        }
+    }
+    if (flags.data_option != nullptr && flags.data_option->count() > 0) {
+        request.has_body = true; // even -d '' : an empty POST, as curl sends
+        if (!flags.data.empty() && flags.data.front() == '@') {
+            std::ifstream file(flags.data.substr(1), std::ios::binary);
+            if (!file) {
+                throw core::UsageError(fmt::format("-d: cannot read '{}'", flags.data.substr(1)));
+            }
+            std::ostringstream content;
+            content << file.rdbuf();
+            request.body = content.str();
+        } else {
+            request.body = flags.data;
+        }
+    }
+    request.method = flags.method.empty() ? (request.has_body ? "POST" : "GET") : flags.method;
+    request.user = flags.user;
+    request.bearer = flags.bearer;
+    request.proxy = flags.proxy;
+    request.http2 = !flags.http1;
+    request.tls = settings.client.connect.tls;
+    request.connect_timeout = settings.client.connect.connect_timeout;
+    request.show_headers = core::log_level() >= core::LogLevel::verbose;
+    return settings;
+}
+
+core::ExitCode run_http_client(const HttpSettings& settings, const HttpConnect& connect) {
+    core::raise_open_files_limit();
+    core::Loop loop;
+    transport::http::CurlMulti multi(loop);
+    output::Sink sink(settings.client.format, 1, settings.client.output_delimiter);
+    client::PipeSession session(loop, settings.client.pipe, sink);
+    auto factory = [&multi, &connect](transport::Handler& handler) {
+        return connect(multi, handler);
+    };
+    return session.run(factory, settings.client.reconnect);
+}
+
+} // namespace rtx::cmd

@@ -1,0 +1,515 @@
+#include "serve/http/http_listener.hpp"
+
+#include "core/encoding.hpp"
+#include "core/log.hpp"
+#include "serve/http/http_format.hpp"
+#include "serve/http/pages.hpp"
+#include "serve/http/poll_exchange.hpp"
+#include "serve/http/publish_exchange.hpp"
+#include "serve/http/stream_exchange.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+namespace rtx::serve::http {
+
+namespace {
+
+constexpr char k_protocol_name[] = "rtx-http";
+
+/// What a stream subscriber may fall behind before it is dropped: enough for the largest
+/// replay the hub keeps for a topic (4 MiB of payload) and a few of the largest messages.
+std::size_t max_queued_for(std::size_t max_body) {
+    return std::max<std::size_t>(8 * 1024 * 1024, 4 * max_body);
+}
+
+std::optional<std::string> header(lws* wsi, lws_token_indexes token) {
+    const int length = lws_hdr_total_length(wsi, token);
+    if (length <= 0) {
+        return std::nullopt;
+    }
+    std::string value(static_cast<std::size_t>(length) + 1, '\0');
+    const int copied = lws_hdr_copy(wsi, value.data(), length + 1, token);
+    if (copied < 0) {
+        return std::nullopt;
+    }
+    value.resize(static_cast<std::size_t>(copied));
+    return value;
+}
+
+/// A header lws has no token for; `name` is lower case with its colon: "last-event-id:".
+std::optional<std::string> custom_header(lws* wsi, std::string_view name) {
+    const int name_length = static_cast<int>(name.size());
+    const int length = lws_hdr_custom_length(wsi, name.data(), name_length);
+    if (length < 0) {
+        return std::nullopt;
+    }
+    std::string value(static_cast<std::size_t>(length) + 1, '\0');
+    const int copied = lws_hdr_custom_copy(wsi, value.data(), length + 1, name.data(), name_length);
+    if (copied < 0) {
+        return std::nullopt;
+    }
+    value.resize(static_cast<std::size_t>(copied));
+    return value;
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+/// A path as it may appear in a one-line error message.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (char c : text.substr(0, 200)) {
+        out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+    }
+    return out;
+}
+
+std::string_view method_name(int method) {
+    switch (method) {
+    case LWSHUMETH_GET:
+        return "GET";
+    case LWSHUMETH_POST:
+        return "POST";
+    case LWSHUMETH_OPTIONS:
+        return "OPTIONS";
+    case LWSHUMETH_PUT:
+        return "PUT";
+    case LWSHUMETH_PATCH:
+        return "PATCH";
+    case LWSHUMETH_DELETE:
+        return "DELETE";
+    case LWSHUMETH_HEAD:
+        return "HEAD";
+    default:
+        return "this method";
+    }
+}
+
+Response page(std::string_view html) {
+    Response response;
+    response.content_type = "text/html; charset=utf-8";
+    response.body = std::string(html);
+    return response;
+}
+
+} // namespace
+
+/// The parts of a request the endpoints read, copied out of lws's header storage.
+struct HttpListener::Request {
+    int method = -1;                                       ///< LWSHUMETH_*
+    std::vector<std::pair<std::string, std::string>> args; ///< Percent-decoded by lws.
+    bool args_too_long = false;
+    bool head = false;
+    /// Content-Length; nullopt when absent. `bad_length`: present but not a number.
+    std::optional<std::uint64_t> content_length;
+    bool bad_length = false;
+    bool chunked = false; ///< Any Transfer-Encoding (lws reads only Content-Length bodies).
+    std::optional<std::string> last_event_id;
+
+    std::optional<std::string_view> arg(std::string_view name) const {
+        for (const auto& [key, value] : args) {
+            if (key == name) {
+                return std::string_view(value);
+            }
+        }
+        return std::nullopt;
+    }
+    /// A body comes with the request (which must be read, or the connection closed).
+    bool has_body() const { return chunked || bad_length || content_length.value_or(0) > 0; }
+};
+
+/// Writes the answers that go out at once, and says what the connection does next.
+class HttpListener::Replier {
+public:
+    Replier(lws* wsi, const Request& request, bool closing)
+        : m_wsi(wsi)
+        , m_head(request.head)
+        // A body we do not read would be taken for the next request: close after answering.
+        , m_close(closing || request.head || request.has_body()) {}
+
+    Next operator()(Response response) const {
+        response.close = response.close || m_close;
+        if (m_head) {
+            response.body.clear(); // a HEAD response has no body
+        }
+        if (!write_response(m_wsi, response) || response.close) {
+            return Next::close;
+        }
+        return Next::done;
+    }
+    Next bad_request(std::string_view message) const {
+        return (*this)(error_response(400, fmt::format("bad request: {}", message)));
+    }
+    Next unavailable(const core::Error& error) const {
+        Response response = error_response(503, error.message);
+        response.headers.emplace_back("retry-after", "1");
+        return (*this)(std::move(response));
+    }
+
+private:
+    lws* m_wsi;
+    bool m_head;
+    bool m_close;
+};
+
+HttpListener::Request HttpListener::read_request(lws* wsi) {
+    Request request;
+    char* uri = nullptr;
+    int uri_length = 0;
+    request.method = lws_http_get_uri_and_method(wsi, &uri, &uri_length);
+    request.head = request.method == LWSHUMETH_HEAD;
+    char buffer[2048];
+    for (int index = 0;; ++index) {
+        const int length =
+            lws_hdr_copy_fragment(wsi, buffer, sizeof(buffer), WSI_TOKEN_HTTP_URI_ARGS, index);
+        if (length < 0) {
+            request.args_too_long =
+                lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, index) > 0;
+            break;
+        }
+        std::string_view fragment(buffer, static_cast<std::size_t>(length));
+        const std::size_t equals = fragment.find('=');
+        request.args.emplace_back(std::string(fragment.substr(0, equals)),
+                                  equals == std::string_view::npos
+                                      ? std::string()
+                                      : std::string(fragment.substr(equals + 1)));
+    }
+    if (auto text = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) {
+        request.content_length = parse_id(trim(*text));
+        request.bad_length = !request.content_length;
+    }
+    request.chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    request.last_event_id = custom_header(wsi, "last-event-id:");
+    return request;
+}
+
+HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpListenerOptions options)
+    : m_loop(loop)
+    , m_lws(lws)
+    , m_hub(hub)
+    , m_options(options)
+    , m_heartbeat(loop) {
+    lws_protocols protocol{};
+    protocol.name = k_protocol_name;
+    protocol.callback = &HttpListener::callback;
+    protocol.user = this;
+    m_lws.add_protocol(protocol);
+    m_lws.add_busy_check([this] { return !m_exchanges.empty() || !m_closing.empty(); });
+    m_heartbeat.start(
+        m_options.heartbeat,
+        [this] {
+            for (auto& [wsi, exchange] : m_exchanges) {
+                exchange->on_heartbeat();
+            }
+        },
+        m_options.heartbeat);
+}
+
+HttpListener::~HttpListener() = default;
+
+std::string HttpListener::url() const {
+    return "http://" + m_lws.bound().authority();
+}
+
+void HttpListener::shutdown() {
+    m_shutting_down = true;
+    m_heartbeat.stop();
+    for (auto& [wsi, exchange] : m_exchanges) {
+        exchange->begin_shutdown();
+    }
+}
+
+int HttpListener::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                           std::size_t len) {
+    const lws_protocols* protocol = wsi != nullptr ? lws_get_protocol(wsi) : nullptr;
+    auto* self = protocol != nullptr ? static_cast<HttpListener*>(protocol->user) : nullptr;
+    if (self == nullptr) {
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+    try {
+        return self->on_callback(wsi, reason, user, in, len);
+    } catch (const std::exception& e) {
+        core::log_verbose("http: dropping a connection: {}", e.what());
+        return -1;
+    }
+}
+
+int HttpListener::on_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                              std::size_t len) {
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return dispatch(wsi, on_request(wsi, std::string_view(static_cast<const char*>(in), len)));
+    case LWS_CALLBACK_HTTP_BODY: {
+        auto it = m_exchanges.find(wsi);
+        if (it == m_exchanges.end()) {
+            return 0;
+        }
+        return dispatch(wsi,
+                        it->second->on_body(std::string_view(static_cast<const char*>(in), len)));
+    }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return forward(wsi, &Exchange::on_body_complete);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return forward(wsi, &Exchange::on_writeable);
+    case LWS_CALLBACK_WSI_CREATE:
+        m_connections.emplace(wsi, false);
+        break;
+    case LWS_CALLBACK_TIMER: {
+        // The header timer, armed at accept. lws 4.1 cannot cancel a wsi timer (asking it to
+        // makes it fire at once), so it is left to fire on every connection still open:
+        // only one that never sent a request is late.
+        auto it = m_connections.find(wsi);
+        if (it != m_connections.end() && !it->second) {
+            core::log_debug("http: request headers did not come in time");
+            return LwsContext::answer_header_timeout(wsi);
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+        forget(wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        m_connections.erase(wsi);
+        forget(wsi);
+        break;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return -1; // no WebSocket endpoint on these paths: hang up
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+int HttpListener::forward(lws* wsi, Next (Exchange::*call)()) {
+    auto it = m_exchanges.find(wsi);
+    if (it == m_exchanges.end()) {
+        return 0;
+    }
+    return dispatch(wsi, ((*it->second).*call)());
+}
+
+int HttpListener::dispatch(lws* wsi, Next next) {
+    switch (next) {
+    case Next::wait:
+        return 0;
+    case Next::done:
+        m_exchanges.erase(wsi);
+        if (!m_shutting_down && lws_http_transaction_completed(wsi) == 0) {
+            return 0; // keep-alive: the connection waits for the next request
+        }
+        break;
+    case Next::close:
+        m_exchanges.erase(wsi);
+        break;
+    }
+    m_closing.insert(wsi);
+    return -1;
+}
+
+void HttpListener::forget(lws* wsi) {
+    m_exchanges.erase(wsi);
+    m_closing.erase(wsi);
+    if (m_shutting_down) {
+        m_lws.notify_idle();
+    }
+}
+
+Next HttpListener::on_request(lws* wsi, std::string_view path) {
+    m_connections[wsi] = true;
+    m_closing.erase(wsi);
+    m_exchanges.erase(wsi);
+
+    const Request request = read_request(wsi);
+    const Replier reply(wsi, request, m_shutting_down);
+    if (m_shutting_down) {
+        return reply(error_response(503, "rtx serve is shutting down"));
+    }
+    const Route route = http::route(path);
+    core::log_debug("http: {} {}", method_name(request.method), printable(path));
+    if (route.endpoint == Endpoint::not_found) {
+        return reply(error_response(404, fmt::format("not found: {}", printable(path))));
+    }
+    const std::string allowed(allowed_methods(route.endpoint));
+    if (request.method == LWSHUMETH_OPTIONS) {
+        // CORS preflight (and plain OPTIONS): what the path allows.
+        Response response;
+        response.status = 204;
+        response.headers.emplace_back("allow", allowed);
+        response.headers.emplace_back("access-control-allow-methods", allowed);
+        response.headers.emplace_back("access-control-allow-headers",
+                                      "content-type, last-event-id");
+        response.headers.emplace_back("access-control-max-age", "86400");
+        return reply(std::move(response));
+    }
+    const int wanted = route.endpoint == Endpoint::publish ? LWSHUMETH_POST : LWSHUMETH_GET;
+    if (request.method != wanted) {
+        Response response =
+            error_response(405, fmt::format("method not allowed: {} {} (allowed: {})",
+                                            method_name(request.method), printable(path), allowed));
+        response.headers.emplace_back("allow", allowed);
+        return reply(std::move(response));
+    }
+    if (request.args_too_long) {
+        return reply.bad_request("a query argument is too long");
+    }
+    switch (route.endpoint) {
+    case Endpoint::index:
+        return reply(page(index_page()));
+    case Endpoint::eventsource_page:
+        return reply(page(eventsource_page()));
+    default:
+        break;
+    }
+    if (route.topic.empty()) {
+        return reply.bad_request(fmt::format("no topic: use {}{{topic}}", printable(path)));
+    }
+    if (!core::is_valid_utf8(route.topic)) {
+        return reply.bad_request("the topic is not UTF-8");
+    }
+    switch (route.endpoint) {
+    case Endpoint::sse:
+    case Endpoint::stream:
+        return start_stream(wsi, request, route, reply);
+    case Endpoint::poll:
+        return start_poll(wsi, request, route.topic, reply);
+    case Endpoint::publish:
+        return start_publish(wsi, request, route.topic, reply);
+    default:
+        return reply(error_response(404, fmt::format("not found: {}", printable(path))));
+    }
+}
+
+Next HttpListener::start_stream(lws* wsi, const Request& request, const Route& route,
+                                const Replier& reply) {
+    auto format = StreamExchange::Format::sse;
+    std::optional<std::uint64_t> after;
+    if (route.endpoint == Endpoint::sse) {
+        // The header (a reconnecting EventSource) wins over the query (the first connection,
+        // whose URL a reconnect repeats). A header that is not one of our ids (it came from
+        // another server) is ignored: the client gets the live stream.
+        if (request.last_event_id) {
+            after = parse_id(trim(*request.last_event_id));
+        } else if (auto query = request.arg("lastEventId")) {
+            after = parse_id(*query);
+            if (!after) {
+                return reply.bad_request("lastEventId must be a message id (digits)");
+            }
+        }
+    } else {
+        const std::string_view name = request.arg("format").value_or("text");
+        if (name == "ndjson") {
+            format = StreamExchange::Format::ndjson;
+        } else if (name == "text") {
+            format = StreamExchange::Format::text;
+        } else {
+            return reply.bad_request("format must be text or ndjson");
+        }
+        if (auto since = request.arg("since")) {
+            after = parse_id(*since);
+            if (!after) {
+                return reply.bad_request("since must be a message id (digits)");
+            }
+        }
+    }
+    auto exchange =
+        std::make_unique<StreamExchange>(wsi, format, max_queued_for(m_options.max_body));
+    auto started = exchange->start(m_hub, route.topic, after, m_options.sse_retry);
+    if (!started) {
+        if (started.error().code == core::ExitCode::connection_lost) {
+            return Next::close;
+        }
+        return reply.unavailable(started.error());
+    }
+    m_exchanges.emplace(wsi, std::move(exchange));
+    return Next::wait;
+}
+
+Next HttpListener::start_poll(lws* wsi, const Request& request, std::string_view topic,
+                              const Replier& reply) {
+    std::optional<std::uint64_t> cursor;
+    if (auto text = request.arg("cursor")) {
+        cursor = parse_id(*text);
+        if (!cursor) {
+            return reply.bad_request("cursor must be a message id (digits)");
+        }
+    }
+    core::Duration hold = m_options.poll_hold;
+    if (auto text = request.arg("timeout")) {
+        auto timeout = core::parse_duration(*text);
+        if (!timeout) {
+            return reply.bad_request("timeout must be a duration in seconds (2, 0.5, 500ms)");
+        }
+        hold = std::min(*timeout, hold);
+    }
+    const std::uint64_t last = m_hub.last_id(topic);
+    const std::uint64_t position = cursor.value_or(last);
+    if (position != last) {
+        HubReplay replay = m_hub.since(topic, position);
+        // A cursor ahead of the topic (the server restarted) is answered at once, with
+        // whatever the history holds.
+        if (position > last || !replay.messages.empty()) {
+            return reply(poll_answer(replay.messages, last, replay.gap));
+        }
+    }
+    if (hold.count() <= 0) {
+        Response response;
+        response.status = 204;
+        response.headers.emplace_back("x-cursor", std::to_string(position));
+        return reply(std::move(response));
+    }
+    // Messages after the cursor are lost when the history no longer holds them, or when the
+    // cursor comes from an earlier run of the server.
+    const bool gap = position < last || (position != 0 && position < m_hub.limits().first_id);
+    auto exchange = std::make_unique<PollExchange>(wsi, m_loop, position, gap);
+    auto held = exchange->hold(m_hub, topic, hold);
+    if (!held) {
+        return reply.unavailable(held.error());
+    }
+    m_exchanges.emplace(wsi, std::move(exchange));
+    return Next::wait;
+}
+
+Next HttpListener::start_publish(lws* wsi, const Request& request, std::string_view topic,
+                                 const Replier& reply) {
+    std::string event;
+    if (auto name = request.arg("event")) {
+        if (name->find_first_of("\r\n") != std::string_view::npos || !core::is_valid_utf8(*name)) {
+            return reply.bad_request("the event name must be one line of UTF-8");
+        }
+        event = std::string(*name);
+    }
+    if (request.bad_length) {
+        return reply.bad_request("Content-Length is not a number");
+    }
+    const std::uint64_t length = request.content_length.value_or(0);
+    if (length > m_options.max_body) {
+        return reply(error_response(
+            413, fmt::format("request body too large: {} bytes, the limit is {} (--max-body)",
+                             length, m_options.max_body)));
+    }
+    if (request.chunked) {
+        // lws 4.1 does not decode a chunked request body: say so rather than hang up.
+        return reply(error_response(411, "length required: send the body with Content-Length "
+                                         "(a chunked request body is not supported)"));
+    }
+    if (length == 0) {
+        return publish_and_answer(wsi, m_hub, topic, std::move(event), std::string(), false);
+    }
+    m_exchanges.emplace(wsi,
+                        std::make_unique<PublishExchange>(wsi, m_hub, std::string(topic),
+                                                          std::move(event), m_options.max_body));
+    return Next::wait;
+}
+
+} // namespace rtx::serve::http

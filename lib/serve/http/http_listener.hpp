@@ -1,0 +1,79 @@
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/loop.hpp"
+#include "core/timer.hpp"
+#include "serve/http/exchange.hpp"
+#include "serve/http/http_format.hpp"
+#include "serve/http/lws_context.hpp"
+#include "serve/hub.hpp"
+#include "serve/listener.hpp"
+
+#include <libwebsockets.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace rtx::serve::http {
+
+/// What the HTTP endpoints allow (the --heartbeat, --poll-hold, --max-body options).
+struct HttpListenerOptions {
+    core::Duration heartbeat = std::chrono::seconds(15); ///< SSE comment on a quiet stream.
+    core::Duration poll_hold = std::chrono::seconds(25); ///< Longest hold of a poll.
+    std::size_t max_body = 1024 * 1024;                  ///< Largest POST body (else 413).
+    std::chrono::milliseconds sse_retry{3000};           ///< The SSE `retry:` hint.
+};
+
+/// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /sse/{topic},
+/// /stream/{topic}, /poll/{topic}, POST /publish/{topic}; man/rtx-serve.1) as the default
+/// protocol of an LwsContext, over the server's hub. Owns one Exchange per request that
+/// cannot be answered at once, keyed by its lws connection. Loop thread only.
+class HttpListener final : public Listener {
+public:
+    /// Registers the protocol with `lws` (before LwsContext::listen). `lws` and `hub` must
+    /// outlive the listener, and `lws` must be destroyed before it (lws calls back while it
+    /// closes connections).
+    HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpListenerOptions options);
+    ~HttpListener() override;
+
+    std::string name() const override { return "http"; }
+    std::string url() const override;
+    /// Every open stream ends with its last chunk, every held poll is answered 204, new
+    /// requests get 503; the connections close once their responses are written.
+    void shutdown() override;
+    std::size_t connections() const override { return m_connections.size(); }
+
+private:
+    static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                        std::size_t len);
+    int on_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
+    struct Request;
+    class Replier;
+    static Request read_request(lws* wsi);
+    Next on_request(lws* wsi, std::string_view path);
+    Next start_stream(lws* wsi, const Request& request, const Route& route, const Replier& reply);
+    Next start_poll(lws* wsi, const Request& request, std::string_view topic, const Replier& reply);
+    Next start_publish(lws* wsi, const Request& request, std::string_view topic,
+                       const Replier& reply);
+    int dispatch(lws* wsi, Next next);
+    int forward(lws* wsi, Next (Exchange::*call)());
+    void forget(lws* wsi);
+
+    core::Loop& m_loop;
+    LwsContext& m_lws;
+    Hub& m_hub;
+    HttpListenerOptions m_options;
+    /// Every open connection, and whether a request has arrived on it (header timeout).
+    std::unordered_map<lws*, bool> m_connections;
+    std::unordered_map<lws*, std::unique_ptr<Exchange>> m_exchanges;
+    /// Connections we asked lws to close whose LWS_CALLBACK_CLOSED_HTTP has not come yet.
+    std::unordered_set<lws*> m_closing;
+    core::Timer m_heartbeat;
+    bool m_shutting_down = false;
+};
+
+} // namespace rtx::serve::http

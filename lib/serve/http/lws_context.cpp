@@ -1,0 +1,291 @@
+#include "serve/http/lws_context.hpp"
+
+#include "core/log.hpp"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace rtx::serve::http {
+
+namespace {
+
+/// lws logs through here: its lines become rtx diagnostics at -v (errors, warnings) and -vv
+/// (notices), never on stdout.
+void emit_lws_log(int level, const char* line) {
+    std::string_view text = line;
+    // "[2026/11/28 15:51:06:1234] E: message\n": drop the timestamp and the newline.
+    if (!text.empty() && text.front() == '[') {
+        if (auto close = text.find("] "); close != std::string_view::npos) {
+            text.remove_prefix(close + 2);
+        }
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.remove_suffix(1);
+    }
+    if (level & (LLL_ERR | LLL_WARN)) {
+        core::log_verbose("lws: {}", text);
+    } else {
+        core::log_debug("lws: {}", text);
+    }
+}
+
+void route_lws_logs() {
+    int levels = LLL_ERR | LLL_WARN;
+    if (core::log_level() >= core::LogLevel::debug) {
+        levels |= LLL_NOTICE;
+    }
+    lws_set_log_level(levels, &emit_lws_log);
+}
+
+/// True while some handle of the loop waits for its close callback.
+bool handles_closing(uv_loop_t* loop) {
+    bool closing = false;
+    uv_walk(
+        loop,
+        [](uv_handle_t* handle, void* arg) {
+            if (uv_is_closing(handle)) {
+                *static_cast<bool*>(arg) = true;
+            }
+        },
+        &closing);
+    return closing;
+}
+
+unsigned whole_seconds(core::Duration d) {
+    const auto us = std::max<core::Duration::rep>(d.count(), 0);
+    return static_cast<unsigned>(std::max<core::Duration::rep>((us + 999'999) / 1'000'000, 1));
+}
+
+} // namespace
+
+LwsContext::LwsContext(core::Loop& loop)
+    : m_loop(loop) {}
+
+LwsContext::~LwsContext() {
+    stop_accepting();
+    m_grace.reset();
+    m_destroy_soon.reset();
+    m_finish.reset();
+    start_destroy();
+    // See destroy(): the loop must run lws's close callbacks before the second call.
+    for (int turn = 0; m_context != nullptr && turn < 1000; ++turn) {
+        uv_run(m_loop.native(), UV_RUN_NOWAIT);
+        finish_destroy();
+    }
+    if (m_context != nullptr) {
+        core::log_verbose("lws: the context was not freed");
+    }
+}
+
+void LwsContext::add_protocol(const lws_protocols& protocol) {
+    m_protocols.push_back(protocol);
+}
+
+void LwsContext::add_mount(std::string_view mountpoint, std::string_view protocol) {
+    Mount& entry = m_mounts.emplace_back();
+    entry.mountpoint = std::string(mountpoint);
+    entry.protocol = std::string(protocol);
+}
+
+void LwsContext::add_busy_check(std::function<bool()> busy) {
+    m_busy_checks.push_back(std::move(busy));
+}
+
+core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
+                                               const LwsSettings& settings) {
+    m_server = new uv_tcp_t;
+    uv_tcp_init(m_loop.native(), m_server);
+    m_server->data = this;
+    auto port = bind_and_listen(m_server, address, [](uv_stream_t* server, int status) {
+        static_cast<LwsContext*>(server->data)->on_connection(status);
+    });
+    if (!port) {
+        stop_accepting();
+        return port.error();
+    }
+    m_bound = address;
+    m_bound.port = port.value();
+
+    route_lws_logs();
+    m_server_name = settings.server_name;
+    const unsigned seconds = whole_seconds(settings.header_timeout);
+    m_header_timeout_us = static_cast<lws_usec_t>(settings.header_timeout.count());
+
+    void* foreign_loops[] = {m_loop.native()};
+    lws_context_creation_info info{};
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+    info.foreign_loops = foreign_loops;
+    info.pcontext = &m_context;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; // rtx accepts, lws adopts
+    info.gid = -1;
+    info.uid = -1;
+    info.server_string = m_server_name.c_str();
+    // lws sends at most this much per send(); its default (4 KiB) would cut every large
+    // write into many, each waiting for the next loop iteration.
+    info.pt_serv_buf_size = 64 * 1024;
+    info.timeout_secs = seconds;
+    // Our own header timer (408) runs first; lws's drop of a connection that holds header
+    // storage unused comes after it, as a backstop.
+    info.timeout_secs_ah_idle = seconds + 2;
+    info.keepalive_timeout = static_cast<int>(seconds);
+    m_context = lws_create_context(&info);
+    if (m_context == nullptr) {
+        stop_accepting();
+        return core::Error{core::ExitCode::failure,
+                           "http: libwebsockets could not create its context on the libuv loop "
+                           "(is libwebsockets-evlib-uv installed?)"};
+    }
+
+    for (auto& protocol : m_protocols) {
+        protocol.tx_packet_size = std::max<std::size_t>(protocol.tx_packet_size, 64 * 1024);
+    }
+    m_protocols.push_back(lws_protocols{}); // the terminator
+    const lws_http_mount* next = nullptr;
+    for (auto it = m_mounts.rbegin(); it != m_mounts.rend(); ++it) {
+        lws_http_mount& mount = it->mount;
+        mount.mount_next = next;
+        mount.mountpoint = it->mountpoint.c_str();
+        mount.mountpoint_len = static_cast<unsigned char>(it->mountpoint.size());
+        mount.origin = it->protocol.c_str();
+        mount.protocol = it->protocol.c_str();
+        mount.origin_protocol = LWSMPRO_CALLBACK;
+        next = &mount;
+    }
+    info.protocols = m_protocols.data();
+    info.mounts = next;
+    info.vhost_name = "rtx";
+    m_vhost = lws_create_vhost(m_context, &info);
+    if (m_vhost == nullptr) {
+        stop_accepting();
+        return core::Error{core::ExitCode::failure,
+                           "http: libwebsockets could not create its vhost"};
+    }
+    return m_bound.port;
+}
+
+void LwsContext::on_connection(int status) {
+    if (status != 0) {
+        core::log_verbose("http: accept: {}", uv_strerror(status));
+        return;
+    }
+    auto* client = new uv_tcp_t;
+    uv_tcp_init(m_loop.native(), client);
+    if (uv_accept(reinterpret_cast<uv_stream_t*>(m_server),
+                  reinterpret_cast<uv_stream_t*>(client)) != 0) {
+        core::close_and_delete(client);
+        return;
+    }
+    // lws wants a descriptor of its own: keep a duplicate (non-blocking like the original,
+    // which libuv accepted) and let libuv close its handle and the original.
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(client), &fd);
+    const int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    core::close_and_delete(client);
+    if (own < 0) {
+        core::log_verbose("http: accept: {}", std::strerror(errno));
+        return;
+    }
+    lws* wsi = lws_adopt_socket_vhost(m_vhost, own); // closes `own` when it fails
+    if (wsi == nullptr) {
+        core::log_verbose("http: libwebsockets did not take a new connection");
+        return;
+    }
+    lws_set_timer_usecs(wsi, m_header_timeout_us);
+}
+
+int LwsContext::answer_header_timeout(lws* wsi) {
+    static constexpr std::string_view k_response = "HTTP/1.1 408 Request Timeout\r\n"
+                                                   "content-type: text/plain; charset=utf-8\r\n"
+                                                   "content-length: 37\r\n"
+                                                   "connection: close\r\n"
+                                                   "\r\n"
+                                                   "request headers did not come in time\n";
+    unsigned char buffer[LWS_PRE + k_response.size()];
+    std::memcpy(buffer + LWS_PRE, k_response.data(), k_response.size());
+    lws_write(wsi, buffer + LWS_PRE, k_response.size(), LWS_WRITE_HTTP);
+    return -1;
+}
+
+void LwsContext::stop_accepting() {
+    core::close_and_delete(m_server);
+    m_server = nullptr;
+}
+
+void LwsContext::shutdown(core::Duration grace) {
+    stop_accepting();
+    if (m_shutting_down || m_context == nullptr) {
+        return;
+    }
+    m_shutting_down = true;
+    m_grace = std::make_unique<core::Timer>(m_loop);
+    m_grace->start(grace, [this] { destroy(); });
+    notify_idle();
+}
+
+void LwsContext::notify_idle() {
+    if (!m_shutting_down || m_destroying) {
+        return;
+    }
+    for (const auto& busy : m_busy_checks) {
+        if (busy()) {
+            return;
+        }
+    }
+    // Often called from inside an lws callback, where the context must not be destroyed:
+    // do it on the next loop turn.
+    if (!m_destroy_soon) {
+        m_destroy_soon = std::make_unique<core::Timer>(m_loop);
+        m_destroy_soon->start(core::Duration{0}, [this] { destroy(); });
+    }
+}
+
+bool LwsContext::start_destroy() {
+    if (m_context == nullptr || m_destroying) {
+        return false;
+    }
+    m_destroying = true;
+    lws_context_destroy(m_context);
+    return true;
+}
+
+void LwsContext::destroy() {
+    stop_accepting();
+    if (m_grace) {
+        m_grace->stop();
+    }
+    if (m_destroy_soon) {
+        m_destroy_soon->stop();
+    }
+    // lws 4.1 on a foreign libuv loop frees a context in two calls. The first closes every
+    // connection; when the last one's close callback has run, lws closes its own handles
+    // (timer, idle). The second call frees the rest, unloads the event-lib plugin and
+    // writes null to m_context (info.pcontext). It must come after the close callbacks of
+    // those handles, which live in the plugin: until no handle of the loop is closing.
+    if (!start_destroy()) {
+        return;
+    }
+    m_finish = std::make_unique<core::Timer>(m_loop);
+    m_finish->start(
+        std::chrono::milliseconds(1),
+        [this] {
+            finish_destroy();
+            if (m_context == nullptr || ++m_finish_attempts >= 1000) {
+                m_finish->stop();
+            }
+        },
+        std::chrono::milliseconds(1));
+}
+
+void LwsContext::finish_destroy() {
+    if (m_context != nullptr && m_destroying && !handles_closing(m_loop.native())) {
+        lws_context_destroy(m_context);
+    }
+}
+
+} // namespace rtx::serve::http

@@ -1,0 +1,124 @@
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/error.hpp"
+#include "core/loop.hpp"
+#include "core/timer.hpp"
+#include "serve/socket_address.hpp"
+
+#include <libwebsockets.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtx::serve::http {
+
+/// Settings that apply to every connection of an LwsContext.
+struct LwsSettings {
+    /// How long a new connection may take to send its request headers before it is answered
+    /// 408 and closed. lws's own timeouts, which count whole seconds, are derived from it
+    /// (rounded up): an idle keep-alive connection is closed after that long, and so is a
+    /// request whose body stops arriving.
+    core::Duration header_timeout = std::chrono::seconds(10);
+    /// The Server header of every response.
+    std::string server_name = "rtx";
+};
+
+/// One libwebsockets context running on a core::Loop as a foreign loop
+/// (LWS_SERVER_OPTION_LIBUV with foreign_loops; Debian's libwebsockets-evlib-uv plugin does
+/// the work), with one vhost. Every listener that speaks HTTP or WebSocket shares it, and
+/// its one port: Debian's lws is built with LWS_MAX_SMP 1, one context per loop. Listeners
+/// register their lws protocols and mounts first; listen() then creates the context.
+///
+/// rtx accepts the connections itself, on a uv_tcp_t bound by bind_and_listen() (so bind
+/// errors, IPv6 and port 0 behave as for every other listener), and hands each accepted
+/// socket to lws (lws_adopt_socket_vhost).
+///
+/// Shutdown: lws frees a context on a foreign loop only once libuv has run the close
+/// callbacks of its handles. shutdown() stops accepting and destroys the context as soon as
+/// no registered busy check reports work left (or after a grace period); the loop must then
+/// keep running until destroyed(). The destructor finishes the job by running the loop
+/// itself (UV_RUN_NOWAIT), so it must not run inside a loop callback unless destroyed() is
+/// already true. Loop thread only.
+class LwsContext {
+public:
+    explicit LwsContext(core::Loop& loop);
+    /// Destroys the context if that has not happened yet, and runs the loop until lws has
+    /// closed its handles. lws calls the protocols' callbacks meanwhile (closing
+    /// connections): their owners must still be alive.
+    ~LwsContext();
+    LwsContext(const LwsContext&) = delete;
+    LwsContext& operator=(const LwsContext&) = delete;
+
+    /// Adds a protocol to the vhost; before listen() only. The first one added is the
+    /// vhost's default: it gets every HTTP request no mount claims, and the callbacks of a
+    /// connection before its request is known, LWS_CALLBACK_TIMER for the header timeout
+    /// included (it must answer with answer_header_timeout()). lws copies nothing it is
+    /// given: the strings must outlive this object.
+    void add_protocol(const lws_protocols& protocol);
+    /// Sends the requests (and WebSocket upgrades) whose path starts with `mountpoint` to
+    /// the protocol named `protocol` (an LWSMPRO_CALLBACK mount); before listen() only. For
+    /// the WebSocket endpoints; the HTTP listener, the default protocol, needs no mount.
+    void add_mount(std::string_view mountpoint, std::string_view protocol);
+    /// Adds a check shutdown() asks before destroying the context: true while the caller
+    /// still has a response to finish. Call notify_idle() when it may have become false.
+    void add_busy_check(std::function<bool()> busy);
+
+    /// Binds `address`, creates the context and its vhost, and starts accepting. Returns the
+    /// port bound. Errors: ExitCode::bind_failed or usage as for every listener;
+    /// ExitCode::failure when lws cannot create its context (no libuv event-lib plugin).
+    core::Result<std::uint16_t> listen(const SocketAddress& address, const LwsSettings& settings);
+    /// The address bound (the real port after listen() with port 0).
+    const SocketAddress& bound() const { return m_bound; }
+
+    /// Stops accepting; destroys the context once every busy check is false, or after
+    /// `grace` at most (then lws closes what is still open).
+    void shutdown(core::Duration grace = std::chrono::seconds(1));
+    /// A busy check may have turned false (during shutdown: see whether all are done).
+    void notify_idle();
+    /// True once lws has freed the context (or none was created).
+    bool destroyed() const { return m_context == nullptr; }
+
+    /// Answers a connection whose request headers did not arrive in time: writes a 408
+    /// response and returns -1, which the protocol callback returns so that lws closes the
+    /// connection. For LWS_CALLBACK_TIMER on a connection with no request yet.
+    static int answer_header_timeout(lws* wsi);
+
+private:
+    struct Mount {
+        std::string mountpoint;
+        std::string protocol;
+        lws_http_mount mount{};
+    };
+
+    void on_connection(int status);
+    void stop_accepting();
+    bool start_destroy();
+    void destroy();
+    void finish_destroy();
+
+    core::Loop& m_loop;
+    std::vector<lws_protocols> m_protocols; ///< Terminated by listen(); lws points into it.
+    std::deque<Mount> m_mounts;             ///< Stable addresses: lws points into them.
+    std::vector<std::function<bool()>> m_busy_checks;
+    std::string m_server_name;
+    lws_context* m_context = nullptr; ///< lws writes null here when it has freed it.
+    lws_vhost* m_vhost = nullptr;
+    uv_tcp_t* m_server = nullptr;
+    SocketAddress m_bound;
+    lws_usec_t m_header_timeout_us = 0;
+    bool m_shutting_down = false;
+    bool m_destroying = false;
+    std::unique_ptr<core::Timer> m_grace;
+    std::unique_ptr<core::Timer> m_destroy_soon;
+    std::unique_ptr<core::Timer> m_finish;
+    int m_finish_attempts = 0;
+};
+
+} // namespace rtx::serve::http

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string_view>
+
+namespace rtx::serve::http {
+
+/// GET /: a small HTML page with a title and links to every endpoint. Self-contained: no
+/// external resources.
+std::string_view index_page();
+
+/// GET /eventsource.html?topic=NAME: a page whose script opens
+/// `new EventSource('/sse/' + topic)` (topic from the query, default "tick"), appends each
+/// event's data to <pre id="events"> and pushes it onto `window.received` (browser tests
+/// read that array), with a field and a button that POST to /publish/{topic}. The topic is
+/// read by the script from location.search, so the page is a constant (nothing from the
+/// request is ever written into the HTML).
+std::string_view eventsource_page();
+
+} // namespace rtx::serve::http

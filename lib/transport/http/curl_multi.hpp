@@ -1,0 +1,107 @@
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/loop.hpp"
+#include "transport/connection.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtx::transport::http {
+
+/// One HTTP request as the clients describe it (curl's option set, in rtx's words).
+struct HttpRequest {
+    std::string method = "GET";
+    std::string url;
+    std::vector<std::string> headers; ///< "Name: value" lines, sent as given.
+    std::string body;                 ///< Sent when has_body (POST data).
+    bool has_body = false;
+    std::string user;   ///< "user:password" for basic auth; empty: none.
+    std::string bearer; ///< OAuth 2 bearer token; empty: none.
+    std::string proxy;  ///< curl proxy URL; empty: the environment's (http_proxy, ...).
+    bool http2 = true;  ///< Offer HTTP/2 (ALPN on https); false forces HTTP/1.1.
+    TlsOptions tls;
+    core::Duration connect_timeout{std::chrono::seconds(10)};
+    core::Duration timeout{0}; ///< Whole-transfer limit; 0: none (streams run forever).
+    bool show_headers = false; ///< Log request and response headers to stderr (-v).
+};
+
+/// The response status line and headers, once complete.
+struct HttpResponseHead {
+    long status = 0;
+    std::string reason;                                       ///< "Not Found"
+    std::vector<std::pair<std::string, std::string>> headers; ///< Names lower-cased.
+    /// The first value of header `name` (lower case); empty when absent.
+    std::string_view header(std::string_view name) const;
+    /// Retry-After (RFC 9110 section 10.2.3) as a delay: delay-seconds or an HTTP date.
+    std::optional<core::Duration> retry_after() const;
+};
+
+/// How a transfer ended.
+struct HttpResult {
+    bool ok = false; ///< The transfer completed (whatever the status).
+    core::ExitCode exit_code = core::ExitCode::ok;
+    std::string error; ///< One line when !ok: "connect to ...: refused".
+};
+
+/// Receives one transfer's events on the loop thread.
+class HttpTransferHandler {
+public:
+    virtual ~HttpTransferHandler() = default;
+    /// The final response head arrived (after any 1xx; redirects are not followed, so a 3xx
+    /// is final). Return false to abort.
+    virtual bool on_response_head(const HttpResponseHead& head) = 0;
+    /// Body bytes, valid only during the call. Return false to abort the transfer.
+    virtual bool on_body(std::string_view bytes) = 0;
+    /// The transfer ended: completed, failed or aborted. Last call; may destroy the transfer.
+    virtual void on_done(const HttpResult& result) = 0;
+};
+
+class CurlMulti;
+
+/// One request/response on a CurlMulti. Owned by its user; destroying it cancels it.
+/// Loop thread only.
+class HttpTransfer {
+public:
+    HttpTransfer(CurlMulti& multi, const HttpRequest& request, HttpTransferHandler& handler);
+    ~HttpTransfer();
+    HttpTransfer(const HttpTransfer&) = delete;
+    HttpTransfer& operator=(const HttpTransfer&) = delete;
+
+    /// Adds the transfer to the multi handle; events follow from the loop.
+    void start();
+    /// Aborts silently: on_done is not called. Outside a callback curl lets go at once;
+    /// inside one, the callback makes curl end the transfer when it returns.
+    void abort();
+
+private:
+    friend class CurlMulti;
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+/// libcurl's multi-socket API on a core::Loop: curl's sockets are watched with uv_poll and
+/// its timeouts with a uv_timer, so thousands of transfers share one thread and no transfer
+/// ever blocks (never curl_easy_perform). One per loop. Loop thread only.
+class CurlMulti {
+public:
+    explicit CurlMulti(core::Loop& loop);
+    ~CurlMulti();
+    CurlMulti(const CurlMulti&) = delete;
+    CurlMulti& operator=(const CurlMulti&) = delete;
+
+    core::Loop& loop() { return m_loop; }
+
+    struct Impl; ///< curl and libuv handles; defined in curl_multi.cpp only.
+
+private:
+    friend class HttpTransfer;
+    core::Loop& m_loop;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace rtx::transport::http
