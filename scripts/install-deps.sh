@@ -22,6 +22,7 @@ test_packages=(
   openssl   # makes throwaway certificates for the TLS tests
   curl      # the independent HTTP client of the rtx serve tests (curl -N)
   chromium  # a real browser client (EventSource, WebSocket), driven by playwright-core
+  nghttp2-server  # nghttpd: an independent HTTP/2 server for the HTTP clients' TLS/h2 tests
 )
 # Node.js runs playwright-core (tests/browser). Use the machine's node if there is one.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
