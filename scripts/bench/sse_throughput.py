@@ -17,6 +17,9 @@ build = sys.argv[1] if len(sys.argv) > 1 else "build"
 events = int(sys.argv[2]) if len(sys.argv) > 2 else 100000
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 64
 rtx = f"{build}/cmd/rtx"
+if events * size > 4 * 1024 * 1024:
+    # The hub keeps at most 4 MiB of payload per topic; the replay would come up short.
+    sys.exit("sse_throughput.py: EVENTS x PAYLOAD_BYTES must fit in the hub's 4 MiB per topic")
 
 serve = subprocess.Popen([rtx, "serve", "--no-tcp", "--http-port", "0", "--history",
                           str(events), "--max-body", "1MiB"],
