@@ -1,5 +1,7 @@
 #include "cmd/client_options.hpp"
 
+#include "cmd/flag_values.hpp"
+
 #include "core/duration.hpp"
 #include "core/error.hpp"
 
@@ -92,17 +94,6 @@ void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& se
 
 namespace {
 
-core::Duration duration_flag(std::string_view flag, const std::string& text) {
-    if (text.empty()) {
-        return core::Duration{0};
-    }
-    auto parsed = core::parse_duration(text);
-    if (!parsed) {
-        throw core::UsageError(fmt::format("{}: {}", flag, parsed.error().message));
-    }
-    return parsed.value();
-}
-
 std::vector<std::string> expand_preamble(const std::vector<std::string>& items) {
     std::vector<std::string> messages;
     for (const auto& item : items) {
@@ -142,10 +133,8 @@ ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view p
                                          : proto::Framing::lines;
     settings.pipe.input_framing = framing;
     settings.connect.framing = framing;
-    settings.connect.connect_timeout = duration_flag("--connect-timeout", flags.connect_timeout);
-    if (settings.connect.connect_timeout.count() <= 0) {
-        throw core::UsageError("--connect-timeout must be more than 0");
-    }
+    settings.connect.connect_timeout =
+        positive_duration_flag("--connect-timeout", flags.connect_timeout);
 
     settings.format = flags.json  ? output::Format::ndjson
                       : flags.raw ? output::Format::raw

@@ -1,6 +1,7 @@
 // rtx poll URL — an HTTP long-polling loop: request, wait for the held answer, print it,
 // ask again at once.
 #include "cmd/command.hpp"
+#include "cmd/flag_values.hpp"
 #include "cmd/http_options.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
@@ -25,17 +26,6 @@ struct PollCommandOptions {
     bool lines = false;
 };
 
-core::Duration duration_option(std::string_view flag, const std::string& text) {
-    if (text.empty()) {
-        return core::Duration{0};
-    }
-    auto parsed = core::parse_duration(text);
-    if (!parsed) {
-        throw core::UsageError(fmt::format("{}: {}", flag, parsed.error().message));
-    }
-    return parsed.value();
-}
-
 void check_pointer(std::string_view flag, const std::string& pointer) {
     if (!pointer.empty() && pointer.front() != '/') {
         throw core::UsageError(
@@ -50,8 +40,8 @@ core::ExitCode run_poll(const PollCommandOptions& options) {
     check_pointer("--cursor", options.cursor);
     check_pointer("--items", options.items);
     transport::http::PollOptions poll;
-    poll.interval = duration_option("--interval", options.interval);
-    poll.hold = duration_option("--hold", options.hold);
+    poll.interval = duration_flag("--interval", options.interval);
+    poll.hold = duration_flag("--hold", options.hold);
     poll.cursor_pointer = options.cursor;
     poll.cursor_param = options.cursor_param;
     poll.items_pointer = options.items;

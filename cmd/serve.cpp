@@ -1,5 +1,6 @@
 // rtx serve — the embedded local server that every client and bench can talk to.
 #include "cmd/command.hpp"
+#include "cmd/flag_values.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -38,18 +39,6 @@ std::uint16_t port_option(std::string_view flag, int port) {
         throw core::UsageError(fmt::format("{} {}: not a port (0-65535)", flag, port));
     }
     return static_cast<std::uint16_t>(port);
-}
-
-/// A duration flag; `allow_zero` for the ones where 0 means "off".
-core::Duration duration_option(std::string_view flag, const std::string& text, bool allow_zero) {
-    auto parsed = core::parse_duration(text);
-    if (!parsed) {
-        throw core::UsageError(fmt::format("{}: {}", flag, parsed.error().message));
-    }
-    if (!allow_zero && parsed->count() <= 0) {
-        throw core::UsageError(fmt::format("{} {}: must be more than 0", flag, text));
-    }
-    return *parsed;
 }
 
 /// "1048576", "64KiB", "64k", "1MiB", "1m" (binary units; the B is optional).
@@ -93,11 +82,11 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
         out.http_port = port_option("--http-port", options.http_port);
     }
     if (!options.tick.empty()) {
-        out.tick = duration_option("--tick", options.tick, true);
+        out.tick = duration_flag("--tick", options.tick);
     }
-    out.heartbeat = duration_option("--heartbeat", options.heartbeat, false);
-    out.poll_hold = duration_option("--poll-hold", options.poll_hold, true);
-    out.header_timeout = duration_option("--header-timeout", options.header_timeout, false);
+    out.heartbeat = positive_duration_flag("--heartbeat", options.heartbeat);
+    out.poll_hold = duration_flag("--poll-hold", options.poll_hold);
+    out.header_timeout = positive_duration_flag("--header-timeout", options.header_timeout);
     out.max_body = size_option("--max-body", options.max_body);
     if (options.max_subscribers == 0) {
         throw core::UsageError("--max-subscribers 0: must be at least 1");
