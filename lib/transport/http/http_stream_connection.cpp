@@ -14,13 +14,10 @@ using core::ExitCode;
 HttpStreamConnection::HttpStreamConnection(CurlMulti& multi, HttpRequest request, BodyFormat format,
                                            std::shared_ptr<SseState> sse, Handler& handler,
                                            std::uint64_t id)
-    : m_multi(multi)
+    : HttpReceiveConnection(multi, handler, id)
     , m_request(std::move(request))
     , m_format(format)
-    , m_sse(std::move(sse))
-    , m_handler(handler)
-    , m_id(id)
-    , m_defer(multi.loop()) {
+    , m_sse(std::move(sse)) {
     if (m_format == BodyFormat::sse) {
         // WHATWG HTML 9.2.4: ask for an event stream, bypass caches, resume after the last
         // event this client saw.
@@ -36,12 +33,7 @@ HttpStreamConnection::HttpStreamConnection(CurlMulti& multi, HttpRequest request
 HttpStreamConnection::~HttpStreamConnection() = default;
 
 void HttpStreamConnection::start() {
-    m_started_ms = m_multi.loop().now_ms();
-    m_defer.start(core::Duration{0}, [this] {
-        m_transfer = std::make_unique<HttpTransfer>(m_multi, m_request,
-                                                    static_cast<HttpTransferHandler&>(*this));
-        m_transfer->start();
-    });
+    m_timer.start(core::Duration{0}, [this] { start_transfer(m_request); });
 }
 
 bool HttpStreamConnection::on_response_head(const HttpResponseHead& head) {
@@ -81,20 +73,9 @@ bool HttpStreamConnection::on_response_head(const HttpResponseHead& head) {
             return false;
         }
     }
-    m_open = true;
-    m_stats.connect_time = std::chrono::milliseconds(m_multi.loop().now_ms() - m_started_ms);
     core::log_verbose("{}: HTTP {} {}", m_request.url, head.status, head.reason);
-    m_handler.on_open(*this);
+    open();
     return !m_finished;
-}
-
-void HttpStreamConnection::deliver(const Message& message) {
-    if (m_finished) {
-        return; // the handler closed us earlier in this batch
-    }
-    ++m_stats.messages_in;
-    m_stats.bytes_in += message.payload.size();
-    m_handler.on_message(*this, message);
 }
 
 bool HttpStreamConnection::on_body(std::string_view bytes) {
@@ -183,33 +164,10 @@ void HttpStreamConnection::on_done(const HttpResult& result) {
     finish(std::move(info));
 }
 
-void HttpStreamConnection::close() {
-    if (m_finished) {
-        return;
-    }
-    CloseInfo info;
-    info.reason = "closed";
-    finish(std::move(info));
-}
-
-void HttpStreamConnection::finish(CloseInfo info) {
-    if (m_finished) {
-        return;
-    }
-    m_finished = true;
-    info.was_open = m_open;
+void HttpStreamConnection::complete(CloseInfo& info) {
     if (m_sse && m_sse->retry) {
-        info.reconnect_time = m_sse->retry;
+        info.reconnect_time = m_sse->retry; // SSE retry: outlives this connection
     }
-    if (m_transfer) {
-        m_transfer->abort();
-    }
-    // on_close runs on the next loop turn: never inside curl's callbacks (curl forbids
-    // removing a handle from there, and the owner may destroy us in on_close).
-    m_defer.start(core::Duration{0}, [this, info = std::move(info)] {
-        m_transfer.reset();
-        m_handler.on_close(*this, info);
-    });
 }
 
 } // namespace rtx::transport::http

@@ -28,13 +28,10 @@ std::string url_escape(std::string_view text) {
 
 PollConnection::PollConnection(CurlMulti& multi, HttpRequest request, PollOptions options,
                                std::shared_ptr<PollState> state, Handler& handler, std::uint64_t id)
-    : m_multi(multi)
+    : HttpReceiveConnection(multi, handler, id)
     , m_request(std::move(request))
     , m_options(std::move(options))
-    , m_state(std::move(state))
-    , m_handler(handler)
-    , m_id(id)
-    , m_timer(multi.loop()) {
+    , m_state(std::move(state)) {
     // The client must outwait the server's hold, or every held request would time out.
     if (m_request.timeout.count() == 0) {
         m_request.timeout = m_options.hold + std::chrono::seconds(15);
@@ -44,7 +41,6 @@ PollConnection::PollConnection(CurlMulti& multi, HttpRequest request, PollOption
 PollConnection::~PollConnection() = default;
 
 void PollConnection::start() {
-    m_started_ms = m_multi.loop().now_ms();
     m_timer.start(core::Duration{0}, [this] { request(); });
 }
 
@@ -72,9 +68,7 @@ void PollConnection::request() {
 bool PollConnection::on_response_head(const HttpResponseHead& head) {
     m_head = head;
     if (!m_open && (head.status / 100 == 2 || head.status == 304)) {
-        m_open = true;
-        m_stats.connect_time = std::chrono::milliseconds(m_multi.loop().now_ms() - m_started_ms);
-        m_handler.on_open(*this);
+        open();
     }
     return !m_finished;
 }
@@ -90,15 +84,6 @@ bool PollConnection::on_body(std::string_view bytes) {
     }
     m_body.append(bytes);
     return !m_finished;
-}
-
-void PollConnection::deliver(std::string_view payload) {
-    if (m_finished) {
-        return;
-    }
-    ++m_stats.messages_in;
-    m_stats.bytes_in += payload.size();
-    m_handler.on_message(*this, Message{payload});
 }
 
 void PollConnection::handle_body() {
@@ -148,7 +133,7 @@ void PollConnection::handle_body() {
             return;
         }
         for (const auto& item : *items) {
-            deliver(item.is_string() ? item.get_ref<const std::string&>() : item.dump());
+            deliver(Message{item.is_string() ? item.get_ref<const std::string&>() : item.dump()});
         }
         return;
     }
@@ -160,7 +145,7 @@ void PollConnection::handle_body() {
             if (!line.empty() && line.back() == '\r') {
                 line.remove_suffix(1);
             }
-            deliver(line);
+            deliver(Message{line});
             rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
         }
         return;
@@ -170,7 +155,7 @@ void PollConnection::handle_body() {
         body.remove_suffix(1); // the sink adds the line end back
     }
     if (!body.empty()) {
-        deliver(body);
+        deliver(Message{body});
     }
 }
 
@@ -222,31 +207,6 @@ void PollConnection::on_done(const HttpResult& result) {
     m_timer.start(wait, [this] {
         m_transfer.reset();
         request();
-    });
-}
-
-void PollConnection::close() {
-    if (m_finished) {
-        return;
-    }
-    CloseInfo info;
-    info.reason = "closed";
-    finish(std::move(info));
-}
-
-void PollConnection::finish(CloseInfo info) {
-    if (m_finished) {
-        return;
-    }
-    m_finished = true;
-    info.was_open = m_open;
-    if (m_transfer) {
-        m_transfer->abort();
-    }
-    // on_close on the next loop turn: never inside curl's callbacks.
-    m_timer.start(core::Duration{0}, [this, info = std::move(info)] {
-        m_transfer.reset();
-        m_handler.on_close(*this, info);
     });
 }
 

@@ -1,8 +1,7 @@
 #pragma once
 
-#include "core/timer.hpp"
 #include "transport/connection.hpp"
-#include "transport/http/curl_multi.hpp"
+#include "transport/http/http_receive_connection.hpp"
 
 #include <memory>
 #include <optional>
@@ -32,7 +31,7 @@ struct PollState {
 /// ETag / Last-Modified are sent back; 429 and 503 end the connection with retry_after from
 /// Retry-After so the reconnect policy backs off; other non-2xx statuses end it with
 /// ExitCode::http_status. Receive only. Loop thread only.
-class PollConnection final : public Connection, private HttpTransferHandler {
+class PollConnection final : public HttpReceiveConnection {
 public:
     PollConnection(CurlMulti& multi, HttpRequest request, PollOptions options,
                    std::shared_ptr<PollState> state, Handler& handler, std::uint64_t id);
@@ -41,38 +40,19 @@ public:
     /// Sends the first request on the next loop turn.
     void start();
 
-    bool send(const Message&) override { return false; }
-    void finish_sending() override {}
-    void close() override;
-    bool is_open() const override { return m_open && !m_finished; }
-    std::size_t buffered_bytes() const override { return 0; }
-    const ConnectionStats& stats() const override { return m_stats; }
-    std::uint64_t id() const override { return m_id; }
-
 private:
     bool on_response_head(const HttpResponseHead& head) override;
     bool on_body(std::string_view bytes) override;
     void on_done(const HttpResult& result) override;
     void request();
     void handle_body();
-    void deliver(std::string_view payload);
-    void finish(CloseInfo info);
 
-    CurlMulti& m_multi;
     HttpRequest m_request;
     PollOptions m_options;
     std::shared_ptr<PollState> m_state;
-    Handler& m_handler;
-    std::uint64_t m_id;
-    std::unique_ptr<HttpTransfer> m_transfer;
-    core::Timer m_timer;
     HttpResponseHead m_head;
     std::string m_body;
-    std::uint64_t m_started_ms = 0;
     std::uint64_t m_request_started_ms = 0;
-    bool m_open = false;
-    bool m_finished = false;
-    ConnectionStats m_stats;
 };
 
 } // namespace rtx::transport::http
