@@ -23,6 +23,8 @@ test_packages=(
   curl      # the independent HTTP client of the rtx serve tests (curl -N)
   chromium  # a real browser client (EventSource, WebSocket), driven by playwright-core
   nghttp2-server  # nghttpd: an independent HTTP/2 server for the HTTP clients' TLS/h2 tests
+  node-ws   # node's `ws`: an independent WebSocket server and client for the ws tests
+  mosquitto mosquitto-clients  # a real MQTT broker and mosquitto_pub/sub for the mqtt tests
 )
 # Node.js runs playwright-core (tests/browser). Use the machine's node if there is one.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
