@@ -14,6 +14,11 @@
 
 namespace rtx::client {
 
+/// How a stdin message becomes a payload.
+enum class InputEncoding { text, binary, base64, hex };
+/// How a binary message is printed in text output.
+enum class BinaryDisplay { as_is, base64, hex };
+
 /// What a client subcommand does around its connection; filled from the command line.
 struct PipeOptions {
     std::string protocol = "tcp";                         ///< For records and messages.
@@ -24,6 +29,13 @@ struct PipeOptions {
     core::Duration timeout{0};        ///< Whole-run deadline; 0: none.
     core::Duration idle_timeout{0};   ///< Deadline since the last message either way; 0: none.
     std::size_t high_water = 1 << 20; ///< Pause stdin while this many bytes wait to be sent.
+    /// How each stdin message is sent: as text, or as binary (raw, or decoded from base64 or
+    /// hex: `rtx ws --binary/--base64/--hex`).
+    InputEncoding input_encoding = InputEncoding::text;
+    /// Text output: how a binary message is printed (--raw and --json are unaffected).
+    BinaryDisplay binary_display = BinaryDisplay::as_is;
+    bool echo = false;          ///< Send every received message back, same kind (--echo).
+    bool record_opcode = false; ///< NDJSON records carry "opcode" (WebSocket).
 };
 
 /// One client connection joined to stdin and stdout: the data flow of every client
@@ -59,7 +71,10 @@ private:
     std::unique_ptr<transport::ReconnectingConnection> m_connection;
     struct Parts; ///< Stdin pump, timers and signal watch: created by run().
     std::unique_ptr<Parts> m_parts;
+    std::uint64_t m_flush_hook = 0; ///< Loop hook that flushes the sink.
     std::uint64_t m_received = 0;
+    std::uint64_t m_input_messages = 0;
+    std::string m_scratch; ///< Decoded input, encoded binary output.
     std::optional<core::ExitCode> m_exit;
     bool m_stdin_done = false;
 };

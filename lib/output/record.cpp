@@ -54,7 +54,12 @@ void append_ndjson(std::string& out, const Record& record) {
         core::append_base64(out, record.payload);
         out.append("\",\"encoding\":\"base64\"");
     }
-    fmt::format_to(std::back_inserter(out), ",\"size\":{}}}\n", record.payload.size());
+    fmt::format_to(std::back_inserter(out), ",\"size\":{}", record.payload.size());
+    if (!record.extra_json.empty()) {
+        out += ',';
+        out += record.extra_json;
+    }
+    out += "}\n";
 }
 
 } // namespace rtx::output

@@ -21,6 +21,9 @@ struct Record {
     std::string_view id;    ///< SSE id, sequence; empty: null.
     std::string_view payload;
     bool binary = false; ///< Binary payloads (and text that is not UTF-8) are base64.
+    /// Protocol-specific members, already JSON ("\"opcode\":\"text\"", a close event's
+    /// "\"code\":1000"), written after "size"; empty: none. The common keys never change.
+    std::string_view extra_json;
 };
 
 /// Appends the record as one NDJSON line (with the trailing LF):

@@ -1,6 +1,7 @@
 #include "serve/http/lws_context.hpp"
 
 #include "core/log.hpp"
+#include "transport/ws/lws_support.hpp"
 
 #include <fmt/format.h>
 
@@ -13,48 +14,6 @@
 namespace rtx::serve::http {
 
 namespace {
-
-/// lws logs through here: its lines become rtx diagnostics at -v (errors, warnings) and -vv
-/// (notices), never on stdout.
-void emit_lws_log(int level, const char* line) {
-    std::string_view text = line;
-    // "[2026/11/28 15:51:06:1234] E: message\n": drop the timestamp and the newline.
-    if (!text.empty() && text.front() == '[') {
-        if (auto close = text.find("] "); close != std::string_view::npos) {
-            text.remove_prefix(close + 2);
-        }
-    }
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-        text.remove_suffix(1);
-    }
-    if (level & (LLL_ERR | LLL_WARN)) {
-        core::log_verbose("lws: {}", text);
-    } else {
-        core::log_debug("lws: {}", text);
-    }
-}
-
-void route_lws_logs() {
-    int levels = LLL_ERR | LLL_WARN;
-    if (core::log_level() >= core::LogLevel::debug) {
-        levels |= LLL_NOTICE;
-    }
-    lws_set_log_level(levels, &emit_lws_log);
-}
-
-/// True while some handle of the loop waits for its close callback.
-bool handles_closing(uv_loop_t* loop) {
-    bool closing = false;
-    uv_walk(
-        loop,
-        [](uv_handle_t* handle, void* arg) {
-            if (uv_is_closing(handle)) {
-                *static_cast<bool*>(arg) = true;
-            }
-        },
-        &closing);
-    return closing;
-}
 
 unsigned whole_seconds(core::Duration d) {
     const auto us = std::max<core::Duration::rep>(d.count(), 0);
@@ -111,7 +70,7 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     m_bound = address;
     m_bound.port = port.value();
 
-    route_lws_logs();
+    transport::ws::route_lws_logs();
     m_server_name = settings.server_name;
     const unsigned seconds = whole_seconds(settings.header_timeout);
     m_header_timeout_us = static_cast<lws_usec_t>(settings.header_timeout.count());
@@ -283,7 +242,8 @@ void LwsContext::destroy() {
 }
 
 void LwsContext::finish_destroy() {
-    if (m_context != nullptr && m_destroying && !handles_closing(m_loop.native())) {
+    if (m_context != nullptr && m_destroying &&
+        !transport::ws::loop_handles_closing(m_loop.native())) {
         lws_context_destroy(m_context);
     }
 }
