@@ -34,7 +34,7 @@ struct WsCommandOptions {
     std::string ping_timeout;
     int close_code = transport::ws_close::normal;
     std::string close_reason;
-    std::string linger = "2s";
+    std::string linger = "5s";
     bool no_close = false;
     std::string proxy;
     ClientFlags flags;
@@ -173,7 +173,7 @@ Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summar
                   "Do not offer permessage-deflate (-v shows what was negotiated)")
         ->group(websocket);
     app->add_option("--ping-interval", options->ping_interval,
-                    "Send a ping this often (-v shows each round-trip time)")
+                    "Send a ping this often (-v shows each round-trip time; turns compression off)")
         ->group(websocket);
     app->add_option("--ping-timeout", options->ping_timeout,
                     "Close (exit 5) when a ping gets no pong this soon")
@@ -186,7 +186,7 @@ Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summar
         ->group(websocket);
     app->add_option("--linger", options->linger,
                     "After our close, wait this long for the server's before dropping")
-        ->default_str("2s")
+        ->default_str("5s")
         ->group(websocket);
     app->add_flag("--no-close", options->no_close,
                   "On stdin EOF keep the connection open and go on receiving")

@@ -19,6 +19,12 @@ struct PipeSession::Parts {
         : deadline(loop)
         , idle(loop)
         , signals(loop, [&session](int signum) {
+            if (session.m_exit) {
+                // A second signal while closing: do not wait for the peer any longer.
+                core::log_verbose("signal {}: exiting now", signum);
+                session.m_loop.stop();
+                return;
+            }
             core::log_verbose("signal {}: closing", signum);
             session.stop(static_cast<ExitCode>(core::exit_status_for_signal(signum)), "");
         }) {}

@@ -1,6 +1,6 @@
 // An independent WebSocket server for the `rtx ws` tests: node's `ws` (Debian node-ws).
 // Prints its port on stdout, then one JSON line per event on stderr.
-//   node ws_peer.js [--tls CERT KEY] [--no-compress]
+//   node ws_peer.js [--tls CERT KEY] [--no-compress] [--port N]
 // What it does with a connection depends on the request path:
 //   /echo            echo every message with the same opcode
 //   /close/CODE      send "hello", then close with CODE and reason "bye"
@@ -9,6 +9,10 @@
 //   /headers         send the handshake's headers back as one JSON text message
 //   /burst/N         send N text messages "0".."N-1", then close 1000
 //   /silent          accept, never answer pings (ws answers pings itself: we pause it)
+//   /fragments       send "frag1" "frag2" "end" as one message in three frames, with a
+//                    ping between them, then close 1000
+//   /reflect         send a text and a binary message, wait for both to come back, then
+//                    close 1000 with the reason "ok" if they came back unchanged
 const WebSocket = require(process.env.NODE_WS || '/usr/share/nodejs/ws');
 const http = require('http');
 const https = require('https');
@@ -60,10 +64,28 @@ wss.on('connection', (ws, request) => {
     ws.close(1000);
   } else if (path === '/silent') {
     ws._socket.pause();
+  } else if (path === '/fragments') {
+    ws.send('frag1', { fin: false });
+    ws.ping();
+    ws.send('frag2', { fin: false });
+    ws.send('end', { fin: true });
+    ws.close(1000);
+  } else if (path === '/reflect') {
+    const sent = [['reflect me', false], [Buffer.from([0, 1, 2, 255]), true]];
+    const back = [];
+    ws.on('message', (data, isBinary) => {
+      back.push([data, isBinary]);
+      if (back.length === sent.length) {
+        const same = sent.every(([d, b], i) => b === back[i][1] && Buffer.from(d).equals(back[i][0]));
+        ws.close(1000, same ? 'ok' : 'mismatch');
+      }
+    });
+    for (const [data, binary] of sent) ws.send(data, { binary });
   }
 });
 
-server.listen(0, '127.0.0.1', () => {
+const portAt = args.indexOf('--port');
+server.listen(portAt >= 0 ? Number(args[portAt + 1]) : 0, '127.0.0.1', () => {
   process.stdout.write(`${server.address().port}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -427,7 +427,10 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CONFIRM_EXTENSION_SUPPORTED:
-        return m_options.compress ? 0 : 1; // non-zero: do not offer it
+        // Non-zero: do not offer it. Not with our own pings either: lws 4.1 spins on the
+        // loop after a pong arrives on a permessage-deflate connection (seen on Debian's
+        // 4.1.6 with the libuv event lib), so --ping-interval turns compression off.
+        return m_options.compress && m_options.ping_interval.count() == 0 ? 0 : 1;
     case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH: {
         // The last moment the response headers are readable.
         char subprotocol[256] = {};
@@ -485,6 +488,8 @@ void WsConnection::on_established() {
     }
     if (!m_extensions.empty()) {
         core::log_verbose("ws: compression on ({})", m_extensions);
+    } else if (m_options.compress && m_options.ping_interval.count() > 0) {
+        core::log_verbose("ws: compression off (not offered with --ping-interval)");
     } else {
         core::log_verbose("ws: compression off (no extension negotiated)");
     }

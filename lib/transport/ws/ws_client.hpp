@@ -42,7 +42,7 @@ struct WsOptions {
     int close_code = ws_close::normal; ///< The code of our close frame.
     std::string close_reason;          ///< Its reason text (at most 123 bytes).
     /// After our close frame, how long to wait for the server's before dropping the socket.
-    core::Duration linger = std::chrono::seconds(2);
+    core::Duration linger = std::chrono::seconds(5);
 };
 
 /// The client side of libwebsockets on one core::Loop: one lws context (TLS trust and
