@@ -90,6 +90,8 @@ struct WsListener::Connection final : Subscriber {
     Subscription subscription;
     std::string topic;
     bool established = false;
+    /// permessage-deflate was offered, so lws has taken it on.
+    bool compressed = false;
     // Receiving: the message being reassembled.
     std::string received;
     bool receiving = false;
@@ -117,7 +119,8 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     , m_options(std::move(options))
     , m_count(std::move(count))
     , m_protocol_name(endpoint == WsEndpoint::echo ? "rtx-ws-echo" : "rtx-ws")
-    , m_ping_timer(loop) {
+    , m_ping_timer(loop)
+    , m_drain_timer(loop) {
     lws_protocols protocol{};
     protocol.name = m_protocol_name.c_str();
     protocol.callback = &WsListener::callback;
@@ -186,6 +189,10 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         }
         connection->established = true;
         connection->heard = true;
+        if (connection->compressed) {
+            // Inflate 64 KiB per step rather than lws's 1 KiB (2^16; see drain_soon()).
+            lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "16");
+        }
         // lws 4.1 drops a connection that sends a control frame longer than 125 bytes
         // without a close frame (its parser fails before any callback). lws sends the close
         // reason set last when it closes a connection for any reason of its own, so set the
@@ -253,6 +260,10 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
                                   m_options.max_connections));
     }
     auto connection = std::make_unique<Connection>(*this, wsi);
+    connection->compressed =
+        m_options.compression &&
+        header(wsi, WSI_TOKEN_EXTENSIONS).value_or("").find("permessage-deflate") !=
+            std::string::npos;
     if (m_endpoint == WsEndpoint::pubsub) {
         const std::string path = header(wsi, WSI_TOKEN_GET_URI).value_or("");
         const std::string_view topic =
@@ -295,6 +306,9 @@ int WsListener::on_receive(Connection& connection, const char* data, std::size_t
     }
     connection.received.append(data, len);
     if (!lws_is_final_fragment(connection.wsi)) {
+        if (connection.compressed) {
+            drain_soon(connection);
+        }
         return 0;
     }
     connection.receiving = false;
@@ -374,7 +388,12 @@ int WsListener::on_writeable(Connection& connection) {
     } else if (!connection.queue.empty()) {
         const HubMessage& message = *connection.queue.front();
         const std::size_t size = message.payload.size();
-        const std::size_t length = std::min(k_write_chunk, size - connection.sent);
+        // lws 4.1's permessage-deflate loses the WRITEABLE callback that should follow a
+        // compressed fragment (a message written in pieces with LWS_WRITE_NO_FIN stalls), so
+        // a compressed message goes in one lws_write; lws then deflates and sends it a
+        // buffer at a time from its own POLLOUT handling, without blocking the loop.
+        const std::size_t length =
+            connection.compressed ? size : std::min(k_write_chunk, size - connection.sent);
         m_write_buffer.resize(LWS_PRE + length);
         std::memcpy(m_write_buffer.data() + LWS_PRE, message.payload.data() + connection.sent,
                     length);
@@ -441,6 +460,33 @@ void WsListener::on_ping_timer() {
             connection->ping_outstanding = true;
             lws_callback_on_writable(wsi);
         }
+    }
+}
+
+void WsListener::drain_soon(Connection& connection) {
+    // lws 4.1 on a foreign libuv loop takes one step of "forced service" per socket event:
+    // when the inflater holds more of a compressed message than it hands over in one go
+    // (up to rx_buf_size), the rest waits for the next event, which may never come (the
+    // whole compressed message was read). So service the connection as though its socket
+    // were readable, on the next loop turn: lws drains the inflater first (a read finding
+    // nothing is harmless), and each piece received asks for one more turn.
+    if (std::find(m_draining.begin(), m_draining.end(), connection.wsi) == m_draining.end()) {
+        m_draining.push_back(connection.wsi);
+    }
+    if (!m_drain_timer.active()) {
+        m_drain_timer.start(core::Duration{0}, [this] {
+            std::vector<lws*> draining = std::exchange(m_draining, {});
+            for (lws* wsi : draining) {
+                if (m_connections.count(wsi) == 0) {
+                    continue; // closed meanwhile
+                }
+                lws_pollfd poll{};
+                poll.fd = lws_get_socket_fd(wsi);
+                poll.events = POLLIN;
+                poll.revents = POLLIN;
+                lws_service_fd(lws_get_context(wsi), &poll);
+            }
+        });
     }
 }
 

@@ -29,6 +29,8 @@ struct WsListenerOptions {
     /// A connection that sent nothing for this long is pinged, and dropped when it stays
     /// silent for as long again; zero: no pings.
     core::Duration ping_interval = std::chrono::seconds(30);
+    /// permessage-deflate is offered (LwsSettings::websocket_compression).
+    bool compression = true;
 };
 
 /// What a WebSocket endpoint does with the messages it receives.
@@ -72,6 +74,7 @@ private:
     int on_writeable(Connection& connection);
     int on_peer_close(Connection& connection, const unsigned char* payload, std::size_t len);
     void on_ping_timer();
+    void drain_soon(Connection& connection);
     void forget(lws* wsi);
 
     core::Loop& m_loop;
@@ -85,6 +88,9 @@ private:
     /// Where the chunks being sent are copied, with LWS_PRE bytes of room in front.
     std::vector<unsigned char> m_write_buffer;
     core::Timer m_ping_timer;
+    /// Compressed connections to service once more on the next loop turn (drain_soon).
+    std::vector<lws*> m_draining;
+    core::Timer m_drain_timer;
     bool m_shutting_down = false;
 };
 
