@@ -21,6 +21,10 @@ namespace {
 constexpr std::string_view k_echo_path = "/echo";
 constexpr std::string_view k_topic_prefix = "/ws/";
 
+/// lws's LWS_WRITE_CLOSE, which its public header leaves out (value 4 in lws 4.1's
+/// private-lib-core.h, between LWS_WRITE_HTTP and LWS_WRITE_PING).
+constexpr auto k_write_close = static_cast<lws_write_protocol>(4);
+
 /// Bytes handed to one lws_write: big enough that a 16 MiB message takes a few hundred
 /// writes, small enough that one connection never holds the loop for long.
 constexpr std::size_t k_write_chunk = 128 * 1024;
@@ -222,6 +226,12 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         // LwsContext's header timer, which lws cannot cancel: the request came long ago.
         return 0;
     case LWS_CALLBACK_CLOSED:
+        // lws may still be sending the close frame: the connection counts (for shutdown's
+        // busy check too) until lws destroys it.
+        if (connection != nullptr) {
+            connection->subscription.reset();
+        }
+        return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         forget(wsi);
         return 0;
@@ -374,7 +384,16 @@ void WsListener::enqueue(Connection& connection, std::shared_ptr<const HubMessag
 int WsListener::on_writeable(Connection& connection) {
     lws* wsi = connection.wsi;
     if (connection.close) {
-        set_close_reason(wsi, connection.close->first, connection.close->second);
+        // lws 4.1 sends the close frame of lws_close_reason() only when the close begins in
+        // a receive callback; from here (returning -1) or from a timeout it hangs up without
+        // one, or never. So write the close frame and hang up: RFC 6455 section 7.1.1 lets
+        // the server close the TCP connection first.
+        const std::string& reason = connection.close->second;
+        std::vector<unsigned char> frame(LWS_PRE + 2 + reason.size());
+        frame[LWS_PRE] = static_cast<unsigned char>(connection.close->first >> 8);
+        frame[LWS_PRE + 1] = static_cast<unsigned char>(connection.close->first & 0xff);
+        std::memcpy(frame.data() + LWS_PRE + 2, reason.data(), reason.size());
+        lws_write(wsi, frame.data() + LWS_PRE, 2 + reason.size(), k_write_close);
         return -1;
     }
     // One lws_write per callback: with permessage-deflate lws may hold compressed output
@@ -453,8 +472,10 @@ void WsListener::on_ping_timer() {
             connection->ping_outstanding = false;
         } else if (connection->ping_outstanding) {
             core::log_verbose("ws: dropping a connection that did not answer a ping");
-            set_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "no pong");
-            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            connection->close.emplace(LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
+            lws_callback_on_writable(wsi);
+            // A peer that reads nothing never makes the connection writeable.
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2);
         } else {
             connection->ping_due = true;
             connection->ping_outstanding = true;
