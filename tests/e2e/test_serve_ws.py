@@ -150,7 +150,7 @@ class EchoTest(unittest.TestCase):
                     peer.send_frame(OP_CLOSE, close_payload(1000))
                 except OSError:
                     pass  # the server may hang up first
-                self.assertTrue(peer.read_eof(timeout=5), "the server keeps the socket open")
+                self.assertTrue(peer.read_eof(timeout=10), "the server keeps the socket open")
 
     def test_plain_get_is_426_and_subprotocols_are_refused(self):
         base = self.serve.url("http")

@@ -400,8 +400,10 @@ int WsListener::on_writeable(Connection& connection) {
     // back, and asks for the next callback only once it has gone out.
     if (connection.ping_due) {
         connection.ping_due = false;
-        unsigned char ping[LWS_PRE + 1];
-        if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+        // With a payload: lws 4.1 does not report an empty pong (LWS_CALLBACK_RECEIVE_PONG).
+        unsigned char ping[LWS_PRE + 3] = {};
+        std::memcpy(ping + LWS_PRE, "rtx", 3);
+        if (lws_write(wsi, ping + LWS_PRE, 3, LWS_WRITE_PING) < 0) {
             return -1;
         }
     } else if (!connection.queue.empty()) {
