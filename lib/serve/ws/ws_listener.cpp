@@ -3,11 +3,11 @@
 #include "core/encoding.hpp"
 #include "core/log.hpp"
 #include "serve/http/exchange.hpp"
+#include "serve/ws/ws_rules.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -55,20 +55,6 @@ int refuse(lws* wsi, unsigned status, std::string_view message) {
     }
     http::write_response(wsi, response);
     return -1;
-}
-
-bool same_origin(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-/// The close codes a peer may send (RFC 6455 section 7.4; 1012-1014 registered with IANA
-/// since); 1004-1006 and 1015 must never be on the wire.
-bool valid_close_code(unsigned code) {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-           (code >= 3000 && code <= 4999);
 }
 
 /// The close frame lws sends when it closes the connection (`reason` at most 123 bytes).
@@ -253,10 +239,7 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
     }
     if (!m_options.allowed_origins.empty()) {
         const std::string origin = header(wsi, WSI_TOKEN_ORIGIN).value_or("");
-        const bool allowed = std::any_of(
-            m_options.allowed_origins.begin(), m_options.allowed_origins.end(),
-            [&](const std::string& candidate) { return same_origin(candidate, origin); });
-        if (!allowed) {
+        if (!origin_allowed(m_options.allowed_origins, origin)) {
             core::log_verbose("ws: refused an upgrade from origin '{}'", origin);
             return refuse(wsi, 403,
                           fmt::format("forbidden: origin '{}' is not allowed (--ws-origin)",
@@ -445,22 +428,12 @@ int WsListener::on_peer_close(Connection& connection, const unsigned char* paylo
                               std::size_t len) {
     // lws answers a close with the peer's own payload; one that breaks RFC 6455 section
     // 5.5.1 / 7.4 is answered 1002 (1007 for a reason that is not UTF-8) instead.
-    std::optional<lws_close_status> error;
-    if (len == 1) {
-        error = LWS_CLOSE_STATUS_PROTOCOL_ERR;
-    } else if (len >= 2) {
-        const unsigned code = (static_cast<unsigned>(payload[0]) << 8) | payload[1];
-        if (!valid_close_code(code)) {
-            error = LWS_CLOSE_STATUS_PROTOCOL_ERR;
-        } else if (!core::is_valid_utf8(
-                       std::string_view(reinterpret_cast<const char*>(payload) + 2, len - 2))) {
-            error = LWS_CLOSE_STATUS_INVALID_PAYLOAD;
-        }
-    }
+    const auto error =
+        close_payload_error(std::string_view(reinterpret_cast<const char*>(payload), len));
     if (!error) {
         return 0;
     }
-    set_close_reason(connection.wsi, *error, "");
+    set_close_reason(connection.wsi, static_cast<lws_close_status>(*error), "");
     return -1;
 }
 
