@@ -163,10 +163,10 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
         ->capture_default_str();
     app->add_flag("--no-tcp", options->no_tcp, "Do not start the TCP echo listener");
     app->add_option("--http-port", options->http_port,
-                    "HTTP port (SSE, stream, poll, publish); 0 picks a free port")
+                    "HTTP port (SSE, stream, poll, publish, WebSocket); 0 picks a free port")
         ->capture_default_str()
         ->group("HTTP");
-    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener")->group("HTTP");
+    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener (nor the WebSocket endpoints on its port)")->group("HTTP");
     app->add_option("--tick", options->tick,
                     "Publish an increasing counter on topic 'tick' this often (1s, 250ms)")
         ->group("HTTP");
