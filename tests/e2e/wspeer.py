@@ -10,8 +10,9 @@ implemented (a test may offer it and read the server's answer from `response_hea
     assert peer.recv_message() == (OP_TEXT, b"hello")
     assert peer.close() == 1000
 
-A client role by default (frames masked); `WsPeer(sock, client=False)` wraps an accepted
-socket as a server-side peer (frames unmasked), for tests of a WebSocket client.
+A client role by default (frames masked). For tests of a WebSocket client, `WsPeer.accept(sock)`
+answers the handshake on an accepted socket and returns a server-side peer (frames
+unmasked; it checks nothing about the client's masking).
 """
 
 import base64
@@ -173,6 +174,40 @@ class WsPeer:
         peer = cls(sock, client=True, buffered=rest)
         peer.response_status = status
         peer.response_headers = response_headers
+        return peer
+
+    @classmethod
+    def accept(cls, sock, headers=None, status=101, timeout=10):
+        """The server side of a handshake on an accepted socket: reads the upgrade request
+        and answers 101 (more response headers from `headers`), or `status` with no upgrade
+        (then returns None). The peer keeps the request as `request_line` and
+        `request_headers` (names lower case)."""
+        sock.settimeout(timeout)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise Closed(eof=True)
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
+        request_headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            request_headers[name.strip().lower()] = value.strip()
+        if status != 101:
+            sock.sendall(f"HTTP/1.1 {status} Refused\r\ncontent-length: 0\r\n"
+                         "connection: close\r\n\r\n".encode())
+            return None
+        lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket",
+                 "Connection: Upgrade",
+                 f"Sec-WebSocket-Accept: {accept_key(request_headers['sec-websocket-key'])}"]
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}")
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        peer = cls(sock, client=False, buffered=rest)
+        peer.request_line = request_line
+        peer.request_headers = request_headers
         return peer
 
     # -- sending ------------------------------------------------------------------------------
