@@ -14,6 +14,8 @@
 #include <cctype>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace rtx::cmd {
 
@@ -32,6 +34,11 @@ struct ServeCommandOptions {
     std::string max_body = "1MiB";
     std::size_t max_subscribers = 10000;
     std::size_t history = 1000;
+    std::string ws_max_message = "64MiB";
+    std::size_t ws_max_conns = 10000;
+    std::vector<std::string> ws_origins;
+    std::string ws_ping_interval = "30s";
+    bool no_ws_compress = false;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -93,6 +100,14 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     }
     out.max_subscribers = options.max_subscribers;
     out.history = options.history;
+    out.ws_max_message = size_option("--ws-max-message", options.ws_max_message);
+    if (options.ws_max_conns == 0) {
+        throw core::UsageError("--ws-max-conns 0: must be at least 1");
+    }
+    out.ws_max_connections = options.ws_max_conns;
+    out.ws_origins = options.ws_origins;
+    out.ws_ping_interval = duration_flag("--ws-ping-interval", options.ws_ping_interval);
+    out.ws_compression = !options.no_ws_compress;
     return out;
 }
 
@@ -148,10 +163,10 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
         ->capture_default_str();
     app->add_flag("--no-tcp", options->no_tcp, "Do not start the TCP echo listener");
     app->add_option("--http-port", options->http_port,
-                    "HTTP port (SSE, stream, poll, publish); 0 picks a free port")
+                    "HTTP port (SSE, stream, poll, publish, WebSocket); 0 picks a free port")
         ->capture_default_str()
         ->group("HTTP");
-    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener")->group("HTTP");
+    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener (nor the WebSocket endpoints on its port)")->group("HTTP");
     app->add_option("--tick", options->tick,
                     "Publish an increasing counter on topic 'tick' this often (1s, 250ms)")
         ->group("HTTP");
@@ -179,6 +194,27 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "Messages kept per topic for replay (Last-Event-ID, cursors)")
         ->capture_default_str()
         ->group("Hub");
+    app->add_option("--ws-max-message", options->ws_max_message,
+                    "Largest WebSocket message received (1MiB, 64MiB); larger: close 1009")
+        ->capture_default_str()
+        ->group("WebSocket");
+    app->add_option("--ws-max-conns", options->ws_max_conns,
+                    "Open WebSocket connections at most; more get 503")
+        ->capture_default_str()
+        ->group("WebSocket");
+    app->add_option("--ws-origin", options->ws_origins,
+                    "Allowed Origin of a WebSocket upgrade (repeatable; default: any); "
+                    "others get 403")
+        ->take_all()
+        ->group("WebSocket");
+    app->add_option("--ws-ping-interval", options->ws_ping_interval,
+                    "Ping a WebSocket client quiet this long; drop it if still quiet after "
+                    "as long (0: never)")
+        ->capture_default_str()
+        ->group("WebSocket");
+    app->add_flag("--no-ws-compress", options->no_ws_compress,
+                  "Do not offer permessage-deflate to WebSocket clients")
+        ->group("WebSocket");
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -189,12 +225,17 @@ Endpoints:
                                    GET /poll/{topic}    long-poll (?cursor=N)
                                    POST /publish/{topic} the body becomes one message
                                    GET /                links; /eventsource.html?topic=T
+  ws        ws://127.0.0.1:8080/ws/{topic}  WebSocket pub/sub: what a client sends is
+                                   published to the topic (the sender gets it too), and
+                                   every message of the topic is sent to it
+  ws-echo   ws://127.0.0.1:8080/echo        WebSocket echo: each message comes back
 
 Examples:
   rtx serve                                 # every listener on its default port
   rtx serve --tick 1s                       # and a counter on topic 'tick'
   curl -N http://127.0.0.1:8080/sse/tick    # ... watch it
   curl -d hello http://127.0.0.1:8080/publish/news
+  rtx serve --ws-origin http://localhost:3000 --ws-max-message 1MiB
   rtx serve --tcp-port 0 --http-port 0      # pick free ports, print them
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
   rtx serve & echo hi | rtx tcp 127.0.0.1:7070)");

@@ -11,7 +11,7 @@ _rtx() {
     poll) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --no-reconnect --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --interval --hold --cursor --cursor-param --since --items --lines' -- "$cur")) ;;
     sse) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --no-reconnect --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --last-event-id --event' -- "$cur")) ;;
     ws) COMPREPLY=($(compgen -W ' --help -h --binary --base64 --hex --binary-as --echo --max-message --header -H --origin --subprotocol --no-compress --ping-interval --ping-timeout --close-code --close-reason --linger --no-close --proxy --json --raw --null -0 --count -n --no-stdin --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --preamble --insecure -k --cacert --cert --key' -- "$cur")) ;;
-    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history' -- "$cur")) ;;
+    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history --ws-max-message --ws-max-conns --ws-origin --ws-ping-interval --no-ws-compress' -- "$cur")) ;;
     esac
 }
 complete -o default -F _rtx rtx

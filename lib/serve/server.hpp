@@ -47,6 +47,18 @@ struct ServeOptions {
     std::size_t max_subscribers = 10000;
     /// Messages kept per topic for replay (SSE Last-Event-ID, poll cursors, ?since=).
     std::size_t history = 1000;
+    /// The WebSocket endpoints (/echo, /ws/{topic}) on the HTTP port.
+    /// The largest message a WebSocket client may send (else close 1009).
+    std::size_t ws_max_message = 64 * 1024 * 1024;
+    /// Open WebSocket connections (beyond it: 503).
+    std::size_t ws_max_connections = 10000;
+    /// Allowed Origin header values for a WebSocket upgrade; empty: any.
+    std::vector<std::string> ws_origins;
+    /// Ping a WebSocket client quiet this long, drop it when still quiet after as long;
+    /// zero: never.
+    core::Duration ws_ping_interval = std::chrono::seconds(30);
+    /// Offer permessage-deflate.
+    bool ws_compression = true;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.

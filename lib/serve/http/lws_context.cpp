@@ -51,6 +51,69 @@ void LwsContext::add_mount(std::string_view mountpoint, std::string_view protoco
     entry.protocol = std::string(protocol);
 }
 
+const lws_protocols* LwsContext::mounted_protocol(lws* wsi, std::string_view path) const {
+    for (const Mount& mount : m_mounts) {
+        const bool prefix = !mount.mountpoint.empty() && mount.mountpoint.back() == '/';
+        if (prefix ? path.starts_with(mount.mountpoint) : path == mount.mountpoint) {
+            return lws_vhost_name_to_protocol(lws_get_vhost(wsi), mount.protocol.c_str());
+        }
+    }
+    return nullptr;
+}
+
+int LwsContext::route(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                      std::size_t len) {
+    lws_context* context = wsi != nullptr ? lws_get_context(wsi) : nullptr;
+    auto* self = context != nullptr ? static_cast<LwsContext*>(lws_context_user(context)) : nullptr;
+    if (self == nullptr || self->m_default_callback == nullptr) {
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+    auto forward = [&](const lws_protocols* protocol) {
+        return protocol->callback(wsi, reason, protocol->user, in, len);
+    };
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        char path[1024];
+        const int length = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+        const lws_protocols* protocol =
+            length > 0 ? self->mounted_protocol(
+                             wsi, std::string_view(path, static_cast<std::size_t>(length)))
+                       : nullptr;
+        if (protocol == nullptr) {
+            break;
+        }
+        self->m_routes[wsi] = protocol;
+        const int answer = forward(protocol);
+        if (answer != 0) {
+            self->m_routes.erase(wsi); // refused: the connection stays (or dies as) HTTP
+        }
+        return answer;
+    }
+    case LWS_CALLBACK_HTTP:
+        if (auto it = self->m_routes.find(wsi); it != self->m_routes.end()) {
+            return forward(it->second);
+        }
+        if (const lws_protocols* protocol =
+                self->mounted_protocol(wsi, std::string_view(static_cast<const char*>(in), len))) {
+            return forward(protocol);
+        }
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (auto it = self->m_routes.find(wsi); it != self->m_routes.end()) {
+            const lws_protocols* protocol = it->second;
+            self->m_routes.erase(it);
+            forward(protocol);
+        }
+        break;
+    default:
+        if (auto it = self->m_routes.find(wsi); it != self->m_routes.end()) {
+            return forward(it->second);
+        }
+        break;
+    }
+    return self->m_default_callback(wsi, reason, user, in, len);
+}
+
 void LwsContext::add_busy_check(std::function<bool()> busy) {
     m_busy_checks.push_back(std::move(busy));
 }
@@ -88,6 +151,9 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     // lws sends at most this much per send(); its default (4 KiB) would cut every large
     // write into many, each waiting for the next loop iteration.
     info.pt_serv_buf_size = 64 * 1024;
+    info.user = this; // route() finds this object through the context
+    // RFC 6455 section 8.1: a text message that is not UTF-8 fails the connection (1007).
+    info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = seconds;
     // Our own header timer (408) runs first; lws's drop of a connection that holds header
     // storage unused comes after it, as a backstop.
@@ -104,20 +170,21 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     for (auto& protocol : m_protocols) {
         protocol.tx_packet_size = std::max<std::size_t>(protocol.tx_packet_size, 64 * 1024);
     }
-    m_protocols.push_back(lws_protocols{}); // the terminator
-    const lws_http_mount* next = nullptr;
-    for (auto it = m_mounts.rbegin(); it != m_mounts.rend(); ++it) {
-        lws_http_mount& mount = it->mount;
-        mount.mount_next = next;
-        mount.mountpoint = it->mountpoint.c_str();
-        mount.mountpoint_len = static_cast<unsigned char>(it->mountpoint.size());
-        mount.origin = it->protocol.c_str();
-        mount.protocol = it->protocol.c_str();
-        mount.origin_protocol = LWSMPRO_CALLBACK;
-        next = &mount;
+    if (!m_protocols.empty() && !m_mounts.empty()) {
+        m_default_callback = m_protocols.front().callback;
+        m_protocols.front().callback = &LwsContext::route;
     }
+    m_protocols.push_back(lws_protocols{}); // the terminator
     info.protocols = m_protocols.data();
-    info.mounts = next;
+    // The extension is negotiated only on WebSocket upgrades, so it costs HTTP nothing.
+    static const lws_extension k_extensions[] = {
+        {"permessage-deflate", lws_extension_callback_pm_deflate,
+         "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+        {nullptr, nullptr, nullptr},
+    };
+    if (settings.websocket_compression) {
+        info.extensions = k_extensions;
+    }
     info.vhost_name = "rtx";
     m_vhost = lws_create_vhost(m_context, &info);
     if (m_vhost == nullptr) {
