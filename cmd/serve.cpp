@@ -25,6 +25,11 @@ struct ServeCommandOptions {
     bool no_tcp = false;
     int http_port = serve::k_default_http_port;
     bool no_http = false;
+    int mqtt_port = serve::k_default_mqtt_port;
+    bool no_mqtt = false;
+    std::string mqtt_user;
+    std::string mqtt_password;
+    std::string mqtt_max_packet = "1MiB";
     std::string tick;
     std::string heartbeat = "15s";
     std::string poll_hold = "25s";
@@ -81,6 +86,21 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     } else {
         out.http_port = port_option("--http-port", options.http_port);
     }
+    if (options.no_mqtt) {
+        out.mqtt_port.reset();
+    } else {
+        out.mqtt_port = port_option("--mqtt-port", options.mqtt_port);
+    }
+    if (!options.mqtt_user.empty()) {
+        out.mqtt_user = options.mqtt_user;
+        out.mqtt_password = options.mqtt_password;
+    } else if (!options.mqtt_password.empty()) {
+        throw core::UsageError("--mqtt-password needs --mqtt-user");
+    }
+    out.mqtt_max_packet = size_option("--mqtt-max-packet", options.mqtt_max_packet);
+    if (out.mqtt_max_packet > 268435460) {
+        throw core::UsageError("--mqtt-max-packet: at most 256MiB (the MQTT limit)");
+    }
     if (!options.tick.empty()) {
         out.tick = duration_flag("--tick", options.tick);
     }
@@ -98,7 +118,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
 
 core::ExitCode run_serve(const ServeCommandOptions& options) {
     const serve::ServeOptions serve_options = resolve_serve_options(options);
-    if (!serve_options.tcp_port && !serve_options.http_port) {
+    if (!serve_options.tcp_port && !serve_options.http_port && !serve_options.mqtt_port) {
         throw core::UsageError("every listener is turned off; nothing to serve");
     }
 
@@ -152,6 +172,21 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
         ->capture_default_str()
         ->group("HTTP");
     app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener")->group("HTTP");
+    app->add_option("--mqtt-port", options->mqtt_port,
+                    "MQTT 3.1.1/5 broker port; 0 picks a free port")
+        ->capture_default_str()
+        ->group("MQTT");
+    app->add_flag("--no-mqtt", options->no_mqtt, "Do not start the MQTT broker")->group("MQTT");
+    app->add_option("--mqtt-user", options->mqtt_user,
+                    "Require this user name (and --mqtt-password) on CONNECT")
+        ->group("MQTT");
+    app->add_option("--mqtt-password", options->mqtt_password,
+                    "The password that goes with --mqtt-user")
+        ->group("MQTT");
+    app->add_option("--mqtt-max-packet", options->mqtt_max_packet,
+                    "Largest MQTT packet a client may send (64KiB, 1MiB); larger: disconnect")
+        ->capture_default_str()
+        ->group("MQTT");
     app->add_option("--tick", options->tick,
                     "Publish an increasing counter on topic 'tick' this often (1s, 250ms)")
         ->group("HTTP");
@@ -189,6 +224,7 @@ Endpoints:
                                    GET /poll/{topic}    long-poll (?cursor=N)
                                    POST /publish/{topic} the body becomes one message
                                    GET /                links; /eventsource.html?topic=T
+  mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; shares topics with http
 
 Examples:
   rtx serve                                 # every listener on its default port
@@ -196,6 +232,8 @@ Examples:
   curl -N http://127.0.0.1:8080/sse/tick    # ... watch it
   curl -d hello http://127.0.0.1:8080/publish/news
   rtx serve --tcp-port 0 --http-port 0      # pick free ports, print them
+  mosquitto_sub -t news & mosquitto_pub -t news -m hi   # MQTT through the broker
+  rtx serve --mqtt-user u --mqtt-password p # MQTT clients must log in
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
   rtx serve & echo hi | rtx tcp 127.0.0.1:7070)");
     return [options] {
