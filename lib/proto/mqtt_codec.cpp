@@ -803,7 +803,8 @@ DecodeStatus Decoder::decode(std::string_view& input, Packet& packet) {
                 input.remove_prefix(total);
                 return finish(frame, header_size, packet);
             }
-            m_buffer.reserve(total);
+            // Not all of `total`: a peer announcing a huge packet must send it to cost that.
+            m_buffer.reserve(std::min<std::size_t>(total, 64 * 1024));
         }
         m_buffer.append(input);
         input = {};

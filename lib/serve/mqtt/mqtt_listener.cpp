@@ -227,6 +227,11 @@ private:
                 pm::encode_connack(out, Version::v311, false,
                                    pm::k_v311_unacceptable_protocol_version);
                 m_stream.write(out);
+            } else if (m_packet.type == PacketType::connect &&
+                       m_packet.connect.protocol_level == 5) {
+                // A broken MQTT 5 CONNECT: the reason goes in CONNACK (MQTT 5 section 4.13).
+                pm::encode_connack(out, Version::v5, false, error.reason);
+                m_stream.write(out);
             }
             close(std::nullopt, false);
             return;
