@@ -133,12 +133,8 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
         core::log_error("{}", started.error().message);
         return started.error().code;
     }
-    // Endpoints go to stdout, one "name url" per line: scripts and tests read them.
-    for (const auto& listener : server.listeners()) {
-        std::fputs(fmt::format("{} {}\n", listener->name(), listener->url()).c_str(), stdout);
-    }
-    std::fflush(stdout);
-
+    // Signals are watched before the endpoints are printed: a script that reads them and
+    // stops the server at once must get a clean shutdown, not the default SIGTERM death.
     core::Timer grace(loop);
     core::SignalWatcher signals(loop, [&](int signum) {
         if (grace.active()) {
@@ -152,6 +148,12 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
         grace.start(std::chrono::seconds(2), [&loop] { loop.stop(); });
         grace.unref(); // the loop ends as soon as the last connection closes
     });
+    // Endpoints go to stdout, one "name url" per line: scripts and tests read them.
+    for (const auto& listener : server.listeners()) {
+        std::fputs(fmt::format("{} {}\n", listener->name(), listener->url()).c_str(), stdout);
+    }
+    std::fflush(stdout);
+
     loop.run();
     return core::ExitCode::ok;
 }

@@ -17,9 +17,17 @@ from rtxtest import Serve, popen_rtx, read_line
 MOSQ = shutil.which("mosquitto_sub") and shutil.which("mosquitto_pub")
 
 
+@contextlib.contextmanager
 def broker(*args, http=False):
+    """`rtx serve` with the broker on a free port; it must then stop cleanly (exit 0, and
+    nothing from the sanitizers in an ASan build)."""
     extra = ("--http-port", "0") if http else ("--no-http",)
-    return Serve("--no-tcp", *extra, "--mqtt-port", "0", *args, expect=2 if http else 1)
+    with Serve("--no-tcp", *extra, "--mqtt-port", "0", *args, expect=2 if http else 1) as serve:
+        yield serve
+        code = serve.stop()
+        err = serve.proc.stderr.read().decode(errors="replace")
+    if code != 0 or "Sanitizer" in err:
+        raise AssertionError(f"rtx serve exited {code}: {err}")
 
 
 def port_of(serve):
