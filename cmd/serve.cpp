@@ -30,6 +30,7 @@ struct ServeCommandOptions {
     std::string mqtt_user;
     std::string mqtt_password;
     std::string mqtt_max_packet = "1MiB";
+    std::size_t mqtt_max_queued = 10000;
     std::string tick;
     std::string heartbeat = "15s";
     std::string poll_hold = "25s";
@@ -101,6 +102,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     if (out.mqtt_max_packet > 268435460) {
         throw core::UsageError("--mqtt-max-packet: at most 256MiB (the MQTT limit)");
     }
+    out.mqtt_max_queued = options.mqtt_max_queued;
     if (!options.tick.empty()) {
         out.tick = duration_flag("--tick", options.tick);
     }
@@ -187,6 +189,10 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
         ->group("MQTT");
     app->add_option("--mqtt-max-packet", options->mqtt_max_packet,
                     "Largest MQTT packet a client may send (64KiB, 1MiB); larger: disconnect")
+        ->capture_default_str()
+        ->group("MQTT");
+    app->add_option("--mqtt-max-queued", options->mqtt_max_queued,
+                    "QoS 1/2 messages kept per session for an absent or slow client")
         ->capture_default_str()
         ->group("MQTT");
     app->add_option("--tick", options->tick,

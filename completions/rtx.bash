@@ -10,7 +10,7 @@ _rtx() {
     stream) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --lines --ndjson' -- "$cur")) ;;
     poll) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --no-reconnect --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --interval --hold --cursor --cursor-param --since --items --lines' -- "$cur")) ;;
     sse) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --no-reconnect --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --last-event-id --event' -- "$cur")) ;;
-    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --mqtt-port --no-mqtt --mqtt-user --mqtt-password --mqtt-max-packet --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history' -- "$cur")) ;;
+    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --mqtt-port --no-mqtt --mqtt-user --mqtt-password --mqtt-max-packet --mqtt-max-queued --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history' -- "$cur")) ;;
     esac
 }
 complete -o default -F _rtx rtx

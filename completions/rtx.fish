@@ -118,6 +118,7 @@ complete -c rtx -n '__fish_seen_subcommand_from serve' -l no-mqtt -d 'Do not sta
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l mqtt-user -r -d 'Require this user name (and --mqtt-password) on CONNECT'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l mqtt-password -r -d 'The password that goes with --mqtt-user'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l mqtt-max-packet -r -d 'Largest MQTT packet a client may send (64KiB, 1MiB); larger: disconnect'
+complete -c rtx -n '__fish_seen_subcommand_from serve' -l mqtt-max-queued -r -d 'QoS 1/2 messages kept per session for an absent or slow client'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l tick -r -d 'Publish an increasing counter on topic '\''tick'\'' this often (1s, 250ms)'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l heartbeat -r -d 'Send an SSE comment on a stream that was quiet this long'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l poll-hold -r -d 'Hold a long-poll this long at most, then answer 204'

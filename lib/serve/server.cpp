@@ -57,6 +57,7 @@ core::Result<bool> Server::start(const ServeOptions& options) {
         mqtt_options.user = options.mqtt_user;
         mqtt_options.password = options.mqtt_password;
         mqtt_options.max_packet = options.mqtt_max_packet;
+        mqtt_options.max_queued = options.mqtt_max_queued;
         auto broker = mqtt::MqttListener::create(
             m_loop, *m_hub, SocketAddress{options.bind, *options.mqtt_port}, mqtt_options);
         if (!broker) {

@@ -41,6 +41,8 @@ struct ServeOptions {
     std::string mqtt_password;
     /// The largest MQTT packet a client may send (else it is disconnected, reason 0x95).
     std::size_t mqtt_max_packet = 1024 * 1024;
+    /// QoS 1/2 messages kept per MQTT session for a client that is away or slow.
+    std::size_t mqtt_max_queued = 10000;
     /// Publish "1", "2", ... on topic `tick` this often; zero: no ticks.
     core::Duration tick{0};
     /// A comment on an SSE stream that carried nothing for this long.

@@ -244,6 +244,19 @@ class MqttBroker(unittest.TestCase):
                         self.assertEqual(lines(again, 2), ["persist one", "persist two"])
                         self.assertEqual(extra_lines(again, 0.5), [])
 
+    def test_max_queued_bounds_an_absent_session(self):
+        with broker("--mqtt-max-queued", "2") as serve:
+            port = port_of(serve)
+            args = ("-c", "-i", "bounded", "-q", "1")
+            with sub(port, "bounded", version="311", args=args) as s:
+                s.send_signal(signal.SIGINT)
+                s.wait(timeout=5)
+            for i in range(4):
+                pub(port, "bounded", "-q", "1", message=f"m{i}")
+            with sub(port, "bounded", version="311", args=args, wait_ready=False) as again:
+                self.assertEqual(lines(again, 2), ["bounded m0", "bounded m1"])
+                self.assertEqual(extra_lines(again, 0.5), [])
+
     def test_clean_session_forgets(self):
         with broker() as serve:
             port = port_of(serve)
