@@ -257,6 +257,48 @@ class MqttBroker(unittest.TestCase):
                 self.assertEqual(lines(again, 2), ["bounded m0", "bounded m1"])
                 self.assertEqual(extra_lines(again, 0.5), [])
 
+    def test_v5_session_expiry(self):
+        with broker() as serve:
+            port = port_of(serve)
+            expiry = b"\x11\x00\x00\x00\x01"  # Session Expiry Interval: 1 s
+            with mqttraw.Client(port) as c:
+                self.assertEqual(c.connect(client_id="brief", clean=False, props=expiry)[0], 0)
+                c.send(mqttraw.subscribe("brief", qos=1))
+                self.assertEqual(c.read_packet(), (0x90, b"\x00\x01\x00\x01"))
+                c.send(mqttraw.packet(0xE0, b""))
+                self.assertEqual(c.closed(), [])
+            pub(port, "brief", "-q", "1", message="kept")
+            with mqttraw.Client(port) as c:  # within the second: the session and message
+                self.assertEqual(c.connect(client_id="brief", clean=False, props=expiry)[0], 1)
+                first, body = c.read_packet()
+                self.assertEqual(first & 0xF6, 0x32)
+                self.assertTrue(body.endswith(b"kept"))
+                packet_id = body[7:9]
+                c.send(mqttraw.packet(0x40, packet_id))  # PUBACK
+                c.send(mqttraw.packet(0xE0, b""))
+                self.assertEqual(c.closed(), [])
+            time.sleep(1.5)
+            with mqttraw.Client(port) as c:  # expired: a new session
+                self.assertEqual(c.connect(client_id="brief", clean=False, props=expiry)[0], 0)
+
+    def test_unsubscribe(self):
+        with broker() as serve:
+            port = port_of(serve)
+            for version, unsuback in ((5, b"\x00\x02\x00\x00"), (4, b"\x00\x02")):
+                with self.subTest(version=version), mqttraw.Client(port) as c:
+                    c.connect(client_id=f"unsub{version}", version=version)
+                    c.send(mqttraw.subscribe("u/+", version=version))
+                    c.read_packet()
+                    props = b"\x00" if version == 5 else b""
+                    c.send(mqttraw.packet(0xA2, b"\x00\x02" + props + mqttraw.string("u/+")))
+                    self.assertEqual(c.read_packet(), (0xB0, unsuback))
+                    c.send(mqttraw.packet(0xA2, b"\x00\x03" + props + mqttraw.string("u/+")))
+                    expected = b"\x00\x03\x00\x11" if version == 5 else b"\x00\x03"
+                    self.assertEqual(c.read_packet(), (0xB0, expected))  # none existed
+                    pub(port, "u/x", message="after")
+                    c.send(mqttraw.packet(0xC0, b""))
+                    self.assertEqual(c.read_packet(), (0xD0, b""))  # and no PUBLISH first
+
     def test_clean_session_forgets(self):
         with broker() as serve:
             port = port_of(serve)
