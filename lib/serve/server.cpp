@@ -3,6 +3,7 @@
 #include "core/version.hpp"
 #include "serve/http/http_listener.hpp"
 #include "serve/http/lws_context.hpp"
+#include "serve/mqtt/mqtt_listener.hpp"
 #include "serve/tcp_echo_listener.hpp"
 #include "serve/ws/ws_listener.hpp"
 
@@ -51,6 +52,20 @@ core::Result<bool> Server::start(const ServeOptions& options) {
             stop();
             return started.error();
         }
+    }
+    if (options.mqtt_port) {
+        mqtt::MqttOptions mqtt_options;
+        mqtt_options.user = options.mqtt_user;
+        mqtt_options.password = options.mqtt_password;
+        mqtt_options.max_packet = options.mqtt_max_packet;
+        mqtt_options.max_queued = options.mqtt_max_queued;
+        auto broker = mqtt::MqttListener::create(
+            m_loop, *m_hub, SocketAddress{options.bind, *options.mqtt_port}, mqtt_options);
+        if (!broker) {
+            stop();
+            return broker.error();
+        }
+        m_listeners.push_back(std::move(broker.value()));
     }
     if (options.tick.count() > 0) {
         m_tick = std::make_unique<core::Timer>(m_loop);
