@@ -339,3 +339,61 @@ TEST_CASE("breaches") {
         CHECK(none[0] == "latency p99: no samples to check against the limit 1.00ms");
     }
 }
+
+TEST_CASE("render_html") {
+    Report report = sample_report(1);
+    report.target = "ws://127.0.0.1:9000/echo?a=1&b=</script><b>";
+    std::string page = render_html(report);
+    CAPTURE(page.substr(0, 400));
+    CHECK(page.find("<!DOCTYPE html>") == 0);
+    for (std::string_view id : {"id=\"throughput\"", "id=\"latency\"", "id=\"spectrum\""}) {
+        CHECK(page.find(id) != std::string::npos);
+    }
+    CHECK(page.find("window.chartsRendered") != std::string::npos);
+
+    SUBCASE("self-contained: nothing is loaded from anywhere") {
+        for (std::string_view external :
+             {"src=\"http", "src='http", "href=\"http", "href='http", "url(http", "url(//",
+              "@import", "src=\"//", "<link", "<iframe", "<img"}) {
+            CAPTURE(external);
+            CHECK(page.find(external) == std::string::npos);
+        }
+        CHECK(page.find("default-src 'none'") != std::string::npos);
+    }
+    SUBCASE("the data is embedded") {
+        std::size_t start = page.find("<script type=\"application/json\" id=\"bench-data\">");
+        REQUIRE(start != std::string::npos);
+        start = page.find('>', start) + 1;
+        std::size_t end = page.find("</script>", start);
+        json data = json::parse(page.substr(start, end - start));
+        REQUIRE(data["timeline"].size() == 3);
+        CHECK(data["timeline"][2] == json::array({3.0, 501, 495, 3, 9, 1001, 4010}));
+        const json& spectrum = data["spectrum"];
+        REQUIRE(spectrum.size() > 100); // 1592 samples: x up to log10(1592) in 0.02 steps
+        CHECK(spectrum[0][1] == 0.0);
+        CHECK(spectrum.back()[1] == 100.0);
+        CHECK(spectrum.back()[2] == report.latency.max());
+        CHECK(spectrum[100][2] == report.latency.value_at_percentile(spectrum[100][1]));
+        for (std::size_t i = 1; i < spectrum.size(); ++i) {
+            CHECK(spectrum[i][2] >= spectrum[i - 1][2]); // latency never falls with percentile
+        }
+        CHECK(page.find(format_latency_us(report.latency.value_at_percentile(99))) !=
+              std::string::npos);
+    }
+    SUBCASE("text from the report is escaped") {
+        CHECK(page.find("</script><b>") == std::string::npos);
+        CHECK(page.find("echo?a=1&amp;b=&lt;/script&gt;&lt;b&gt;") != std::string::npos);
+        // Only the two script elements of the page close.
+        std::size_t closes = 0;
+        for (std::size_t at = page.find("</script>"); at != std::string::npos;
+             at = page.find("</script>", at + 1)) {
+            ++closes;
+        }
+        CHECK(closes == 2);
+    }
+    SUBCASE("an empty report still renders") {
+        std::string empty = render_html(Report{});
+        CHECK(empty.find("\"spectrum\":[]") != std::string::npos);
+        CHECK(empty.find("\"timeline\":[]") != std::string::npos);
+    }
+}
