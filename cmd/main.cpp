@@ -22,6 +22,8 @@ std::span<const Command> commands() {
         Command{"stream", "HTTP streaming: print a response body as it arrives", &setup_stream},
         Command{"poll", "HTTP long-polling loop: hold, receive, re-request at once", &setup_poll},
         Command{"sse", "Server-Sent Events client: reconnect, Last-Event-ID, retry:", &setup_sse},
+        Command{"bench", "Load generator: many connections, latency percentiles, loss",
+                &setup_bench},
         Command{"serve", "Embedded local server: TCP echo, SSE, streaming, long-poll, publish",
                 &setup_serve},
     };
