@@ -84,7 +84,9 @@ TEST_CASE("OpenScheduler: achieved rate over N messages is N/rate") {
             std::uint64_t due = scheduler.due_count(now);
             std::uint64_t popped = 0;
             while (auto intended = scheduler.pop_due(now)) {
-                early += *intended > now ? 1 : 0;
+                if (*intended > now) {
+                    ++early;
+                }
                 ++popped;
             }
             CHECK(popped == due);
