@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include <list>
+#include <deque>
 #include <map>
 #include <random>
 
@@ -281,7 +281,12 @@ private:
 
 // --- Fan-out publisher -----------------------------------------------------------------
 
-class Publisher final : public Sender {
+/// One POST at a time per publisher, so the server sees its messages in sequence order
+/// (several in flight would travel on several connections and arrive reordered, which
+/// would be the bench's doing, not the server's). In the open model, messages that come
+/// due while a POST is in flight wait in order; their latency still counts from the
+/// intended time.
+class Publisher final : public Sender, private transport::http::HttpTransferHandler {
 public:
     Publisher(ClientContext context, std::size_t index, std::size_t sender)
         : m_context(context)
@@ -303,13 +308,13 @@ public:
 
     ~Publisher() override {
         m_next.stop();
-        m_calls.clear();
+        m_transfer.reset();
     }
 
     void begin() override {
         const Plan& plan = m_context.plan;
         if (!plan.open_model) {
-            publish(plan.now_ns());
+            enqueue(plan.now_ns());
             return;
         }
         double rate = plan.rate / static_cast<double>(plan.publishers);
@@ -317,47 +322,46 @@ public:
         m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
     }
 
-    void send_at(std::uint64_t intended_ns) override { publish(intended_ns); }
+    void send_at(std::uint64_t intended_ns) override { enqueue(intended_ns); }
 
 private:
-    /// One POST in flight.
-    struct Call final : transport::http::HttpTransferHandler {
-        Publisher* owner = nullptr;
-        std::list<std::unique_ptr<Call>>::iterator self;
-        std::unique_ptr<transport::http::HttpTransfer> transfer;
-        long status = 0;
-        bool on_response_head(const transport::http::HttpResponseHead& head) override {
-            status = head.status;
-            return true;
-        }
-        bool on_body(std::string_view) override { return true; }
-        void on_done(const transport::http::HttpResult& result) override {
-            owner->completed(*this, result); // destroys this
-        }
-    };
-
-    void publish(std::uint64_t intended_ns) {
+    void enqueue(std::uint64_t intended_ns) {
         if (!m_context.recorder.sending() || (m_quota > 0 && m_published >= m_quota)) {
             return;
         }
-        const Plan& plan = m_context.plan;
-        Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++, intended_ns};
-        m_request.body.assign(m_builder.build(stamp));
-        m_calls.push_back(std::make_unique<Call>());
-        Call& call = *m_calls.back();
-        call.owner = this;
-        call.self = std::prev(m_calls.end());
-        call.transfer =
-            std::make_unique<transport::http::HttpTransfer>(*m_context.multi, m_request, call);
-        call.transfer->start();
+        m_waiting.push_back(intended_ns);
         if (m_quota > 0 && ++m_published == m_quota) {
             m_context.clock.stop(m_sender);
             m_context.recorder.sender_done();
         }
+        pump();
     }
 
-    void completed(Call& call, const transport::http::HttpResult& result) {
-        bool ok = result.ok && call.status / 100 == 2;
+    void pump() {
+        if (m_transfer || m_waiting.empty() || !m_context.recorder.sending()) {
+            return;
+        }
+        const Plan& plan = m_context.plan;
+        Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++,
+                    m_waiting.front()};
+        m_waiting.pop_front();
+        m_request.body.assign(m_builder.build(stamp));
+        m_status = 0;
+        transport::http::HttpTransferHandler& handler = *this;
+        m_transfer =
+            std::make_unique<transport::http::HttpTransfer>(*m_context.multi, m_request, handler);
+        m_transfer->start();
+    }
+
+    bool on_response_head(const transport::http::HttpResponseHead& head) override {
+        m_status = head.status;
+        return true;
+    }
+
+    bool on_body(std::string_view) override { return true; }
+
+    void on_done(const transport::http::HttpResult& result) override {
+        bool ok = result.ok && m_status / 100 == 2;
         if (ok) {
             m_context.recorder.record_acked(m_topic_index);
             m_context.recorder.record_sent(m_request.body.size());
@@ -369,13 +373,15 @@ private:
         } else {
             m_context.recorder.record_error(ErrorKind::protocol);
         }
-        m_calls.erase(call.self); // on_done may destroy its transfer
-        if (!m_context.plan.open_model) {
-            // The next publish on the next loop turn, outside curl's completion handling;
-            // after a failure, only after a pause, so a dead server is not hammered.
-            m_next.start(ok ? core::Duration{0} : m_context.plan.reconnect_delay,
-                         [this] { publish(m_context.plan.now_ns()); });
-        }
+        m_transfer.reset(); // on_done may destroy its transfer
+        // The next POST on the next loop turn, outside curl's completion handling; after a
+        // failure only after a pause, so that a dead server is not hammered.
+        m_next.start(ok ? core::Duration{0} : m_context.plan.reconnect_delay, [this] {
+            if (!m_context.plan.open_model) {
+                enqueue(m_context.plan.now_ns());
+            }
+            pump();
+        });
     }
 
     ClientContext m_context;
@@ -383,11 +389,13 @@ private:
     std::size_t m_sender;
     std::size_t m_topic_index;
     std::uint64_t m_quota;
-    std::uint64_t m_published = 0;
+    std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
     std::uint64_t m_sequence = 0;
     PayloadBuilder m_builder;
     transport::http::HttpRequest m_request;
-    std::list<std::unique_ptr<Call>> m_calls;
+    std::unique_ptr<transport::http::HttpTransfer> m_transfer; ///< The POST in flight.
+    long m_status = 0;
+    std::deque<std::uint64_t> m_waiting; ///< Intended send times not yet posted.
     core::Timer m_next;
 };
 
