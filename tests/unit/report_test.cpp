@@ -128,6 +128,38 @@ TEST_CASE("Report: malformed JSON fails with a reason") {
     expect_error(edited([](json& d) { d["timeline"] = 5; }), "'timeline' must be an array");
 }
 
+TEST_CASE("Report: truncated or corrupted JSON never parses into garbage") {
+    Report report;
+    report.protocol = "tcp";
+    report.latency.record(1500);
+    report.latency.record(UINT64_MAX);
+    report.timeline.push_back(Interval{1, 2, 3, 4, 5, 6, 7});
+    const std::string good = report_to_json_text(report);
+    SUBCASE("every truncation fails") {
+        for (std::size_t length = 0; length < good.size(); ++length) {
+            CAPTURE(length);
+            auto parsed = parse_report_json(std::string_view(good).substr(0, length));
+            CHECK(!parsed.ok());
+        }
+    }
+    SUBCASE("byte flips either fail cleanly or parse a valid report") {
+        std::mt19937_64 random(99);
+        for (int round = 0; round < 3000; ++round) {
+            std::string mutated = good;
+            mutated[random() % mutated.size()] = static_cast<char>(random() % 256);
+            auto parsed = parse_report_json(mutated);
+            if (parsed.ok()) {
+                // Whatever was accepted is a consistent report: it survives another trip.
+                auto again = parse_report_json(report_to_json_text(*parsed));
+                REQUIRE(again.ok());
+                CHECK(*again == *parsed);
+            } else {
+                CHECK(parsed.error().message.find("bad bench report: ") == 0);
+            }
+        }
+    }
+}
+
 TEST_CASE("Report: merge_reports is exact") {
     std::vector<Report> workers{sample_report(1), sample_report(2), sample_report(3)};
     workers[2].duration_seconds = 3.5;
