@@ -404,19 +404,25 @@ core::Result<Report> merge_reports(const std::vector<Report>& reports) {
     return merged;
 }
 
+namespace {
+
+// 3 significant digits: "1.25", "12.3", "123".
+std::string three_digits(double value, std::string_view unit) {
+    if (value < 9.995) {
+        return fmt::format("{:.2f}{}", value, unit);
+    }
+    if (value < 99.95) {
+        return fmt::format("{:.1f}{}", value, unit);
+    }
+    return fmt::format("{:.0f}{}", value, unit);
+}
+
+} // namespace
+
 std::string format_latency_us(std::uint64_t us) {
     if (us < 1000) {
         return fmt::format("{}us", us);
     }
-    auto three_digits = [](double value, std::string_view unit) {
-        if (value < 10) {
-            return fmt::format("{:.2f}{}", value, unit);
-        }
-        if (value < 100) {
-            return fmt::format("{:.1f}{}", value, unit);
-        }
-        return fmt::format("{:.0f}{}", value, unit);
-    };
     double value = static_cast<double>(us);
     // Switch units where rounding would print "1000ms".
     if (value < 999'500) {
@@ -442,18 +448,18 @@ std::string format_count(double value) {
     return fmt::format("{:.2f}G", value / 1e9);
 }
 
-// "512 B", "1.25 kB", "3.40 MB" (decimal units, as network rates are quoted).
+// "512 B", "1.25 kB", "340 MB" (decimal units, as network rates are quoted).
 std::string format_bytes(double bytes) {
-    if (bytes < 1000) {
+    if (bytes < 999.5) {
         return fmt::format("{:.0f} B", bytes);
     }
     if (bytes < 999'500) {
-        return fmt::format("{:.2f} kB", bytes / 1e3);
+        return three_digits(bytes / 1e3, " kB");
     }
     if (bytes < 999'500'000) {
-        return fmt::format("{:.2f} MB", bytes / 1e6);
+        return three_digits(bytes / 1e6, " MB");
     }
-    return fmt::format("{:.2f} GB", bytes / 1e9);
+    return three_digits(bytes / 1e9, " GB");
 }
 
 std::string format_percent(double fraction) {
@@ -519,7 +525,7 @@ std::string errors_text(const ErrorCounts& errors) {
 std::string render_summary(const Report& report) {
     const double seconds = report.duration_seconds;
     std::string out =
-        fmt::format("{} {} over {}\n", report.target, report.pattern, report.protocol);
+        fmt::format("  target        {} ({} {})\n", report.target, report.protocol, report.pattern);
     out += fmt::format("  load          {}\n", load_model_text(report));
     std::uint64_t up = report.connections - std::min(report.connections, report.connections_failed);
     out += fmt::format("  connections   {} ({} up, {} failed), {} threads", report.connections, up,
