@@ -435,12 +435,14 @@ namespace {
 
 // "950", "12.3k", "1.25M": counts and rates at a glance.
 std::string format_count(double value) {
-    if (value < 10'000) {
-        return std::fabs(value - std::round(value)) < 0.05 ? fmt::format("{:.0f}", value)
-                                                           : fmt::format("{:.1f}", value);
+    if (value < 99.95 && std::fabs(value - std::round(value)) >= 0.05) {
+        return fmt::format("{:.1f}", value); // "2.5" msg/s, not "2"
+    }
+    if (value < 9'999.5) {
+        return fmt::format("{:.0f}", value);
     }
     if (value < 999'500) {
-        return fmt::format("{:.1f}k", value / 1e3);
+        return three_digits(value / 1e3, "k");
     }
     if (value < 999'500'000) {
         return fmt::format("{:.2f}M", value / 1e6);
