@@ -3,6 +3,7 @@
 #include "bench/payload.hpp"
 #include "bench/send_clock.hpp"
 #include "bench/sequence_tracker.hpp"
+#include "core/log.hpp"
 #include "transport/connect.hpp"
 #include "transport/http/curl_multi.hpp"
 #include "transport/http/http_stream_connection.hpp"
@@ -116,6 +117,7 @@ void Client::on_close(transport::Connection&, const transport::CloseInfo& info) 
     if (recorder.running()) {
         if (auto kind = error_kind(info)) {
             recorder.record_error(*kind);
+            core::log_verbose("connection {}: {}", m_index + 1, info.reason);
         }
     }
     settle();
