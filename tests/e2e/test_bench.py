@@ -4,17 +4,20 @@ thresholds, the JSON report and the HTML charts in headless Chromium."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from rtxtest import EXIT_CONNECT, EXIT_OK, EXIT_USAGE, SOURCE_DIR, Serve, free_port, rtx
+from rtxtest import (EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SOURCE_DIR, Serve,
+                     free_port, popen_rtx, rtx)
 from tcpproxy import Proxy
 
 EXIT_THRESHOLD = 10
 FANOUT = ("sse", "stream", "poll")
+ECHO_TCP = r"\btcp\b.*\becho\b|\becho\b.*\btcp\b"  # the summary names both
 
 
 def bench(*args, timeout=60):
@@ -40,7 +43,7 @@ def histogram_total(histogram):
 class EchoTest(unittest.TestCase):
     def test_embedded_tcp_closed_model_counts_every_reply(self):
         report, summary = bench_json(self, "tcp", "-c", "4", "-t", "2", "-n", "400")
-        self.assertIn("echo over tcp", summary)
+        self.assertRegex(summary, ECHO_TCP)
         self.assertEqual(report["messages_sent"], 400)
         self.assertEqual(report["messages_received"], 400)
         self.assertEqual(report["lost"], 0)
@@ -98,7 +101,7 @@ class FanoutTest(unittest.TestCase):
             with self.subTest(protocol):
                 report, summary = bench_json(self, protocol, "-c", "6", "--publishers", "2",
                                              "-n", "60")
-                self.assertIn(f"fanout over {protocol}", summary)
+                self.assertRegex(summary, rf"\b{protocol}\b.*\bfan-?out\b|\bfan-?out\b.*\b{protocol}\b")
                 self.check_all_delivered(report, 6, 60)
 
     def test_separate_serve(self):
@@ -145,6 +148,15 @@ class OutputTest(unittest.TestCase):
         self.assertEqual(result.returncode, EXIT_OK)
         self.assertIn("latency", result.stdout.decode())
         self.assertNotIn("\r", result.stderr.decode())
+
+    def test_sigint_ends_the_run_with_a_summary(self):
+        with popen_rtx("bench", "tcp", "-c", "2", "-d", "60s", stdin=subprocess.DEVNULL) as proc:
+            time.sleep(1.5)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, EXIT_INTERRUPTED, err.decode())
+        self.assertRegex(out.decode(), ECHO_TCP)
+        self.assertRegex(out.decode(), r"received\s+[1-9]")
 
     def test_usage_errors(self):
         for args in (["ws"], ["tcp", "--size", "10"], ["tcp", "--rate", "5", "--rate-per-conn", "1"],
