@@ -12,6 +12,10 @@
 
 namespace rtx::bench {
 
+namespace {
+constexpr std::size_t k_subscribers_per_multi = 32;
+}
+
 /// Everything a worker owns, on its thread. The clients call back into it to record.
 class Worker::Session final : public Recorder {
 public:
@@ -33,17 +37,15 @@ public:
         m_keepalive.start(
             std::chrono::hours(1), [] {}, std::chrono::hours(1));
         m_started_ns = m_plan.now_ns();
-        if (is_fanout(m_plan.protocol)) {
-            m_multi = std::make_unique<transport::http::CurlMulti>(m_loop);
-        }
         m_clock = std::make_unique<SendClock>(
             m_loop, m_plan.senders(),
             [this](std::size_t sender, OpenScheduler::Clock::time_point intended) {
                 send_scheduled(sender, intended);
             });
-        ClientContext context{m_plan, m_loop, m_multi.get(), *this, *m_clock};
+        ClientContext context{m_plan, m_loop, nullptr, *this, *m_clock};
         for (std::size_t i = m_index; i < m_plan.connections; i += m_plan.threads) {
             if (is_fanout(m_plan.protocol)) {
+                context.multi = multi_for(m_clients.size());
                 m_clients.push_back(make_subscriber(context, i));
             } else {
                 m_clients.push_back(make_echo_client(context, i, m_senders.size()));
@@ -51,6 +53,8 @@ public:
             }
         }
         if (is_fanout(m_plan.protocol)) {
+            // Publishers and the poll probe share the first group's multi handle.
+            context.multi = multi_for(0);
             for (std::size_t i = m_index; i < m_plan.publishers; i += m_plan.threads) {
                 m_publishers.push_back(make_publisher(context, i, m_senders.size()));
                 m_senders.push_back(m_publishers.back().get());
@@ -201,6 +205,20 @@ private:
             std::chrono::milliseconds(10));
     }
 
+    /// The curl multi handle of the subscriber with local index `local`: one per group of
+    /// k_subscribers_per_multi. curl looks for a reusable connection by scanning every
+    /// connection its multi handle holds to the same host, on each new request; with
+    /// thousands of subscribers on one handle that scan made each connect (and each
+    /// long-poll request) cost O(subscribers) and the 10,000-subscriber ramp O(n^2).
+    /// Small groups keep keep-alive reuse for the poll loop and bound the scan.
+    transport::http::CurlMulti* multi_for(std::size_t local) {
+        std::size_t group = local / k_subscribers_per_multi;
+        while (m_multis.size() <= group) {
+            m_multis.push_back(std::make_unique<transport::http::CurlMulti>(m_loop));
+        }
+        return m_multis[group].get();
+    }
+
     void send_scheduled(std::size_t sender, OpenScheduler::Clock::time_point intended) {
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(intended - m_plan.epoch);
         m_senders[sender]->send_at(
@@ -256,7 +274,7 @@ private:
         m_senders.clear();
         m_clients.clear();
         m_publishers.clear();
-        m_multi.reset();
+        m_multis.clear();
         m_clock.reset();
     }
 
@@ -267,7 +285,7 @@ private:
     core::Loop& m_loop;
     core::Timer m_keepalive;
     core::Timer m_ramp;
-    std::unique_ptr<transport::http::CurlMulti> m_multi;
+    std::vector<std::unique_ptr<transport::http::CurlMulti>> m_multis;
     std::unique_ptr<SendClock> m_clock;
     std::unique_ptr<CursorProbe> m_probe;
     std::vector<std::unique_ptr<Client>> m_clients;
