@@ -334,7 +334,6 @@ private:
         m_waiting.push_back(intended_ns);
         if (m_quota > 0 && ++m_published == m_quota) {
             m_context.clock.stop(m_sender);
-            m_context.recorder.sender_done();
         }
         pump();
     }
@@ -376,6 +375,9 @@ private:
             m_context.recorder.record_error(ErrorKind::protocol);
         }
         m_transfer.reset(); // on_done may destroy its transfer
+        if (m_quota > 0 && ++m_completed == m_quota) {
+            m_context.recorder.sender_done(); // the last one is answered, not just queued
+        }
         // The next POST on the next loop turn, outside curl's completion handling; after a
         // failure only after a pause, so that a dead server is not hammered.
         m_next.start(ok ? core::Duration{0} : m_context.plan.reconnect_delay, [this] {
@@ -392,6 +394,7 @@ private:
     std::size_t m_topic_index;
     std::uint64_t m_quota;
     std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
+    std::uint64_t m_completed = 0; ///< POSTs answered or failed.
     std::uint64_t m_sequence = 0;
     PayloadBuilder m_builder;
     transport::http::HttpRequest m_request;
