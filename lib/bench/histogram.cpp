@@ -163,8 +163,10 @@ std::uint64_t Histogram::value_at_percentile(double percentile) const {
     // Shave off the rounding error of p/100*n (99/100*100 is 99.00000000000001) so an exact
     // rank is not rounded up to the next sample.
     double rank_real = std::ceil(fractional_rank * (1 - 1e-12));
-    std::uint64_t rank =
-        std::clamp<std::uint64_t>(static_cast<std::uint64_t>(rank_real), 1, m_total);
+    // Compared as doubles first: near 2^64 samples the cast itself would overflow.
+    std::uint64_t rank = rank_real >= static_cast<double>(m_total)
+                             ? m_total
+                             : std::max<std::uint64_t>(1, static_cast<std::uint64_t>(rank_real));
     std::uint64_t seen = 0;
     for (std::size_t i = m_min_index; i <= m_max_index; ++i) {
         seen += m_counts[i];

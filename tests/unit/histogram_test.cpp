@@ -137,6 +137,13 @@ TEST_CASE("Histogram: percentile ranks on small counts") {
     CHECK(histogram.value_at_percentile(1.01) == 2);
 }
 
+TEST_CASE("Histogram: counts near 2^64") {
+    auto huge = Histogram::from_buckets({{10, UINT64_MAX - 1}, {20, 1}});
+    REQUIRE(huge.ok());
+    CHECK(huge->value_at_percentile(100) == 20);
+    CHECK(huge->value_at_percentile(50) == 10);
+}
+
 TEST_CASE("Histogram: values above 1 h are clamped and counted as saturated") {
     Histogram histogram;
     histogram.record(10);
