@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Many connections held at a low rate: `rtx bench PROTOCOL` with CONNECTIONS connections
 (echo) or subscribers (fan-out) against `rtx serve` as a separate process, each sending or
-receiving one message per second for SECONDS. Connections ramp at 2,000/s and come from
+receiving one message per second for SECONDS. Connections ramp at CONNECT_RATE/s and come from
 four loopback source addresses (--source-ip). Prints the bench summary, then the CPU time
 and peak RSS of both processes; exits 1 unless there were zero errors and nothing was lost.
 
-usage: scripts/bench/bench_hold.py [BUILD_DIR] [PROTOCOL] [CONNECTIONS] [SECONDS]
-       defaults: build tcp 10000 60
+usage: scripts/bench/bench_hold.py [BUILD_DIR] [PROTOCOL] [CONNECTIONS] [SECONDS] [CONNECT_RATE]
+       defaults: build tcp 10000 60 2000
 """
 import json
 import os
@@ -19,6 +19,7 @@ build = sys.argv[1] if len(sys.argv) > 1 else "build"
 protocol = sys.argv[2] if len(sys.argv) > 2 else "tcp"
 connections = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
 seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 60
+connect_rate = sys.argv[5] if len(sys.argv) > 5 else "2000"
 rtx = f"{build}/cmd/rtx"
 
 serve = subprocess.Popen([rtx, "serve", "--tcp-port", "0", "--http-port", "0",
@@ -38,7 +39,7 @@ def peak_rss_kib(pid):
 
 with tempfile.TemporaryDirectory() as tmp:
     report_path = os.path.join(tmp, "report.json")
-    command = [rtx, "bench", protocol, "-c", str(connections), "--connect-rate", "2000",
+    command = [rtx, "bench", protocol, "-c", str(connections), "--connect-rate", connect_rate,
                *load, "-d", f"{seconds}s", "--drain", "5s", "--connect-timeout", "30s",
                "--source-ip", "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5",
                "--json", report_path, target]
