@@ -15,7 +15,7 @@ TEST_CASE("a built payload has the requested size and decodes to its stamp") {
     Stamp stamp{0xbeef, 12345, 987654321, 123456789012345};
     std::string_view payload = builder.build(stamp);
     CHECK(payload.size() == 64);
-    CHECK(payload.substr(0, k_stamp_size) == "~beef.003039.003ade68b1.007048860ddf79~");
+    CHECK(payload.substr(0, k_stamp_size) == "~beef.003039.003ade68b1.07048860ddf79~");
     CHECK(payload.substr(k_stamp_size, 6) == "abcabc");
     auto decoded = find_stamp(payload);
     REQUIRE(decoded);
