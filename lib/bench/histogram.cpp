@@ -160,11 +160,11 @@ std::uint64_t Histogram::value_at_percentile(double percentile) const {
     }
     double clamped = std::clamp(std::isnan(percentile) ? 0.0 : percentile, 0.0, 100.0);
     double fractional_rank = clamped / 100.0 * static_cast<double>(m_total);
-    // Shave off the rounding error of p/100*n (99/100*100 is 99.00000000000001) so an exact
-    // rank is not rounded up to the next sample.
-    double rank_real = std::ceil(fractional_rank * (1 - 1e-12));
+    // Shave off the rounding error of p/100*n (99/100*100 is 99.00000000000001, a relative
+    // error of a few ulp) so an exact rank is not rounded up to the next sample.
+    double rank_real = std::ceil(fractional_rank * (1 - 1e-15));
     // Compared as doubles first: near 2^64 samples the cast itself would overflow.
-    std::uint64_t rank = rank_real >= static_cast<double>(m_total)
+    std::uint64_t rank = clamped == 100.0 || rank_real >= static_cast<double>(m_total)
                              ? m_total
                              : std::max<std::uint64_t>(1, static_cast<std::uint64_t>(rank_real));
     std::uint64_t seen = 0;

@@ -18,7 +18,7 @@ namespace {
 // histogram approximates to 3 significant digits.
 std::uint64_t reference_percentile(const std::vector<std::uint64_t>& sorted, double percentile) {
     auto rank = static_cast<std::size_t>(
-        std::ceil(percentile / 100.0 * static_cast<double>(sorted.size()) * (1 - 1e-12)));
+        std::ceil(percentile / 100.0 * static_cast<double>(sorted.size()) * (1 - 1e-15)));
     rank = std::clamp<std::size_t>(rank, 1, sorted.size());
     return sorted[rank - 1];
 }
