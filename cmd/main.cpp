@@ -24,6 +24,8 @@ std::span<const Command> commands() {
         Command{"sse", "Server-Sent Events client: reconnect, Last-Event-ID, retry:", &setup_sse},
         Command{"ws", "WebSocket client for terminals and pipes: stdin -> messages -> stdout",
                 &setup_ws},
+        Command{"bench", "Load generator: many connections, latency percentiles, loss",
+                &setup_bench},
         Command{"serve", "Embedded local server: TCP echo, SSE, streaming, long-poll, publish",
                 &setup_serve},
     };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: installs what is missing, builds rtx, starts the embedded server
 # `rtx serve --tick` on free ports and talks to it with the clients: `rtx sse` reads the
-# counter, `rtx tcp` uses the echo. Stops the server at the end.
+# counter, `rtx tcp` uses the echo. Stops the server, then runs a short `rtx bench` against
+# an embedded server (no URL: bench starts its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,4 +50,11 @@ echo "got  $received"
 
 kill -INT "$serve_pid"
 wait "$serve_pid"
-echo "== done: rtx serve shut down cleanly"
+echo "== rtx serve shut down cleanly"
+
+echo "== load: rtx bench tcp --conns 100 --duration 3s  (100 echo connections, embedded server)"
+"$rtx" bench tcp --conns 100 --duration 3s
+
+echo "== fan-out: rtx bench sse --conns 200 --rate 200 --duration 2s  (1 publisher, 200 subscribers)"
+"$rtx" bench sse --conns 200 --rate 200 --duration 2s --max-error-rate 0%
+echo "== done"

@@ -111,6 +111,11 @@ struct ConnectOptions {
     core::Duration connect_timeout{std::chrono::seconds(10)};
     TlsOptions tls;
     proto::Framing framing = proto::Framing::lines; ///< Raw TCP: how bytes become messages.
+    /// Local address to bind before connecting ("127.0.0.2"); empty: the kernel picks. The
+    /// port is left to connect() (IP_BIND_ADDRESS_NO_PORT), so spreading connections over
+    /// several loopback sources gives one destination more than one address's ~28k
+    /// ephemeral ports (`rtx bench --source-ip`).
+    std::string source_ip;
 };
 
 } // namespace rtx::transport

@@ -4,6 +4,8 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -235,7 +237,24 @@ struct HttpTransfer::Impl {
     static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user);
     static std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user);
     static int on_debug(CURL*, curl_infotype type, char* data, std::size_t size, void*);
+    static int on_sockopt(void*, curl_socket_t fd, curlsocktype purpose);
 };
+
+/// Runs after curl creates a socket and before it binds CURLOPT_INTERFACE: the port is then
+/// chosen at connect time, so many connections can share one source address (see
+/// ConnectOptions::source_ip).
+int HttpTransfer::Impl::on_sockopt(void*, curl_socket_t fd, curlsocktype purpose) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    }
+#else
+    (void)fd;
+    (void)purpose;
+#endif
+    return CURL_SOCKOPT_OK;
+}
 
 HttpTransfer::Impl::Impl(CurlMulti::Impl& owner, const HttpRequest& request, HttpTransferHandler& h)
     : multi(owner)
@@ -258,6 +277,12 @@ HttpTransfer::Impl::Impl(CurlMulti::Impl& owner, const HttpRequest& request, Htt
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
                      request.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (!request.source_ip.empty()) {
+        // "host!" makes curl take the text as an address, never an interface name.
+        std::string local = "host!" + request.source_ip;
+        curl_easy_setopt(easy, CURLOPT_INTERFACE, local.c_str()); // curl copies the string
+        curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, &Impl::on_sockopt);
+    }
     if (request.has_body) {
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(request.body.size()));

@@ -28,6 +28,8 @@ struct HttpRequest {
     core::Duration connect_timeout{std::chrono::seconds(10)};
     core::Duration timeout{0}; ///< Whole-transfer limit; 0: none (streams run forever).
     bool show_headers = false; ///< Log request and response headers to stderr (-v).
+    /// Local address to connect from (ConnectOptions::source_ip); empty: the kernel picks.
+    std::string source_ip;
 };
 
 /// The response status line and headers, once complete.

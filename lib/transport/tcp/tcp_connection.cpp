@@ -84,6 +84,18 @@ void TcpConnection::begin() {
         }
         m_tls = std::move(tls.value());
     }
+    if (!m_options.source_ip.empty()) {
+        sockaddr_storage source{};
+        if (uv_ip4_addr(m_options.source_ip.c_str(), 0, reinterpret_cast<sockaddr_in*>(&source)) !=
+                0 &&
+            uv_ip6_addr(m_options.source_ip.c_str(), 0, reinterpret_cast<sockaddr_in6*>(&source)) !=
+                0) {
+            finish(ExitCode::usage, false,
+                   fmt::format("source address '{}': not an IP address", m_options.source_ip));
+            return;
+        }
+        m_source = source;
+    }
     // Literal addresses skip the resolver (and its thread pool round trip).
     sockaddr_storage literal{};
     std::string port = std::to_string(m_url.port);
@@ -149,9 +161,18 @@ void TcpConnection::connect_next() {
                            m_last_connect_error.empty() ? "no address" : m_last_connect_error));
         return;
     }
+    const auto& address = m_addresses[m_next_address++];
+    // A source of the other family cannot reach this address: skip it, as getaddrinfo's
+    // list may hold both.
+    if (m_source && m_source->ss_family != address.ss_family) {
+        m_last_connect_error = "source address is of another family";
+        connect_next();
+        return;
+    }
     m_state = State::connecting;
     m_stream = std::make_unique<TcpStream>(m_loop.native(), static_cast<StreamHandler&>(*this));
-    m_stream->connect(reinterpret_cast<const sockaddr*>(&m_addresses[m_next_address++]));
+    m_stream->connect(reinterpret_cast<const sockaddr*>(&address),
+                      m_source ? reinterpret_cast<const sockaddr*>(&*m_source) : nullptr);
 }
 
 void TcpConnection::on_stream_connected(int status) {

@@ -9,6 +9,7 @@
 #include "transport/tcp/tls_session.hpp"
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace rtx::transport {
@@ -73,6 +74,7 @@ private:
     std::unique_ptr<TlsSession> m_tls;
     Resolve* m_resolve = nullptr;
     std::vector<sockaddr_storage> m_addresses;
+    std::optional<sockaddr_storage> m_source; ///< ConnectOptions::source_ip, parsed.
     std::size_t m_next_address = 0;
     std::string m_last_connect_error;
     core::Timer m_connect_timer;

@@ -1,6 +1,11 @@
 #include "transport/tcp/tcp_stream.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 
 namespace rtx::transport {
 
@@ -35,8 +40,45 @@ uv_stream_t* TcpStream::stream() {
     return reinterpret_cast<uv_stream_t*>(&m_io->tcp);
 }
 
-void TcpStream::connect(const sockaddr* address) {
+namespace {
+
+/// A non-blocking socket bound to `source` with port 0. IP_BIND_ADDRESS_NO_PORT defers the
+/// port choice to connect(), where the kernel picks one unique for the 4-tuple instead of
+/// one unique for the local address: without it, bind reserves a port per socket and one
+/// source address runs out after the ~28k ephemeral ports. Returns the fd or -errno.
+int bound_socket(const sockaddr* source) {
+    int fd = ::socket(source->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    int one = 1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+    socklen_t length = source->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (::bind(fd, source, length) != 0) {
+        int error = errno;
+        ::close(fd);
+        return -error;
+    }
+    return fd;
+}
+
+} // namespace
+
+void TcpStream::connect(const sockaddr* address, const sockaddr* source) {
     m_io->connect_req.data = m_io;
+    if (source != nullptr) {
+        int fd = bound_socket(source);
+        int rc = fd < 0 ? fd : uv_tcp_open(&m_io->tcp, fd);
+        if (rc != 0) {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+            m_handler.on_stream_connected(rc);
+            return;
+        }
+    }
     int rc = uv_tcp_connect(&m_io->connect_req, &m_io->tcp, address, &TcpStream::on_connect);
     if (rc != 0) {
         m_handler.on_stream_connected(rc);

@@ -39,8 +39,10 @@ public:
 
     /// For listeners: uv_accept into this handle.
     uv_stream_t* stream();
-    /// Starts an outgoing connect; on_stream_connected follows.
-    void connect(const sockaddr* address);
+    /// Starts an outgoing connect; on_stream_connected follows. With `source`, the socket is
+    /// first bound to that local address (port 0, chosen at connect time with
+    /// IP_BIND_ADDRESS_NO_PORT); its family must match `address`.
+    void connect(const sockaddr* address, const sockaddr* source = nullptr);
     void start_reading();
     void stop_reading();
     /// Queues bytes; never blocks.

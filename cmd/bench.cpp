@@ -1,0 +1,392 @@
+// rtx bench PROTOCOL [URL] — a multi-connection load generator with honest latency.
+#include "bench/html_report.hpp"
+#include "bench/payload.hpp"
+#include "bench/report.hpp"
+#include "bench/runner.hpp"
+#include "cmd/command.hpp"
+#include "cmd/flag_values.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/signals.hpp"
+#include "core/url.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace rtx::cmd {
+
+namespace {
+
+struct BenchOptions {
+    std::string protocol;
+    std::string url;
+    std::size_t conns = 10;
+    double connect_rate = 0;
+    std::string duration;
+    std::uint64_t messages = 0;
+    std::size_t size = 64;
+    std::string payload;
+    unsigned threads = 0;
+    double rate = 0;
+    double rate_per_conn = 0;
+    std::string arrival = "uniform";
+    std::size_t publishers = 1;
+    std::string topic = "bench";
+    std::size_t topics = 1;
+    std::vector<std::string> source_ips;
+    std::string connect_timeout = "10s";
+    std::string drain = "2s";
+    std::string json_file;
+    std::string html_file;
+    std::string max_p50;
+    std::string max_p99;
+    std::string max_p999;
+    std::string max_latency;
+    std::string max_connect_p99;
+    std::string max_error_rate;
+    double min_rate = 0;
+};
+
+bench::Protocol protocol_option(const std::string& name) {
+    for (auto protocol : {bench::Protocol::tcp, bench::Protocol::sse, bench::Protocol::stream,
+                          bench::Protocol::poll}) {
+        if (bench::protocol_name(protocol) == name) {
+            return protocol;
+        }
+    }
+    throw core::UsageError(
+        fmt::format("unknown protocol '{}' (rtx bench takes tcp, sse, stream or poll)", name));
+}
+
+core::Url target_option(bench::Protocol protocol, const std::string& text) {
+    if (text.empty()) {
+        return core::Url{}; // the embedded server
+    }
+    bool fanout = bench::is_fanout(protocol);
+    auto url = core::parse_url(text, fanout ? "http" : "tcp");
+    if (!url) {
+        throw core::UsageError(url.error().message);
+    }
+    if (!fanout && url->scheme != "tcp" && url->scheme != "tls") {
+        throw core::UsageError(fmt::format(
+            "rtx bench tcp takes HOST:PORT or tcp://HOST:PORT (got {}://)", url->scheme));
+    }
+    if (fanout && url->scheme != "http" && url->scheme != "https") {
+        throw core::UsageError(
+            fmt::format("rtx bench {} takes the server's base URL, http://HOST:PORT (got {}://)",
+                        bench::protocol_name(protocol), url->scheme));
+    }
+    if (fanout && url->path != "/") {
+        throw core::UsageError(
+            fmt::format("rtx bench {} takes the server's base URL (http://HOST:PORT, no path): it "
+                        "subscribes to /{}/{{topic}} and publishes to /publish/{{topic}}",
+                        bench::protocol_name(protocol), bench::protocol_name(protocol)));
+    }
+    return url.value();
+}
+
+std::optional<std::uint64_t> latency_limit(std::string_view flag, const std::string& text) {
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(positive_duration_flag(flag, text).count());
+}
+
+/// "0.1%" or a fraction "0.001".
+std::optional<double> rate_limit(std::string_view flag, const std::string& text) {
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    std::string_view digits = text;
+    double scale = 1.0;
+    if (!digits.empty() && digits.back() == '%') {
+        digits.remove_suffix(1);
+        scale = 0.01;
+    }
+    double value = -1;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
+        value * scale > 1) {
+        throw core::UsageError(
+            fmt::format("{} '{}': not a rate (examples: 0.1%, 0.001, 0%)", flag, text));
+    }
+    return value * scale;
+}
+
+bench::Plan resolve_plan(const BenchOptions& options) {
+    bench::Plan plan;
+    plan.protocol = protocol_option(options.protocol);
+    plan.target = target_option(plan.protocol, options.url);
+    if (options.conns == 0) {
+        throw core::UsageError("--conns 0: must be at least 1");
+    }
+    plan.connections = options.conns;
+    if (options.publishers == 0) {
+        throw core::UsageError("--publishers 0: must be at least 1");
+    }
+    plan.publishers = options.publishers;
+    if (options.topics == 0) {
+        throw core::UsageError("--topics 0: must be at least 1");
+    }
+    plan.topics = options.topics;
+    if (options.topic.empty() || options.topic.find_first_of("/?#% ") != std::string::npos) {
+        throw core::UsageError(fmt::format(
+            "--topic '{}': a topic name without '/', '?', '#', '%' or spaces", options.topic));
+    }
+    plan.topic = options.topic;
+    if (options.connect_rate < 0) {
+        throw core::UsageError("--connect-rate: must be 0 (all at once) or more");
+    }
+    plan.connect_rate = options.connect_rate;
+    plan.messages = options.messages;
+    if (!options.duration.empty()) {
+        plan.duration = positive_duration_flag("--duration", options.duration);
+    } else if (options.messages > 0) {
+        plan.duration = core::Duration{0}; // until the messages are done
+    }
+    if (options.size < bench::k_stamp_size) {
+        throw core::UsageError(fmt::format(
+            "--size {}: must be at least {} (every message starts with a {}-byte stamp)",
+            options.size, bench::k_stamp_size, bench::k_stamp_size));
+    }
+    plan.size = options.size;
+    if (options.payload.find_first_of("\r\n") != std::string::npos) {
+        throw core::UsageError("--payload: one line (messages are framed by line breaks)");
+    }
+    plan.payload_text = options.payload;
+    unsigned threads = options.threads != 0 ? options.threads : std::thread::hardware_concurrency();
+    std::size_t busiest = std::max(
+        plan.connections, bench::is_fanout(plan.protocol) ? plan.publishers : std::size_t{0});
+    plan.threads = static_cast<unsigned>(std::clamp<std::size_t>(threads, 1, busiest));
+    if (options.rate > 0 && options.rate_per_conn > 0) {
+        throw core::UsageError("--rate and --rate-per-conn: give one of them");
+    }
+    if (options.rate < 0 || options.rate_per_conn < 0) {
+        throw core::UsageError("--rate: must be more than 0");
+    }
+    plan.open_model = options.rate > 0 || options.rate_per_conn > 0;
+    plan.rate = options.rate > 0 ? options.rate
+                                 : options.rate_per_conn * static_cast<double>(plan.senders());
+    if (options.arrival == "uniform") {
+        plan.arrival = bench::Arrival::uniform;
+    } else if (options.arrival == "poisson") {
+        plan.arrival = bench::Arrival::poisson;
+    } else {
+        throw core::UsageError(fmt::format("--arrival '{}': uniform or poisson", options.arrival));
+    }
+    for (const auto& list : options.source_ips) {
+        std::string_view rest = list;
+        while (!rest.empty()) {
+            auto comma = rest.find(',');
+            std::string ip(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            sockaddr_storage probe{};
+            if (uv_ip4_addr(ip.c_str(), 0, reinterpret_cast<sockaddr_in*>(&probe)) != 0 &&
+                uv_ip6_addr(ip.c_str(), 0, reinterpret_cast<sockaddr_in6*>(&probe)) != 0) {
+                throw core::UsageError(fmt::format("--source-ip '{}': not an IP address", ip));
+            }
+            plan.source_ips.push_back(ip);
+        }
+    }
+    plan.connect_timeout = positive_duration_flag("--connect-timeout", options.connect_timeout);
+    plan.drain = duration_flag("--drain", options.drain);
+    std::random_device random;
+    plan.run_id = random() & 0xffff;
+    return plan;
+}
+
+bench::Thresholds resolve_thresholds(const BenchOptions& options) {
+    bench::Thresholds thresholds;
+    thresholds.max_p50_us = latency_limit("--max-p50", options.max_p50);
+    thresholds.max_p99_us = latency_limit("--max-p99", options.max_p99);
+    thresholds.max_p999_us = latency_limit("--max-p999", options.max_p999);
+    thresholds.max_latency_us = latency_limit("--max-latency", options.max_latency);
+    thresholds.max_connect_p99_us = latency_limit("--max-connect-p99", options.max_connect_p99);
+    thresholds.max_error_rate = rate_limit("--max-error-rate", options.max_error_rate);
+    if (options.min_rate < 0) {
+        throw core::UsageError("--min-rate: must be 0 or more");
+    }
+    if (options.min_rate > 0) {
+        thresholds.min_received_per_second = options.min_rate;
+    }
+    return thresholds;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) {
+        core::log_error("cannot write {}", path);
+        return false;
+    }
+    return true;
+}
+
+core::ExitCode run_bench(const BenchOptions& options) {
+    bench::Plan plan = resolve_plan(options);
+    bench::Thresholds thresholds = resolve_thresholds(options);
+    bool live = isatty(STDERR_FILENO) == 1 && core::log_level() >= core::LogLevel::normal;
+    bench::Runner runner(plan, live);
+    auto result = runner.run();
+    if (!result) {
+        core::log_error("{}", result.error().message);
+        return result.error().code;
+    }
+    const bench::Report& report = result->report;
+    std::string summary = bench::render_summary(report);
+    std::fwrite(summary.data(), 1, summary.size(), stdout);
+    std::fflush(stdout);
+    bool written = true;
+    if (!options.json_file.empty()) {
+        written &= write_file(options.json_file, bench::report_to_json_text(report) + "\n");
+    }
+    if (!options.html_file.empty()) {
+        written &= write_file(options.html_file, bench::render_html(report));
+    }
+    if (result->signal) {
+        return static_cast<core::ExitCode>(core::exit_status_for_signal(*result->signal));
+    }
+    if (!written) {
+        return core::ExitCode::failure;
+    }
+    if (report.connections > 0 && report.connections_failed == report.connections) {
+        core::log_error("no connection could be opened ({} attempted)", report.connections);
+        return core::ExitCode::connect_failed;
+    }
+    auto breached = bench::breaches(report, thresholds);
+    for (const auto& line : breached) {
+        core::log_error("threshold: {}", line);
+    }
+    return breached.empty() ? core::ExitCode::ok : core::ExitCode::threshold;
+}
+
+} // namespace
+
+Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view summary) {
+    auto options = std::make_shared<BenchOptions>();
+    CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
+    app->add_option("protocol", options->protocol,
+                    "tcp (echo round trip), sse, stream or poll (fan-out through the server)")
+        ->required();
+    app->add_option("url", options->url,
+                    "tcp: HOST:PORT of an echo server; sse/stream/poll: http://HOST:PORT of an "
+                    "rtx serve. None: an embedded rtx serve on 127.0.0.1");
+    const char* load = "Load";
+    app->add_option("-c,--conns", options->conns, "Connections (echo) or subscribers (fan-out)")
+        ->capture_default_str()
+        ->group(load);
+    app->add_option("--connect-rate", options->connect_rate,
+                    "New connections per second during the ramp; 0: all at once")
+        ->capture_default_str()
+        ->group(load);
+    app->add_option("-d,--duration", options->duration,
+                    "How long to measure after the ramp (default 10s; with --messages: until "
+                    "they are done)")
+        ->group(load);
+    app->add_option("-n,--messages", options->messages,
+                    "Messages to send (echo) or publish (fan-out) in total")
+        ->group(load);
+    app->add_option("-s,--size", options->size,
+                    "Payload bytes per message, the 38-byte stamp included")
+        ->capture_default_str()
+        ->group(load);
+    app->add_option("--payload", options->payload,
+                    "Text that fills each payload after the stamp (repeated or cut to --size)")
+        ->group(load);
+    app->add_option("-t,--threads", options->threads,
+                    "Worker threads, each with its own event loop (default: one per core)")
+        ->group(load);
+    app->add_option("-r,--rate", options->rate,
+                    "Open model: messages per second in total (default: closed model, send on "
+                    "reply)")
+        ->group(load);
+    app->add_option("--rate-per-conn", options->rate_per_conn,
+                    "Open model: messages per second per connection (echo) or publisher")
+        ->group(load);
+    app->add_option("--arrival", options->arrival, "Open model send times: uniform or poisson")
+        ->capture_default_str()
+        ->group(load);
+    const char* fanout = "Fan-out (sse, stream, poll)";
+    app->add_option("--publishers", options->publishers,
+                    "Publishers (HTTP POST /publish/{topic}), each with its own sequence")
+        ->capture_default_str()
+        ->group(fanout);
+    app->add_option("--topic", options->topic, "Topic name (the prefix with --topics)")
+        ->capture_default_str()
+        ->group(fanout);
+    app->add_option("--topics", options->topics,
+                    "Spread subscribers and publishers over this many topics (NAME-0, ...)")
+        ->capture_default_str()
+        ->group(fanout);
+    const char* connection = "Connection";
+    app->add_option("--source-ip", options->source_ips,
+                    "Local addresses to connect from, in turn (127.0.0.2,127.0.0.3): more "
+                    "than ~28k connections to one destination")
+        ->allow_extra_args(false) // one list per flag: a following URL stays the URL
+        ->group(connection);
+    app->add_option("--connect-timeout", options->connect_timeout, "Per connection attempt")
+        ->capture_default_str()
+        ->group(connection);
+    app->add_option("--drain", options->drain,
+                    "After the last send, wait this long at most for replies and deliveries")
+        ->capture_default_str()
+        ->group(connection);
+    const char* output = "Output and thresholds";
+    app->add_option("--json", options->json_file,
+                    "Write the whole report as JSON (raw histogram counts included)")
+        ->group(output);
+    app->add_option("--html", options->html_file,
+                    "Write a self-contained HTML page with the charts")
+        ->group(output);
+    app->add_option("--max-p50", options->max_p50, "Exit 10 if latency p50 is above this")
+        ->group(output);
+    app->add_option("--max-p99", options->max_p99, "Exit 10 if latency p99 is above this (50ms)")
+        ->group(output);
+    app->add_option("--max-p999", options->max_p999, "Exit 10 if latency p99.9 is above this")
+        ->group(output);
+    app->add_option("--max-latency", options->max_latency,
+                    "Exit 10 if the highest latency is above this")
+        ->group(output);
+    app->add_option("--max-connect-p99", options->max_connect_p99,
+                    "Exit 10 if connect time p99 is above this")
+        ->group(output);
+    app->add_option("--max-error-rate", options->max_error_rate,
+                    "Exit 10 if errors, failed connections and lost messages exceed this share "
+                    "of connections plus messages (0.1%, 0.001)")
+        ->group(output);
+    app->add_option("--min-rate", options->min_rate,
+                    "Exit 10 if fewer messages per second were received")
+        ->group(output);
+    app->footer(
+        R"(Echo (tcp): each connection sends a stamped message and measures the round trip when
+the same bytes come back. Fan-out (sse, stream, poll): publishers POST stamped messages to
+/publish/{topic}; every subscriber measures delivery latency, loss, duplicates and
+reordering per publisher. Closed model (default): the next message when the previous one
+is answered. Open model (--rate): a fixed schedule, latency from the intended send time
+(coordinated omission corrected). A live line goes to stderr each second on a TTY; the
+summary goes to stdout. Failures are counted by kind and never stop the run.
+
+Examples:
+  rtx bench tcp                                 # 10 connections to an embedded rtx serve
+  rtx bench tcp --conns 100 --duration 3s 127.0.0.1:7070
+  rtx bench tcp -c 50 --rate 20000 --arrival poisson --max-p99 5ms
+  rtx bench sse -c 1000 --rate 100 --duration 30s http://127.0.0.1:8080
+  rtx bench poll -c 200 --publishers 4 --topics 4 --messages 10000
+  rtx bench tcp -c 10000 --connect-rate 2000 --rate-per-conn 1 --duration 60s \
+      --source-ip 127.0.0.2,127.0.0.3 --json run.json --html run.html
+
+Exit status: 0 done, 2 usage, 3 no connection could be opened, 10 a --max-*/--min-rate
+threshold was breached, 130 SIGINT, 143 SIGTERM (rtx(1) has the full table).)");
+    return [options] {
+        return run_bench(*options);
+    };
+}
+
+} // namespace rtx::cmd

@@ -1,0 +1,493 @@
+#include "bench/clients.hpp"
+
+#include "bench/payload.hpp"
+#include "bench/send_clock.hpp"
+#include "bench/sequence_tracker.hpp"
+#include "core/log.hpp"
+#include "transport/connect.hpp"
+#include "transport/http/curl_multi.hpp"
+#include "transport/http/http_stream_connection.hpp"
+#include "transport/http/poll_connection.hpp"
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <map>
+#include <random>
+
+namespace rtx::bench {
+
+using core::ExitCode;
+
+std::optional<ErrorKind> error_kind(const transport::CloseInfo& info) {
+    switch (info.exit_code) {
+    case ExitCode::ok:
+        if (!info.by_peer) {
+            return std::nullopt; // we closed it
+        }
+        return ErrorKind::closed_by_peer;
+    case ExitCode::connect_failed:
+        return info.was_open ? ErrorKind::reset : ErrorKind::refused;
+    case ExitCode::timeout:
+        return ErrorKind::timeout;
+    case ExitCode::connection_lost:
+        return ErrorKind::reset;
+    case ExitCode::protocol_error:
+    case ExitCode::http_status:
+    case ExitCode::closed_abnormally:
+    case ExitCode::tls_failed:
+        return ErrorKind::protocol;
+    default:
+        return ErrorKind::other;
+    }
+}
+
+namespace {
+
+/// The base URL of the fan-out server: "http://127.0.0.1:8080".
+std::string base_url(const Plan& plan) {
+    return plan.target.scheme + "://" + plan.target.authority();
+}
+
+const std::string& source_ip(const Plan& plan, std::size_t index) {
+    static const std::string none;
+    return plan.source_ips.empty() ? none : plan.source_ips[index % plan.source_ips.size()];
+}
+
+std::uint64_t seed_for(const Plan& plan, std::size_t index) {
+    return (std::uint64_t{plan.run_id} << 32) ^ (index * 0x9e3779b97f4a7c15ULL);
+}
+
+/// The first intended time of an open-model sender: a random phase within one interval,
+/// so that senders started together do not all send at the same instant.
+OpenScheduler::Clock::time_point first_due(double rate, std::uint64_t seed) {
+    std::mt19937_64 random(seed);
+    double phase = std::uniform_real_distribution<double>(0.0, 1.0 / rate)(random);
+    return OpenScheduler::Clock::now() +
+           std::chrono::nanoseconds(static_cast<std::int64_t>(phase * 1e9));
+}
+
+} // namespace
+
+// --- Client ----------------------------------------------------------------------------
+
+Client::Client(ClientContext context, std::size_t index)
+    : m_context(context)
+    , m_index(index) {}
+
+Client::~Client() {
+    m_connection.reset();
+}
+
+void Client::connect() {
+    attempt();
+    if (settles_on_start()) {
+        settle();
+    }
+}
+
+void Client::attempt() {
+    m_attempt_started_ns = m_context.plan.now_ns();
+    m_connection = make_connection();
+}
+
+void Client::settle() {
+    if (!m_settled) {
+        m_settled = true;
+        m_context.recorder.record_settled();
+    }
+}
+
+void Client::on_open(transport::Connection&) {
+    m_open = true;
+    bool first = !m_ever_opened;
+    m_ever_opened = true;
+    m_context.recorder.record_connected(m_context.plan.now_ns() - m_attempt_started_ns, first);
+    settle();
+    opened();
+}
+
+void Client::on_close(transport::Connection&, const transport::CloseInfo& info) {
+    if (m_open) {
+        m_open = false;
+        m_context.recorder.record_disconnected();
+    }
+    closed();
+    Recorder& recorder = m_context.recorder;
+    if (recorder.running()) {
+        if (auto kind = error_kind(info)) {
+            recorder.record_error(*kind);
+            core::log_verbose("connection {}: {}", m_index + 1, info.reason);
+        }
+    }
+    settle();
+    m_connection.reset(); // allowed inside on_close; nothing touches it afterwards
+    if (!recorder.running()) {
+        return;
+    }
+    // A load test goes on through failures: the connection comes back after a pause.
+    if (!m_retry) {
+        m_retry = std::make_unique<core::Timer>(m_context.loop);
+    }
+    m_retry->start(m_context.plan.reconnect_delay, [this] {
+        if (m_context.recorder.running() && !m_connection) {
+            attempt();
+        }
+    });
+}
+
+// --- Echo ------------------------------------------------------------------------------
+
+namespace {
+
+class EchoClient final : public Client, public Sender {
+public:
+    EchoClient(ClientContext context, std::size_t index, std::size_t sender)
+        : Client(context, index)
+        , m_sender(sender)
+        , m_quota(context.plan.quota(index))
+        , m_builder(context.plan.payload_text, context.plan.size) {}
+
+    void begin() override {}
+
+    void send_at(std::uint64_t intended_ns) override { send(intended_ns); }
+
+private:
+    std::unique_ptr<transport::Connection> make_connection() override {
+        const Plan& plan = m_context.plan;
+        transport::ConnectOptions options;
+        options.connect_timeout = plan.connect_timeout;
+        options.framing = proto::Framing::lines;
+        options.source_ip = source_ip(plan, m_index);
+        return transport::connect(m_context.loop, plan.target, std::move(options), *this,
+                                  m_index + 1);
+    }
+
+    void opened() override {
+        const Plan& plan = m_context.plan;
+        if (!plan.open_model) {
+            send(plan.now_ns());
+            return;
+        }
+        double rate = plan.rate / static_cast<double>(plan.connections);
+        std::uint64_t seed = seed_for(plan, m_index) + m_sent;
+        m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
+    }
+
+    void closed() override { m_context.clock.stop(m_sender); }
+
+    void send(std::uint64_t intended_ns) {
+        if (!m_context.recorder.sending() || !m_connection || !m_connection->is_open() ||
+            (m_quota > 0 && m_sent >= m_quota)) {
+            return;
+        }
+        const Plan& plan = m_context.plan;
+        Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++, intended_ns};
+        std::string_view bytes = m_builder.build(stamp);
+        m_connection->send(transport::Message{bytes});
+        m_context.recorder.record_sent(bytes.size());
+        if (m_quota > 0 && ++m_sent == m_quota) {
+            m_context.clock.stop(m_sender);
+            m_context.recorder.sender_done();
+        }
+    }
+
+    void on_message(transport::Connection&, const transport::Message& message) override {
+        const Plan& plan = m_context.plan;
+        auto stamp = find_stamp(message.payload);
+        if (!stamp || stamp->run != plan.run_id || stamp->sender != m_index) {
+            m_context.recorder.record_error(ErrorKind::protocol); // not what we sent
+            return;
+        }
+        m_context.recorder.record_received(message.payload.size(), stamp->sent_ns);
+        if (!plan.open_model) {
+            send(plan.now_ns());
+        }
+    }
+
+    std::size_t m_sender;
+    std::uint64_t m_quota;
+    std::uint64_t m_sent = 0;
+    std::uint64_t m_sequence = 0;
+    PayloadBuilder m_builder;
+};
+
+// --- Fan-out subscriber ----------------------------------------------------------------
+
+class SubscriberClient final : public Client {
+public:
+    SubscriberClient(ClientContext context, std::size_t index)
+        : Client(context, index)
+        , m_topic(context.plan.topic_name(index))
+        , m_trackers(context.plan.publishers) {}
+
+    const std::string& topic() const { return m_topic; }
+    void start_from(const std::string& cursor) { m_poll_state->cursor = cursor; }
+
+private:
+    bool settles_on_start() const override { return m_context.plan.protocol == Protocol::poll; }
+
+    std::unique_ptr<transport::Connection> make_connection() override {
+        using namespace transport::http;
+        const Plan& plan = m_context.plan;
+        HttpRequest request;
+        request.url =
+            fmt::format("{}/{}/{}", base_url(plan), protocol_name(plan.protocol), m_topic);
+        request.http2 = false;
+        request.connect_timeout = plan.connect_timeout;
+        request.source_ip = source_ip(plan, m_index);
+        if (plan.protocol == Protocol::poll) {
+            PollOptions poll;
+            poll.cursor_pointer = "/cursor";
+            poll.items_pointer = "/messages";
+            auto connection = std::make_unique<PollConnection>(
+                *m_context.multi, std::move(request), poll, m_poll_state, *this, m_index + 1);
+            connection->start();
+            return connection;
+        }
+        auto format = plan.protocol == Protocol::sse ? BodyFormat::sse : BodyFormat::lines;
+        auto connection = std::make_unique<HttpStreamConnection>(
+            *m_context.multi, std::move(request), format, m_sse_state, *this, m_index + 1);
+        connection->start();
+        return connection;
+    }
+
+    void on_message(transport::Connection&, const transport::Message& message) override {
+        auto stamp = find_stamp(message.payload);
+        if (!stamp || stamp->run != m_context.plan.run_id || stamp->sender >= m_trackers.size()) {
+            return; // another run's message still in the server's history, or a stranger's
+        }
+        switch (m_trackers[stamp->sender].record(stamp->sequence)) {
+        case SequenceTracker::Verdict::fresh:
+            m_context.recorder.record_received(message.payload.size(), stamp->sent_ns);
+            break;
+        case SequenceTracker::Verdict::late:
+            m_context.recorder.record_received(message.payload.size(), stamp->sent_ns);
+            m_context.recorder.record_reordered();
+            break;
+        case SequenceTracker::Verdict::duplicate:
+            m_context.recorder.record_duplicate();
+            break;
+        }
+    }
+
+    std::string m_topic;
+    std::vector<SequenceTracker> m_trackers; ///< One per publisher.
+    /// Kept across reconnects, as `rtx sse` and `rtx poll` do: Last-Event-ID and the poll
+    /// cursor let a reconnected subscriber catch up from the server's history.
+    std::shared_ptr<transport::http::SseState> m_sse_state =
+        std::make_shared<transport::http::SseState>();
+    std::shared_ptr<transport::http::PollState> m_poll_state =
+        std::make_shared<transport::http::PollState>();
+};
+
+// --- Fan-out publisher -----------------------------------------------------------------
+
+/// One POST at a time per publisher, so the server sees its messages in sequence order
+/// (several in flight would travel on several connections and arrive reordered, which
+/// would be the bench's doing, not the server's). In the open model, messages that come
+/// due while a POST is in flight wait in order; their latency still counts from the
+/// intended time.
+class Publisher final : public Sender, private transport::http::HttpTransferHandler {
+public:
+    Publisher(ClientContext context, std::size_t index, std::size_t sender)
+        : m_context(context)
+        , m_index(index)
+        , m_sender(sender)
+        , m_topic_index(index % std::max<std::size_t>(1, context.plan.topics))
+        , m_quota(context.plan.quota(index))
+        , m_builder(context.plan.payload_text, context.plan.size)
+        , m_next(context.loop) {
+        m_request.method = "POST";
+        m_request.url =
+            fmt::format("{}/publish/{}", base_url(context.plan), context.plan.topic_name(index));
+        m_request.has_body = true;
+        m_request.headers.push_back("Content-Type: text/plain");
+        m_request.http2 = false;
+        m_request.connect_timeout = context.plan.connect_timeout;
+        m_request.timeout = std::chrono::seconds(30);
+    }
+
+    ~Publisher() override {
+        m_next.stop();
+        m_transfer.reset();
+    }
+
+    void begin() override {
+        const Plan& plan = m_context.plan;
+        if (!plan.open_model) {
+            enqueue(plan.now_ns());
+            return;
+        }
+        double rate = plan.rate / static_cast<double>(plan.publishers);
+        std::uint64_t seed = seed_for(plan, m_index);
+        m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
+    }
+
+    void send_at(std::uint64_t intended_ns) override { enqueue(intended_ns); }
+
+private:
+    void enqueue(std::uint64_t intended_ns) {
+        if (!m_context.recorder.sending() || (m_quota > 0 && m_published >= m_quota)) {
+            return;
+        }
+        m_waiting.push_back(intended_ns);
+        if (m_quota > 0 && ++m_published == m_quota) {
+            m_context.clock.stop(m_sender);
+        }
+        pump();
+    }
+
+    void pump() {
+        if (m_transfer || m_waiting.empty() || !m_context.recorder.sending()) {
+            return;
+        }
+        const Plan& plan = m_context.plan;
+        Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++,
+                    m_waiting.front()};
+        m_waiting.pop_front();
+        m_request.body.assign(m_builder.build(stamp));
+        m_status = 0;
+        transport::http::HttpTransferHandler& handler = *this;
+        m_transfer =
+            std::make_unique<transport::http::HttpTransfer>(*m_context.multi, m_request, handler);
+        m_transfer->start();
+    }
+
+    bool on_response_head(const transport::http::HttpResponseHead& head) override {
+        m_status = head.status;
+        return true;
+    }
+
+    bool on_body(std::string_view) override { return true; }
+
+    void on_done(const transport::http::HttpResult& result) override {
+        bool ok = result.ok && m_status / 100 == 2;
+        if (ok) {
+            m_context.recorder.record_acked(m_topic_index);
+            m_context.recorder.record_sent(m_request.body.size());
+        } else if (!result.ok) {
+            transport::CloseInfo info;
+            info.exit_code = result.exit_code;
+            info.by_peer = true;
+            m_context.recorder.record_error(error_kind(info).value_or(ErrorKind::other));
+        } else {
+            m_context.recorder.record_error(ErrorKind::protocol);
+        }
+        m_transfer.reset(); // on_done may destroy its transfer
+        if (m_quota > 0 && ++m_completed == m_quota) {
+            m_context.recorder.sender_done(); // the last one is answered, not just queued
+        }
+        // The next POST on the next loop turn, outside curl's completion handling; after a
+        // failure only after a pause, so that a dead server is not hammered.
+        m_next.start(ok ? core::Duration{0} : m_context.plan.reconnect_delay, [this] {
+            if (!m_context.plan.open_model) {
+                enqueue(m_context.plan.now_ns());
+            }
+            pump();
+        });
+    }
+
+    ClientContext m_context;
+    std::size_t m_index;
+    std::size_t m_sender;
+    std::size_t m_topic_index;
+    std::uint64_t m_quota;
+    std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
+    std::uint64_t m_completed = 0; ///< POSTs answered or failed.
+    std::uint64_t m_sequence = 0;
+    PayloadBuilder m_builder;
+    transport::http::HttpRequest m_request;
+    std::unique_ptr<transport::http::HttpTransfer> m_transfer; ///< The POST in flight.
+    long m_status = 0;
+    std::deque<std::uint64_t> m_waiting; ///< Intended send times not yet posted.
+    core::Timer m_next;
+};
+
+} // namespace
+
+std::unique_ptr<Client> make_echo_client(ClientContext context, std::size_t index,
+                                         std::size_t sender) {
+    return std::make_unique<EchoClient>(context, index, sender);
+}
+
+std::unique_ptr<Client> make_subscriber(ClientContext context, std::size_t index) {
+    return std::make_unique<SubscriberClient>(context, index);
+}
+
+std::unique_ptr<Sender> make_publisher(ClientContext context, std::size_t index,
+                                       std::size_t sender) {
+    return std::make_unique<Publisher>(context, index, sender);
+}
+
+// --- Cursor probe ----------------------------------------------------------------------
+
+struct CursorProbe::Call final : transport::http::HttpTransferHandler {
+    CursorProbe* owner = nullptr;
+    std::string topic;
+    std::string cursor;
+    std::unique_ptr<transport::http::HttpTransfer> transfer;
+    bool on_response_head(const transport::http::HttpResponseHead& head) override {
+        cursor = std::string(head.header("x-cursor"));
+        return true;
+    }
+    bool on_body(std::string_view) override { return true; }
+    void on_done(const transport::http::HttpResult& result) override {
+        if (!result.ok) {
+            transport::CloseInfo info;
+            info.exit_code = result.exit_code;
+            owner->m_context.recorder.record_error(error_kind(info).value_or(ErrorKind::other));
+        }
+        owner->finished();
+    }
+};
+
+CursorProbe::CursorProbe(ClientContext context, std::function<void()> done)
+    : m_context(context)
+    , m_done(std::move(done)) {}
+
+CursorProbe::~CursorProbe() = default;
+
+void CursorProbe::start(const std::vector<std::unique_ptr<Client>>& subscribers) {
+    std::map<std::string, bool> topics;
+    for (const auto& client : subscribers) {
+        auto* subscriber = static_cast<SubscriberClient*>(client.get());
+        m_subscribers.push_back(subscriber);
+        topics[subscriber->topic()] = true;
+    }
+    if (topics.empty()) {
+        m_done();
+        return;
+    }
+    m_pending = topics.size();
+    for (const auto& [topic, unused] : topics) {
+        auto call = std::make_unique<Call>();
+        call->owner = this;
+        call->topic = topic;
+        transport::http::HttpRequest request;
+        request.url = fmt::format("{}/poll/{}?timeout=0", base_url(m_context.plan), topic);
+        request.http2 = false;
+        request.connect_timeout = m_context.plan.connect_timeout;
+        call->transfer =
+            std::make_unique<transport::http::HttpTransfer>(*m_context.multi, request, *call);
+        call->transfer->start();
+        m_calls.push_back(std::move(call));
+    }
+}
+
+void CursorProbe::finished() {
+    if (--m_pending > 0) {
+        return;
+    }
+    std::map<std::string, std::string> cursors;
+    for (const auto& call : m_calls) {
+        cursors[call->topic] = call->cursor;
+    }
+    for (Client* client : m_subscribers) {
+        auto* subscriber = static_cast<SubscriberClient*>(client);
+        subscriber->start_from(cursors[subscriber->topic()]);
+    }
+    m_done();
+}
+
+} // namespace rtx::bench

@@ -1,0 +1,146 @@
+#pragma once
+
+#include "bench/plan.hpp"
+#include "core/loop.hpp"
+#include "core/timer.hpp"
+#include "transport/connection.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace rtx::transport::http {
+class CurlMulti;
+}
+
+namespace rtx::bench {
+
+class SendClock;
+
+/// The kinds of failure a run counts (ErrorCounts in the report).
+enum class ErrorKind { refused, timeout, reset, protocol, closed_by_peer, other };
+
+/// The kind of a connection's end, or nullopt when it is not a failure (we closed it).
+std::optional<ErrorKind> error_kind(const transport::CloseInfo& info);
+
+/// What the clients of a worker record into: the worker's counters and histograms. Loop
+/// thread only.
+class Recorder {
+public:
+    virtual ~Recorder() = default;
+    virtual const Plan& plan() const = 0;
+    /// Senders may send (echo: always until the end; publishers: once measuring).
+    virtual bool sending() const = 0;
+    /// The run goes on: dropped connections reconnect, failures count.
+    virtual bool running() const = 0;
+    virtual void record_sent(std::size_t bytes) = 0;
+    /// A reply or a new delivery whose stamp says it was (meant to be) sent at `sent_ns`.
+    virtual void record_received(std::size_t bytes, std::uint64_t sent_ns) = 0;
+    virtual void record_duplicate() = 0;
+    virtual void record_reordered() = 0;
+    /// Fan-out: the server acknowledged a publish to topic `topic_index`.
+    virtual void record_acked(std::size_t topic_index) = 0;
+    virtual void record_error(ErrorKind kind) = 0;
+    /// A connection opened after `connect_ns`; first_time: for the first time.
+    virtual void record_connected(std::uint64_t connect_ns, bool first_time) = 0;
+    virtual void record_disconnected() = 0;
+    /// A connection's first attempt ended (opened or failed): the ramp's progress.
+    virtual void record_settled() = 0;
+    /// A sender sent its whole quota (--messages).
+    virtual void sender_done() = 0;
+};
+
+/// What the client factories need from their worker.
+struct ClientContext {
+    const Plan& plan;
+    core::Loop& loop;
+    transport::http::CurlMulti* multi; ///< Fan-out protocols only.
+    Recorder& recorder;
+    SendClock& clock;
+};
+
+/// Something that sends messages: an echo connection or a publisher.
+class Sender {
+public:
+    virtual ~Sender() = default;
+    /// The measured phase begins (publishers start; echo is already going).
+    virtual void begin() = 0;
+    /// Open model: send one message whose intended send time is `intended_ns`.
+    virtual void send_at(std::uint64_t intended_ns) = 0;
+};
+
+/// One benchmark connection: connects (again after a drop, while the run goes on), counts
+/// its failures by kind and its connect time. Subclasses make the connection and handle
+/// its messages. Loop thread only.
+class Client : public transport::Handler {
+public:
+    Client(ClientContext context, std::size_t index);
+    ~Client() override;
+    /// Starts the first attempt.
+    void connect();
+    bool ever_opened() const { return m_ever_opened; }
+
+protected:
+    virtual std::unique_ptr<transport::Connection> make_connection() = 0;
+    /// The connection opened / closed (after the bookkeeping).
+    virtual void opened() {}
+    virtual void closed() {}
+    /// True when the first attempt counts as settled as soon as it starts (poll: the
+    /// connection opens only when the first answer comes, which may be much later).
+    virtual bool settles_on_start() const { return false; }
+
+    void on_open(transport::Connection& connection) override;
+    void on_close(transport::Connection& connection, const transport::CloseInfo& info) override;
+
+    ClientContext m_context;
+    std::size_t m_index; ///< In the whole run (names the connection, picks the source IP).
+    std::unique_ptr<transport::Connection> m_connection;
+
+private:
+    void attempt();
+    void settle();
+
+    bool m_ever_opened = false;
+    bool m_settled = false;
+    bool m_open = false;
+    std::uint64_t m_attempt_started_ns = 0;
+    std::unique_ptr<core::Timer> m_retry; ///< Made on the first drop only.
+};
+
+/// An echo connection (tcp): sends a stamped message, measures the round trip when the same
+/// bytes come back; closed model: the next one then; open model: on the SendClock.
+/// `sender` is its index among the worker's senders.
+std::unique_ptr<Client> make_echo_client(ClientContext context, std::size_t index,
+                                         std::size_t sender);
+/// A fan-out subscriber (sse, stream, poll) on topic plan.topic_name(index).
+std::unique_ptr<Client> make_subscriber(ClientContext context, std::size_t index);
+/// A fan-out publisher: HTTP POST /publish/{topic} of stamped messages; closed model: the
+/// next when the server answered the previous one.
+std::unique_ptr<Sender> make_publisher(ClientContext context, std::size_t index,
+                                       std::size_t sender);
+
+/// Poll subscribers start from the topic's current cursor, so that they get every message
+/// published after the ramp even if their first request reaches the server late: one
+/// `GET /poll/{topic}?timeout=0` per topic (answered at once with X-Cursor) before they
+/// start. Loop thread only.
+class CursorProbe {
+public:
+    CursorProbe(ClientContext context, std::function<void()> done);
+    ~CursorProbe();
+    /// Probes the topics of `subscribers` (made by make_subscriber), gives each its
+    /// starting cursor, then calls done.
+    void start(const std::vector<std::unique_ptr<Client>>& subscribers);
+
+private:
+    struct Call;
+    void finished();
+
+    ClientContext m_context;
+    std::function<void()> m_done;
+    std::vector<std::unique_ptr<Call>> m_calls;
+    std::vector<Client*> m_subscribers;
+    std::size_t m_pending = 0;
+};
+
+} // namespace rtx::bench

@@ -1,0 +1,75 @@
+#pragma once
+
+#include "bench/scheduler.hpp"
+#include "core/duration.hpp"
+#include "core/url.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtx::bench {
+
+/// The protocols `rtx bench` drives, each through the transport its client subcommand uses.
+enum class Protocol {
+    tcp,    ///< Echo round trip over TcpConnection (`rtx tcp`).
+    sse,    ///< Fan-out: HttpStreamConnection reading text/event-stream (`rtx sse`).
+    stream, ///< Fan-out: HttpStreamConnection reading one message per line (`rtx stream`).
+    poll,   ///< Fan-out: PollConnection, the long-polling loop (`rtx poll`).
+};
+
+/// "tcp", "sse", ...
+std::string_view protocol_name(Protocol protocol);
+/// Echo (send, wait for the same bytes back) or fan-out (publishers -> server -> subscribers).
+bool is_fanout(Protocol protocol);
+
+/// Everything one run needs, resolved from the command line: what to connect to, how many,
+/// how fast, for how long. Read-only once the run starts (shared by every worker thread).
+struct Plan {
+    Protocol protocol = Protocol::tcp;
+    /// tcp: tcp://HOST:PORT; fan-out: the server's base http://HOST:PORT.
+    core::Url target;
+    /// Echo: connections; fan-out: subscribers.
+    std::size_t connections = 10;
+    /// Fan-out: publishers, each with its own sequence, publishing with HTTP POST.
+    std::size_t publishers = 1;
+    /// Fan-out: subscribers and publishers are spread over this many topics (i % topics).
+    std::size_t topics = 1;
+    std::string topic = "bench"; ///< Topic name, or prefix ("bench-0", ...) with topics > 1.
+    double connect_rate = 0;     ///< New connections per second in total; 0: all at once.
+    /// How long to measure, counted from the end of the connect ramp; 0 with messages > 0:
+    /// until the messages are done.
+    core::Duration duration{std::chrono::seconds(10)};
+    std::uint64_t messages = 0; ///< Messages to send in total (echo) or publish (fan-out).
+    std::size_t size = 64;      ///< Payload bytes per message (the stamp included).
+    std::string payload_text;   ///< Fills the payload after the stamp; empty: 'x'.
+    unsigned threads = 1;       ///< Worker threads, each with its own loop.
+    bool open_model = false;    ///< Fixed rate (open) instead of send-on-reply (closed).
+    double rate = 0;            ///< Open model: messages/s over all senders.
+    Arrival arrival = Arrival::uniform;
+    std::vector<std::string> source_ips; ///< Local addresses, used in turn per connection.
+    core::Duration connect_timeout{std::chrono::seconds(10)};
+    /// After the last send: how long to wait for outstanding replies or deliveries.
+    core::Duration drain{std::chrono::seconds(2)};
+    /// After a connection dropped during the run: the wait before it reconnects.
+    core::Duration reconnect_delay{std::chrono::seconds(1)};
+    std::uint32_t run_id = 0; ///< Random; stamps of other runs (server history) are ignored.
+    /// Time zero of the stamps: every send time is nanoseconds since this.
+    std::chrono::steady_clock::time_point epoch;
+
+    /// The topic of subscriber or publisher `index`.
+    std::string topic_name(std::size_t index) const;
+    /// Subscribers on `topic_index`.
+    std::size_t subscribers_on(std::size_t topic_index) const;
+    /// Senders: echo connections or fan-out publishers.
+    std::size_t senders() const { return is_fanout(protocol) ? publishers : connections; }
+    /// Messages sender `index` sends in total (messages split evenly); 0: no limit.
+    std::uint64_t quota(std::size_t index) const;
+    /// Steady-clock ns since the epoch.
+    std::uint64_t now_ns() const;
+};
+
+} // namespace rtx::bench

@@ -1,0 +1,126 @@
+#pragma once
+
+#include "bench/histogram.hpp"
+#include "core/error.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtx::bench {
+
+/// Failures during a run, by kind. Counted, never fatal (a load test reports them).
+struct ErrorCounts {
+    std::uint64_t refused = 0;        ///< Connect refused.
+    std::uint64_t timeout = 0;        ///< Connect or reply timeout.
+    std::uint64_t reset = 0;          ///< Connection reset / dropped.
+    std::uint64_t protocol = 0;       ///< The peer broke the protocol.
+    std::uint64_t closed_by_peer = 0; ///< The peer closed while the run was going.
+    std::uint64_t other = 0;
+    std::uint64_t total() const {
+        return refused + timeout + reset + protocol + closed_by_peer + other;
+    }
+    bool operator==(const ErrorCounts&) const = default;
+};
+
+/// One second of a run, for the live line and the charts.
+struct Interval {
+    double t_seconds = 0; ///< End of the interval, seconds since the run started.
+    std::uint64_t sent = 0;
+    std::uint64_t received = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t connections_up = 0; ///< Open at the end of the interval.
+    std::uint64_t p50_us = 0;         ///< Latency of the replies received in the interval.
+    std::uint64_t p99_us = 0;
+    bool operator==(const Interval&) const = default;
+};
+
+/// Everything `rtx bench` measured; one per worker, merged into one for the run.
+struct Report {
+    std::string protocol;          ///< URL scheme: "ws", "tcp", "mqtt", ...
+    std::string pattern;           ///< "echo" or "fanout".
+    std::string load_model;        ///< "closed" (send on reply) or "open" (fixed rate).
+    std::string target;            ///< The URL benchmarked.
+    double rate = 0;               ///< Open model: messages/s asked for (all senders); 0: closed.
+    std::string arrival;           ///< Open model: "uniform" or "poisson"; empty for closed.
+    std::uint64_t connections = 0; ///< Connections attempted.
+    std::uint64_t connections_failed = 0; ///< Of those, never established.
+    std::uint64_t threads = 0;
+    std::uint64_t publishers = 0;  ///< fanout only.
+    std::uint64_t subscribers = 0; ///< fanout only.
+    double duration_seconds = 0;   ///< Measured time (warm-up excluded).
+    std::uint64_t messages_sent = 0;
+    std::uint64_t messages_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t lost = 0;       ///< Sent but never received (fanout: per subscriber).
+    std::uint64_t duplicates = 0; ///< fanout: received more than once by one subscriber.
+    std::uint64_t reordered = 0;  ///< fanout: received out of publish order.
+    ErrorCounts errors;
+    Histogram latency;              ///< Microseconds, from the intended send time (open model).
+    Histogram connect_time;         ///< Microseconds, from connect start to ready for messages.
+    std::vector<Interval> timeline; ///< One per second, ascending t_seconds.
+    std::uint64_t message_size = 0; ///< Payload bytes per message.
+    bool operator==(const Report&) const = default;
+};
+
+/// The error rate the --max-error-rate threshold checks, a fraction in [0, 1]:
+///
+///   failures = errors.total() + connections_failed + lost
+///   attempts = connections + max(messages_sent, messages_received + lost)
+///   error_rate = failures / attempts  (clamped to 1; 0 when nothing was attempted and
+///                                      nothing failed, 1 when something failed anyway)
+///
+/// messages_received + lost is the number of deliveries expected, which for fanout is
+/// messages_sent times the subscribers; for echo it is at most messages_sent.
+double error_rate(const Report& report);
+
+/// Received messages per second over the measured duration (0 if the duration is 0).
+double received_per_second(const Report& report);
+double sent_per_second(const Report& report);
+
+/// The report as one JSON document (no trailing newline). Histograms are stored as their
+/// exact sparse buckets plus informative percentiles; derived figures (error_rate, rates)
+/// are included for scripts and ignored when parsing.
+std::string report_to_json_text(const Report& report);
+/// Parses report_to_json_text()'s output. Malformed input fails with ExitCode::usage and a
+/// one-line reason naming the offending field.
+core::Result<Report> parse_report_json(std::string_view text);
+
+/// Combines the reports of workers of one run into the report of the run: counts, errors,
+/// connections, threads, rates and histograms are summed exactly; the duration is the
+/// longest; timeline intervals with the same t_seconds (to the millisecond) are summed, and
+/// their p50/p99 are the worst worker's (per-second percentiles cannot be merged exactly;
+/// the run's histogram is). Fails (ExitCode::usage) on an empty list or reports that
+/// disagree on protocol, pattern, load model, arrival, target or message size.
+core::Result<Report> merge_reports(const std::vector<Report>& reports);
+
+/// "850us", "1.25ms", "12.3ms", "1.50s": 3 significant digits with a unit.
+std::string format_latency_us(std::uint64_t us);
+
+/// The final human summary (several lines, ends with a newline): load model, connections,
+/// duration, messages/s and bytes/s both ways, latency p50 p90 p99 p99.9 p99.99 max,
+/// connect-time percentiles, errors by kind, and loss/duplicates/reordering for fanout.
+std::string render_summary(const Report& report);
+
+/// The once-per-second TTY line for one interval (no newline), rates computed over
+/// `interval_seconds`.
+std::string render_live_line(const Interval& interval, double interval_seconds = 1.0);
+
+/// Pass/fail limits (`rtx bench --max-*`); unset limits are not checked.
+struct Thresholds {
+    std::optional<std::uint64_t> max_p50_us;
+    std::optional<std::uint64_t> max_p99_us;
+    std::optional<std::uint64_t> max_p999_us;
+    std::optional<std::uint64_t> max_latency_us; ///< The histogram's max.
+    std::optional<std::uint64_t> max_connect_p99_us;
+    std::optional<double> max_error_rate;          ///< Fraction, see error_rate().
+    std::optional<double> min_received_per_second; ///< Throughput floor.
+};
+
+/// One human line per breached limit ("latency p99 12.3ms > limit 10ms"); empty = pass.
+std::vector<std::string> breaches(const Report& report, const Thresholds& thresholds);
+
+} // namespace rtx::bench

@@ -1,0 +1,320 @@
+#include "bench/runner.hpp"
+
+#include "bench/embedded_server.hpp"
+#include "bench/worker.hpp"
+#include "core/log.hpp"
+#include "core/signals.hpp"
+#include "core/timer.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+namespace rtx::bench {
+
+unsigned long raise_open_files(unsigned long needed) {
+    unsigned long soft = core::raise_open_files_limit();
+    if (soft >= needed) {
+        return soft;
+    }
+    rlimit limit{};
+    limit.rlim_cur = needed;
+    limit.rlim_max = needed;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        return needed;
+    }
+    return soft;
+}
+
+namespace {
+
+enum class Phase { ramp, measure, drain, finish };
+
+/// The control loop of one run (the calling thread): phases, samples, results.
+class Control final : public WorkerListener {
+public:
+    Control(const Plan& plan, bool live)
+        : m_plan(plan)
+        , m_live(live)
+        , m_check(m_loop)
+        , m_second(m_loop)
+        , m_signals(m_loop, [this](int signum) { interrupt(signum); }) {}
+
+    RunResult run() {
+        for (unsigned i = 0; i < m_plan.threads; ++i) {
+            m_workers.push_back(std::make_unique<Worker>(m_plan, i, *this));
+        }
+        m_results.resize(m_workers.size());
+        m_run_start_ns = m_plan.now_ns();
+        m_phase_start_ns = m_run_start_ns;
+        for (auto& worker : m_workers) {
+            worker->start();
+        }
+        m_check.start(
+            std::chrono::milliseconds(20), [this] { check(); }, std::chrono::milliseconds(20));
+        m_second.start(
+            std::chrono::seconds(1), [this] { sample(); }, std::chrono::seconds(1));
+        m_loop.run();
+        if (m_live) {
+            std::fputs("\r\x1b[K", stderr);
+        }
+        m_workers.clear(); // joins the threads
+        return RunResult{merged(), m_signal};
+    }
+
+    void on_interval(unsigned worker, IntervalSample sample) override {
+        m_loop.post([this, worker, sample = std::move(sample)]() mutable {
+            collect(worker, std::move(sample));
+        });
+    }
+
+    void on_finished(unsigned worker, WorkerResult result) override {
+        auto shared = std::make_shared<WorkerResult>(std::move(result));
+        m_loop.post([this, worker, shared] {
+            m_results[worker] = std::move(*shared);
+            if (++m_finished == m_workers.size()) {
+                m_check.stop();
+                m_second.stop();
+                m_loop.stop();
+            }
+        });
+    }
+
+private:
+    struct Pending {
+        std::size_t reports = 0;
+        Interval interval;
+        Histogram latency;
+    };
+
+    std::uint64_t sum(std::atomic<std::uint64_t> WorkerProgress::*field) const {
+        std::uint64_t total = 0;
+        for (const auto& worker : m_workers) {
+            total += (worker->progress().*field).load(std::memory_order_relaxed);
+        }
+        return total;
+    }
+
+    /// Fan-out: deliveries expected so far (every subscriber of a topic gets every
+    /// acknowledged publish to it); echo: replies expected.
+    std::uint64_t expected() const {
+        if (!is_fanout(m_plan.protocol)) {
+            return sum(&WorkerProgress::sent);
+        }
+        std::uint64_t total = 0;
+        for (std::size_t t = 0; t < m_plan.topics; ++t) {
+            std::uint64_t acked = 0;
+            for (const auto& worker : m_workers) {
+                acked += worker->progress().acked[t].load(std::memory_order_relaxed);
+            }
+            total += acked * m_plan.subscribers_on(t);
+        }
+        return total;
+    }
+
+    void check() {
+        const std::uint64_t now = m_plan.now_ns();
+        const std::uint64_t in_phase = now - m_phase_start_ns;
+        switch (m_phase) {
+        case Phase::ramp:
+            if (sum(&WorkerProgress::settled) < m_plan.connections) {
+                return;
+            }
+            // A poll subscriber opens only with its first answer, which needs a publish.
+            if (sum(&WorkerProgress::opened) == 0 && m_plan.protocol != Protocol::poll) {
+                enter(Phase::drain, now); // nothing to measure
+                return;
+            }
+            m_measure_start_ns = now;
+            for (auto& worker : m_workers) {
+                worker->begin_measure();
+            }
+            enter(Phase::measure, now);
+            return;
+        case Phase::measure: {
+            bool time_up = m_plan.duration.count() > 0 &&
+                           in_phase >= static_cast<std::uint64_t>(m_plan.duration.count()) * 1000;
+            bool all_sent = m_plan.messages > 0 &&
+                            std::all_of(m_workers.begin(), m_workers.end(), [](const auto& w) {
+                                return w->progress().sending_done.load(std::memory_order_relaxed);
+                            });
+            if (time_up || all_sent) {
+                stop_sending(now);
+            }
+            return;
+        }
+        case Phase::drain:
+            if (sum(&WorkerProgress::received) >= expected() ||
+                in_phase >= static_cast<std::uint64_t>(m_plan.drain.count()) * 1000) {
+                enter(Phase::finish, now);
+                for (auto& worker : m_workers) {
+                    worker->finish();
+                }
+            }
+            return;
+        case Phase::finish:
+            return;
+        }
+    }
+
+    void stop_sending(std::uint64_t now) {
+        m_measure_end_ns = now;
+        for (auto& worker : m_workers) {
+            worker->stop_sending();
+        }
+        enter(Phase::drain, now);
+    }
+
+    void enter(Phase phase, std::uint64_t now) {
+        m_phase = phase;
+        m_phase_start_ns = now;
+    }
+
+    void interrupt(int signum) {
+        if (m_signal) {
+            core::log_info("second signal: stopping now");
+            for (auto& worker : m_workers) {
+                worker->finish();
+            }
+            return;
+        }
+        m_signal = signum;
+        if (m_phase == Phase::ramp || m_phase == Phase::measure) {
+            if (m_measure_start_ns == 0) {
+                m_measure_start_ns = m_plan.now_ns();
+            }
+            stop_sending(m_plan.now_ns());
+        }
+    }
+
+    void sample() {
+        ++m_tick;
+        for (auto& worker : m_workers) {
+            worker->sample(m_tick);
+        }
+    }
+
+    void collect(unsigned, IntervalSample sample) {
+        Pending& pending = m_pending[sample.tick];
+        pending.interval.t_seconds = static_cast<double>(sample.tick);
+        pending.interval.sent += sample.sent;
+        pending.interval.received += sample.received;
+        pending.interval.errors += sample.errors;
+        pending.interval.connections_up += sample.connections_up;
+        if (sample.latency) {
+            pending.latency.merge(*sample.latency);
+        }
+        if (++pending.reports < m_workers.size()) {
+            return;
+        }
+        pending.interval.p50_us = pending.latency.value_at_percentile(50);
+        pending.interval.p99_us = pending.latency.value_at_percentile(99);
+        m_timeline.push_back(pending.interval);
+        if (m_live) {
+            std::string line = "\r\x1b[K" + render_live_line(pending.interval);
+            (void)!::write(STDERR_FILENO, line.data(), line.size());
+        }
+        m_pending.erase(sample.tick);
+    }
+
+    Report merged() {
+        std::vector<Report> reports;
+        std::vector<std::uint64_t> acked(m_plan.topics, 0);
+        for (auto& result : m_results) {
+            reports.push_back(std::move(result.report));
+            for (std::size_t t = 0; t < acked.size() && t < result.acked_per_topic.size(); ++t) {
+                acked[t] += result.acked_per_topic[t];
+            }
+        }
+        auto merged = merge_reports(reports);
+        Report report = merged ? std::move(merged.value()) : Report{};
+        std::uint64_t start = m_plan.messages > 0 && !is_fanout(m_plan.protocol)
+                                  ? m_run_start_ns
+                                  : m_measure_start_ns;
+        std::uint64_t end = m_measure_end_ns != 0 ? m_measure_end_ns : m_plan.now_ns();
+        report.duration_seconds =
+            start != 0 && end > start ? static_cast<double>(end - start) / 1e9 : 0.0;
+        std::uint64_t expected_deliveries = report.messages_sent;
+        if (is_fanout(m_plan.protocol)) {
+            expected_deliveries = 0;
+            for (std::size_t t = 0; t < acked.size(); ++t) {
+                expected_deliveries += acked[t] * m_plan.subscribers_on(t);
+            }
+        }
+        report.lost = expected_deliveries > report.messages_received
+                          ? expected_deliveries - report.messages_received
+                          : 0;
+        std::sort(m_timeline.begin(), m_timeline.end(),
+                  [](const Interval& a, const Interval& b) { return a.t_seconds < b.t_seconds; });
+        report.timeline = std::move(m_timeline);
+        return report;
+    }
+
+    const Plan& m_plan;
+    bool m_live;
+    core::Loop m_loop;
+    core::Timer m_check;
+    core::Timer m_second;
+    core::SignalWatcher m_signals;
+    std::vector<std::unique_ptr<Worker>> m_workers;
+    std::vector<WorkerResult> m_results;
+    std::size_t m_finished = 0;
+    Phase m_phase = Phase::ramp;
+    std::uint64_t m_run_start_ns = 0;
+    std::uint64_t m_phase_start_ns = 0;
+    std::uint64_t m_measure_start_ns = 0;
+    std::uint64_t m_measure_end_ns = 0;
+    std::uint64_t m_tick = 0;
+    std::map<std::uint64_t, Pending> m_pending;
+    std::vector<Interval> m_timeline;
+    std::optional<int> m_signal;
+};
+
+} // namespace
+
+Runner::Runner(Plan plan, bool live)
+    : m_plan(std::move(plan))
+    , m_live(live) {}
+
+core::Result<RunResult> Runner::run() {
+    const bool embedded = m_plan.target.host.empty();
+    unsigned long needed = m_plan.connections + m_plan.publishers + 64;
+    if (embedded) {
+        needed += m_plan.connections + m_plan.publishers; // the server's side of each
+    }
+    unsigned long limit = raise_open_files(needed);
+    if (limit < needed) {
+        core::log_info("warning: the open-files limit is {} and this run needs about {}; "
+                       "connections past it will fail (ulimit -Hn)",
+                       limit, needed);
+    }
+    std::unique_ptr<EmbeddedServer> server;
+    if (embedded) {
+        serve::ServeOptions options;
+        options.tcp_port = 0;
+        options.http_port = 0;
+        options.max_subscribers =
+            std::max<std::size_t>(options.max_subscribers, 2 * m_plan.connections + 16);
+        auto started = EmbeddedServer::start(options);
+        if (!started) {
+            return started.error();
+        }
+        server = std::move(started.value());
+        std::string url = server->url(m_plan.protocol == Protocol::tcp ? "tcp-echo" : "http");
+        auto parsed = core::parse_url(url, "tcp");
+        if (!parsed) {
+            return parsed.error();
+        }
+        m_plan.target = parsed.value();
+        core::log_verbose("embedded rtx serve at {}", url);
+    }
+    m_plan.epoch = std::chrono::steady_clock::now();
+    Control control(m_plan, m_live);
+    RunResult result = control.run();
+    server.reset();
+    return result;
+}
+
+} // namespace rtx::bench

@@ -1,0 +1,384 @@
+#include "bench/worker.hpp"
+
+#include "bench/clients.hpp"
+#include "bench/payload.hpp"
+#include "bench/send_clock.hpp"
+#include "core/log.hpp"
+#include "core/timer.hpp"
+#include "transport/http/curl_multi.hpp"
+
+#include <list>
+#include <random>
+
+namespace rtx::bench {
+
+namespace {
+constexpr std::size_t k_subscribers_per_multi = 32;
+}
+
+/// Everything a worker owns, on its thread. The clients call back into it to record.
+class Worker::Session final : public Recorder {
+public:
+    Session(const Plan& plan, unsigned index, WorkerProgress& progress, WorkerListener& listener,
+            core::Loop& loop)
+        : m_plan(plan)
+        , m_index(index)
+        , m_progress(progress)
+        , m_listener(listener)
+        , m_loop(loop)
+        , m_keepalive(loop)
+        , m_ramp(loop)
+        , m_interval(std::make_shared<Histogram>()) {}
+
+    ~Session() override { teardown(); }
+
+    void start() {
+        // Keeps run() going between phases, when nothing else may be pending.
+        m_keepalive.start(
+            std::chrono::hours(1), [] {}, std::chrono::hours(1));
+        m_started_ns = m_plan.now_ns();
+        m_clock = std::make_unique<SendClock>(
+            m_loop, m_plan.senders(),
+            [this](std::size_t sender, OpenScheduler::Clock::time_point intended) {
+                send_scheduled(sender, intended);
+            });
+        ClientContext context{m_plan, m_loop, nullptr, *this, *m_clock};
+        for (std::size_t i = m_index; i < m_plan.connections; i += m_plan.threads) {
+            if (is_fanout(m_plan.protocol)) {
+                context.multi = multi_for(m_clients.size());
+                m_clients.push_back(make_subscriber(context, i));
+            } else {
+                m_clients.push_back(make_echo_client(context, i, m_senders.size()));
+                m_senders.push_back(dynamic_cast<Sender*>(m_clients.back().get()));
+            }
+        }
+        if (is_fanout(m_plan.protocol)) {
+            // Publishers and the poll probe share the first group's multi handle.
+            context.multi = multi_for(0);
+            for (std::size_t i = m_index; i < m_plan.publishers; i += m_plan.threads) {
+                m_publishers.push_back(make_publisher(context, i, m_senders.size()));
+                m_senders.push_back(m_publishers.back().get());
+            }
+        }
+        if (m_plan.protocol == Protocol::poll) {
+            m_probe = std::make_unique<CursorProbe>(context, [this] { ramp(); });
+            m_probe->start(m_clients);
+            return;
+        }
+        ramp();
+    }
+
+    void begin_measure() {
+        m_measuring = true;
+        if (!is_fanout(m_plan.protocol) && m_plan.messages == 0) {
+            // Echo with --duration: what was recorded while connecting is warm-up.
+            m_latency.reset();
+            m_base_sent = m_sent;
+            m_base_received = m_received;
+            m_base_bytes_sent = m_bytes_sent;
+            m_base_bytes_received = m_bytes_received;
+        }
+        for (Sender* sender : m_senders) {
+            sender->begin();
+        }
+        check_sending_done();
+    }
+
+    void sample(std::uint64_t tick) {
+        IntervalSample sample;
+        sample.tick = tick;
+        sample.sent = m_sent - m_sample_sent;
+        sample.received = m_received - m_sample_received;
+        sample.errors = m_errors.total() - m_sample_errors;
+        sample.connections_up = m_open;
+        m_sample_sent = m_sent;
+        m_sample_received = m_received;
+        m_sample_errors = m_errors.total();
+        sample.latency = std::exchange(m_interval, std::make_shared<Histogram>());
+        m_listener.on_interval(m_index, std::move(sample));
+    }
+
+    void stop_sending() {
+        m_sending = false;
+        m_clock->stop_all();
+    }
+
+    void finish() {
+        m_finishing = true;
+        m_listener.on_finished(m_index, result());
+        teardown();
+        m_keepalive.stop();
+        m_loop.stop();
+    }
+
+    // Recorder
+    const Plan& plan() const override { return m_plan; }
+    bool sending() const override { return m_sending && may_send(); }
+    bool running() const override { return !m_finishing; }
+    void record_sent(std::size_t bytes) override {
+        ++m_sent;
+        m_bytes_sent += bytes;
+        m_progress.sent.store(m_sent, std::memory_order_relaxed);
+    }
+    void record_received(std::size_t bytes, std::uint64_t sent_ns) override {
+        ++m_received;
+        m_bytes_received += bytes;
+        m_progress.received.store(m_received, std::memory_order_relaxed);
+        std::uint64_t now = m_plan.now_ns();
+        std::uint64_t us = now > sent_ns ? (now - sent_ns) / 1000 : 0;
+        m_latency.record(us);
+        m_interval->record(us);
+    }
+    void record_duplicate() override { ++m_duplicates; }
+    void record_reordered() override { ++m_reordered; }
+    void record_acked(std::size_t topic_index) override {
+        ++m_acked[topic_index];
+        m_progress.acked[topic_index].store(m_acked[topic_index], std::memory_order_relaxed);
+    }
+    void record_error(ErrorKind kind) override {
+        if (m_finishing) {
+            return;
+        }
+        switch (kind) {
+        case ErrorKind::refused:
+            ++m_errors.refused;
+            break;
+        case ErrorKind::timeout:
+            ++m_errors.timeout;
+            break;
+        case ErrorKind::reset:
+            ++m_errors.reset;
+            break;
+        case ErrorKind::protocol:
+            ++m_errors.protocol;
+            break;
+        case ErrorKind::closed_by_peer:
+            ++m_errors.closed_by_peer;
+            break;
+        case ErrorKind::other:
+            ++m_errors.other;
+            break;
+        }
+    }
+    void record_connected(std::uint64_t connect_ns, bool first_time) override {
+        ++m_open;
+        m_connect_time.record(connect_ns / 1000);
+        if (first_time) {
+            m_progress.opened.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    void record_disconnected() override { --m_open; }
+    void record_settled() override { m_progress.settled.fetch_add(1, std::memory_order_relaxed); }
+    void sender_done() override {
+        ++m_senders_done;
+        check_sending_done();
+    }
+
+private:
+    bool may_send() const {
+        // Echo connections send as soon as they open; publishers wait for the ramp's end.
+        return m_measuring || !is_fanout(m_plan.protocol);
+    }
+
+    void ramp() {
+        if (m_plan.connect_rate <= 0) {
+            for (auto& client : m_clients) {
+                client->connect();
+            }
+            return;
+        }
+        // This worker's share of the rate, paced by a 10 ms timer: after t seconds,
+        // floor(t * rate) + 1 connections have been started.
+        const double rate = m_plan.connect_rate / m_plan.threads;
+        m_ramp.start(
+            std::chrono::milliseconds(0),
+            [this, rate] {
+                double elapsed = static_cast<double>(m_plan.now_ns() - m_started_ns) / 1e9;
+                auto due = static_cast<std::size_t>(elapsed * rate) + 1;
+                while (m_next_connect < m_clients.size() && m_next_connect < due) {
+                    m_clients[m_next_connect++]->connect();
+                }
+                if (m_next_connect >= m_clients.size()) {
+                    m_ramp.stop();
+                }
+            },
+            std::chrono::milliseconds(10));
+    }
+
+    /// The curl multi handle of the subscriber with local index `local`: one per group of
+    /// k_subscribers_per_multi. curl looks for a reusable connection by scanning every
+    /// connection its multi handle holds to the same host, on each new request; with
+    /// thousands of subscribers on one handle that scan made each connect (and each
+    /// long-poll request) cost O(subscribers) and the 10,000-subscriber ramp O(n^2).
+    /// Small groups keep keep-alive reuse for the poll loop and bound the scan.
+    transport::http::CurlMulti* multi_for(std::size_t local) {
+        std::size_t group = local / k_subscribers_per_multi;
+        while (m_multis.size() <= group) {
+            m_multis.push_back(std::make_unique<transport::http::CurlMulti>(m_loop));
+        }
+        return m_multis[group].get();
+    }
+
+    void send_scheduled(std::size_t sender, OpenScheduler::Clock::time_point intended) {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(intended - m_plan.epoch);
+        m_senders[sender]->send_at(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, ns.count())));
+    }
+
+    void check_sending_done() {
+        if (m_plan.messages > 0 && m_senders_done >= m_senders.size()) {
+            m_progress.sending_done.store(true, std::memory_order_relaxed);
+        }
+    }
+
+    WorkerResult result() {
+        WorkerResult out;
+        Report& r = out.report;
+        r.protocol = std::string(protocol_name(m_plan.protocol));
+        r.pattern = is_fanout(m_plan.protocol) ? "fanout" : "echo";
+        r.load_model = m_plan.open_model ? "open" : "closed";
+        r.target = m_plan.target.scheme + "://" + m_plan.target.authority();
+        r.rate = m_index == 0 && m_plan.open_model ? m_plan.rate : 0;
+        r.arrival =
+            m_plan.open_model ? (m_plan.arrival == Arrival::poisson ? "poisson" : "uniform") : "";
+        r.threads = 1;
+        r.message_size = std::max(m_plan.size, k_stamp_size);
+        std::uint64_t never_opened = 0;
+        for (const auto& client : m_clients) {
+            never_opened += client->ever_opened() ? 0U : 1U;
+        }
+        r.connections = m_clients.size();
+        r.connections_failed = never_opened;
+        if (is_fanout(m_plan.protocol)) {
+            r.subscribers = m_clients.size();
+            r.publishers = m_publishers.size();
+        }
+        r.messages_sent = m_sent - m_base_sent;
+        r.messages_received = m_received - m_base_received;
+        r.bytes_sent = m_bytes_sent - m_base_bytes_sent;
+        r.bytes_received = m_bytes_received - m_base_bytes_received;
+        r.duplicates = m_duplicates;
+        r.reordered = m_reordered;
+        r.errors = m_errors;
+        r.latency = m_latency;
+        r.connect_time = m_connect_time;
+        out.acked_per_topic = m_acked;
+        return out;
+    }
+
+    void teardown() {
+        // Clients before publishers before the curl multi they run on; the clock last, as
+        // clients stop their schedules when they close.
+        m_ramp.stop();
+        m_probe.reset();
+        m_senders.clear();
+        m_clients.clear();
+        m_publishers.clear();
+        m_multis.clear();
+        m_clock.reset();
+    }
+
+    const Plan& m_plan;
+    unsigned m_index;
+    WorkerProgress& m_progress;
+    WorkerListener& m_listener;
+    core::Loop& m_loop;
+    core::Timer m_keepalive;
+    core::Timer m_ramp;
+    std::vector<std::unique_ptr<transport::http::CurlMulti>> m_multis;
+    std::unique_ptr<SendClock> m_clock;
+    std::unique_ptr<CursorProbe> m_probe;
+    std::vector<std::unique_ptr<Client>> m_clients;
+    std::vector<std::unique_ptr<Sender>> m_publishers;
+    std::vector<Sender*> m_senders; ///< Echo clients or publishers, by local sender index.
+    std::size_t m_next_connect = 0;
+    std::uint64_t m_started_ns = 0;
+    bool m_measuring = false;
+    bool m_sending = true;
+    bool m_finishing = false;
+    std::size_t m_senders_done = 0;
+
+    Histogram m_latency;
+    Histogram m_connect_time;
+    std::shared_ptr<Histogram> m_interval;
+    std::uint64_t m_sent = 0;
+    std::uint64_t m_received = 0;
+    std::uint64_t m_bytes_sent = 0;
+    std::uint64_t m_bytes_received = 0;
+    std::uint64_t m_base_sent = 0;
+    std::uint64_t m_base_received = 0;
+    std::uint64_t m_base_bytes_sent = 0;
+    std::uint64_t m_base_bytes_received = 0;
+    std::uint64_t m_sample_sent = 0;
+    std::uint64_t m_sample_received = 0;
+    std::uint64_t m_sample_errors = 0;
+    std::uint64_t m_duplicates = 0;
+    std::uint64_t m_reordered = 0;
+    std::uint64_t m_open = 0;
+    ErrorCounts m_errors;
+    std::vector<std::uint64_t> m_acked = std::vector<std::uint64_t>(m_plan.topics, 0);
+};
+
+Worker::Worker(const Plan& plan, unsigned index, WorkerListener& listener)
+    : m_plan(plan)
+    , m_index(index)
+    , m_listener(listener) {
+    m_progress.acked = std::vector<std::atomic<std::uint64_t>>(plan.topics);
+}
+
+Worker::~Worker() {
+    if (m_thread.joinable()) {
+        m_thread.join();
+    }
+}
+
+std::size_t Worker::connection_count() const {
+    return m_plan.connections / m_plan.threads +
+           (m_index < m_plan.connections % m_plan.threads ? 1 : 0);
+}
+
+void Worker::start() {
+    m_thread = std::thread([this] {
+        // Started before run(): a loop with nothing active would return at once, without
+        // looking at posted tasks.
+        Session session(m_plan, m_index, m_progress, m_listener, m_loop);
+        m_session = &session;
+        session.start();
+        m_loop.run();
+        m_session = nullptr;
+    });
+}
+
+void Worker::begin_measure() {
+    m_loop.post([this] {
+        if (m_session != nullptr) {
+            m_session->begin_measure();
+        }
+    });
+}
+
+void Worker::sample(std::uint64_t tick) {
+    m_loop.post([this, tick] {
+        if (m_session != nullptr) {
+            m_session->sample(tick);
+        }
+    });
+}
+
+void Worker::stop_sending() {
+    m_loop.post([this] {
+        if (m_session != nullptr) {
+            m_session->stop_sending();
+        }
+    });
+}
+
+void Worker::finish() {
+    m_loop.post([this] {
+        if (m_session != nullptr) {
+            m_session->finish();
+        }
+    });
+}
+
+} // namespace rtx::bench

@@ -1,0 +1,186 @@
+"""rtx bench end to end: every protocol against the embedded server and against `rtx serve`
+as a separate process, the open model's rate, loss through a proxy that cuts connections,
+thresholds, the JSON report and the HTML charts in headless Chromium."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from rtxtest import (EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SOURCE_DIR, Serve,
+                     free_port, popen_rtx, rtx)
+from tcpproxy import Proxy
+
+EXIT_THRESHOLD = 10
+FANOUT = ("sse", "stream", "poll")
+ECHO_TCP = r"\btcp\b.*\becho\b|\becho\b.*\btcp\b"  # the summary names both
+
+
+def bench(*args, timeout=60):
+    return rtx("bench", *args, timeout=timeout)
+
+
+def bench_json(test, *args, expect=EXIT_OK):
+    """Runs rtx bench with --json; returns (report dict, summary text)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "report.json")
+        result = bench(*args, "--json", path)
+        test.assertEqual(result.returncode, expect, result.stderr.decode())
+        with open(path) as f:
+            return json.load(f), result.stdout.decode()
+
+
+def histogram_total(histogram):
+    """The sample count of a serialised histogram: the sum of its raw bucket counts."""
+    buckets = histogram["buckets"]
+    return sum(count for _, count in buckets)
+
+
+class EchoTest(unittest.TestCase):
+    def test_embedded_tcp_closed_model_counts_every_reply(self):
+        report, summary = bench_json(self, "tcp", "-c", "4", "-t", "2", "-n", "400")
+        self.assertRegex(summary, ECHO_TCP)
+        self.assertEqual(report["messages_sent"], 400)
+        self.assertEqual(report["messages_received"], 400)
+        self.assertEqual(report["lost"], 0)
+        self.assertEqual(report["connections"], 4)
+        self.assertEqual(report["load_model"], "closed")
+        self.assertEqual(histogram_total(report["latency_us"]), 400)
+        self.assertEqual(histogram_total(report["connect_time_us"]), 4)
+
+    def test_separate_serve_tcp_with_duration(self):
+        with Serve("--tcp-port", "0") as serve:
+            report, summary = bench_json(self, "tcp", "-c", "3", "-d", "1s", serve.address())
+        self.assertIn(serve.address(), summary)
+        self.assertGreater(report["messages_received"], 100)
+        self.assertEqual(histogram_total(report["latency_us"]), report["messages_received"])
+        self.assertEqual(report["errors"], {k: 0 for k in report["errors"]})
+
+    def test_open_model_keeps_the_rate(self):
+        report, summary = bench_json(self, "tcp", "-c", "5", "--rate", "2000", "-d", "2s")
+        self.assertIn("open model", summary)
+        achieved = report["messages_sent"] / report["duration_seconds"]
+        self.assertAlmostEqual(achieved, 2000, delta=2000 * 0.03)
+        self.assertEqual(report["arrival"], "uniform")
+
+    def test_poisson_open_model_with_message_count(self):
+        report, _ = bench_json(self, "tcp", "-c", "2", "--rate-per-conn", "500",
+                               "--arrival", "poisson", "-n", "300")
+        self.assertEqual(report["messages_sent"], 300)
+        self.assertEqual(report["messages_received"], 300)
+        self.assertEqual(report["arrival"], "poisson")
+
+    def test_refused_connections_are_counted_and_exit_3(self):
+        port = free_port()
+        result = bench("tcp", "-c", "3", "-d", "1s", f"127.0.0.1:{port}")
+        self.assertEqual(result.returncode, EXIT_CONNECT, result.stderr.decode())
+        self.assertRegex(result.stdout.decode(), r"refused 3")
+
+    def test_source_addresses_are_used(self):
+        with Serve("--tcp-port", "0") as serve:
+            report, _ = bench_json(self, "tcp", "-c", "4", "-n", "40",
+                                   "--source-ip", "127.0.0.2,127.0.0.3", serve.address())
+        self.assertEqual(report["messages_received"], 40)
+
+
+class FanoutTest(unittest.TestCase):
+    def check_all_delivered(self, report, subscribers, messages):
+        self.assertEqual(report["pattern"], "fanout")
+        self.assertEqual(report["messages_sent"], messages)
+        self.assertEqual(report["messages_received"], subscribers * messages)
+        self.assertEqual(report["lost"], 0)
+        self.assertEqual(report["duplicates"], 0)
+        self.assertEqual(histogram_total(report["latency_us"]), subscribers * messages)
+
+    def test_embedded(self):
+        for protocol in FANOUT:
+            with self.subTest(protocol):
+                report, summary = bench_json(self, protocol, "-c", "6", "--publishers", "2",
+                                             "-n", "60")
+                self.assertRegex(summary, rf"\b{protocol}\b.*\bfan-?out\b|\bfan-?out\b.*\b{protocol}\b")
+                self.check_all_delivered(report, 6, 60)
+
+    def test_separate_serve(self):
+        with Serve("--http-port", "0", "--no-tcp") as serve:
+            for protocol in FANOUT:
+                with self.subTest(protocol):
+                    report, _ = bench_json(self, protocol, "-c", "4", "--topics", "2",
+                                           "--rate", "200", "-n", "100", serve.url("http"))
+                    # Two topics, two subscribers each: each publish reaches two.
+                    self.check_all_delivered(report, 2, 100)
+
+    def test_cut_connections_show_loss(self):
+        with Serve("--http-port", "0", "--no-tcp") as serve:
+            port = int(serve.url("http").rsplit(":", 1)[1])
+            proxy = Proxy(port)
+            cutter = threading.Timer(1.5, proxy.cut)
+            cutter.start()
+            try:
+                # stream has no replay: what is published while a subscriber reconnects
+                # (1 s) never reaches it.
+                report, summary = bench_json(self, "stream", "-c", "4", "--rate", "100",
+                                             "-d", "4s", f"http://127.0.0.1:{proxy.port}")
+            finally:
+                cutter.cancel()
+        self.assertGreater(report["lost"], 0, summary)
+        self.assertGreater(sum(report["errors"].values()), 0, summary)
+        self.assertIn("lost", summary)
+
+
+class OutputTest(unittest.TestCase):
+    def test_threshold_breach_exits_10(self):
+        result = bench("tcp", "-c", "2", "-n", "50", "--max-p99", "1us")
+        self.assertEqual(result.returncode, EXIT_THRESHOLD, result.stderr.decode())
+        self.assertIn("threshold", result.stderr.decode())
+        self.assertIn("p99", result.stderr.decode())
+
+    def test_thresholds_that_hold_exit_0(self):
+        result = bench("tcp", "-c", "2", "-n", "50", "--max-p99", "10s",
+                       "--max-error-rate", "0.1%")
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr.decode())
+
+    def test_summary_on_stdout_and_no_live_line_without_tty(self):
+        result = bench("tcp", "-c", "2", "-d", "1500ms")
+        self.assertEqual(result.returncode, EXIT_OK)
+        self.assertIn("latency", result.stdout.decode())
+        self.assertNotIn("\r", result.stderr.decode())
+
+    def test_sigint_ends_the_run_with_a_summary(self):
+        with popen_rtx("bench", "tcp", "-c", "2", "-d", "60s", stdin=subprocess.DEVNULL) as proc:
+            time.sleep(1.5)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, EXIT_INTERRUPTED, err.decode())
+        self.assertRegex(out.decode(), ECHO_TCP)
+        self.assertRegex(out.decode(), r"received\s+[1-9]")
+
+    def test_usage_errors(self):
+        for args in (["ws"], ["tcp", "--size", "10"], ["tcp", "--rate", "5", "--rate-per-conn", "1"],
+                     ["sse", "http://127.0.0.1:1/sse/x"], ["tcp", "--max-error-rate", "5x"],
+                     ["tcp", "--source-ip", "nowhere"], ["tcp", "--arrival", "bursty"]):
+            with self.subTest(args=args):
+                result = bench(*args)
+                self.assertEqual(result.returncode, EXIT_USAGE, result.stderr.decode())
+                self.assertEqual(len(result.stderr.decode().splitlines()), 1)
+
+    @unittest.skipUnless(shutil.which("chromium") and os.path.isdir(
+        os.path.join(SOURCE_DIR, "tests/browser/node_modules/playwright-core")),
+        "needs Debian chromium and tests/browser/node_modules (scripts/test.sh installs both)")
+    def test_html_report_draws_its_charts(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "report.html")
+            result = bench("tcp", "-c", "4", "-d", "2s", "--html", path)
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr.decode())
+            browser = subprocess.run(
+                ["node", os.path.join(SOURCE_DIR, "tests/browser/bench_report.mjs"), path,
+                 "30000"], capture_output=True, timeout=90)
+            self.assertEqual(browser.returncode, 0,
+                             browser.stdout.decode() + browser.stderr.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()
