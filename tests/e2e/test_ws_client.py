@@ -11,8 +11,8 @@ import tempfile
 import time
 import unittest
 
-from rtxtest import (EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, EXIT_USAGE, popen_rtx,
-                     read_line, rtx)
+from rtxtest import (EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, EXIT_USAGE, Serve,
+                     free_port, popen_rtx, read_line, rtx)
 from test_tcp_tls import make_pki
 
 EXIT_FAILURE = 1
@@ -250,3 +250,87 @@ class WsClientTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WsClientAgainstServeTest(unittest.TestCase):
+    """rtx ws against rtx serve's /echo and /ws/{topic} (same binary, separate process)."""
+
+    def serve(self, *args):
+        return Serve("--no-tcp", "--http-port", "0", *args, expect=3)
+
+    def test_echo_text_binary_and_compression(self):
+        with self.serve() as serve:
+            url = serve.url("ws-echo")
+            text = rtx("ws", "-v", "--count", "2", "--no-close", url, input="hello\nworld\n")
+            self.assertEqual((text.returncode, text.stdout), (EXIT_OK, b"hello\nworld\n"),
+                             text.stderr)
+            self.assertIn(b"compression on (permessage-deflate)", text.stderr)
+            # --count: rtx serve (lws) answers a close at once, before echoes still queued.
+            plain = rtx("ws", "-v", "--no-compress", "--hex", "--binary-as", "hex", "--count",
+                        "1", "--no-close", url, input="00ff10\n")
+            self.assertEqual(plain.stdout, b"00ff10\n", plain.stderr)
+            self.assertIn(b"compression off", plain.stderr)
+        with self.serve("--no-ws-compress") as serve:
+            refused = rtx("ws", "-v", serve.url("ws-echo"), input="x\n")
+            self.assertIn(b"compression off (no extension negotiated)", refused.stderr)
+
+    def test_16_mib_message(self):
+        payload = os.urandom(16 * 1024 * 1024)
+        with self.serve() as serve:
+            result = rtx("ws", "--base64", "--count", "1", "--no-close", serve.url("ws-echo"),
+                         input=base64.b64encode(payload) + b"\n", timeout=120)
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertEqual(hashlib.sha256(base64.b64decode(result.stdout.strip())).digest(),
+                             hashlib.sha256(payload).digest())
+
+    def test_ping_rtt_and_close_code_echoed(self):
+        with self.serve() as serve:
+            pinged = rtx("ws", "-v", "--no-stdin", "--ping-interval", "100ms", "--timeout",
+                         "1500ms", serve.url("ws-echo"))
+            self.assertEqual(pinged.returncode, EXIT_TIMEOUT)
+            self.assertGreaterEqual(pinged.stderr.count(b"pong after"), 2, pinged.stderr)
+            closed = rtx("ws", "--json", "--close-code", "4000", serve.url("ws-echo"),
+                         input="x\n")
+            self.assertEqual(closed.returncode, EXIT_OK, closed.stderr)
+            record = json.loads(closed.stdout.splitlines()[-1])
+            self.assertEqual((record["event"], record["code"]), ("close", 4000))
+
+    def test_server_shutdown_closes_1001(self):
+        with self.serve() as serve:
+            with popen_rtx("ws", "--no-stdin", serve.url("ws-echo")) as client:
+                time.sleep(0.3)
+                serve.stop()
+                self.assertEqual(client.wait(timeout=10), EXIT_OK)
+                self.assertIn(b"1001", client.stderr.read())
+
+    def test_count_on_a_topic_and_cross_protocol_to_sse(self):
+        with self.serve() as serve:
+            topic_url = serve.url("ws").replace("{topic}", "news")
+            sse_url = serve.url("http") + "/sse/news"
+            with popen_rtx("sse", "--count", "2", sse_url) as sse, \
+                    popen_rtx("ws", "--no-stdin", "--count", "2", topic_url) as listener:
+                time.sleep(0.5)  # both subscribed
+                sent = rtx("ws", "--no-close", "--timeout", "2s", topic_url,
+                           input="first\nsecond\n")
+                self.assertEqual(sent.stdout, b"first\nsecond\n")  # the sender gets its own
+                self.assertEqual(listener.wait(timeout=10), EXIT_OK)
+                self.assertEqual(listener.stdout.read(), b"first\nsecond\n")
+                self.assertEqual(sse.wait(timeout=10), EXIT_OK)
+                self.assertEqual(sse.stdout.read(), b"first\nsecond\n")
+
+    def test_reconnect_with_preamble_after_serve_restarts(self):
+        port = free_port()
+        args = ("--no-tcp", "--http-port", str(port))
+        serve = Serve(*args, expect=3).__enter__()
+        try:
+            url = serve.url("ws-echo")
+            with popen_rtx("ws", "--reconnect", "--backoff-initial", "50ms", "--backoff-max",
+                           "200ms", "--preamble", "auth token", "--no-stdin", "--count", "2",
+                           url) as client:
+                self.assertEqual(read_line(client.stdout), b"auth token\n")
+                serve.stop()
+                serve = Serve(*args, expect=3).__enter__()
+                self.assertEqual(read_line(client.stdout, timeout=10), b"auth token\n")
+                self.assertEqual(client.wait(timeout=10), EXIT_OK)
+        finally:
+            serve.stop()

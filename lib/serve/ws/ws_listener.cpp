@@ -77,6 +77,10 @@ struct WsListener::Connection final : Subscriber {
 
     WsListener& owner;
     lws* wsi;
+    /// The chunk being sent, with LWS_PRE bytes of room in front. One per connection:
+    /// with permessage-deflate lws goes on reading a written message from it after
+    /// lws_write returns, until it has deflated it all (the next WRITEABLE).
+    std::vector<unsigned char> write_buffer;
     Subscription subscription;
     std::string topic;
     bool established = false;
@@ -398,13 +402,13 @@ int WsListener::on_writeable(Connection& connection) {
         // buffer at a time from its own POLLOUT handling, without blocking the loop.
         const std::size_t length =
             connection.compressed ? size : std::min(k_write_chunk, size - connection.sent);
-        m_write_buffer.resize(LWS_PRE + length);
-        std::memcpy(m_write_buffer.data() + LWS_PRE, message.payload.data() + connection.sent,
-                    length);
+        connection.write_buffer.resize(LWS_PRE + length);
+        std::memcpy(connection.write_buffer.data() + LWS_PRE,
+                    message.payload.data() + connection.sent, length);
         const bool last = connection.sent + length == size;
         const int flags = lws_write_ws_flags(message.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
                                              connection.sent == 0, last);
-        if (lws_write(wsi, m_write_buffer.data() + LWS_PRE, length,
+        if (lws_write(wsi, connection.write_buffer.data() + LWS_PRE, length,
                       static_cast<lws_write_protocol>(flags)) < 0) {
             return -1;
         }

@@ -85,8 +85,6 @@ private:
     std::shared_ptr<WsConnectionCount> m_count;
     std::string m_protocol_name;
     std::unordered_map<lws*, std::unique_ptr<Connection>> m_connections;
-    /// Where the chunks being sent are copied, with LWS_PRE bytes of room in front.
-    std::vector<unsigned char> m_write_buffer;
     core::Timer m_ping_timer;
     /// Compressed connections to service once more on the next loop turn (drain_soon).
     std::vector<lws*> m_draining;
