@@ -2,12 +2,15 @@
 ws_peer.js on a free port. Each test starts the peer it needs and stops it."""
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -64,7 +67,62 @@ class WsPeer:
         self.stop()
 
 
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on a free port; .targets lists what was asked for."""
+
+    def __init__(self):
+        self.targets = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                threading.Thread(target=self.tunnel, args=(client,), daemon=True).start()
+
+    def tunnel(self, client):
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = client.recv(4096)
+            if not chunk:
+                return
+            request += chunk
+        target = request.split(b"\r\n")[0].split()[1].decode()
+        self.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(src, dst):
+            with contextlib.suppress(OSError):
+                while data := src.recv(65536):
+                    dst.sendall(data)
+                dst.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+        pump(upstream, client)
+
+    def close(self):
+        self.listener.close()
+
+
 class WsClientTest(unittest.TestCase):
+    def test_through_an_http_connect_proxy(self):
+        proxy = ConnectProxy()
+        try:
+            with WsPeer() as peer:
+                result = rtx("ws", "--proxy", f"127.0.0.1:{proxy.port}", peer.url("/echo"),
+                             input="tunnelled\n")
+                self.assertEqual((result.returncode, result.stdout), (EXIT_OK, b"tunnelled\n"),
+                                 result.stderr)
+                self.assertEqual(proxy.targets, [f"127.0.0.1:{peer.port}"])
+        finally:
+            proxy.close()
+
     def test_lines_echo_with_compression_negotiated(self):
         with WsPeer() as peer:
             result = rtx("ws", "-v", peer.url("/echo"), input="hello\nworld\n")
