@@ -54,33 +54,6 @@ std::uint16_t port_option(std::string_view flag, int port) {
     return static_cast<std::uint16_t>(port);
 }
 
-/// "1048576", "64KiB", "64k", "1MiB", "1m" (binary units; the B is optional).
-std::size_t size_option(std::string_view flag, std::string_view text) {
-    std::size_t digits = 0;
-    std::uint64_t value = 0;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9' &&
-           value < (1ULL << 40)) {
-        value = value * 10 + static_cast<std::uint64_t>(text[digits++] - '0');
-    }
-    std::string unit(text.substr(digits));
-    for (char& c : unit) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    std::uint64_t scale = 0;
-    if (unit.empty() || unit == "b") {
-        scale = 1;
-    } else if (unit == "k" || unit == "kib" || unit == "kb") {
-        scale = 1024;
-    } else if (unit == "m" || unit == "mib" || unit == "mb") {
-        scale = 1024 * 1024;
-    }
-    if (digits == 0 || scale == 0 || value == 0 || value > (1ULL << 40) / scale) {
-        throw core::UsageError(
-            fmt::format("{} '{}': not a size (examples: 65536, 64KiB, 1MiB)", flag, text));
-    }
-    return static_cast<std::size_t>(value * scale);
-}
-
 serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     serve::ServeOptions out;
     out.bind = options.bind;
@@ -105,7 +78,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     } else if (!options.mqtt_password.empty()) {
         throw core::UsageError("--mqtt-password needs --mqtt-user");
     }
-    out.mqtt_max_packet = size_option("--mqtt-max-packet", options.mqtt_max_packet);
+    out.mqtt_max_packet = size_flag("--mqtt-max-packet", options.mqtt_max_packet);
     if (out.mqtt_max_packet > 268435460) {
         throw core::UsageError("--mqtt-max-packet: at most 256MiB (the MQTT limit)");
     }
@@ -116,13 +89,13 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     out.heartbeat = positive_duration_flag("--heartbeat", options.heartbeat);
     out.poll_hold = duration_flag("--poll-hold", options.poll_hold);
     out.header_timeout = positive_duration_flag("--header-timeout", options.header_timeout);
-    out.max_body = size_option("--max-body", options.max_body);
+    out.max_body = size_flag("--max-body", options.max_body);
     if (options.max_subscribers == 0) {
         throw core::UsageError("--max-subscribers 0: must be at least 1");
     }
     out.max_subscribers = options.max_subscribers;
     out.history = options.history;
-    out.ws_max_message = size_option("--ws-max-message", options.ws_max_message);
+    out.ws_max_message = size_flag("--ws-max-message", options.ws_max_message);
     if (options.ws_max_conns == 0) {
         throw core::UsageError("--ws-max-conns 0: must be at least 1");
     }
@@ -190,7 +163,9 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "HTTP port (SSE, stream, poll, publish, WebSocket); 0 picks a free port")
         ->capture_default_str()
         ->group("HTTP");
-    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener (nor the WebSocket endpoints on its port)")->group("HTTP");
+    app->add_flag("--no-http", options->no_http,
+                  "Do not start the HTTP listener (nor the WebSocket endpoints on its port)")
+        ->group("HTTP");
     app->add_option("--mqtt-port", options->mqtt_port,
                     "MQTT 3.1.1/5 broker port; 0 picks a free port")
         ->capture_default_str()

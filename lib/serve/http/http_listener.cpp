@@ -26,20 +26,6 @@ std::size_t max_queued_for(std::size_t max_body) {
     return std::max<std::size_t>(8 * 1024 * 1024, 4 * max_body);
 }
 
-std::optional<std::string> header(lws* wsi, lws_token_indexes token) {
-    const int length = lws_hdr_total_length(wsi, token);
-    if (length <= 0) {
-        return std::nullopt;
-    }
-    std::string value(static_cast<std::size_t>(length) + 1, '\0');
-    const int copied = lws_hdr_copy(wsi, value.data(), length + 1, token);
-    if (copied < 0) {
-        return std::nullopt;
-    }
-    value.resize(static_cast<std::size_t>(copied));
-    return value;
-}
-
 /// A header lws has no token for; `name` is lower case with its colon: "last-event-id:".
 std::optional<std::string> custom_header(lws* wsi, std::string_view name) {
     const int name_length = static_cast<int>(name.size());
@@ -185,7 +171,7 @@ HttpListener::Request HttpListener::read_request(lws* wsi) {
                                       ? std::string()
                                       : std::string(fragment.substr(equals + 1)));
     }
-    if (auto text = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) {
+    if (auto text = request_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) {
         request.content_length = parse_id(trim(*text));
         request.bad_length = !request.content_length;
     }

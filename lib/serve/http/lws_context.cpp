@@ -22,6 +22,20 @@ unsigned whole_seconds(core::Duration d) {
 
 } // namespace
 
+std::optional<std::string> request_header(lws* wsi, lws_token_indexes token) {
+    const int length = lws_hdr_total_length(wsi, token);
+    if (length <= 0) {
+        return std::nullopt;
+    }
+    std::string value(static_cast<std::size_t>(length) + 1, '\0');
+    const int copied = lws_hdr_copy(wsi, value.data(), length + 1, token);
+    if (copied < 0) {
+        return std::nullopt;
+    }
+    value.resize(static_cast<std::size_t>(copied));
+    return value;
+}
+
 LwsContext::LwsContext(core::Loop& loop)
     : m_loop(loop) {}
 

@@ -13,12 +13,16 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 namespace rtx::serve::http {
+
+/// A request header lws parsed (WSI_TOKEN_...), or nullopt when the request has none.
+std::optional<std::string> request_header(lws* wsi, lws_token_indexes token);
 
 /// Settings that apply to every connection of an LwsContext.
 struct LwsSettings {

@@ -29,20 +29,6 @@ constexpr auto k_write_close = static_cast<lws_write_protocol>(4);
 /// writes, small enough that one connection never holds the loop for long.
 constexpr std::size_t k_write_chunk = 128 * 1024;
 
-std::optional<std::string> header(lws* wsi, lws_token_indexes token) {
-    const int length = lws_hdr_total_length(wsi, token);
-    if (length <= 0) {
-        return std::nullopt;
-    }
-    std::string value(static_cast<std::size_t>(length) + 1, '\0');
-    const int copied = lws_hdr_copy(wsi, value.data(), length + 1, token);
-    if (copied < 0) {
-        return std::nullopt;
-    }
-    value.resize(static_cast<std::size_t>(copied));
-    return value;
-}
-
 /// Answers an HTTP request or refused upgrade and returns -1: lws closes the connection.
 int refuse(lws* wsi, unsigned status, std::string_view message) {
     http::Response response = http::error_response(status, message);
@@ -242,7 +228,7 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
                       "(send no Sec-WebSocket-Protocol header)");
     }
     if (!m_options.allowed_origins.empty()) {
-        const std::string origin = header(wsi, WSI_TOKEN_ORIGIN).value_or("");
+        const std::string origin = http::request_header(wsi, WSI_TOKEN_ORIGIN).value_or("");
         if (!origin_allowed(m_options.allowed_origins, origin)) {
             core::log_verbose("ws: refused an upgrade from origin '{}'", origin);
             return refuse(wsi, 403,
@@ -259,10 +245,10 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
     auto connection = std::make_unique<Connection>(*this, wsi);
     connection->compressed =
         m_options.compression &&
-        header(wsi, WSI_TOKEN_EXTENSIONS).value_or("").find("permessage-deflate") !=
+        http::request_header(wsi, WSI_TOKEN_EXTENSIONS).value_or("").find("permessage-deflate") !=
             std::string::npos;
     if (m_endpoint == WsEndpoint::pubsub) {
-        const std::string path = header(wsi, WSI_TOKEN_GET_URI).value_or("");
+        const std::string path = http::request_header(wsi, WSI_TOKEN_GET_URI).value_or("");
         const std::string_view topic =
             std::string_view(path).substr(std::min(path.size(), k_topic_prefix.size()));
         if (topic.empty()) {
