@@ -21,6 +21,9 @@ enum class ExitCode : int {
     threshold = 10,        ///< bench: a --max-* threshold was breached.
     reconnect_exhausted = 11, ///< --reconnect gave up after --max-attempts.
     bind_failed = 12,         ///< serve: a listener could not bind its address.
+    /// The server refused the session: MQTT CONNACK bad credentials, not authorized,
+    /// identifier rejected, ...
+    refused = 13,
     interrupted = 130,        ///< SIGINT (Ctrl-C): connections were closed gracefully.
     terminated = 143,         ///< SIGTERM: connections were closed gracefully.
 };
