@@ -29,6 +29,11 @@ public:
     void stop();
     /// Queues `task` to run on the loop thread. Any thread; wakes the loop.
     void post(std::function<void()> task);
+    /// Work that another thread does for this loop (Paho's network threads) keeps run()
+    /// alive while held, as an active handle would; each hold() needs one release().
+    /// Loop thread only.
+    void hold();
+    void release();
     /// Registers `hook` to run once per iteration just before the loop blocks for I/O
     /// (used to flush stdout once per batch of messages). Loop thread only.
     void add_before_poll_hook(std::function<void()> hook);
@@ -46,6 +51,7 @@ private:
     std::mutex m_mutex;
     std::vector<std::function<void()>> m_posted; // guarded by m_mutex
     std::vector<std::function<void()>> m_before_poll;
+    unsigned m_holds = 0;
 };
 
 /// Closes a heap-allocated libuv handle and deletes it once libuv is done with it. T is the

@@ -54,7 +54,13 @@ void append_ndjson(std::string& out, const Record& record) {
         core::append_base64(out, record.payload);
         out.append("\",\"encoding\":\"base64\"");
     }
-    fmt::format_to(std::back_inserter(out), ",\"size\":{}}}\n", record.payload.size());
+    fmt::format_to(std::back_inserter(out), ",\"size\":{}", record.payload.size());
+    if (record.qos) {
+        fmt::format_to(std::back_inserter(out), ",\"qos\":{},\"retain\":{},\"properties\":{}",
+                       *record.qos, record.retain ? "true" : "false",
+                       record.properties_json.empty() ? "{}" : record.properties_json);
+    }
+    out.append("}\n");
 }
 
 } // namespace rtx::output
