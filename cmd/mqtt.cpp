@@ -108,6 +108,8 @@ std::pair<transport::mqtt::MqttOptions, ClientSettings> resolve(const MqttFlags&
             "rtx mqtt takes mqtt://, mqtts://, ws:// or wss:// URLs (got {}://)", scheme));
     }
     o.tls = scheme == "mqtts" || scheme == "wss";
+    o.host = url->host;
+    o.port = url->port;
     if (flags.version == "3.1.1" || flags.version == "4" || flags.version == "311") {
         o.version = 4;
     } else if (flags.version == "5" || flags.version == "5.0") {

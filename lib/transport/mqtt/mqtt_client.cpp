@@ -3,6 +3,8 @@
 #include "core/encoding.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/url.hpp"
+#include "transport/connect.hpp"
 
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
@@ -67,9 +69,13 @@ std::string_view connack_v3_text(int rc) {
     }
 }
 
-ConnectFailure classify_connect_failure(int rc, int reason, const std::string& tls_error,
-                                        bool timed_out) {
+ConnectFailure classify_connect_failure(int rc, int reason, bool tls_failed, bool timed_out) {
     ConnectFailure failure;
+    // A v5 refusal arrives as the CONNACK reason code in either field, depending on the path
+    // Paho took; a 3.1.1 refusal as return code 1-5.
+    if (reason < 0x80 && rc >= 0x80 && rc <= 0xfe) {
+        reason = rc;
+    }
     if (reason >= 0x80) {
         failure.code = ExitCode::refused;
         failure.protocol_code = reason;
@@ -82,11 +88,9 @@ ConnectFailure classify_connect_failure(int rc, int reason, const std::string& t
     } else if (timed_out) {
         failure.code = ExitCode::timeout;
         failure.why = "timed out";
-    } else if (!tls_error.empty()) {
-        // Paho reports a TLS failure with the same generic code as a refused TCP connect;
-        // its SSL error callback, which fired during this attempt, tells them apart.
+    } else if (tls_failed) {
         failure.code = ExitCode::tls_failed;
-        failure.why = fmt::format("TLS: {}", tls_error);
+        failure.why = "TLS handshake or certificate verification failed (see --cacert, -k)";
     } else {
         failure.why = rc == MQTTASYNC_FAILURE ? "connection failed"
                                               : ::mqtt::exception::error_str(rc);
@@ -198,7 +202,6 @@ struct MqttClient::Impl {
     std::unique_ptr<Listener> subscribe_listener;
     std::unique_ptr<Listener> publish_listener;
     std::unique_ptr<Listener> disconnect_listener;
-    std::function<void(const std::string&)> tls_error_handler; ///< Runs on a Paho thread.
     MqttAttempt* current = nullptr; ///< The attempt Paho's events go to; loop thread only.
     std::size_t unacknowledged = 0; ///< Publishes Paho has not completed yet.
     std::size_t unacknowledged_bytes = 0;
@@ -288,7 +291,28 @@ public:
         }
         auto elapsed = std::chrono::steady_clock::now() - m_impl->connect_started;
         bool timed_out = elapsed >= m_impl->options.connect_timeout;
-        ConnectFailure failure = classify_connect_failure(rc, reason, m_tls_error, timed_out);
+        const MqttOptions& o = m_impl->options;
+        bool generic = rc == MQTTASYNC_FAILURE && reason < 0x80;
+        if (o.tls && generic && !timed_out && !o.host.empty()) {
+            // Paho reports a failed TLS handshake with the same code as a refused TCP
+            // connect: a plain TCP connect to the broker tells them apart.
+            core::Url url;
+            url.scheme = "tcp";
+            url.host = o.host;
+            url.port = o.port;
+            ConnectOptions probe_options;
+            probe_options.connect_timeout = o.connect_timeout;
+            m_probe_handler = std::make_unique<TcpProbe>([this, rc, reason](bool reached) {
+                probe_done(reached, rc, reason, false);
+            });
+            m_probe = transport::connect(m_impl->loop, url, probe_options, *m_probe_handler, 0);
+            return;
+        }
+        report_connect_failure(rc, reason, false, timed_out);
+    }
+
+    void report_connect_failure(int rc, int reason, bool tls_failed, bool timed_out) {
+        ConnectFailure failure = classify_connect_failure(rc, reason, tls_failed, timed_out);
         CloseInfo info;
         info.exit_code = failure.code;
         info.protocol_code = failure.protocol_code;
@@ -445,11 +469,9 @@ public:
         m_handler.on_close(*this, info);
     }
 
-    /// Paho's SSL error callback fired during this attempt: a connect failure is TLS's.
-    void tls_error(const std::string& text) {
-        if (m_tls_error.empty()) {
-            m_tls_error = text;
-        }
+    /// The TCP probe after a generic TLS connect failure: reached means TLS failed.
+    void probe_done(bool reached, int rc, int reason, bool timed_out) {
+        report_connect_failure(rc, reason, reached, timed_out);
     }
 
 private:
@@ -525,7 +547,27 @@ private:
     std::uint64_t m_id;
     State m_state = State::connecting;
     bool m_sending_finished = false;
-    std::string m_tls_error;
+    /// Says whether a plain TCP connect to the broker works (see connect_failed).
+    class TcpProbe final : public Handler {
+    public:
+        explicit TcpProbe(std::function<void(bool)> done)
+            : m_done(std::move(done)) {}
+        void on_open(Connection& c) override {
+            m_reached = true;
+            c.close();
+        }
+        void on_message(Connection&, const Message&) override {}
+        void on_close(Connection&, const CloseInfo&) override {
+            auto done = std::move(m_done); // the call may destroy this probe
+            done(m_reached);
+        }
+
+    private:
+        std::function<void(bool)> m_done;
+        bool m_reached = false;
+    };
+    std::unique_ptr<TcpProbe> m_probe_handler;
+    std::unique_ptr<Connection> m_probe;
     CloseInfo m_end_info;
     ConnectionStats m_stats;
 };
@@ -567,10 +609,6 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         });
     };
 
-    tls_error_handler = [on_loop](const std::string& text) {
-        std::string line = text.substr(0, text.find('\n'));
-        on_loop([line](MqttAttempt& a) { a.tls_error(line); });
-    };
     client->set_message_callback([on_loop](::mqtt::const_message_ptr message) {
         on_loop([message](MqttAttempt& a) { a.deliver(message); });
     });
@@ -595,7 +633,9 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         },
         [on_loop](const ::mqtt::token& token) {
             int rc = token.get_return_code();
+            // Paho 1.2 leaves the reason code at 0xff (MQTTPP_V3_CODE) for MQTT 3.1.1.
             int reason = static_cast<int>(token.get_reason_code());
+            reason = reason == 0xff ? 0 : reason;
             on_loop([rc, reason](MqttAttempt& a) { a.connect_failed(rc, reason); });
         });
     subscribe_listener = std::make_unique<Listener>(
@@ -703,7 +743,6 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         }
         ssl.set_enable_server_cert_auth(!t.insecure);
         ssl.set_verify(!t.insecure);
-        ssl.set_error_handler(tls_error_handler);
         c.set_ssl(ssl);
     }
     // rtx reconnects itself, with the shared backoff (core::Backoff).

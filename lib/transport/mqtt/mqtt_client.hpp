@@ -55,6 +55,10 @@ struct MqttOptions {
     /// path for WebSocket).
     std::string server_uri;
     bool tls = false;
+    /// The broker's host and port, for the plain TCP probe that tells a TLS failure from an
+    /// unreachable broker (Paho reports both with one generic code).
+    std::string host;
+    std::uint16_t port = 0;
     int version = 4; ///< 4: MQTT 3.1.1, 5: MQTT 5.
     std::string client_id;
     core::Duration keepalive{std::chrono::seconds(60)};
