@@ -479,6 +479,9 @@ private:
 
     void open() {
         m_state = State::open;
+        core::log_verbose("mqtt: connected to {} as '{}'{}", m_impl->options.server_uri,
+                          m_impl->options.client_id,
+                          m_impl->options.subscriptions.empty() ? "" : ", subscribed");
         m_handler.on_open(*this);
         if (m_state == State::open) {
             check_finished();
