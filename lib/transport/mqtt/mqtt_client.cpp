@@ -676,6 +676,8 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
             if (!ok) {
                 ++impl->failed;
             }
+            core::log_debug("mqtt: publish {}, {} unacknowledged", ok ? "done" : "failed",
+                            impl->unacknowledged);
             if (impl->unacknowledged == 0) {
                 impl->unacknowledged_bytes = 0;
             }
@@ -747,6 +749,12 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         ssl.set_enable_server_cert_auth(!t.insecure);
         ssl.set_verify(!t.insecure);
         c.set_ssl(ssl);
+    }
+    if (options.version != 5) {
+        // MQTT 3.1.1 has no Receive Maximum: a broker drops QoS 2 publishes past its own
+        // in-flight limit (mosquitto: 20). Paho queues the rest until acknowledgements come.
+        // v5 brokers announce theirs in CONNACK, and Paho keeps to it.
+        c.set_max_inflight(20);
     }
     // rtx reconnects itself, with the shared backoff (core::Backoff).
     c.set_automatic_reconnect(false);
