@@ -29,8 +29,7 @@ void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& se
             ->group(output);
     }
     if (set.receive_output) {
-        app.add_option("-n,--count", flags.count, "Exit after receiving N messages")
-            ->group(output);
+        app.add_option("-n,--count", flags.count, "Exit after receiving N messages")->group(output);
     }
 
     const char* connection = "Connection";

@@ -154,8 +154,8 @@ std::pair<transport::mqtt::MqttOptions, ClientSettings> resolve(const MqttFlags&
     ClientSettings settings = resolve_client_flags(flags.client, "mqtt");
     o.tls_options = settings.connect.tls;
     o.connect_timeout = settings.connect.connect_timeout;
-    if (!o.tls && (flags.client.insecure || !flags.client.cacert.empty() ||
-                   !flags.client.cert.empty())) {
+    if (!o.tls &&
+        (flags.client.insecure || !flags.client.cacert.empty() || !flags.client.cert.empty())) {
         throw core::UsageError("--cacert, --cert, --key and -k need an mqtts:// or wss:// URL");
     }
     return {std::move(o), std::move(settings)};
@@ -333,7 +333,8 @@ See 'rtx mqtt sub --help', 'rtx mqtt pub --help' and rtx-mqtt(1).)");
     s->add_flag("-R,--retained-only", sub->retained_only,
                 "Print the retained messages, exit at the first live one")
         ->group(g);
-    s->add_flag("--no-local", sub->no_local, "v5: not the messages this client publishes")->group(g);
+    s->add_flag("--no-local", sub->no_local, "v5: not the messages this client publishes")
+        ->group(g);
     s->add_flag("--retain-as-published", sub->retain_as_published,
                 "v5: keep the publisher's retain flag")
         ->group(g);
@@ -363,8 +364,7 @@ Exit status: 0 done (--count, --retained-only), 2 usage, 3 connect failed, 4 TLS
     g = "Publish";
     p->add_option("-t,--topic", pub->topic, "Topic to publish to")->required()->group(g);
     p->add_option("-m,--message", pub->messages, "Publish this message (repeatable)")->group(g);
-    p->add_flag("-l,--stdin-line", pub->stdin_lines, "Publish each line read from stdin")
-        ->group(g);
+    p->add_flag("-l,--stdin-line", pub->stdin_lines, "Publish each line read from stdin")->group(g);
     p->add_option("-f,--file", pub->file, "Publish the whole file as one message")->group(g);
     p->add_option("--repeat", pub->repeat, "Publish the -m or -f message N times")->group(g);
     p->add_flag("-r,--retain", pub->retain, "Set the retain flag")->group(g);

@@ -24,8 +24,8 @@ enum class ExitCode : int {
     /// The server refused the session: MQTT CONNACK bad credentials, not authorized,
     /// identifier rejected, ...
     refused = 13,
-    interrupted = 130,        ///< SIGINT (Ctrl-C): connections were closed gracefully.
-    terminated = 143,         ///< SIGTERM: connections were closed gracefully.
+    interrupted = 130, ///< SIGINT (Ctrl-C): connections were closed gracefully.
+    terminated = 143,  ///< SIGTERM: connections were closed gracefully.
 };
 
 /// One row of the exit-code table, for --help, the man page test and diagnostics.

@@ -11,9 +11,9 @@ namespace rtx::output {
 
 /// How received messages are written to stdout.
 enum class Format {
-    text,   ///< The payload, then the delimiter (LF by default).
-    raw,    ///< The payload bytes exactly, nothing added.
-    ndjson, ///< One Record per line (append_ndjson).
+    text,      ///< The payload, then the delimiter (LF by default).
+    raw,       ///< The payload bytes exactly, nothing added.
+    ndjson,    ///< One Record per line (append_ndjson).
     templated, ///< A --format LineTemplate per message, then the delimiter.
 };
 

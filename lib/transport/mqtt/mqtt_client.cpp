@@ -60,12 +60,18 @@ struct ConnectFailure {
 
 std::string_view connack_v3_text(int rc) {
     switch (rc) {
-    case 1: return "unacceptable protocol version";
-    case 2: return "identifier rejected";
-    case 3: return "server unavailable";
-    case 4: return "bad user name or password";
-    case 5: return "not authorized";
-    default: return "refused";
+    case 1:
+        return "unacceptable protocol version";
+    case 2:
+        return "identifier rejected";
+    case 3:
+        return "server unavailable";
+    case 4:
+        return "bad user name or password";
+    case 5:
+        return "not authorized";
+    default:
+        return "refused";
     }
 }
 
@@ -92,8 +98,8 @@ ConnectFailure classify_connect_failure(int rc, int reason, bool tls_failed, boo
         failure.code = ExitCode::tls_failed;
         failure.why = "TLS handshake or certificate verification failed (see --cacert, -k)";
     } else {
-        failure.why = rc == MQTTASYNC_FAILURE ? "connection failed"
-                                              : ::mqtt::exception::error_str(rc);
+        failure.why =
+            rc == MQTTASYNC_FAILURE ? "connection failed" : ::mqtt::exception::error_str(rc);
     }
     return failure;
 }
@@ -163,7 +169,8 @@ std::string properties_json(const ::mqtt::properties& properties) {
             append_len_string(users, p.value.value);
             users.push_back(']');
             break;
-        default: break;
+        default:
+            break;
         }
     }
     if (!subscription_ids.empty()) {
@@ -232,8 +239,7 @@ public:
         m_impl->current = this;
         m_impl->connect_started = std::chrono::steady_clock::now();
         try {
-            m_impl->client->connect(m_impl->connect_options(), nullptr,
-                                    *m_impl->connect_listener);
+            m_impl->client->connect(m_impl->connect_options(), nullptr, *m_impl->connect_listener);
         } catch (const ::mqtt::exception& e) {
             // on_close never runs inside start(): report on the next loop turn.
             std::string why = e.get_message().empty() ? e.what() : e.get_message();
@@ -302,9 +308,8 @@ public:
             url.port = o.port;
             ConnectOptions probe_options;
             probe_options.connect_timeout = o.connect_timeout;
-            m_probe_handler = std::make_unique<TcpProbe>([this, rc, reason](bool reached) {
-                probe_done(reached, rc, reason, false);
-            });
+            m_probe_handler = std::make_unique<TcpProbe>(
+                [this, rc, reason](bool reached) { probe_done(reached, rc, reason, false); });
             m_probe = transport::connect(m_impl->loop, url, probe_options, *m_probe_handler, 0);
             return;
         }
@@ -316,8 +321,8 @@ public:
         CloseInfo info;
         info.exit_code = failure.code;
         info.protocol_code = failure.protocol_code;
-        info.reason = fmt::format("mqtt connect to {}: {}", m_impl->options.server_uri,
-                                  failure.why);
+        info.reason =
+            fmt::format("mqtt connect to {}: {}", m_impl->options.server_uri, failure.why);
         finish(info);
     }
 
@@ -399,8 +404,8 @@ public:
         std::string properties = m_impl->options.version == 5
                                      ? properties_json(message->get_properties())
                                      : std::string("{}");
-        Message out{payload, core::is_valid_utf8(payload) ? PayloadKind::text
-                                                          : PayloadKind::binary};
+        Message out{payload,
+                    core::is_valid_utf8(payload) ? PayloadKind::text : PayloadKind::binary};
         out.topic = message->get_topic_ref().str();
         out.qos = message->get_qos();
         out.retain = message->is_retained();
@@ -594,10 +599,9 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         client = std::make_unique<::mqtt::async_client>(options.server_uri, options.client_id,
                                                         create, nullptr);
     } catch (const ::mqtt::exception& e) {
-        throw core::UsageError(fmt::format("mqtt: {} ({})", e.get_message().empty()
-                                                                ? std::string(e.what())
-                                                                : e.get_message(),
-                                           options.server_uri));
+        throw core::UsageError(fmt::format(
+            "mqtt: {} ({})", e.get_message().empty() ? std::string(e.what()) : e.get_message(),
+            options.server_uri));
     }
 
     auto on_loop = [bridge = bridge, weak](std::function<void(MqttAttempt&)> handle,
@@ -656,12 +660,8 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
             on_loop([rc, reason](MqttAttempt& a) { a.subscribe_failed(rc, reason); });
         });
     disconnect_listener = std::make_unique<Listener>(
-        [on_loop](const ::mqtt::token&) {
-            on_loop([](MqttAttempt& a) { a.disconnect_done(); });
-        },
-        [on_loop](const ::mqtt::token&) {
-            on_loop([](MqttAttempt& a) { a.disconnect_done(); });
-        });
+        [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); },
+        [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); });
     // Publishes are counted on the client, not the attempt: a message in flight at a drop
     // completes on a later attempt, after Paho resends it.
     auto publish_done = [bridge = bridge, weak](bool ok) {
@@ -707,15 +707,14 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
                                             static_cast<int32_t>(expiry)));
         }
         for (const auto& user : options.connect_user_properties) {
-            properties.add(::mqtt::property(::mqtt::property::USER_PROPERTY, user.name,
-                                            user.value));
+            properties.add(
+                ::mqtt::property(::mqtt::property::USER_PROPERTY, user.name, user.value));
         }
         c.set_properties(properties);
     } else {
         c.set_clean_session(options.clean);
     }
-    c.set_keep_alive_interval(
-        std::chrono::duration_cast<std::chrono::seconds>(options.keepalive));
+    c.set_keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(options.keepalive));
     c.set_connect_timeout(std::max<std::chrono::seconds>(
         std::chrono::seconds(1),
         std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout)));
@@ -782,8 +781,8 @@ void MqttClient::Impl::publish(const Message& message) {
                                             static_cast<int32_t>(*p.message_expiry)));
         }
         for (const auto& user : p.user_properties) {
-            properties.add(::mqtt::property(::mqtt::property::USER_PROPERTY, user.name,
-                                            user.value));
+            properties.add(
+                ::mqtt::property(::mqtt::property::USER_PROPERTY, user.name, user.value));
         }
         out->set_properties(properties);
     }
