@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
 
+#include <deque>
 #include <mutex>
 
 namespace rtx::transport::mqtt {
@@ -199,7 +200,15 @@ struct MqttClient::Impl {
 
     void create_client(const std::shared_ptr<Impl>& self);
     ::mqtt::connect_options connect_options() const;
+    /// Hands the message to Paho, or holds it while Paho has k_max_handed messages.
     void publish(const Message& message);
+    /// Hands held messages to Paho while it has room. Throws mqtt::exception.
+    void hand_waiting();
+    void hand(std::string_view payload);
+    /// Paho's own command queue holds 100 messages (create option maxBufferedMessages) and
+    /// refuses more: rtx holds the rest, and they count in buffered_bytes() so the stdin
+    /// pump pauses at the usual high-water mark.
+    static constexpr std::size_t k_max_handed = 64;
 
     core::Loop& loop;
     MqttOptions options;
@@ -212,6 +221,8 @@ struct MqttClient::Impl {
     MqttAttempt* current = nullptr; ///< The attempt Paho's events go to; loop thread only.
     std::size_t unacknowledged = 0; ///< Publishes Paho has not completed yet.
     std::size_t unacknowledged_bytes = 0;
+    std::deque<std::string> waiting; ///< Published by the user, not yet handed to Paho.
+    std::size_t waiting_bytes = 0;
     std::size_t failed = 0; ///< Publishes Paho reported as failed.
     std::chrono::steady_clock::time_point connect_started;
 };
@@ -415,7 +426,17 @@ public:
         m_handler.on_message(*this, out);
     }
 
-    void delivered() { check_finished(); }
+    void delivered() {
+        if (m_state == State::open) {
+            try {
+                m_impl->hand_waiting();
+            } catch (const ::mqtt::exception& e) {
+                fail(ExitCode::failure, fmt::format("mqtt publish: {}", e.what()), 0, true);
+                return;
+            }
+        }
+        check_finished();
+    }
 
     void disconnect_done() {
         if (m_state == State::closing) {
@@ -457,7 +478,9 @@ public:
     }
 
     bool is_open() const override { return m_state == State::open; }
-    std::size_t buffered_bytes() const override { return m_impl->unacknowledged_bytes; }
+    std::size_t buffered_bytes() const override {
+        return m_impl->unacknowledged_bytes + m_impl->waiting_bytes;
+    }
     const ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
 
@@ -487,6 +510,12 @@ private:
         core::log_verbose("mqtt: connected to {} as '{}'{}", m_impl->options.server_uri,
                           m_impl->options.client_id,
                           m_impl->options.subscriptions.empty() ? "" : ", subscribed");
+        try {
+            m_impl->hand_waiting(); // held from before a reconnect: they go first
+        } catch (const ::mqtt::exception& e) {
+            fail(ExitCode::failure, fmt::format("mqtt publish: {}", e.what()), 0, true);
+            return;
+        }
         m_handler.on_open(*this);
         if (m_state == State::open) {
             check_finished();
@@ -494,7 +523,8 @@ private:
     }
 
     void check_finished() {
-        if (m_state == State::open && m_sending_finished && m_impl->unacknowledged == 0) {
+        bool all_done = m_impl->unacknowledged == 0 && m_impl->waiting.empty();
+        if (m_state == State::open && m_sending_finished && all_done) {
             CloseInfo info;
             info.was_open = true;
             info.by_peer = true; // the exchange is complete: a natural end for the wrapper
@@ -507,7 +537,7 @@ private:
             }
             m_end_info = info;
             begin_close();
-        } else if (m_state == State::open && m_impl->unacknowledged == 0) {
+        } else if (m_state == State::open && m_impl->waiting.empty()) {
             m_handler.on_drain(*this);
         }
     }
@@ -761,9 +791,26 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
 }
 
 void MqttClient::Impl::publish(const Message& message) {
+    if (unacknowledged >= k_max_handed || !waiting.empty()) {
+        waiting.emplace_back(message.payload);
+        waiting_bytes += message.payload.size();
+        return;
+    }
+    hand(message.payload);
+}
+
+void MqttClient::Impl::hand_waiting() {
+    while (!waiting.empty() && unacknowledged < k_max_handed) {
+        std::string payload = std::move(waiting.front());
+        waiting.pop_front();
+        waiting_bytes -= payload.size();
+        hand(payload);
+    }
+}
+
+void MqttClient::Impl::hand(std::string_view payload) {
     const PublishSettings& p = options.publish;
-    auto out = ::mqtt::make_message(p.topic, message.payload.data(), message.payload.size(), p.qos,
-                                    p.retain);
+    auto out = ::mqtt::make_message(p.topic, payload.data(), payload.size(), p.qos, p.retain);
     if (options.version == 5) {
         ::mqtt::properties properties;
         if (!p.content_type.empty()) {
@@ -788,7 +835,7 @@ void MqttClient::Impl::publish(const Message& message) {
     }
     client->publish(out, nullptr, *publish_listener);
     ++unacknowledged;
-    unacknowledged_bytes += message.payload.size();
+    unacknowledged_bytes += payload.size();
 }
 
 MqttClient::MqttClient(core::Loop& loop, MqttOptions options)
