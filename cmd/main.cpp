@@ -24,6 +24,8 @@ std::span<const Command> commands() {
         Command{"sse", "Server-Sent Events client: reconnect, Last-Event-ID, retry:", &setup_sse},
         Command{"mqtt", "MQTT 3.1.1/5 client: sub prints messages, pub publishes them",
                 &setup_mqtt},
+        Command{"ws", "WebSocket client for terminals and pipes: stdin -> messages -> stdout",
+                &setup_ws},
         Command{"serve", "Embedded local server: TCP echo, SSE, streaming, long-poll, publish",
                 &setup_serve},
     };

@@ -14,6 +14,8 @@
 #include <cctype>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace rtx::cmd {
 
@@ -25,6 +27,12 @@ struct ServeCommandOptions {
     bool no_tcp = false;
     int http_port = serve::k_default_http_port;
     bool no_http = false;
+    int mqtt_port = serve::k_default_mqtt_port;
+    bool no_mqtt = false;
+    std::string mqtt_user;
+    std::string mqtt_password;
+    std::string mqtt_max_packet = "1MiB";
+    std::size_t mqtt_max_queued = 10000;
     std::string tick;
     std::string heartbeat = "15s";
     std::string poll_hold = "25s";
@@ -32,6 +40,11 @@ struct ServeCommandOptions {
     std::string max_body = "1MiB";
     std::size_t max_subscribers = 10000;
     std::size_t history = 1000;
+    std::string ws_max_message = "64MiB";
+    std::size_t ws_max_conns = 10000;
+    std::vector<std::string> ws_origins;
+    std::string ws_ping_interval = "30s";
+    bool no_ws_compress = false;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -81,6 +94,22 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     } else {
         out.http_port = port_option("--http-port", options.http_port);
     }
+    if (options.no_mqtt) {
+        out.mqtt_port.reset();
+    } else {
+        out.mqtt_port = port_option("--mqtt-port", options.mqtt_port);
+    }
+    if (!options.mqtt_user.empty()) {
+        out.mqtt_user = options.mqtt_user;
+        out.mqtt_password = options.mqtt_password;
+    } else if (!options.mqtt_password.empty()) {
+        throw core::UsageError("--mqtt-password needs --mqtt-user");
+    }
+    out.mqtt_max_packet = size_option("--mqtt-max-packet", options.mqtt_max_packet);
+    if (out.mqtt_max_packet > 268435460) {
+        throw core::UsageError("--mqtt-max-packet: at most 256MiB (the MQTT limit)");
+    }
+    out.mqtt_max_queued = options.mqtt_max_queued;
     if (!options.tick.empty()) {
         out.tick = duration_flag("--tick", options.tick);
     }
@@ -93,12 +122,20 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     }
     out.max_subscribers = options.max_subscribers;
     out.history = options.history;
+    out.ws_max_message = size_option("--ws-max-message", options.ws_max_message);
+    if (options.ws_max_conns == 0) {
+        throw core::UsageError("--ws-max-conns 0: must be at least 1");
+    }
+    out.ws_max_connections = options.ws_max_conns;
+    out.ws_origins = options.ws_origins;
+    out.ws_ping_interval = duration_flag("--ws-ping-interval", options.ws_ping_interval);
+    out.ws_compression = !options.no_ws_compress;
     return out;
 }
 
 core::ExitCode run_serve(const ServeCommandOptions& options) {
     const serve::ServeOptions serve_options = resolve_serve_options(options);
-    if (!serve_options.tcp_port && !serve_options.http_port) {
+    if (!serve_options.tcp_port && !serve_options.http_port && !serve_options.mqtt_port) {
         throw core::UsageError("every listener is turned off; nothing to serve");
     }
 
@@ -113,12 +150,8 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
         core::log_error("{}", started.error().message);
         return started.error().code;
     }
-    // Endpoints go to stdout, one "name url" per line: scripts and tests read them.
-    for (const auto& listener : server.listeners()) {
-        std::fputs(fmt::format("{} {}\n", listener->name(), listener->url()).c_str(), stdout);
-    }
-    std::fflush(stdout);
-
+    // Signals are watched before the endpoints are printed: a script that reads them and
+    // stops the server at once must get a clean shutdown, not the default SIGTERM death.
     core::Timer grace(loop);
     core::SignalWatcher signals(loop, [&](int signum) {
         if (grace.active()) {
@@ -132,6 +165,12 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
         grace.start(std::chrono::seconds(2), [&loop] { loop.stop(); });
         grace.unref(); // the loop ends as soon as the last connection closes
     });
+    // Endpoints go to stdout, one "name url" per line: scripts and tests read them.
+    for (const auto& listener : server.listeners()) {
+        std::fputs(fmt::format("{} {}\n", listener->name(), listener->url()).c_str(), stdout);
+    }
+    std::fflush(stdout);
+
     loop.run();
     return core::ExitCode::ok;
 }
@@ -148,10 +187,29 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
         ->capture_default_str();
     app->add_flag("--no-tcp", options->no_tcp, "Do not start the TCP echo listener");
     app->add_option("--http-port", options->http_port,
-                    "HTTP port (SSE, stream, poll, publish); 0 picks a free port")
+                    "HTTP port (SSE, stream, poll, publish, WebSocket); 0 picks a free port")
         ->capture_default_str()
         ->group("HTTP");
-    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener")->group("HTTP");
+    app->add_flag("--no-http", options->no_http, "Do not start the HTTP listener (nor the WebSocket endpoints on its port)")->group("HTTP");
+    app->add_option("--mqtt-port", options->mqtt_port,
+                    "MQTT 3.1.1/5 broker port; 0 picks a free port")
+        ->capture_default_str()
+        ->group("MQTT");
+    app->add_flag("--no-mqtt", options->no_mqtt, "Do not start the MQTT broker")->group("MQTT");
+    app->add_option("--mqtt-user", options->mqtt_user,
+                    "Require this user name (and --mqtt-password) on CONNECT")
+        ->group("MQTT");
+    app->add_option("--mqtt-password", options->mqtt_password,
+                    "The password that goes with --mqtt-user")
+        ->group("MQTT");
+    app->add_option("--mqtt-max-packet", options->mqtt_max_packet,
+                    "Largest MQTT packet a client may send (64KiB, 1MiB); larger: disconnect")
+        ->capture_default_str()
+        ->group("MQTT");
+    app->add_option("--mqtt-max-queued", options->mqtt_max_queued,
+                    "QoS 1/2 messages kept per session for an absent or slow client")
+        ->capture_default_str()
+        ->group("MQTT");
     app->add_option("--tick", options->tick,
                     "Publish an increasing counter on topic 'tick' this often (1s, 250ms)")
         ->group("HTTP");
@@ -179,6 +237,27 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "Messages kept per topic for replay (Last-Event-ID, cursors)")
         ->capture_default_str()
         ->group("Hub");
+    app->add_option("--ws-max-message", options->ws_max_message,
+                    "Largest WebSocket message received (1MiB, 64MiB); larger: close 1009")
+        ->capture_default_str()
+        ->group("WebSocket");
+    app->add_option("--ws-max-conns", options->ws_max_conns,
+                    "Open WebSocket connections at most; more get 503")
+        ->capture_default_str()
+        ->group("WebSocket");
+    app->add_option("--ws-origin", options->ws_origins,
+                    "Allowed Origin of a WebSocket upgrade (repeatable; default: any); "
+                    "others get 403")
+        ->take_all()
+        ->group("WebSocket");
+    app->add_option("--ws-ping-interval", options->ws_ping_interval,
+                    "Ping a WebSocket client quiet this long; drop it if still quiet after "
+                    "as long (0: never)")
+        ->capture_default_str()
+        ->group("WebSocket");
+    app->add_flag("--no-ws-compress", options->no_ws_compress,
+                  "Do not offer permessage-deflate to WebSocket clients")
+        ->group("WebSocket");
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -189,13 +268,21 @@ Endpoints:
                                    GET /poll/{topic}    long-poll (?cursor=N)
                                    POST /publish/{topic} the body becomes one message
                                    GET /                links; /eventsource.html?topic=T
+  ws        ws://127.0.0.1:8080/ws/{topic}  WebSocket pub/sub: what a client sends is
+                                   published to the topic (the sender gets it too), and
+                                   every message of the topic is sent to it
+  ws-echo   ws://127.0.0.1:8080/echo        WebSocket echo: each message comes back
+  mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; shares topics with http
 
 Examples:
   rtx serve                                 # every listener on its default port
   rtx serve --tick 1s                       # and a counter on topic 'tick'
   curl -N http://127.0.0.1:8080/sse/tick    # ... watch it
   curl -d hello http://127.0.0.1:8080/publish/news
+  rtx serve --ws-origin http://localhost:3000 --ws-max-message 1MiB
   rtx serve --tcp-port 0 --http-port 0      # pick free ports, print them
+  mosquitto_sub -t news & mosquitto_pub -t news -m hi   # MQTT through the broker
+  rtx serve --mqtt-user u --mqtt-password p # MQTT clients must log in
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
   rtx serve & echo hi | rtx tcp 127.0.0.1:7070)");
     return [options] {

@@ -2,16 +2,17 @@
 _rtx() {
     local cur=${COMP_WORDS[COMP_CWORD]} command= i
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case ${COMP_WORDS[i]} in tcp|stream|poll|sse|mqtt|serve) command=${COMP_WORDS[i]}; break ;; esac
+        case ${COMP_WORDS[i]} in tcp|stream|poll|sse|mqtt|ws|serve) command=${COMP_WORDS[i]}; break ;; esac
     done
     case $command in
-    "") COMPREPLY=($(compgen -W ' tcp stream poll sse mqtt serve --help -h --verbose -v --quiet -q --completions --version' -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W ' tcp stream poll sse mqtt ws serve --help -h --verbose -v --quiet -q --completions --version' -- "$cur")) ;;
     tcp) COMPREPLY=($(compgen -W ' --help -h --no-shutdown --json --raw --null -0 --count -n --no-stdin --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --preamble --tls --insecure -k --cacert --cert --key --servername' -- "$cur")) ;;
     stream) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --lines --ndjson' -- "$cur")) ;;
     poll) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --no-reconnect --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --interval --hold --cursor --cursor-param --since --items --lines' -- "$cur")) ;;
     sse) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --no-reconnect --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --last-event-id --event' -- "$cur")) ;;
     mqtt) COMPREPLY=($(compgen -W ' sub pub --help -h --protocol-version -V --id -i --keepalive --no-clean -c --session-expiry -x --username -u --password -P --qos -q --connect-property --will-topic --will-payload --will-qos --will-retain --will-delay --json --count -n --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --topic -t --retained-only -R --no-local --retain-as-published --retain-handling --format -F --message -m --stdin-line -l --file -f --repeat --retain -r --content-type --response-topic --correlation-data --message-expiry --user-property' -- "$cur")) ;;
-    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history' -- "$cur")) ;;
+    ws) COMPREPLY=($(compgen -W ' --help -h --binary --base64 --hex --binary-as --echo --max-message --header -H --origin --subprotocol --no-compress --ping-interval --ping-timeout --close-code --close-reason --linger --no-close --proxy --json --raw --null -0 --count -n --no-stdin --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --preamble --insecure -k --cacert --cert --key' -- "$cur")) ;;
+    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --mqtt-port --no-mqtt --mqtt-user --mqtt-password --mqtt-max-packet --mqtt-max-queued --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history --ws-max-message --ws-max-conns --ws-origin --ws-ping-interval --no-ws-compress' -- "$cur")) ;;
     esac
 }
 complete -o default -F _rtx rtx

@@ -1,5 +1,6 @@
 #include "client/pipe_session.hpp"
 
+#include "core/encoding.hpp"
 #include "core/log.hpp"
 #include "core/signals.hpp"
 #include "core/stdin_pump.hpp"
@@ -18,6 +19,12 @@ struct PipeSession::Parts {
         : deadline(loop)
         , idle(loop)
         , signals(loop, [&session](int signum) {
+            if (session.m_exit) {
+                // A second signal while closing: do not wait for the peer any longer.
+                core::log_verbose("signal {}: exiting now", signum);
+                session.m_loop.stop();
+                return;
+            }
             core::log_verbose("signal {}: closing", signum);
             session.stop(static_cast<ExitCode>(core::exit_status_for_signal(signum)), "");
         }) {}
@@ -33,12 +40,16 @@ PipeSession::PipeSession(core::Loop& loop, PipeOptions options, output::Sink& si
     , m_sink(sink)
     , m_input_framer(m_options.input_framing) {}
 
-PipeSession::~PipeSession() = default;
+PipeSession::~PipeSession() {
+    if (m_flush_hook != 0) {
+        m_loop.remove_before_poll_hook(m_flush_hook);
+    }
+}
 
 ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
                           transport::ReconnectOptions reconnect) {
     m_parts = std::make_unique<Parts>(m_loop, *this);
-    m_loop.add_before_poll_hook([this] {
+    m_flush_hook = m_loop.add_before_poll_hook([this] {
         if (!m_sink.flush() && !m_exit) {
             // The reader went away (`rtx tcp ... | head -1`): not an error of ours.
             bool gone = m_sink.reader_gone();
@@ -128,8 +139,25 @@ void PipeSession::on_message(transport::Connection& connection, const transport:
         record.retain = message.retain;
         record.properties_json = message.properties_json;
     }
+    if (m_options.record_opcode) {
+        record.extra_json = record.binary ? R"("opcode":"binary")" : R"("opcode":"text")";
+    }
+    if (record.binary && m_sink.format() == output::Format::text &&
+        m_options.binary_display != BinaryDisplay::as_is) {
+        m_scratch.clear();
+        if (m_options.binary_display == BinaryDisplay::base64) {
+            core::append_base64(m_scratch, message.payload);
+        } else {
+            core::append_hex(m_scratch, message.payload);
+        }
+        record.payload = m_scratch;
+        record.binary = false;
+    }
     m_sink.write(record);
     touch();
+    if (m_options.echo) {
+        connection.send(message); // same payload, same kind (a reflector for testing)
+    }
     if (m_options.count != 0 && ++m_received >= m_options.count) {
         stop(ExitCode::ok, "");
     }
@@ -142,11 +170,27 @@ void PipeSession::on_drain(transport::Connection&) {
 }
 
 void PipeSession::on_close(transport::Connection&, const transport::CloseInfo& info) {
-    write_event("close", info.reason);
+    if (m_sink.format() == output::Format::ndjson) {
+        output::Record record;
+        record.time = std::chrono::system_clock::now();
+        record.protocol = m_options.protocol;
+        record.connection = m_connection ? m_connection->id() : 1;
+        record.event = "close";
+        record.lifecycle = true;
+        record.payload = info.reason;
+        std::string extra;
+        if (info.protocol_code != 0) {
+            extra = fmt::format(R"("code":{},"by_peer":{})", info.protocol_code, info.by_peer);
+        }
+        record.extra_json = extra;
+        m_sink.write(record);
+    }
     if (!m_exit) {
         m_exit = info.exit_code;
         if (info.exit_code != ExitCode::ok) {
             core::log_error("{}", info.reason);
+        } else if (info.by_peer && info.protocol_code != 0) {
+            core::log_info("{}", info.reason); // the server's close code and reason
         } else {
             core::log_verbose("{}", info.reason);
         }
@@ -160,7 +204,28 @@ void PipeSession::on_close(transport::Connection&, const transport::CloseInfo& i
 }
 
 void PipeSession::send_input(std::string_view payload) {
+    ++m_input_messages;
     transport::Message message{payload};
+    switch (m_options.input_encoding) {
+    case InputEncoding::text:
+        break;
+    case InputEncoding::binary:
+        message.kind = transport::PayloadKind::binary;
+        break;
+    case InputEncoding::base64:
+    case InputEncoding::hex: {
+        const bool base64 = m_options.input_encoding == InputEncoding::base64;
+        auto decoded = base64 ? core::decode_base64(payload) : core::decode_hex(payload);
+        if (!decoded) {
+            stop(ExitCode::failure, fmt::format("stdin: message {} is not valid {}",
+                                                m_input_messages, base64 ? "base64" : "hex"));
+            return;
+        }
+        m_scratch = std::move(*decoded);
+        message = transport::Message{m_scratch, transport::PayloadKind::binary};
+        break;
+    }
+    }
     m_connection->send(message);
     touch();
 }

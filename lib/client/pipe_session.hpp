@@ -15,6 +15,11 @@
 
 namespace rtx::client {
 
+/// How a stdin message becomes a payload.
+enum class InputEncoding { text, binary, base64, hex };
+/// How a binary message is printed in text output.
+enum class BinaryDisplay { as_is, base64, hex };
+
 /// What a client subcommand does around its connection; filled from the command line.
 struct PipeOptions {
     std::string protocol = "tcp";                         ///< For records and messages.
@@ -28,6 +33,13 @@ struct PipeOptions {
     /// Sent once, in order, instead of reading stdin (`rtx mqtt pub -m`, `-f`); after the
     /// last one sending is finished as at stdin EOF. Used only when read_stdin is false.
     std::vector<std::string> messages;
+    /// How each stdin message is sent: as text, or as binary (raw, or decoded from base64 or
+    /// hex: `rtx ws --binary/--base64/--hex`).
+    InputEncoding input_encoding = InputEncoding::text;
+    /// Text output: how a binary message is printed (--raw and --json are unaffected).
+    BinaryDisplay binary_display = BinaryDisplay::as_is;
+    bool echo = false;          ///< Send every received message back, same kind (--echo).
+    bool record_opcode = false; ///< NDJSON records carry "opcode" (WebSocket).
 };
 
 /// One client connection joined to stdin and stdout: the data flow of every client
@@ -63,7 +75,10 @@ private:
     std::unique_ptr<transport::ReconnectingConnection> m_connection;
     struct Parts; ///< Stdin pump, timers and signal watch: created by run().
     std::unique_ptr<Parts> m_parts;
+    std::uint64_t m_flush_hook = 0; ///< Loop hook that flushes the sink.
     std::uint64_t m_received = 0;
+    std::uint64_t m_input_messages = 0;
+    std::string m_scratch; ///< Decoded input, encoded binary output.
     std::optional<core::ExitCode> m_exit;
     bool m_stdin_done = false;
 };

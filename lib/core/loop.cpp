@@ -67,8 +67,13 @@ void Loop::release() {
     }
 }
 
-void Loop::add_before_poll_hook(std::function<void()> hook) {
-    m_before_poll.push_back(std::move(hook));
+std::uint64_t Loop::add_before_poll_hook(std::function<void()> hook) {
+    m_before_poll.emplace_back(m_next_hook, std::move(hook));
+    return m_next_hook++;
+}
+
+void Loop::remove_before_poll_hook(std::uint64_t handle) {
+    std::erase_if(m_before_poll, [handle](const auto& entry) { return entry.first == handle; });
 }
 
 void Loop::on_async(uv_async_t* handle) {
@@ -77,7 +82,7 @@ void Loop::on_async(uv_async_t* handle) {
 
 void Loop::on_prepare(uv_prepare_t* handle) {
     for (auto& hook : static_cast<Loop*>(handle->data)->m_before_poll) {
-        hook();
+        hook.second();
     }
 }
 

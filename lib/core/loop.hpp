@@ -2,9 +2,11 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace rtx::core {
@@ -35,8 +37,11 @@ public:
     void hold();
     void release();
     /// Registers `hook` to run once per iteration just before the loop blocks for I/O
-    /// (used to flush stdout once per batch of messages). Loop thread only.
-    void add_before_poll_hook(std::function<void()> hook);
+    /// (used to flush stdout once per batch of messages). Loop thread only. Returns a
+    /// handle for remove_before_poll_hook().
+    std::uint64_t add_before_poll_hook(std::function<void()> hook);
+    /// Unregisters a hook (its owner is going away while the loop may still run).
+    void remove_before_poll_hook(std::uint64_t handle);
     /// The loop's cached monotonic time in milliseconds (uv_now).
     std::uint64_t now_ms() const { return uv_now(&m_loop); }
 
@@ -50,8 +55,9 @@ private:
     uv_prepare_t m_prepare{};
     std::mutex m_mutex;
     std::vector<std::function<void()>> m_posted; // guarded by m_mutex
-    std::vector<std::function<void()>> m_before_poll;
     unsigned m_holds = 0;
+    std::vector<std::pair<std::uint64_t, std::function<void()>>> m_before_poll;
+    std::uint64_t m_next_hook = 1;
 };
 
 /// Closes a heap-allocated libuv handle and deletes it once libuv is done with it. T is the

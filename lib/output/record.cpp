@@ -60,7 +60,11 @@ void append_ndjson(std::string& out, const Record& record) {
                        *record.qos, record.retain ? "true" : "false",
                        record.properties_json.empty() ? "{}" : record.properties_json);
     }
-    out.append("}\n");
+    if (!record.extra_json.empty()) {
+        out += ',';
+        out += record.extra_json;
+    }
+    out += "}\n";
 }
 
 } // namespace rtx::output

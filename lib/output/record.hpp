@@ -28,6 +28,9 @@ struct Record {
     bool retain = false; ///< MQTT retain flag (written only when qos is set).
     /// MQTT 5 properties as one JSON object text ("{}" when none), written verbatim.
     std::string_view properties_json;
+    /// Protocol-specific members, already JSON ("\"opcode\":\"text\"", a close event's
+    /// "\"code\":1000"), written after "size"; empty: none. The common keys never change.
+    std::string_view extra_json;
 };
 
 /// Appends the record as one NDJSON line (with the trailing LF):

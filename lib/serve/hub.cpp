@@ -107,6 +107,8 @@ Hub::publish(std::string_view topic_name, std::string payload, PublishOptions op
     message->source = std::move(options.source);
     message->retain = options.retain;
     message->qos = options.qos;
+    message->properties = std::move(options.properties);
+    message->expires_at_ms = options.expires_at_ms;
     std::shared_ptr<const HubMessage> shared = std::move(message);
 
     // MQTT 3.1.1 section 3.3.1.3: a retained zero-byte payload removes the retained message.

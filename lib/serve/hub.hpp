@@ -26,6 +26,12 @@ struct HubMessage {
     std::string source;   ///< Protocol that published it: "http", "ws", "mqtt", "tcp".
     bool retain = false;  ///< Published with the MQTT retain flag.
     std::uint8_t qos = 0; ///< MQTT QoS it was published with (0 for other protocols).
+    /// MQTT 5 PUBLISH properties as encoded on the wire (payload format, content type,
+    /// response topic, correlation data, user properties), passed through to MQTT 5
+    /// subscribers; empty for other protocols. Message expiry is expires_at_ms instead.
+    std::string properties;
+    /// Loop time (ms) after which MQTT no longer delivers it (MQTT 5 message expiry); 0: never.
+    std::uint64_t expires_at_ms = 0;
 };
 
 /// The optional attributes of a publish; everything but the topic and the payload.
@@ -38,6 +44,8 @@ struct PublishOptions {
     /// is also delivered and kept in the history like any other message.
     bool retain = false;
     std::uint8_t qos = 0;
+    std::string properties;          ///< See HubMessage::properties.
+    std::uint64_t expires_at_ms = 0; ///< See HubMessage::expires_at_ms.
 };
 
 /// Bounds on what one hub keeps. A limit reached on publish or subscribe is an Error, never

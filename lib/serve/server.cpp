@@ -3,7 +3,9 @@
 #include "core/version.hpp"
 #include "serve/http/http_listener.hpp"
 #include "serve/http/lws_context.hpp"
+#include "serve/mqtt/mqtt_listener.hpp"
 #include "serve/tcp_echo_listener.hpp"
+#include "serve/ws/ws_listener.hpp"
 
 #include <chrono>
 #include <string>
@@ -51,6 +53,20 @@ core::Result<bool> Server::start(const ServeOptions& options) {
             return started.error();
         }
     }
+    if (options.mqtt_port) {
+        mqtt::MqttOptions mqtt_options;
+        mqtt_options.user = options.mqtt_user;
+        mqtt_options.password = options.mqtt_password;
+        mqtt_options.max_packet = options.mqtt_max_packet;
+        mqtt_options.max_queued = options.mqtt_max_queued;
+        auto broker = mqtt::MqttListener::create(
+            m_loop, *m_hub, SocketAddress{options.bind, *options.mqtt_port}, mqtt_options);
+        if (!broker) {
+            stop();
+            return broker.error();
+        }
+        m_listeners.push_back(std::move(broker.value()));
+    }
     if (options.tick.count() > 0) {
         m_tick = std::make_unique<core::Timer>(m_loop);
         m_tick->start(
@@ -71,16 +87,31 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     http_options.heartbeat = options.heartbeat;
     http_options.poll_hold = options.poll_hold;
     http_options.max_body = options.max_body;
+    // The HTTP listener's protocol is added first: it is the vhost's default.
     auto listener = std::make_unique<http::HttpListener>(m_loop, *m_lws, *m_hub, http_options);
+    ws::WsListenerOptions ws_options;
+    ws_options.max_message = options.ws_max_message;
+    ws_options.max_connections = options.ws_max_connections;
+    ws_options.allowed_origins = options.ws_origins;
+    ws_options.ping_interval = options.ws_ping_interval;
+    ws_options.compression = options.ws_compression;
+    auto ws_count = std::make_shared<ws::WsConnectionCount>();
+    auto pubsub = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::pubsub,
+                                                   ws_options, ws_count);
+    auto echo = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::echo,
+                                                 ws_options, ws_count);
     http::LwsSettings settings;
     settings.header_timeout = options.header_timeout;
     settings.server_name = "rtx/" + core::rtx_version();
+    settings.websocket_compression = options.ws_compression;
     auto port = m_lws->listen(SocketAddress{options.bind, *options.http_port}, settings);
     if (!port) {
-        m_lws.reset(); // while the listener it calls back into is still alive
+        m_lws.reset(); // while the listeners it calls back into are still alive
         return port.error();
     }
     m_listeners.push_back(std::move(listener));
+    m_listeners.push_back(std::move(pubsub));
+    m_listeners.push_back(std::move(echo));
     return true;
 }
 

@@ -25,6 +25,7 @@ class LwsContext;
 /// Documented default ports (man/rtx-serve.1); `rtx serve` with no flags uses them all.
 inline constexpr std::uint16_t k_default_tcp_port = 7070;
 inline constexpr std::uint16_t k_default_http_port = 8080;
+inline constexpr std::uint16_t k_default_mqtt_port = 1883;
 
 /// Which listeners to start, where, and the limits of the HTTP endpoints and the hub.
 struct ServeOptions {
@@ -33,6 +34,15 @@ struct ServeOptions {
     std::optional<std::uint16_t> tcp_port = k_default_tcp_port;
     /// The HTTP endpoints (SSE, streaming, long-poll, publish, pages) on one port.
     std::optional<std::uint16_t> http_port = k_default_http_port;
+    /// The MQTT 3.1.1/5 broker.
+    std::optional<std::uint16_t> mqtt_port = k_default_mqtt_port;
+    /// When set, MQTT clients must CONNECT with this user name and mqtt_password.
+    std::optional<std::string> mqtt_user;
+    std::string mqtt_password;
+    /// The largest MQTT packet a client may send (else it is disconnected, reason 0x95).
+    std::size_t mqtt_max_packet = 1024 * 1024;
+    /// QoS 1/2 messages kept per MQTT session for a client that is away or slow.
+    std::size_t mqtt_max_queued = 10000;
     /// Publish "1", "2", ... on topic `tick` this often; zero: no ticks.
     core::Duration tick{0};
     /// A comment on an SSE stream that carried nothing for this long.
@@ -47,6 +57,18 @@ struct ServeOptions {
     std::size_t max_subscribers = 10000;
     /// Messages kept per topic for replay (SSE Last-Event-ID, poll cursors, ?since=).
     std::size_t history = 1000;
+    /// The WebSocket endpoints (/echo, /ws/{topic}) on the HTTP port.
+    /// The largest message a WebSocket client may send (else close 1009).
+    std::size_t ws_max_message = 64 * 1024 * 1024;
+    /// Open WebSocket connections (beyond it: 503).
+    std::size_t ws_max_connections = 10000;
+    /// Allowed Origin header values for a WebSocket upgrade; empty: any.
+    std::vector<std::string> ws_origins;
+    /// Ping a WebSocket client quiet this long, drop it when still quiet after as long;
+    /// zero: never.
+    core::Duration ws_ping_interval = std::chrono::seconds(30);
+    /// Offer permessage-deflate.
+    bool ws_compression = true;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.

@@ -48,6 +48,9 @@ class Serve:
         # running at once fight over its default port.
         if not any(a in ("--http-port", "--no-http") for a in args) and args:
             args = (*args, "--no-http")
+        # Likewise the MQTT broker and its default port 1883.
+        if not any(a in ("--mqtt-port", "--no-mqtt") for a in args) and args:
+            args = (*args, "--no-mqtt")
         self.args = args
         self.expect = expect
         self.proc = None

@@ -437,3 +437,41 @@ class MqttAuthTlsWebSocketTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RtxServeBrokerTest(unittest.TestCase):
+    """The same client against `rtx serve`'s own broker, and across protocols."""
+
+    def test_pub_sub_qos_and_versions_against_rtx_serve(self):
+        from rtxtest import Serve
+        with Serve("--no-tcp", "--no-http", "--mqtt-port", "0", expect=1) as serve:
+            url = serve.url("mqtt")
+            for version in ("3.1.1", "5"):
+                for qos in (0, 1, 2):
+                    with self.subTest(version=version, qos=qos):
+                        with popen_rtx("-v", "mqtt", "sub", url, "-V", version, "-t", "s/+",
+                                       "-q", str(qos), "--count", "1", "--json",
+                                       stdin=subprocess.DEVNULL) as sub:
+                            wait_ready(sub)
+                            result = rtx("mqtt", "pub", url, "-V", version, "-t", "s/x", "-q",
+                                         str(qos), "-m", f"v{version}q{qos}")
+                            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+                            out, _ = sub.communicate(timeout=10)
+                        [m] = messages(out)
+                        self.assertEqual((m["topic"], m["payload"], m["qos"]),
+                                         ("s/x", f"v{version}q{qos}", qos))
+
+    def test_mqtt_pub_reaches_rtx_sse(self):
+        from rtxtest import Serve
+        with Serve("--no-tcp", "--http-port", "0", "--mqtt-port", "0", expect=4) as serve:
+            sse = serve.url("http") + "/sse/news"
+            with popen_rtx("sse", sse, "--count", "1", stdin=subprocess.DEVNULL) as reader:
+                deadline = time.monotonic() + 10
+                out = b""
+                # The SSE subscription has no readiness line: publish until it is seen.
+                while time.monotonic() < deadline and reader.poll() is None:
+                    self.assertEqual(rtx("mqtt", "pub", serve.url("mqtt"), "-t", "news", "-m",
+                                         "headline", "-q", "1").returncode, EXIT_OK)
+                    time.sleep(0.2)
+                out, _ = reader.communicate(timeout=10)
+            self.assertEqual(out, b"headline\n")

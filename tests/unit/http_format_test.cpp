@@ -98,6 +98,9 @@ TEST_CASE("route: endpoints and topics") {
     CHECK(http::route("/poll/x").endpoint == http::Endpoint::poll);
     CHECK(http::route("/publish/x").endpoint == http::Endpoint::publish);
     CHECK(http::route("/").endpoint == http::Endpoint::index);
+    CHECK(http::route("/websocket.html").endpoint == http::Endpoint::websocket_page);
+    CHECK(http::route("/echo").endpoint ==
+          http::Endpoint::not_found); // the WebSocket router takes it
     CHECK(http::route("/nope").endpoint == http::Endpoint::not_found);
     SUBCASE("a prefix without a topic is the endpoint with an empty topic") {
         CHECK(http::route("/sse/").endpoint == http::Endpoint::sse);

@@ -56,6 +56,9 @@ Route route(std::string_view path) {
     if (path == "/eventsource.html") {
         return {Endpoint::eventsource_page, {}};
     }
+    if (path == "/websocket.html") {
+        return {Endpoint::websocket_page, {}};
+    }
     for (const Prefix& prefix : k_prefixes) {
         if (path.starts_with(prefix.text)) {
             return {prefix.endpoint, path.substr(prefix.text.size())};

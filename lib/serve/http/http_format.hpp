@@ -17,6 +17,7 @@ enum class Endpoint {
     not_found,
     index,            ///< GET /
     eventsource_page, ///< GET /eventsource.html
+    websocket_page,   ///< GET /websocket.html
     sse,              ///< GET /sse/{topic}
     stream,           ///< GET /stream/{topic}
     poll,             ///< GET /poll/{topic}

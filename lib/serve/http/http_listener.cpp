@@ -368,6 +368,8 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         return reply(page(index_page()));
     case Endpoint::eventsource_page:
         return reply(page(eventsource_page()));
+    case Endpoint::websocket_page:
+        return reply(page(websocket_page()));
     default:
         break;
     }

@@ -28,7 +28,7 @@ struct HttpListenerOptions {
     std::chrono::milliseconds sse_retry{3000};           ///< The SSE `retry:` hint.
 };
 
-/// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /sse/{topic},
+/// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /websocket.html, /sse/{topic},
 /// /stream/{topic}, /poll/{topic}, POST /publish/{topic}; man/rtx-serve.1) as the default
 /// protocol of an LwsContext, over the server's hub. Owns one Exchange per request that
 /// cannot be answered at once, keyed by its lws connection. Loop thread only.

@@ -1,6 +1,7 @@
 #include "serve/http/lws_context.hpp"
 
 #include "core/log.hpp"
+#include "transport/ws/lws_support.hpp"
 
 #include <fmt/format.h>
 
@@ -13,48 +14,6 @@
 namespace rtx::serve::http {
 
 namespace {
-
-/// lws logs through here: its lines become rtx diagnostics at -v (errors, warnings) and -vv
-/// (notices), never on stdout.
-void emit_lws_log(int level, const char* line) {
-    std::string_view text = line;
-    // "[2026/11/28 15:51:06:1234] E: message\n": drop the timestamp and the newline.
-    if (!text.empty() && text.front() == '[') {
-        if (auto close = text.find("] "); close != std::string_view::npos) {
-            text.remove_prefix(close + 2);
-        }
-    }
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-        text.remove_suffix(1);
-    }
-    if (level & (LLL_ERR | LLL_WARN)) {
-        core::log_verbose("lws: {}", text);
-    } else {
-        core::log_debug("lws: {}", text);
-    }
-}
-
-void route_lws_logs() {
-    int levels = LLL_ERR | LLL_WARN;
-    if (core::log_level() >= core::LogLevel::debug) {
-        levels |= LLL_NOTICE;
-    }
-    lws_set_log_level(levels, &emit_lws_log);
-}
-
-/// True while some handle of the loop waits for its close callback.
-bool handles_closing(uv_loop_t* loop) {
-    bool closing = false;
-    uv_walk(
-        loop,
-        [](uv_handle_t* handle, void* arg) {
-            if (uv_is_closing(handle)) {
-                *static_cast<bool*>(arg) = true;
-            }
-        },
-        &closing);
-    return closing;
-}
 
 unsigned whole_seconds(core::Duration d) {
     const auto us = std::max<core::Duration::rep>(d.count(), 0);
@@ -92,6 +51,69 @@ void LwsContext::add_mount(std::string_view mountpoint, std::string_view protoco
     entry.protocol = std::string(protocol);
 }
 
+const lws_protocols* LwsContext::mounted_protocol(lws* wsi, std::string_view path) const {
+    for (const Mount& mount : m_mounts) {
+        const bool prefix = !mount.mountpoint.empty() && mount.mountpoint.back() == '/';
+        if (prefix ? path.starts_with(mount.mountpoint) : path == mount.mountpoint) {
+            return lws_vhost_name_to_protocol(lws_get_vhost(wsi), mount.protocol.c_str());
+        }
+    }
+    return nullptr;
+}
+
+int LwsContext::route(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                      std::size_t len) {
+    lws_context* context = wsi != nullptr ? lws_get_context(wsi) : nullptr;
+    auto* self = context != nullptr ? static_cast<LwsContext*>(lws_context_user(context)) : nullptr;
+    if (self == nullptr || self->m_default_callback == nullptr) {
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+    auto forward = [&](const lws_protocols* protocol) {
+        return protocol->callback(wsi, reason, protocol->user, in, len);
+    };
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        char path[1024];
+        const int length = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+        const lws_protocols* protocol =
+            length > 0 ? self->mounted_protocol(
+                             wsi, std::string_view(path, static_cast<std::size_t>(length)))
+                       : nullptr;
+        if (protocol == nullptr) {
+            break;
+        }
+        self->m_routes[wsi] = protocol;
+        const int answer = forward(protocol);
+        if (answer != 0) {
+            self->m_routes.erase(wsi); // refused: the connection stays (or dies as) HTTP
+        }
+        return answer;
+    }
+    case LWS_CALLBACK_HTTP:
+        if (auto it = self->m_routes.find(wsi); it != self->m_routes.end()) {
+            return forward(it->second);
+        }
+        if (const lws_protocols* protocol =
+                self->mounted_protocol(wsi, std::string_view(static_cast<const char*>(in), len))) {
+            return forward(protocol);
+        }
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (auto it = self->m_routes.find(wsi); it != self->m_routes.end()) {
+            const lws_protocols* protocol = it->second;
+            self->m_routes.erase(it);
+            forward(protocol);
+        }
+        break;
+    default:
+        if (auto it = self->m_routes.find(wsi); it != self->m_routes.end()) {
+            return forward(it->second);
+        }
+        break;
+    }
+    return self->m_default_callback(wsi, reason, user, in, len);
+}
+
 void LwsContext::add_busy_check(std::function<bool()> busy) {
     m_busy_checks.push_back(std::move(busy));
 }
@@ -111,7 +133,7 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     m_bound = address;
     m_bound.port = port.value();
 
-    route_lws_logs();
+    transport::ws::route_lws_logs();
     m_server_name = settings.server_name;
     const unsigned seconds = whole_seconds(settings.header_timeout);
     m_header_timeout_us = static_cast<lws_usec_t>(settings.header_timeout.count());
@@ -129,6 +151,9 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     // lws sends at most this much per send(); its default (4 KiB) would cut every large
     // write into many, each waiting for the next loop iteration.
     info.pt_serv_buf_size = 64 * 1024;
+    info.user = this; // route() finds this object through the context
+    // RFC 6455 section 8.1: a text message that is not UTF-8 fails the connection (1007).
+    info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = seconds;
     // Our own header timer (408) runs first; lws's drop of a connection that holds header
     // storage unused comes after it, as a backstop.
@@ -145,20 +170,21 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     for (auto& protocol : m_protocols) {
         protocol.tx_packet_size = std::max<std::size_t>(protocol.tx_packet_size, 64 * 1024);
     }
-    m_protocols.push_back(lws_protocols{}); // the terminator
-    const lws_http_mount* next = nullptr;
-    for (auto it = m_mounts.rbegin(); it != m_mounts.rend(); ++it) {
-        lws_http_mount& mount = it->mount;
-        mount.mount_next = next;
-        mount.mountpoint = it->mountpoint.c_str();
-        mount.mountpoint_len = static_cast<unsigned char>(it->mountpoint.size());
-        mount.origin = it->protocol.c_str();
-        mount.protocol = it->protocol.c_str();
-        mount.origin_protocol = LWSMPRO_CALLBACK;
-        next = &mount;
+    if (!m_protocols.empty() && !m_mounts.empty()) {
+        m_default_callback = m_protocols.front().callback;
+        m_protocols.front().callback = &LwsContext::route;
     }
+    m_protocols.push_back(lws_protocols{}); // the terminator
     info.protocols = m_protocols.data();
-    info.mounts = next;
+    // The extension is negotiated only on WebSocket upgrades, so it costs HTTP nothing.
+    static const lws_extension k_extensions[] = {
+        {"permessage-deflate", lws_extension_callback_pm_deflate,
+         "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+        {nullptr, nullptr, nullptr},
+    };
+    if (settings.websocket_compression) {
+        info.extensions = k_extensions;
+    }
     info.vhost_name = "rtx";
     m_vhost = lws_create_vhost(m_context, &info);
     if (m_vhost == nullptr) {
@@ -283,7 +309,8 @@ void LwsContext::destroy() {
 }
 
 void LwsContext::finish_destroy() {
-    if (m_context != nullptr && m_destroying && !handles_closing(m_loop.native())) {
+    if (m_context != nullptr && m_destroying &&
+        !transport::ws::loop_handles_closing(m_loop.native())) {
         lws_context_destroy(m_context);
     }
 }

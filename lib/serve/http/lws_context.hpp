@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace rtx::serve::http {
@@ -28,6 +29,8 @@ struct LwsSettings {
     core::Duration header_timeout = std::chrono::seconds(10);
     /// The Server header of every response.
     std::string server_name = "rtx";
+    /// Offer permessage-deflate (RFC 7692) to WebSocket clients that ask for it.
+    bool websocket_compression = true;
 };
 
 /// One libwebsockets context running on a core::Loop as a foreign loop
@@ -62,9 +65,21 @@ public:
     /// included (it must answer with answer_header_timeout()). lws copies nothing it is
     /// given: the strings must outlive this object.
     void add_protocol(const lws_protocols& protocol);
-    /// Sends the requests (and WebSocket upgrades) whose path starts with `mountpoint` to
-    /// the protocol named `protocol` (an LWSMPRO_CALLBACK mount); before listen() only. For
-    /// the WebSocket endpoints; the HTTP listener, the default protocol, needs no mount.
+    /// Sends the WebSocket upgrades (and plain requests) whose path is `mountpoint`, or starts
+    /// with it when it ends in '/', to the protocol named `protocol`, added before; before
+    /// listen() only. For the WebSocket endpoints; the HTTP listener, the default protocol,
+    /// needs no mount.
+    ///
+    /// lws 4.1 does not do this itself: an upgrade is offered to the connection's protocol,
+    /// the vhost's default (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE), and then bound to the protocol
+    /// named by Sec-WebSocket-Protocol or, with no such header, to the default again; lws
+    /// mounts only route plain HTTP requests. So the default protocol's callback goes through
+    /// a router here: on CONFIRM_UPGRADE it looks the path up in these mounts and from then
+    /// on forwards every callback of that connection to the mounted protocol (and the
+    /// WSI_CREATE / WSI_DESTROY of every connection to the default protocol as well, which
+    /// keeps count of connections). A plain request for a mounted path is forwarded too
+    /// (LWS_CALLBACK_HTTP only): it should be answered and the connection closed. Forwarded
+    /// calls pass the mounted protocol's `user` as their `user` argument.
     void add_mount(std::string_view mountpoint, std::string_view protocol);
     /// Adds a check shutdown() asks before destroying the context: true while the caller
     /// still has a response to finish. Call notify_idle() when it may have become false.
@@ -94,9 +109,10 @@ private:
     struct Mount {
         std::string mountpoint;
         std::string protocol;
-        lws_http_mount mount{};
     };
 
+    static int route(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
+    const lws_protocols* mounted_protocol(lws* wsi, std::string_view path) const;
     void on_connection(int status);
     void stop_accepting();
     bool start_destroy();
@@ -105,7 +121,11 @@ private:
 
     core::Loop& m_loop;
     std::vector<lws_protocols> m_protocols; ///< Terminated by listen(); lws points into it.
-    std::deque<Mount> m_mounts;             ///< Stable addresses: lws points into them.
+    std::deque<Mount> m_mounts;
+    /// The default protocol's own callback, which route() calls for what is not forwarded.
+    lws_callback_function* m_default_callback = nullptr;
+    /// Upgraded (or upgrading) connections and the mounted protocol that serves them.
+    std::unordered_map<lws*, const lws_protocols*> m_routes;
     std::vector<std::function<bool()>> m_busy_checks;
     std::string m_server_name;
     lws_context* m_context = nullptr; ///< lws writes null here when it has freed it.

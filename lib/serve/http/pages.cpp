@@ -16,15 +16,19 @@ std::string_view index_page() {
 published to a topic reaches every subscriber of that topic.</p>
 <ul>
 <li><a href="/eventsource.html?topic=tick">/eventsource.html?topic=tick</a>: an EventSource in this browser</li>
+<li><a href="/websocket.html">/websocket.html</a> (echo), <a href="/websocket.html?topic=tick">/websocket.html?topic=tick</a>: a WebSocket in this browser</li>
 <li><a href="/sse/tick">/sse/{topic}</a>: Server-Sent Events (text/event-stream, Last-Event-ID replay)</li>
 <li><a href="/stream/tick">/stream/{topic}</a>: one message per line (<a href="/stream/tick?format=ndjson">?format=ndjson</a>, <code>?since=N</code>)</li>
 <li><a href="/poll/tick">/poll/{topic}?cursor=N</a>: long poll, JSON</li>
 <li><code>POST /publish/{topic}</code>: the body becomes one message (<code>?event=name</code>)</li>
+<li><code>ws://HOST/ws/{topic}</code>: WebSocket pub/sub: what the client sends is published to the topic, and it gets every message of the topic (its own too)</li>
+<li><code>ws://HOST/echo</code>: WebSocket echo</li>
 </ul>
 <pre>curl -N http://HOST/sse/tick
 curl -d 'hello' http://HOST/publish/tick</pre>
-<script>document.querySelector('pre').textContent =
-  document.querySelector('pre').textContent.replaceAll('HOST', location.host);</script>
+<script>for (const element of document.querySelectorAll('pre, code')) {
+  element.textContent = element.textContent.replaceAll('HOST', location.host);
+}</script>
 </body>
 </html>
 )html";
@@ -62,6 +66,50 @@ document.getElementById('publish').addEventListener('submit', (event) => {
   event.preventDefault();
   fetch('/publish/' + encodeURIComponent(topic),
         {method: 'POST', body: document.getElementById('message').value});
+});
+</script>
+</body>
+</html>
+)html";
+}
+
+std::string_view websocket_page() {
+    return R"html(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>rtx serve: WebSocket</title>
+<style>body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}pre{background:#eee;padding:.5em;min-height:4em}</style>
+</head>
+<body>
+<h1>WebSocket</h1>
+<p><code id="url"></code>: <span id="state">connecting</span></p>
+<form id="send"><input id="message" value="hello" autocomplete="off"> <button>Send</button></form>
+<pre id="messages"></pre>
+<script>
+const params = new URLSearchParams(location.search);
+const topic = params.get('topic');
+const path = topic !== null ? '/ws/' + encodeURIComponent(topic) : (params.get('path') || '/echo');
+const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path;
+const messages = document.getElementById('messages');
+const state = document.getElementById('state');
+window.received = [];
+document.getElementById('url').textContent = url;
+const socket = new WebSocket(url);
+socket.binaryType = 'arraybuffer';
+socket.onopen = () => { state.textContent = 'open'; };
+socket.onclose = (event) => { state.textContent = 'closed (' + event.code + ')'; };
+socket.onerror = () => { state.textContent = 'error'; };
+socket.onmessage = (event) => {
+  // Binary messages are kept as arrays of byte values.
+  const data = typeof event.data === 'string' ? event.data : Array.from(new Uint8Array(event.data));
+  window.received.push(data);
+  messages.textContent += (typeof data === 'string' ? data : '[' + data.length + ' bytes]') + '\n';
+};
+window.send = (data) => socket.send(data);
+document.getElementById('send').addEventListener('submit', (event) => {
+  event.preventDefault();
+  socket.send(document.getElementById('message').value);
 });
 </script>
 </body>

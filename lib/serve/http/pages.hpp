@@ -16,4 +16,9 @@ std::string_view index_page();
 /// request is ever written into the HTML).
 std::string_view eventsource_page();
 
+/// GET /websocket.html?path=/echo or ?topic=NAME (default: /echo): a page whose script opens
+/// a WebSocket to that endpoint of this server, shows what arrives and keeps it in
+/// window.received (the browser test reads it); window.send(text) sends a message.
+std::string_view websocket_page();
+
 } // namespace rtx::serve::http

@@ -1,0 +1,224 @@
+// rtx ws URL — a WebSocket client for terminals and pipes: stdin lines -> messages,
+// messages -> stdout.
+#include "client/pipe_session.hpp"
+#include "cmd/client_options.hpp"
+#include "cmd/command.hpp"
+#include "cmd/flag_values.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/loop.hpp"
+#include "core/url.hpp"
+#include "transport/ws/ws_client.hpp"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+namespace rtx::cmd {
+
+namespace {
+
+struct WsCommandOptions {
+    std::string target;
+    bool binary = false;
+    bool base64 = false;
+    bool hex = false;
+    std::string binary_as = "base64";
+    bool echo = false;
+    std::vector<std::string> headers;
+    std::string origin;
+    std::vector<std::string> subprotocols;
+    bool no_compress = false;
+    std::string max_message = "64MiB";
+    std::string ping_interval;
+    std::string ping_timeout;
+    int close_code = transport::ws_close::normal;
+    std::string close_reason;
+    std::string linger = "5s";
+    bool no_close = false;
+    std::string proxy;
+    ClientFlags flags;
+};
+
+/// A close code we may send (RFC 6455 section 7.4): 1000-1003, 1007-1014, or 3000-4999.
+bool sendable_close_code(int code) {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+transport::WsOptions resolve_ws_options(const WsCommandOptions& options) {
+    transport::WsOptions ws;
+    ws.subprotocols = options.subprotocols;
+    for (const auto& header : options.headers) {
+        auto colon = header.find(':');
+        if (colon == std::string::npos || colon == 0) {
+            throw core::UsageError(fmt::format("-H '{}': expected 'Name: value'", header));
+        }
+        std::string value = header.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        ws.headers.emplace_back(header.substr(0, colon), value);
+    }
+    ws.origin = options.origin;
+    ws.compress = !options.no_compress;
+    ws.max_message = size_flag("--max-message", options.max_message);
+    ws.ping_interval = duration_flag("--ping-interval", options.ping_interval);
+    ws.ping_timeout = duration_flag("--ping-timeout", options.ping_timeout);
+    if (ws.ping_timeout.count() > 0 && ws.ping_interval.count() == 0) {
+        throw core::UsageError("--ping-timeout needs --ping-interval");
+    }
+    if (!sendable_close_code(options.close_code)) {
+        throw core::UsageError(fmt::format(
+            "--close-code {}: not a code a client may send (1000-1003, 1007-1014, 3000-4999)",
+            options.close_code));
+    }
+    ws.close_code = options.close_code;
+    if (options.close_reason.size() > 123) {
+        throw core::UsageError("--close-reason: at most 123 bytes (RFC 6455 section 5.5)");
+    }
+    ws.close_reason = options.close_reason;
+    ws.linger = positive_duration_flag("--linger", options.linger);
+    return ws;
+}
+
+core::ExitCode run_ws(const WsCommandOptions& options) {
+    std::string target = options.target;
+    if (target.find("://") == std::string::npos) {
+        target = "ws://" + target; // host:port/path
+    }
+    auto url = core::parse_url(target, "ws");
+    if (!url) {
+        throw core::UsageError(url.error().message);
+    }
+    if (url->scheme != "ws" && url->scheme != "wss") {
+        throw core::UsageError(
+            fmt::format("rtx ws takes a ws:// or wss:// URL (got {}://)", url->scheme));
+    }
+    ClientSettings settings = resolve_client_flags(options.flags, "ws");
+    const transport::WsOptions ws = resolve_ws_options(options);
+    settings.pipe.half_close = !options.no_close;
+    settings.pipe.echo = options.echo;
+    settings.pipe.record_opcode = true;
+    if (int encodings = options.binary + options.base64 + options.hex; encodings > 1) {
+        throw core::UsageError("--binary, --base64 and --hex exclude each other");
+    }
+    settings.pipe.input_encoding = options.binary   ? client::InputEncoding::binary
+                                   : options.base64 ? client::InputEncoding::base64
+                                   : options.hex    ? client::InputEncoding::hex
+                                                    : client::InputEncoding::text;
+    settings.pipe.binary_display =
+        options.binary_as == "hex" ? client::BinaryDisplay::hex : client::BinaryDisplay::base64;
+
+    core::Loop loop;
+    transport::WsClient client(loop, settings.connect.tls, options.proxy);
+    if (auto ready = client.init(); !ready) {
+        core::log_error("{}", ready.error().message);
+        return ready.error().code;
+    }
+    core::ExitCode code;
+    {
+        output::Sink sink(settings.format, 1, settings.output_delimiter);
+        client::PipeSession session(loop, settings.pipe, sink);
+        auto factory = [&](transport::Handler& handler) {
+            return client.connect(url.value(), settings.connect, ws, handler, 1);
+        };
+        code = session.run(factory, settings.reconnect);
+    } // the session's connection goes before the client's lws context
+    return code;
+}
+
+} // namespace
+
+Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summary) {
+    auto options = std::make_shared<WsCommandOptions>();
+    CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
+    app->add_option("url", options->target, "ws://HOST:PORT/PATH or wss://... (ws:// if omitted)")
+        ->required();
+
+    const std::string messages = "Messages";
+    auto* binary = app->add_flag("--binary", options->binary,
+                                 "Send each stdin message as a binary frame (default: text)")
+                       ->group(messages);
+    auto* base64 = app->add_flag("--base64", options->base64,
+                                 "Stdin lines are base64: send the decoded bytes as binary")
+                       ->group(messages);
+    auto* hex = app->add_flag("--hex", options->hex,
+                              "Stdin lines are hex: send the decoded bytes as binary")
+                    ->group(messages);
+    binary->excludes(base64)->excludes(hex);
+    base64->excludes(hex);
+    app->add_option("--binary-as", options->binary_as,
+                    "Print received binary messages as base64 or hex (text output; --raw "
+                    "writes the bytes, --json base64)")
+        ->check(CLI::IsMember({"base64", "hex"}))
+        ->default_str("base64")
+        ->group(messages);
+    app->add_flag("--echo", options->echo,
+                  "Send every received message back with the same opcode (a reflector)")
+        ->group(messages);
+    app->add_option("--max-message", options->max_message,
+                    "Largest message accepted; a bigger one closes with 1009 (exit 6)")
+        ->default_str("64MiB")
+        ->group(messages);
+
+    const std::string websocket = "WebSocket";
+    app->add_option("-H,--header", options->headers,
+                    "Extra handshake header 'Name: value' (repeatable)")
+        ->group(websocket);
+    app->add_option("--origin", options->origin, "Origin header of the handshake")
+        ->group(websocket);
+    app->add_option("--subprotocol", options->subprotocols,
+                    "Offer this subprotocol (repeatable; -v shows the chosen one)")
+        ->group(websocket);
+    app->add_flag("--no-compress", options->no_compress,
+                  "Do not offer permessage-deflate (-v shows what was negotiated)")
+        ->group(websocket);
+    app->add_option("--ping-interval", options->ping_interval,
+                    "Send a ping this often (-v shows each round-trip time; turns compression off)")
+        ->group(websocket);
+    app->add_option("--ping-timeout", options->ping_timeout,
+                    "Close (exit 5) when a ping gets no pong this soon")
+        ->group(websocket);
+    app->add_option("--close-code", options->close_code,
+                    "Code of the close frame sent on stdin EOF")
+        ->default_str("1000")
+        ->group(websocket);
+    app->add_option("--close-reason", options->close_reason, "Reason text of that close frame")
+        ->group(websocket);
+    app->add_option("--linger", options->linger,
+                    "After our close, wait this long for the server's before dropping")
+        ->default_str("5s")
+        ->group(websocket);
+    app->add_flag("--no-close", options->no_close,
+                  "On stdin EOF keep the connection open and go on receiving")
+        ->group(websocket);
+    app->add_option("--proxy", options->proxy, "HTTP proxy HOST:PORT (CONNECT tunnel)")
+        ->group(websocket);
+
+    ClientFlagSet set;
+    set.tls_flag = false;   // wss:// says it
+    set.servername = false; // lws takes SNI from the URL's host
+    add_client_flags(*app, options->flags, set);
+    app->footer(R"(Lines read from stdin are sent as text messages once the handshake is done;
+messages received are written to stdout (binary ones as base64 unless --raw). On stdin
+EOF rtx sends its close frame and exits when the server answers (or after --linger).
+
+Examples:
+  rtx serve &                                       # /echo and /ws/{topic} on :8080
+  echo hello | rtx ws ws://127.0.0.1:8080/echo      # prints "hello"
+  rtx ws --no-stdin ws://127.0.0.1:8080/ws/news     # print what is published on news
+  rtx ws --json --count 1 --no-stdin wss://example.org/feed
+  rtx ws --hex ws://127.0.0.1:8080/echo <<< 'deadbeef'  # one binary frame DE AD BE EF
+  rtx ws -v --ping-interval 1s --no-stdin ws://127.0.0.1:8080/echo   # RTT on stderr
+  rtx ws --reconnect --preamble '{"op":"subscribe"}' ws://host/stream
+  rtx ws --echo --no-stdin ws://host:9001/           # reflect everything back
+
+Exit status: 0 done (closed 1000/1001), 1 local I/O failure, 2 usage, 3 connect failed,
+4 TLS, 5 timeout, 6 protocol error or message over --max-message, 7 connection lost
+without a close frame, 8 HTTP status instead of 101, 9 server closed with another code,
+11 --reconnect gave up, 130 SIGINT, 143 SIGTERM (rtx(1) has the full table).)");
+    return [options] {
+        return run_ws(*options);
+    };
+}
+
+} // namespace rtx::cmd

@@ -1,0 +1,70 @@
+#include "transport/ws/lws_support.hpp"
+
+#include "core/log.hpp"
+
+#include <libwebsockets.h>
+
+#include <string_view>
+
+namespace rtx::transport::ws {
+
+namespace {
+
+void emit_lws_log(int level, const char* line) {
+    std::string_view text = line;
+    // "[2026/11/28 15:51:06:1234] E: message\n": drop the timestamp and the newline.
+    if (!text.empty() && text.front() == '[') {
+        if (auto close = text.find("] "); close != std::string_view::npos) {
+            text.remove_prefix(close + 2);
+        }
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.remove_suffix(1);
+    }
+    if (level & (LLL_ERR | LLL_WARN)) {
+        core::log_verbose("lws: {}", text);
+    } else {
+        core::log_debug("lws: {}", text);
+    }
+}
+
+} // namespace
+
+void route_lws_logs() {
+    int levels = LLL_ERR | LLL_WARN;
+    if (core::log_level() >= core::LogLevel::debug) {
+        levels |= LLL_NOTICE;
+    }
+    lws_set_log_level(levels, &emit_lws_log);
+}
+
+bool loop_handles_closing(uv_loop_t* loop) {
+    bool closing = false;
+    uv_walk(
+        loop,
+        [](uv_handle_t* handle, void* arg) {
+            if (uv_is_closing(handle)) {
+                *static_cast<bool*>(arg) = true;
+            }
+        },
+        &closing);
+    return closing;
+}
+
+void destroy_lws_context_now(uv_loop_t* loop, lws_context** context) {
+    if (*context == nullptr) {
+        return;
+    }
+    lws_context_destroy(*context);
+    for (int turn = 0; *context != nullptr && turn < 1000; ++turn) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        if (*context != nullptr && !loop_handles_closing(loop)) {
+            lws_context_destroy(*context);
+        }
+    }
+    if (*context != nullptr) {
+        core::log_verbose("lws: the context was not freed");
+    }
+}
+
+} // namespace rtx::transport::ws

@@ -1,0 +1,851 @@
+#include "transport/ws/ws_client.hpp"
+
+#include "core/log.hpp"
+#include "core/timer.hpp"
+#include "transport/ws/lws_support.hpp"
+
+#include <fmt/format.h>
+#include <libwebsockets.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <optional>
+
+namespace rtx::transport {
+
+using core::ExitCode;
+
+namespace {
+
+constexpr const char* k_protocol_name = "rtx-ws-client";
+/// The largest piece of a message handed to lws_write at once: a big message goes out as
+/// fragments, so one connection never makes lws buffer megabytes, and the loop stays fair.
+constexpr std::size_t k_fragment = 64 * 1024;
+/// lws's own value for a close frame write (LWS_WRITE_CLOSE, kept out of its public header
+/// since lws_close_reason() is the public way). rtx writes its close frame itself: see
+/// WsConnection::send_close_frame().
+constexpr auto k_write_close = static_cast<lws_write_protocol>(4);
+/// Writes per WRITEABLE callback while the socket takes them (then wait for the next one).
+constexpr int k_writes_per_turn = 16;
+
+int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
+
+// lws points into these for the context's life; they never change.
+const lws_protocols k_protocols[] = {
+    {k_protocol_name, callback, 0, 64 * 1024, 0, nullptr, 64 * 1024},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+const lws_extension k_extensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_max_window_bits"},
+    {nullptr, nullptr, nullptr},
+};
+
+std::string_view close_code_name(int code) {
+    switch (code) {
+    case 1000:
+        return "normal closure";
+    case 1001:
+        return "going away";
+    case 1002:
+        return "protocol error";
+    case 1003:
+        return "unsupported data";
+    case 1005:
+        return "no status";
+    case 1006:
+        return "abnormal closure";
+    case 1007:
+        return "invalid payload data";
+    case 1008:
+        return "policy violation";
+    case 1009:
+        return "message too big";
+    case 1010:
+        return "mandatory extension";
+    case 1011:
+        return "internal error";
+    case 1012:
+        return "service restart";
+    case 1013:
+        return "try again later";
+    case 1014:
+        return "bad gateway";
+    case 1015:
+        return "TLS handshake";
+    default:
+        return {};
+    }
+}
+
+bool contains_any(std::string_view text, std::initializer_list<std::string_view> words) {
+    return std::any_of(words.begin(), words.end(),
+                       [text](std::string_view word) { return text.find(word) != text.npos; });
+}
+
+} // namespace
+
+std::string describe_close_code(int code) {
+    auto name = close_code_name(code);
+    return name.empty() ? fmt::format("{}", code) : fmt::format("{} ({})", code, name);
+}
+
+/// One WebSocket client connection: lws's callbacks drive it, the Connection interface is
+/// its user's. Outgoing messages wait in a queue (with LWS_PRE bytes of headroom each) and
+/// leave in fragments on WRITEABLE; incoming fragments are joined until the final one.
+class WsConnection final : public Connection {
+public:
+    WsConnection(WsClient::Impl& client, const core::Url& url, const ConnectOptions& connect,
+                 const WsOptions& options, Handler& handler, std::uint64_t id);
+    ~WsConnection() override;
+
+    void start();
+    void note_extension(std::string_view name) {
+        m_extensions += m_extensions.empty() ? "" : ", ";
+        m_extensions += name;
+    }
+    int on_callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len);
+
+    bool send(const Message& message) override;
+    void finish_sending() override;
+    void close() override;
+    bool is_open() const override { return m_state == State::open; }
+    std::size_t buffered_bytes() const override { return m_queued_bytes; }
+    const ConnectionStats& stats() const override { return m_stats; }
+    std::uint64_t id() const override { return m_id; }
+
+private:
+    enum class State { connecting, open, closing, closed };
+    struct Outgoing {
+        std::string frame; ///< LWS_PRE bytes of headroom, then the payload.
+        std::size_t sent = LWS_PRE;
+        bool binary = false;
+        bool started = false; ///< The first fragment is out (the rest are continuations).
+    };
+
+    int on_writeable();
+    int send_close_frame();
+    int on_receive(const char* data, std::size_t len);
+    void on_established();
+    void on_peer_close(const unsigned char* payload, std::size_t len);
+    void on_connection_error(std::string_view error);
+    void on_closed();
+    void send_ping();
+    /// Ends with `info` after the socket is gone (lws finished with it).
+    void finish(CloseInfo info);
+    /// Asks lws to close: with our close frame if the session is open, else at once.
+    void start_close(int code, std::string reason);
+    void kill();
+    std::int64_t now_us() const;
+
+    WsClient::Impl& m_client;
+    core::Loop& m_loop;
+    core::Url m_url;
+    ConnectOptions m_connect;
+    WsOptions m_options;
+    Handler& m_handler;
+    std::uint64_t m_id;
+    lws* m_wsi = nullptr;
+    State m_state = State::connecting;
+    ConnectionStats m_stats;
+    std::string m_host_header;
+    std::string m_subprotocol_header;
+    std::string m_extensions;         ///< Negotiated extensions (permessage-deflate).
+    std::string m_chosen_subprotocol; ///< The server's Sec-WebSocket-Protocol.
+
+    std::deque<Outgoing> m_queue;
+    std::vector<std::string> m_retired; ///< Written, but lws may still read them (deflate).
+    std::size_t m_queued_bytes = 0;
+    bool m_sending_finished = false;
+    bool m_ping_due = false;
+    std::optional<std::pair<int, std::string>> m_our_close; ///< Code and reason to send.
+    bool m_close_sent = false;                              ///< Our close frame is out.
+    bool m_discard_rx = false; ///< close() or an error: what still arrives is not delivered.
+
+    std::string m_rx; ///< The message being received (fragments joined).
+    bool m_rx_binary = false;
+    bool m_rx_overflow = false; ///< Over --max-message: drop the rest while we close.
+
+    std::optional<int> m_peer_close_code; ///< From the server's close frame.
+    std::string m_peer_close_reason;
+    std::optional<CloseInfo> m_failure; ///< Why we are closing, when it is our decision.
+
+    core::Timer m_connect_timer;
+    core::Timer m_ping_timer;
+    core::Timer m_pong_timer;
+    core::Timer m_linger_timer;
+    core::Timer m_deliver_close;
+    std::int64_t m_started_us = 0;
+    std::int64_t m_ping_sent_us = 0;
+    bool m_awaiting_pong = false;
+};
+
+struct WsClient::Impl {
+    Impl(core::Loop& loop_, TlsOptions tls_, std::string proxy_)
+        : loop(loop_)
+        , tls(std::move(tls_))
+        , proxy(std::move(proxy_)) {}
+
+    core::Loop& loop;
+    TlsOptions tls;
+    std::string proxy;
+    lws_context* context = nullptr;
+    lws_vhost* vhost = nullptr;
+};
+
+namespace {
+
+int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+    (void)user;
+    auto* connection = static_cast<WsConnection*>(lws_get_opaque_user_data(wsi));
+    if (connection == nullptr) {
+        // A connection whose owner is gone (destroyed while open), or a context-level
+        // callback: lws's defaults are right, except that an orphan must not live on.
+        if (reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_CLIENT_RECEIVE) {
+            return -1;
+        }
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+    if (reason == LWS_CALLBACK_WS_EXT_DEFAULTS && user != nullptr) {
+        // An extension the server accepted is being set up; `user` is its name.
+        connection->note_extension(static_cast<const char*>(user));
+        return 0;
+    }
+    return connection->on_callback(wsi, reason, in, len);
+}
+
+} // namespace
+
+// --- WsClient -----------------------------------------------------------------------------
+
+WsClient::WsClient(core::Loop& loop, TlsOptions tls, std::string proxy)
+    : m_impl(std::make_unique<Impl>(loop, std::move(tls), std::move(proxy))) {}
+
+WsClient::~WsClient() {
+    ws::destroy_lws_context_now(m_impl->loop.native(), &m_impl->context);
+}
+
+core::Result<bool> WsClient::init() {
+    ws::route_lws_logs();
+    void* foreign_loops[] = {m_impl->loop.native()};
+    lws_context_creation_info info{};
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+    info.foreign_loops = foreign_loops;
+    info.pcontext = &m_impl->context;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = k_protocols;
+    info.extensions = k_extensions;
+    info.gid = -1;
+    info.uid = -1;
+    info.pt_serv_buf_size = 64 * 1024;
+    // Connect and handshake deadlines are rtx's own (--connect-timeout); lws's generic
+    // timeout is only a backstop.
+    info.timeout_secs = 3600;
+    const TlsOptions& tls = m_impl->tls;
+    if (!tls.ca_file.empty()) {
+        info.client_ssl_ca_filepath = tls.ca_file.c_str();
+    }
+    if (!tls.cert_file.empty()) {
+        info.client_ssl_cert_filepath = tls.cert_file.c_str();
+        info.client_ssl_private_key_filepath =
+            tls.key_file.empty() ? tls.cert_file.c_str() : tls.key_file.c_str();
+    }
+    std::string proxy_host;
+    if (!m_impl->proxy.empty()) {
+        std::string_view proxy = m_impl->proxy;
+        if (auto scheme = proxy.find("://"); scheme != proxy.npos) {
+            proxy.remove_prefix(scheme + 3);
+        }
+        auto colon = proxy.rfind(':');
+        unsigned port = 0;
+        if (colon == proxy.npos ||
+            std::sscanf(std::string(proxy.substr(colon + 1)).c_str(), "%u", &port) != 1 ||
+            port == 0 || port > 65535) {
+            return core::Error{ExitCode::usage,
+                               fmt::format("--proxy: expected HOST:PORT (got '{}')", proxy)};
+        }
+        proxy_host = std::string(proxy.substr(0, colon));
+        info.http_proxy_address = proxy_host.c_str();
+        info.http_proxy_port = port;
+    }
+    // A CA or certificate file lws cannot load fails the context (lws logs why).
+    for (const std::string* file : {&tls.ca_file, &tls.cert_file, &tls.key_file}) {
+        if (!file->empty() && ::access(file->c_str(), R_OK) != 0) {
+            return core::Error{ExitCode::tls_failed,
+                               fmt::format("tls: cannot read {}: {}", *file, std::strerror(errno))};
+        }
+    }
+    m_impl->context = lws_create_context(&info);
+    if (m_impl->context == nullptr) {
+        if (!tls.ca_file.empty() || !tls.cert_file.empty()) {
+            return core::Error{ExitCode::tls_failed,
+                               "tls: libwebsockets could not load the CA, certificate or key "
+                               "(run with -v for its reason)"};
+        }
+        return core::Error{ExitCode::failure,
+                           "ws: libwebsockets could not create its context on the libuv loop "
+                           "(is libwebsockets-evlib-uv installed?)"};
+    }
+    return true;
+}
+
+std::unique_ptr<Connection> WsClient::connect(const core::Url& url, const ConnectOptions& connect,
+                                              const WsOptions& options, Handler& handler,
+                                              std::uint64_t id) {
+    auto connection = std::make_unique<WsConnection>(*m_impl, url, connect, options, handler, id);
+    connection->start();
+    return connection;
+}
+
+// --- WsConnection --------------------------------------------------------------------------
+
+WsConnection::WsConnection(WsClient::Impl& client, const core::Url& url,
+                           const ConnectOptions& connect, const WsOptions& options,
+                           Handler& handler, std::uint64_t id)
+    : m_client(client)
+    , m_loop(client.loop)
+    , m_url(url)
+    , m_connect(connect)
+    , m_options(options)
+    , m_handler(handler)
+    , m_id(id)
+    , m_connect_timer(client.loop)
+    , m_ping_timer(client.loop)
+    , m_pong_timer(client.loop)
+    , m_linger_timer(client.loop)
+    , m_deliver_close(client.loop) {}
+
+WsConnection::~WsConnection() {
+    if (m_wsi != nullptr && m_state != State::closed) {
+        // Destroyed while lws still has the socket: detach and let lws drop it.
+        lws_set_opaque_user_data(m_wsi, nullptr);
+        kill();
+        m_wsi = nullptr;
+    }
+}
+
+std::int64_t WsConnection::now_us() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+void WsConnection::start() {
+    m_started_us = now_us();
+    const bool tls = m_url.scheme == "wss";
+    const std::uint16_t default_port = tls ? 443 : 80;
+    m_host_header =
+        m_url.host.find(':') != std::string::npos ? fmt::format("[{}]", m_url.host) : m_url.host;
+    if (m_url.port != default_port) {
+        m_host_header += fmt::format(":{}", m_url.port);
+    }
+    for (const auto& protocol : m_options.subprotocols) {
+        if (!m_subprotocol_header.empty()) {
+            m_subprotocol_header += ", ";
+        }
+        m_subprotocol_header += protocol;
+    }
+    std::string path = m_url.path.empty() ? "/" : m_url.path;
+    if (!m_url.query.empty()) {
+        path += "?" + m_url.query;
+    }
+
+    lws_client_connect_info info{};
+    info.context = m_client.context;
+    info.address = m_url.host.c_str();
+    info.port = m_url.port;
+    info.path = path.c_str();
+    info.host = m_host_header.c_str();
+    // Origin goes out with the other extra headers: lws's own origin field would prefix
+    // "http://" to whatever it is given.
+    info.protocol = m_subprotocol_header.empty() ? nullptr : m_subprotocol_header.c_str();
+    info.local_protocol_name = k_protocol_name;
+    info.opaque_user_data = this;
+    info.pwsi = &m_wsi;
+    if (tls) {
+        info.ssl_connection = LCCSCF_USE_SSL;
+        if (m_connect.tls.insecure) {
+            info.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
+                                   LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED |
+                                   LCCSCF_ALLOW_INSECURE;
+        }
+    }
+    // lws may report a failure from inside this call (CONNECTION_ERROR): finish() defers
+    // on_close to a later loop turn, as the Handler contract requires.
+    lws* wsi = lws_client_connect_via_info(&info);
+    if (wsi == nullptr && m_state == State::connecting) {
+        m_wsi = nullptr;
+        CloseInfo failure;
+        failure.exit_code = ExitCode::connect_failed;
+        failure.reason = fmt::format("connect to {}:{}: failed", m_url.host, m_url.port);
+        finish(std::move(failure));
+        return;
+    }
+    if (m_state == State::connecting && m_connect.connect_timeout.count() > 0) {
+        m_connect_timer.start(m_connect.connect_timeout, [this] {
+            if (m_state != State::connecting) {
+                return;
+            }
+            CloseInfo failure;
+            failure.exit_code = ExitCode::timeout;
+            failure.reason =
+                fmt::format("connect to {}:{}: no WebSocket handshake within {}", m_url.host,
+                            m_url.port, core::format_duration(m_connect.connect_timeout));
+            m_failure = std::move(failure);
+            kill();
+        });
+    }
+}
+
+int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len) {
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        auto** position = static_cast<unsigned char**>(in);
+        unsigned char* end = *position + len;
+        auto add = [&](const std::string& name, const std::string& value) {
+            const std::string field = name + ":";
+            return lws_add_http_header_by_name(
+                       wsi, reinterpret_cast<const unsigned char*>(field.c_str()),
+                       reinterpret_cast<const unsigned char*>(value.data()),
+                       static_cast<int>(value.size()), position, end) == 0;
+        };
+        if (!m_options.origin.empty() && !add("Origin", m_options.origin)) {
+            return -1;
+        }
+        for (const auto& [name, value] : m_options.headers) {
+            if (!add(name, value)) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CONFIRM_EXTENSION_SUPPORTED:
+        // Non-zero: do not offer it. Not with our own pings either: lws 4.1 spins on the
+        // loop after a pong arrives on a permessage-deflate connection (seen on Debian's
+        // 4.1.6 with the libuv event lib), so --ping-interval turns compression off.
+        return m_options.compress && m_options.ping_interval.count() == 0 ? 0 : 1;
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH: {
+        // The last moment the response headers are readable.
+        char subprotocol[256] = {};
+        if (lws_hdr_copy(wsi, subprotocol, sizeof subprotocol, WSI_TOKEN_PROTOCOL) > 0) {
+            m_chosen_subprotocol = subprotocol;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        m_wsi = wsi;
+        on_established();
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return on_receive(static_cast<const char*>(in), len);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        if (m_awaiting_pong) {
+            m_awaiting_pong = false;
+            m_pong_timer.stop();
+            core::log_verbose("ws: pong after {:.3f} ms",
+                              static_cast<double>(now_us() - m_ping_sent_us) / 1000.0);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writeable();
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        on_peer_close(static_cast<const unsigned char*>(in), len);
+        return 0; // lws answers with its close frame, then closes
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        m_wsi = wsi;
+        on_connection_error(in == nullptr ? std::string_view{}
+                            : len > 0     ? std::string_view(static_cast<const char*>(in), len)
+                                          : std::string_view(static_cast<const char*>(in)));
+        lws_set_opaque_user_data(wsi, nullptr); // lws frees the socket: no more callbacks
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+        // CLIENT_CLOSED ends an open session; WSI_DESTROY is the last word on any socket:
+        // if nothing finished us before, the connection was lost.
+        on_closed();
+        lws_set_opaque_user_data(wsi, nullptr);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, nullptr, in, len);
+    }
+}
+
+void WsConnection::on_established() {
+    m_connect_timer.stop();
+    m_state = State::open;
+    m_stats.connect_time = std::chrono::microseconds(now_us() - m_started_us);
+    if (!m_chosen_subprotocol.empty()) {
+        core::log_verbose("ws: subprotocol {}", m_chosen_subprotocol);
+    } else if (!m_options.subprotocols.empty()) {
+        core::log_verbose("ws: the server chose no subprotocol");
+    }
+    if (!m_extensions.empty()) {
+        core::log_verbose("ws: compression on ({})", m_extensions);
+    } else if (m_options.compress && m_options.ping_interval.count() > 0) {
+        core::log_verbose("ws: compression off (not offered with --ping-interval)");
+    } else {
+        core::log_verbose("ws: compression off (no extension negotiated)");
+    }
+    core::log_verbose("ws: connected to {} in {:.3f} ms", m_url.host,
+                      static_cast<double>(m_stats.connect_time.count()) / 1000.0);
+    if (m_options.ping_interval.count() > 0) {
+        m_ping_timer.start(
+            m_options.ping_interval, [this] { send_ping(); }, m_options.ping_interval);
+    }
+    m_handler.on_open(*this);
+    if (!m_queue.empty() || m_sending_finished) {
+        lws_callback_on_writable(m_wsi);
+    }
+}
+
+void WsConnection::send_ping() {
+    if (m_state != State::open || m_wsi == nullptr) {
+        return;
+    }
+    m_ping_due = true;
+    lws_callback_on_writable(m_wsi);
+}
+
+bool WsConnection::send(const Message& message) {
+    if (m_state != State::open || m_sending_finished) {
+        return false;
+    }
+    Outgoing& out = m_queue.emplace_back();
+    out.frame.reserve(LWS_PRE + message.payload.size());
+    out.frame.assign(LWS_PRE, '\0');
+    out.frame.append(message.payload);
+    out.binary = message.kind == PayloadKind::binary;
+    m_queued_bytes += message.payload.size();
+    ++m_stats.messages_out;
+    m_stats.bytes_out += message.payload.size();
+    if (m_queue.size() == 1) {
+        lws_callback_on_writable(m_wsi);
+    }
+    return true;
+}
+
+int WsConnection::on_writeable() {
+    if (m_wsi == nullptr) {
+        return -1;
+    }
+    if (m_failure && !m_our_close) {
+        return -1; // kill(): drop the socket without a close frame
+    }
+    // With permessage-deflate lws may keep part of a write and send it from the next
+    // WRITEABLE itself; any other write in this callback would be framed as a continuation
+    // of it. So: one write per callback when an extension is active.
+    int writes_left = m_extensions.empty() ? k_writes_per_turn : 1;
+    // ... and until lws has drained such a write it reads the payload from our buffer: the
+    // last message written is freed only now, when lws hands WRITEABLE back to us.
+    m_retired.clear();
+    auto can_write_more = [&] {
+        return writes_left > 0 && !lws_send_pipe_choked(m_wsi);
+    };
+    if (m_ping_due) {
+        m_ping_due = false;
+        unsigned char ping[LWS_PRE + 8];
+        const auto stamp = static_cast<std::uint64_t>(now_us());
+        std::memcpy(ping + LWS_PRE, &stamp, sizeof stamp);
+        if (lws_write(m_wsi, ping + LWS_PRE, sizeof stamp, LWS_WRITE_PING) < 0) {
+            return -1;
+        }
+        --writes_left;
+        m_ping_sent_us = static_cast<std::int64_t>(stamp);
+        if (!m_awaiting_pong && m_options.ping_timeout.count() > 0) {
+            m_pong_timer.start(m_options.ping_timeout, [this] {
+                CloseInfo failure;
+                failure.exit_code = ExitCode::timeout;
+                failure.reason = fmt::format("ws: no pong within {}",
+                                             core::format_duration(m_options.ping_timeout));
+                m_failure = std::move(failure);
+                kill(); // a peer that does not answer pings will not answer a close either
+            });
+        }
+        m_awaiting_pong = true;
+    }
+    if (m_close_sent) {
+        return 0; // after our close frame nothing more goes out
+    }
+    if (!m_our_close) {
+        while (!m_queue.empty() && can_write_more()) {
+            Outgoing& out = m_queue.front();
+            const std::size_t left = out.frame.size() - out.sent;
+            const std::size_t chunk = std::min(left, k_fragment);
+            const bool last = chunk == left;
+            int mode = out.started ? LWS_WRITE_CONTINUATION
+                                   : (out.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+            if (!last) {
+                mode |= LWS_WRITE_NO_FIN;
+            }
+            // lws writes the frame header into the LWS_PRE bytes before the chunk: for a
+            // later fragment those are payload bytes already sent.
+            auto* start = reinterpret_cast<unsigned char*>(out.frame.data()) + out.sent;
+            if (lws_write(m_wsi, start, chunk, static_cast<lws_write_protocol>(mode)) < 0) {
+                CloseInfo failure;
+                failure.exit_code = ExitCode::connection_lost;
+                failure.reason = "ws: write failed";
+                m_failure = std::move(failure);
+                return -1;
+            }
+            --writes_left;
+            out.started = true;
+            out.sent += chunk;
+            m_queued_bytes -= chunk;
+            if (last) {
+                m_retired.push_back(std::move(out.frame));
+                m_queue.pop_front();
+            }
+        }
+        if (!m_queue.empty()) {
+            lws_callback_on_writable(m_wsi);
+            return 0;
+        }
+        m_handler.on_drain(*this);
+        if (m_state != State::open || m_wsi == nullptr) {
+            return 0; // the handler closed us; a WRITEABLE is already requested
+        }
+        if (!m_sending_finished && !m_our_close) {
+            return 0;
+        }
+        if (!m_our_close) {
+            m_our_close = std::pair{m_options.close_code, m_options.close_reason};
+        }
+    }
+    if (!can_write_more()) {
+        lws_callback_on_writable(m_wsi);
+        return 0;
+    }
+    return send_close_frame();
+}
+
+int WsConnection::send_close_frame() {
+    // Our close frame goes out as a plain write: lws's own close (lws_close_reason and
+    // return -1) would drop every data frame the server still sends before its close, and
+    // RFC 6455 section 5.5.1 lets those arrive (`echo hi | rtx ws .../echo` needs the echo).
+    // The server's close frame then ends the session (LWS_CALLBACK_WS_PEER_INITIATED_CLOSE).
+    std::string& reason = m_our_close->second;
+    if (reason.size() > 123) {
+        reason.resize(123);
+    }
+    unsigned char frame[LWS_PRE + 125];
+    const auto code = static_cast<unsigned>(m_our_close->first);
+    frame[LWS_PRE] = static_cast<unsigned char>(code >> 8);
+    frame[LWS_PRE + 1] = static_cast<unsigned char>(code & 0xff);
+    std::memcpy(frame + LWS_PRE + 2, reason.data(), reason.size());
+    if (lws_write(m_wsi, frame + LWS_PRE, 2 + reason.size(), k_write_close) < 0) {
+        return -1;
+    }
+    m_close_sent = true;
+    m_state = State::closing;
+    m_linger_timer.start(m_options.linger, [this] { kill(); });
+    return 0;
+}
+
+int WsConnection::on_receive(const char* data, std::size_t len) {
+    if (m_state == State::closed) {
+        return -1;
+    }
+    if (m_close_sent) {
+        // The server is still sending what it had before our close: wait for it.
+        m_linger_timer.start(m_options.linger, [this] { kill(); });
+    }
+    if (m_rx_overflow || m_discard_rx) {
+        return 0; // closing on our side: the rest is not for the user any more
+    }
+    if (lws_is_first_fragment(m_wsi)) {
+        m_rx.clear();
+        m_rx_binary = lws_frame_is_binary(m_wsi) != 0;
+    }
+    if (m_rx.size() + len > m_options.max_message) {
+        CloseInfo failure;
+        failure.exit_code = ExitCode::protocol_error;
+        failure.protocol_code = ws_close::message_too_big;
+        failure.reason = fmt::format("ws: received a message over the {} byte limit "
+                                     "(--max-message)",
+                                     m_options.max_message);
+        m_failure = std::move(failure);
+        m_rx.clear();
+        m_rx.shrink_to_fit();
+        m_rx_overflow = true;
+        start_close(ws_close::message_too_big, "message too big");
+        return 0;
+    }
+    m_rx.append(data, len);
+    if (!lws_is_final_fragment(m_wsi) || lws_remaining_packet_payload(m_wsi) != 0) {
+        return 0;
+    }
+    ++m_stats.messages_in;
+    m_stats.bytes_in += m_rx.size();
+    Message message{m_rx, m_rx_binary ? PayloadKind::binary : PayloadKind::text};
+    m_handler.on_message(*this, message);
+    return 0;
+}
+
+void WsConnection::on_peer_close(const unsigned char* payload, std::size_t len) {
+    if (len >= 2) {
+        m_peer_close_code = (payload[0] << 8) | payload[1];
+        m_peer_close_reason.assign(reinterpret_cast<const char*>(payload) + 2, len - 2);
+    } else {
+        m_peer_close_code = ws_close::no_status;
+    }
+}
+
+void WsConnection::on_connection_error(std::string_view error) {
+    if (m_state == State::closed) {
+        return;
+    }
+    if (m_failure) {
+        finish(*m_failure);
+        return;
+    }
+    CloseInfo failure;
+    std::string text(error.empty() ? "connection failed" : error);
+    while (!text.empty() && text.back() == ' ') {
+        text.pop_back();
+    }
+    const int status =
+        m_wsi != nullptr ? static_cast<int>(lws_http_client_http_response(m_wsi)) : 0;
+    if (status > 0 && status != 101) {
+        failure.exit_code = ExitCode::http_status;
+        failure.protocol_code = status;
+        failure.reason = fmt::format("ws: {}:{} answered HTTP {} instead of 101 Switching "
+                                     "Protocols",
+                                     m_url.host, m_url.port, status);
+    } else if (contains_any(text, {"ssl", "SSL", "tls", "TLS", "certificate", "x509"})) {
+        failure.exit_code = ExitCode::tls_failed;
+        failure.reason = fmt::format("tls: {}:{}: {}", m_url.host, m_url.port, text);
+    } else if (contains_any(text, {"HS:", "upgrade", "accept", "protocol"})) {
+        failure.exit_code = ExitCode::protocol_error;
+        failure.reason =
+            fmt::format("ws: {}:{}: handshake failed: {}", m_url.host, m_url.port, text);
+    } else {
+        failure.exit_code = ExitCode::connect_failed;
+        // lws says little ("closed before established"): refused, reset or unreachable.
+        failure.reason = fmt::format("connect to {}:{}: failed ({})", m_url.host, m_url.port, text);
+    }
+    finish(std::move(failure));
+}
+
+void WsConnection::on_closed() {
+    if (m_state == State::closed) {
+        return;
+    }
+    CloseInfo info;
+    if (m_failure) {
+        info = *m_failure; // our decision (1009, ping timeout, connect timeout) came first
+    } else if (m_close_sent) {
+        // We closed first; the server's close frame, if it came before --linger, is the ack.
+        info.protocol_code = m_peer_close_code.value_or(m_our_close->first);
+        info.reason = m_peer_close_code
+                          ? fmt::format("ws: closed ({})", describe_close_code(m_our_close->first))
+                          : fmt::format("ws: closed ({}); the server did not answer within {}",
+                                        describe_close_code(m_our_close->first),
+                                        core::format_duration(m_options.linger));
+    } else if (m_peer_close_code) {
+        const int code = *m_peer_close_code;
+        info.by_peer = true;
+        info.protocol_code = code;
+        const bool clean =
+            code == ws_close::normal || code == ws_close::going_away || code == ws_close::no_status;
+        info.exit_code = clean ? ExitCode::ok : ExitCode::closed_abnormally;
+        info.reason = fmt::format("ws: server closed: {}{}{}", describe_close_code(code),
+                                  m_peer_close_reason.empty() ? "" : " ", m_peer_close_reason);
+    } else {
+        info.by_peer = true;
+        info.exit_code = ExitCode::connection_lost;
+        info.protocol_code = ws_close::abnormal;
+        info.reason = fmt::format("ws: connection to {}:{} lost without a close frame", m_url.host,
+                                  m_url.port);
+    }
+    finish(std::move(info));
+}
+
+void WsConnection::start_close(int code, std::string reason) {
+    if (m_wsi == nullptr || m_state == State::closed) {
+        return;
+    }
+    if (m_state != State::open) {
+        kill();
+        return;
+    }
+    if (!m_our_close) {
+        m_our_close = std::pair{code, std::move(reason)};
+    }
+    m_discard_rx = true;
+    m_queue.clear();
+    m_queued_bytes = 0;
+    lws_callback_on_writable(m_wsi);
+}
+
+void WsConnection::kill() {
+    if (m_wsi == nullptr || m_state == State::closed) {
+        return;
+    }
+    // Shutting the socket down makes lws see the end on its next poll and close the
+    // connection through its usual path (CLIENT_CLOSED / CONNECTION_ERROR). lws 4.1's own
+    // "kill async" timeout is not serviced promptly on a foreign libuv loop.
+    const lws_sockfd_type fd = lws_get_socket_fd(m_wsi);
+    if (fd >= 0) {
+        ::shutdown(fd, SHUT_RDWR);
+    } else {
+        lws_set_timeout(m_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+}
+
+void WsConnection::finish_sending() {
+    if (m_sending_finished) {
+        return;
+    }
+    m_sending_finished = true;
+    if (m_state == State::open && m_wsi != nullptr) {
+        lws_callback_on_writable(m_wsi);
+    }
+}
+
+void WsConnection::close() {
+    if (m_state == State::closed) {
+        return;
+    }
+    if (m_state == State::connecting) {
+        CloseInfo info;
+        info.reason = "ws: closed before the handshake completed";
+        m_failure = info;
+        if (m_wsi != nullptr) {
+            kill();
+        } else {
+            finish(std::move(info));
+        }
+        return;
+    }
+    if (m_state == State::open) {
+        start_close(m_options.close_code, m_options.close_reason);
+    }
+}
+
+void WsConnection::finish(CloseInfo info) {
+    if (m_state == State::closed) {
+        return;
+    }
+    const bool was_open = m_state == State::open || m_state == State::closing;
+    m_state = State::closed;
+    m_wsi = nullptr; // lws frees it after this callback
+    m_connect_timer.stop();
+    m_ping_timer.stop();
+    m_pong_timer.stop();
+    m_linger_timer.stop();
+    m_queue.clear();
+    m_queued_bytes = 0;
+    info.was_open = was_open;
+    m_deliver_close.start(core::Duration{0}, [this, info = std::move(info)] {
+        m_handler.on_close(*this, info); // last: the owner may destroy us
+    });
+}
+
+} // namespace rtx::transport

@@ -1,0 +1,133 @@
+"""A minimal raw MQTT client for the broker tests: exact bytes in, packets out, so tests
+can send what no well-behaved client would (malformed packets, silence after CONNECT)."""
+
+import socket
+import struct
+import time
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def string(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack(">H", len(b)) + b
+
+
+def packet(first, body):
+    return bytes([first]) + varint(len(body)) + body
+
+
+def connect(client_id="", version=5, keepalive=60, clean=True, user=None, password=None,
+            props=b"", will_topic=None, will_payload=b""):
+    flags = (0x02 if clean else 0) | (0x80 if user is not None else 0) | (
+        0x40 if password is not None else 0) | (0x04 if will_topic is not None else 0)
+    body = string("MQTT") + bytes([version, flags]) + struct.pack(">H", keepalive)
+    if version == 5:
+        body += varint(len(props)) + props
+    body += string(client_id)
+    if will_topic is not None:
+        if version == 5:
+            body += b"\x00"
+        body += string(will_topic) + string(will_payload)
+    if user is not None:
+        body += string(user)
+    if password is not None:
+        body += string(password)
+    return packet(0x10, body)
+
+
+def publish(topic, payload, version=5, qos=0, packet_id=1, retain=False, props=b""):
+    body = string(topic)
+    if qos:
+        body += struct.pack(">H", packet_id)
+    if version == 5:
+        body += varint(len(props)) + props
+    return packet(0x30 | qos << 1 | (1 if retain else 0), body + payload)
+
+
+def subscribe(topic, qos=0, version=5, packet_id=1, options=None):
+    body = struct.pack(">H", packet_id) + (b"\x00" if version == 5 else b"")
+    body += string(topic) + bytes([qos if options is None else options])
+    return packet(0x82, body)
+
+
+class Client:
+    """One TCP connection to the broker with a packet reader."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_packet(self, timeout=5):
+        """(first byte, body), or None once the broker closed the connection."""
+        deadline = time.monotonic() + timeout
+        while True:
+            parsed = self._parse()
+            if parsed is not None:
+                return parsed
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no packet within timeout")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return None
+            self.buffer += chunk
+
+    def _parse(self):
+        if len(self.buffer) < 2:
+            return None
+        length, multiplier, i = 0, 1, 1
+        while True:
+            if i >= len(self.buffer):
+                return None
+            byte = self.buffer[i]
+            length += (byte & 0x7F) * multiplier
+            multiplier *= 128
+            i += 1
+            if not byte & 0x80:
+                break
+        if len(self.buffer) < i + length:
+            return None
+        first, body = self.buffer[0], self.buffer[i:i + length]
+        self.buffer = self.buffer[i + length:]
+        return first, body
+
+    def connect(self, **kwargs):
+        """CONNECT and return the CONNACK body."""
+        self.send(connect(**kwargs))
+        reply = self.read_packet()
+        assert reply is not None and reply[0] == 0x20, f"no CONNACK: {reply!r}"
+        return reply[1]
+
+    def closed(self, timeout=5):
+        """Reads until the broker closes; returns the packets seen before."""
+        seen = []
+        while True:
+            p = self.read_packet(timeout)
+            if p is None:
+                return seen
+            seen.append(p)
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,405 @@
+"""rtx serve's WebSocket endpoints (/echo, /ws/{topic}), checked with a raw RFC 6455 peer
+(wspeer.py), Debian's node-ws as an independent client, headless Chromium, and against the
+HTTP endpoints of the same hub (rtx sse, curl)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import unittest
+import urllib.request
+
+from rtxtest import EXIT_OK, RTX, SOURCE_DIR, Serve, read_line, take_rest
+from wspeer import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Closed,
+                    HandshakeError, WsPeer, close_payload)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class ServeWs(Serve):
+    """rtx serve with only the HTTP port (http, ws, ws-echo lines); its stop must be clean:
+    exit 0 and nothing on stderr (sanitizer builds report there)."""
+
+    def __init__(self, *args):
+        super().__init__("--no-tcp", "--http-port", "0", *args, expect=3)
+
+    def echo(self):
+        return self.url("ws-echo")
+
+    def topic(self, name):
+        return self.url("ws").replace("{topic}", name)
+
+    def __exit__(self, *exc):
+        status = self.stop()
+        errors = self.proc.stderr.read()
+        super().__exit__(*exc)
+        if exc[0] is None and (status != EXIT_OK or errors):
+            raise AssertionError(f"rtx serve exited {status}: {errors.decode()[-3000:]}")
+
+
+def publish(base, topic, payload):
+    request = urllib.request.Request(f"{base}/publish/{topic}", data=payload, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+class EchoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.serve = ServeWs().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.__exit__(None, None, None)
+
+    def connect(self, path=None, **kwargs):
+        peer = WsPeer.connect(path or self.serve.echo(), **kwargs)
+        self.addCleanup(peer.abort)
+        return peer
+
+    def test_endpoint_lines_share_the_http_port(self):
+        http = self.serve.url("http")
+        port = http.rsplit(":", 1)[1]
+        self.assertEqual(self.serve.url("ws"), f"ws://127.0.0.1:{port}/ws/{{topic}}")
+        self.assertEqual(self.serve.url("ws-echo"), f"ws://127.0.0.1:{port}/echo")
+
+    def test_text_and_binary_echo_keep_their_opcode(self):
+        peer = self.connect()
+        for opcode, payload in ((OP_TEXT, "héllo".encode()), (OP_BINARY, bytes(range(256))),
+                                (OP_TEXT, b""), (OP_BINARY, b"")):
+            peer.send_message(payload, opcode)
+            self.assertEqual(peer.recv_message(), (opcode, payload))
+        self.assertEqual(peer.close(), 1000)
+
+    def test_16_mib_message_is_echoed_byte_exact(self):
+        peer = self.connect()
+        payload = os.urandom(16 * 1024 * 1024)
+        peer.send_binary(payload)
+        opcode, echoed = peer.recv_message()
+        self.assertEqual(opcode, OP_BINARY)
+        self.assertEqual(len(echoed), len(payload))
+        self.assertTrue(echoed == payload)
+        self.assertEqual(peer.close(), 1000)
+
+    def test_fragmented_message_with_a_ping_between_the_fragments(self):
+        peer = self.connect()
+        peer.send_frame(OP_TEXT, b"frag", fin=False)
+        peer.ping(b"in the middle")
+        peer.send_frame(OP_CONTINUATION, b"men", fin=False)
+        peer.send_frame(OP_CONTINUATION, b"ted", fin=True)
+        pong = peer.recv_frame()
+        self.assertEqual((pong.opcode, pong.payload), (OP_PONG, b"in the middle"))
+        self.assertEqual(peer.recv_message(), (OP_TEXT, b"fragmented"))
+        # A multi-byte UTF-8 character split between two fragments is fine.
+        peer.send_frame(OP_TEXT, "é".encode()[:1], fin=False)
+        peer.send_frame(OP_CONTINUATION, "é".encode()[1:], fin=True)
+        self.assertEqual(peer.recv_message(), (OP_TEXT, "é".encode()))
+        payload = os.urandom(300000)
+        peer.send_binary(payload, fragment=65536)
+        self.assertEqual(peer.recv_message(), (OP_BINARY, payload))
+
+    def test_ping_is_answered_with_a_pong_carrying_its_payload(self):
+        peer = self.connect()
+        for payload in (b"", b"x" * 125):
+            peer.ping(payload)
+            frame = peer.recv_frame()
+            self.assertEqual((frame.opcode, frame.payload, frame.fin), (OP_PONG, payload, True))
+        peer.pong(b"unsolicited")  # ignored (RFC 6455 section 5.5.3)
+        peer.send_text("still here")
+        self.assertEqual(peer.recv_message(), (OP_TEXT, b"still here"))
+
+    def test_close_is_answered_with_the_same_code(self):
+        for code in (1000, 1001, 3000, 4999):
+            with self.subTest(code=code):
+                self.assertEqual(self.connect().close(code, "bye"), code)
+
+    def test_protocol_violations_close_with_the_rfc_6455_code(self):
+        cases = {
+            "invalid UTF-8 in a text message": (1007, [(OP_TEXT, b"\xff\xfe", True, 0)]),
+            "UTF-8 cut at the end of the message":
+                (1007, [(OP_TEXT, b"ok", False, 0), (OP_CONTINUATION, b"\xc3", True, 0)]),
+            "reserved opcode 3": (1002, [(0x3, b"x", True, 0)]),
+            "reserved control opcode 0xB": (1002, [(0xB, b"", True, 0)]),
+            "RSV1 without an extension": (1002, [(OP_TEXT, b"x", True, 4)]),
+            "RSV2": (1002, [(OP_TEXT, b"x", True, 2)]),
+            "RSV3 on a ping": (1002, [(OP_PING, b"", True, 1)]),
+            "close with a 1-byte payload": (1002, [(OP_CLOSE, b"\x03", True, 0)]),
+            "ping payload over 125 bytes": (1002, [(OP_PING, b"x" * 126, True, 0)]),
+            "close payload over 125 bytes":
+                (1002, [(OP_CLOSE, close_payload(1000, b"r" * 124), True, 0)]),
+            "fragmented ping": (1002, [(OP_PING, b"x", False, 0)]),
+            "continuation with no message started": (1002, [(OP_CONTINUATION, b"x", True, 0)]),
+            "new message inside a fragmented one":
+                (1002, [(OP_TEXT, b"a", False, 0), (OP_TEXT, b"b", True, 0)]),
+            "close code 999": (1002, [(OP_CLOSE, close_payload(999), True, 0)]),
+            "close code 1005": (1002, [(OP_CLOSE, close_payload(1005), True, 0)]),
+            "close code 2000": (1002, [(OP_CLOSE, close_payload(2000), True, 0)]),
+            # RFC 6455 section 8.1 fails the connection without naming a code; lws says 1002.
+            "close reason not UTF-8":
+                ((1002, 1007), [(OP_CLOSE, close_payload(1000, b"\xff"), True, 0)]),
+        }
+        for name, (code, frames) in cases.items():
+            with self.subTest(name):
+                peer = self.connect()
+                for opcode, payload, fin, rsv in frames:
+                    peer.send_frame(opcode, payload, fin=fin, rsv=rsv)
+                self.assertIn(peer.read_close(timeout=5), code if isinstance(code, tuple) else (code,))
+                try:
+                    peer.send_frame(OP_CLOSE, close_payload(1000))
+                except OSError:
+                    pass  # the server may hang up first
+                self.assertTrue(peer.read_eof(timeout=10), "the server keeps the socket open")
+
+    def test_plain_get_is_426_and_subprotocols_are_refused(self):
+        base = self.serve.url("http")
+        with self.assertRaises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(f"{base}/echo", timeout=10)
+        self.assertEqual(raised.exception.code, 426)
+        with self.assertRaises(HandshakeError) as refused:
+            WsPeer.connect(self.serve.echo(), protocols="chat")
+        self.assertEqual(refused.exception.status, 400)
+        with self.assertRaises(HandshakeError) as refused:
+            WsPeer.connect(self.serve.topic(""))
+        self.assertEqual(refused.exception.status, 400)
+
+    def test_permessage_deflate_is_negotiated_when_offered(self):
+        peer = self.connect(extensions="permessage-deflate; client_max_window_bits")
+        self.assertIn("permessage-deflate", peer.response_headers["sec-websocket-extensions"])
+        plain = self.connect()
+        self.assertNotIn("sec-websocket-extensions", plain.response_headers)
+
+
+class PubSubTest(unittest.TestCase):
+    def test_ws_clients_of_a_topic_get_every_message_including_their_own(self):
+        with ServeWs() as serve:
+            a = WsPeer.connect(serve.topic("room"))
+            b = WsPeer.connect(serve.topic("room"))
+            other = WsPeer.connect(serve.topic("elsewhere"))
+            a.send_text("from a")
+            b.send_binary(b"\x00from b")
+            for peer in (a, b):
+                self.assertEqual(peer.recv_message(), (OP_TEXT, b"from a"))
+                self.assertEqual(peer.recv_message(), (OP_BINARY, b"\x00from b"))
+            other.send_text("alone")
+            self.assertEqual(other.recv_message(), (OP_TEXT, b"alone"))
+            big = os.urandom(5 * 1024 * 1024)
+            a.send_binary(big, fragment=1 << 20)
+            for peer in (a, b):
+                self.assertEqual(peer.recv_message(), (OP_BINARY, big))
+            for peer in (a, b, other):
+                self.assertEqual(peer.close(), 1000)
+
+    def test_cross_protocol_ws_to_sse_and_http_publish_to_ws(self):
+        with ServeWs() as serve:
+            base = serve.url("http")
+            peer = WsPeer.connect(serve.topic("news"))
+            sse = subprocess.Popen([RTX, "sse", f"{base}/sse/news"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+            try:
+                # Until the SSE subscriber is attached: the publish reply counts subscribers.
+                warmups = 0
+                deadline = time.monotonic() + 10
+                while True:
+                    warmups += 1
+                    if publish(base, "news", b"warm-up")["subscribers"] == 2:
+                        break
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.05)
+                for _ in range(warmups):
+                    self.assertEqual(peer.recv_message(), (OP_TEXT, b"warm-up"))
+                peer.send_text("from ws")
+                self.assertEqual(peer.recv_message(), (OP_TEXT, b"from ws"))
+                subprocess.run(["curl", "-sS", "-d", "from curl", f"{base}/publish/news"],
+                               check=True, capture_output=True, timeout=10)
+                self.assertEqual(peer.recv_message(), (OP_TEXT, b"from curl"))
+                lines = []
+                while len(lines) < 2:
+                    line = read_line(sse.stdout, timeout=10).decode().rstrip("\n")
+                    if line != "warm-up":
+                        lines.append(line)
+                self.assertEqual(lines, ["from ws", "from curl"])
+            finally:
+                sse.kill()
+                sse.communicate()
+            self.assertEqual(peer.close(), 1000)
+
+
+class LimitsTest(unittest.TestCase):
+    def test_message_over_max_message_is_closed_1009(self):
+        with ServeWs("--ws-max-message", "1KiB") as serve:
+            peer = WsPeer.connect(serve.echo())
+            peer.send_binary(b"x" * 1024)
+            self.assertEqual(peer.recv_message(), (OP_BINARY, b"x" * 1024))
+            peer.send_binary(b"x" * 1025)
+            self.assertEqual(peer.read_close(), 1009)
+            fragmented = WsPeer.connect(serve.topic("t"))
+            fragmented.send_binary(b"y" * 3000, fragment=600)
+            self.assertEqual(fragmented.read_close(), 1009)
+
+    def test_max_conns_refuses_the_next_upgrade_with_503(self):
+        with ServeWs("--ws-max-conns", "2") as serve:
+            first = WsPeer.connect(serve.echo())
+            second = WsPeer.connect(serve.topic("t"))  # the limit spans both endpoints
+            with self.assertRaises(HandshakeError) as refused:
+                WsPeer.connect(serve.echo())
+            self.assertEqual(refused.exception.status, 503)
+            self.assertIn(b"--ws-max-conns", refused.exception.body)
+            self.assertEqual(first.close(), 1000)
+            deadline = time.monotonic() + 5
+            while True:  # the server forgets the closed connection a moment later
+                try:
+                    third = WsPeer.connect(serve.echo())
+                    break
+                except HandshakeError:
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.05)
+            third.send_text("in")
+            self.assertEqual(third.recv_message(), (OP_TEXT, b"in"))
+            self.assertEqual(second.close(), 1000)
+            self.assertEqual(third.close(), 1000)
+
+    def test_origin_check(self):
+        with ServeWs("--ws-origin", "http://good.example", "--ws-origin",
+                     "https://also.example:8443") as serve:
+            for origin in ("http://good.example", "HTTP://GOOD.example",
+                           "https://also.example:8443"):
+                peer = WsPeer.connect(serve.echo(), origin=origin)
+                self.assertEqual(peer.close(), 1000)
+            for origin in ("http://evil.example", "http://good.example:80", None):
+                with self.subTest(origin=origin), self.assertRaises(HandshakeError) as refused:
+                    WsPeer.connect(serve.echo(), origin=origin)
+                self.assertEqual(refused.exception.status, 403)
+        with ServeWs() as serve:  # no --ws-origin: any origin, or none
+            for origin in ("http://evil.example", None):
+                self.assertEqual(WsPeer.connect(serve.echo(), origin=origin).close(), 1000)
+
+    def test_no_ws_compress_does_not_negotiate_permessage_deflate(self):
+        with ServeWs("--no-ws-compress") as serve:
+            peer = WsPeer.connect(serve.echo(), extensions="permessage-deflate")
+            self.assertNotIn("sec-websocket-extensions", peer.response_headers)
+            peer.send_text("plain")
+            self.assertEqual(peer.recv_message(), (OP_TEXT, b"plain"))
+            self.assertEqual(peer.close(), 1000)
+
+    def test_server_pings_quiet_clients_and_drops_those_that_do_not_answer(self):
+        with ServeWs("--ws-ping-interval", "200ms") as serve:
+            answering = WsPeer.connect(serve.echo())
+            silent = WsPeer.connect(serve.echo())
+            frames = []
+            stop = threading.Event()
+
+            def answer():  # the answering peer pongs every ping, meanwhile
+                answering.sock.settimeout(0.1)
+                while not stop.is_set():
+                    try:
+                        frame = answering.recv_frame()
+                    except TimeoutError:
+                        continue
+                    frames.append(frame.opcode)
+                    if frame.opcode == OP_PING:
+                        answering.pong(frame.payload)
+
+            thread = threading.Thread(target=answer)
+            thread.start()
+            try:
+                started = time.monotonic()
+                # The silent peer reads but never answers: pinged, then closed (1001) after
+                # two or three intervals.
+                silent.sock.settimeout(5)
+                self.assertEqual(silent.recv_frame().opcode, OP_PING)
+                with self.assertRaises(Closed) as closed:
+                    silent.recv_message(auto_pong=False)
+                self.assertEqual((closed.exception.code, closed.exception.reason),
+                                 (1001, b"ping timeout"))
+                self.assertTrue(silent.read_eof(timeout=5))
+                self.assertLess(time.monotonic() - started, 3)
+                time.sleep(0.5)
+            finally:
+                stop.set()
+                thread.join()
+            self.assertGreaterEqual(frames.count(OP_PING), 1)
+            self.assertEqual(set(frames), {OP_PING})
+            answering.sock.settimeout(10)
+            answering.send_text("alive")
+            self.assertEqual(answering.recv_message(), (OP_TEXT, b"alive"))
+            self.assertEqual(answering.close(), 1000)
+
+    def test_sigterm_closes_every_connection_with_1001(self):
+        serve = ServeWs().__enter__()
+        try:
+            peers = [WsPeer.connect(serve.echo()), WsPeer.connect(serve.topic("a")),
+                     WsPeer.connect(serve.topic("b"))]
+            peers[0].send_text("before")
+            self.assertEqual(peers[0].recv_message(), (OP_TEXT, b"before"))
+            serve.proc.send_signal(signal.SIGTERM)
+            for peer in peers:
+                with self.assertRaises(Closed) as closed:
+                    peer.recv_message()
+                self.assertEqual(closed.exception.code, 1001)
+                self.assertEqual(closed.exception.reason, b"going away")
+                self.assertTrue(peer.read_eof())
+            self.assertEqual(serve.proc.wait(timeout=10), EXIT_OK)
+        finally:
+            serve.__exit__(None, None, None)
+
+
+@unittest.skipUnless(shutil.which("node") and os.path.isdir("/usr/share/nodejs/ws"),
+                     "needs node and Debian's node-ws")
+class NodeWsTest(unittest.TestCase):
+    def node(self, *args):
+        result = subprocess.run(["node", os.path.join(HERE, "ws_node_peer.js"), *args],
+                                capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        return json.loads(result.stdout)
+
+    def test_node_ws_echo_with_compression_and_binary(self):
+        with ServeWs() as serve:
+            seen = self.node("echo", serve.echo())
+            self.assertEqual(seen["extensions"], ["permessage-deflate"])
+            self.assertEqual([r["same"] for r in seen["results"]], [True, True, True])
+            self.assertEqual([r["binary"] for r in seen["results"]], [False, False, True])
+
+    def test_node_ws_fanout_between_two_clients(self):
+        with ServeWs() as serve:
+            seen = self.node("fanout", serve.topic("node"))
+            self.assertEqual(seen, {"a": ["from a", [1, 2, 3]], "b": ["from a", [1, 2, 3]]})
+
+
+@unittest.skipUnless(shutil.which("chromium") and os.path.isdir(
+    os.path.join(SOURCE_DIR, "tests/browser/node_modules/playwright-core")),
+    "needs Debian chromium and tests/browser/node_modules (scripts/test.sh installs both)")
+class BrowserTest(unittest.TestCase):
+    def page(self, url, count, *sends, publish_after_ready=()):
+        browser = subprocess.Popen(  # noqa: SIM115 (stopped in finally)
+            ["node", os.path.join(SOURCE_DIR, "tests/browser/websocket.mjs"), url, str(count),
+             *sends], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "TIMEOUT_MS": "30000"})
+        try:
+            self.assertEqual(read_line(browser.stdout, timeout=60), b"ready\n")
+            for publish_one in publish_after_ready:
+                publish_one()
+            out, err = browser.communicate(timeout=60)
+            out = take_rest(browser.stdout) + out
+            self.assertEqual(browser.returncode, 0, err.decode())
+            return json.loads(out)
+        finally:
+            if browser.poll() is None:
+                browser.kill()
+                browser.communicate()
+
+    def test_headless_chromium_echo_and_topic(self):
+        with ServeWs() as serve:
+            base = serve.url("http")
+            self.assertEqual(self.page(f"{base}/websocket.html", 2, "hello", "wörld"),
+                             ["hello", "wörld"])
+            received = self.page(f"{base}/websocket.html?topic=browser", 2, "from page",
+                                 publish_after_ready=[
+                                     lambda: time.sleep(0.2),
+                                     lambda: publish(base, "browser", b"from http")])
+            self.assertEqual(sorted(received), ["from http", "from page"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,252 @@
+"""rtx ws against an independent WebSocket server: node's `ws` (Debian node-ws), run by
+ws_peer.js on a free port. Each test starts the peer it needs and stops it."""
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from rtxtest import (EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, EXIT_USAGE, popen_rtx,
+                     read_line, rtx)
+from test_tcp_tls import make_pki
+
+EXIT_FAILURE = 1
+EXIT_PROTOCOL = 6
+EXIT_LOST = 7
+EXIT_HTTP_STATUS = 8
+EXIT_CLOSED_ABNORMALLY = 9
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ws_peer.js")
+
+
+class WsPeer:
+    """node ws_peer.js; .port, .events() (what the peer saw), stop()."""
+
+    def __init__(self, *args):
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(["node", PEER, *args], stdout=subprocess.PIPE,
+                                     stderr=self.log)
+        line = read_line(self.proc.stdout, timeout=15)
+        if not line:
+            raise RuntimeError("ws_peer.js did not start")
+        self.port = int(line)
+
+    def url(self, path, scheme="ws"):
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def events(self, wait_for=None, timeout=10):
+        """The peer's JSON events; waits until one has event == wait_for."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.log.seek(0)
+            events = [json.loads(line) for line in self.log.read().splitlines() if line]
+            if wait_for is None or any(e["event"] == wait_for for e in events):
+                return events
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"peer never logged {wait_for}: {events}")
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class WsClientTest(unittest.TestCase):
+    def test_lines_echo_with_compression_negotiated(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "-v", peer.url("/echo"), input="hello\nworld\n")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertEqual(result.stdout, b"hello\nworld\n")
+            self.assertIn(b"compression on (permessage-deflate)", result.stderr)
+            connection = peer.events("close")[0]
+            self.assertIn("permessage-deflate", connection["extensions"])
+            self.assertEqual(peer.events("close")[-1]["code"], 1000)
+
+    def test_no_compress_offers_no_extension(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "-v", "--no-compress", peer.url("/echo"), input="x\n")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertIn(b"compression off", result.stderr)
+            self.assertIsNone(peer.events("connection")[0]["extensions"])
+
+    def test_binary_input_and_display(self):
+        with WsPeer() as peer:
+            hexed = rtx("ws", "--hex", "--binary-as", "hex", peer.url("/echo"),
+                        input="deadbeef\n00ff\n")
+            self.assertEqual(hexed.stdout, b"deadbeef\n00ff\n", hexed.stderr)
+            b64 = rtx("ws", "--base64", peer.url("/echo"), input="3q2+7w==\n")
+            self.assertEqual(b64.stdout, b"3q2+7w==\n")
+            raw = rtx("ws", "--binary", "--json", peer.url("/echo"), input="abc\n")
+            records = [json.loads(line) for line in raw.stdout.splitlines()]
+            message = [r for r in records if r["event"] == "message"][0]
+            self.assertEqual(message["opcode"], "binary")
+            self.assertEqual(base64.b64decode(message["payload"]), b"abc")
+            close = [r for r in records if r["event"] == "close"][0]
+            self.assertEqual(close["code"], 1000)
+            binaries = [e["binary"] for e in peer.events() if e["event"] == "message"]
+            self.assertEqual(binaries, [True, True, True, True])
+
+    def test_bad_hex_input_is_one_line_error(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "--hex", peer.url("/echo"), input="zz\n")
+            self.assertEqual(result.returncode, EXIT_FAILURE)
+            self.assertIn(b"message 1 is not valid hex", result.stderr)
+
+    def test_16_mib_message_round_trip(self):
+        payload = os.urandom(16 * 1024 * 1024)
+        line = base64.b64encode(payload) + b"\n"
+        for flags in ([], ["--no-compress"]):
+            with self.subTest(flags=flags), WsPeer() as peer:
+                # The peer may take seconds to deflate 16 MiB: a long --linger waits for it.
+                result = rtx("ws", "--base64", "--linger", "60s", *flags, peer.url("/echo"),
+                             input=line, timeout=120)
+                self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+                echoed = base64.b64decode(result.stdout.strip())
+                self.assertEqual(hashlib.sha256(echoed).digest(), hashlib.sha256(payload).digest())
+
+    def test_fragmented_message_with_ping_inside(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "--no-stdin", peer.url("/fragments"))
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertEqual(result.stdout, b"frag1frag2end\n")
+
+    def test_server_close_codes(self):
+        cases = [("/close/1000", EXIT_OK), ("/close/1001", EXIT_OK),
+                 ("/close/1008", EXIT_CLOSED_ABNORMALLY), ("/close/4001", EXIT_CLOSED_ABNORMALLY),
+                 ("/drop", EXIT_LOST)]
+        with WsPeer() as peer:
+            for path, code in cases:
+                with self.subTest(path=path):
+                    result = rtx("ws", "--no-stdin", peer.url(path))
+                    self.assertEqual(result.returncode, code, result.stderr)
+                    self.assertEqual(result.stdout, b"hello\n")
+                    if path.startswith("/close/"):
+                        self.assertIn(path.split("/")[2].encode(), result.stderr)
+                        self.assertIn(b"bye", result.stderr)
+                    self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+
+    def test_our_close_code_and_reason(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "--close-code", "4001", "--close-reason", "done here",
+                         peer.url("/echo"), input="x\n")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            close = peer.events("close")[-1]
+            self.assertEqual((close["code"], close["reason"]), (4001, "done here"))
+        self.assertEqual(rtx("ws", "--close-code", "1006", "ws://127.0.0.1:1/").returncode,
+                         EXIT_USAGE)
+
+    def test_http_status_instead_of_upgrade(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "--no-stdin", peer.url("/status/403"))
+            self.assertEqual(result.returncode, EXIT_HTTP_STATUS)
+            self.assertIn(b"HTTP 403", result.stderr)
+
+    def test_connect_refused(self):
+        result = rtx("ws", "ws://127.0.0.1:1/", input="")
+        self.assertEqual(result.returncode, EXIT_CONNECT)
+        self.assertEqual(result.stdout, b"")
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+
+    def test_count_closes_after_n(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "--no-stdin", "--count", "3", peer.url("/burst/10"))
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertEqual(result.stdout, b"0\n1\n2\n")
+
+    def test_headers_origin_and_subprotocol(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "-v", "--no-stdin", "--count", "1", "-H", "X-Extra: 42",
+                         "--origin", "http://app.test", "--subprotocol", "chat.v1",
+                         "--subprotocol", "chat.v2", peer.url("/headers"))
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            headers = json.loads(result.stdout)
+            self.assertEqual(headers["x-extra"], "42")
+            self.assertEqual(headers["origin"], "http://app.test")
+            self.assertEqual(headers["sec-websocket-protocol"], "chat.v1, chat.v2")
+            self.assertIn(b"subprotocol chat.v2", result.stderr)
+
+    def test_ping_rtt_and_ping_timeout(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "-v", "--no-stdin", "--ping-interval", "100ms", "--timeout",
+                         "1500ms", peer.url("/echo"))
+            self.assertEqual(result.returncode, EXIT_TIMEOUT)
+            self.assertGreaterEqual(result.stderr.count(b"pong after"), 2, result.stderr)
+            started = time.monotonic()
+            silent = rtx("ws", "--no-stdin", "--ping-interval", "100ms", "--ping-timeout",
+                         "300ms", peer.url("/silent"))
+            self.assertEqual(silent.returncode, EXIT_TIMEOUT)
+            self.assertIn(b"no pong within 300ms", silent.stderr)
+            self.assertLess(time.monotonic() - started, 3)
+
+    def test_max_message_closes_1009(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "--max-message", "1KiB", "--no-close", peer.url("/echo"),
+                         input="x" * 2000 + "\n")
+            self.assertEqual(result.returncode, EXIT_PROTOCOL)
+            self.assertIn(b"--max-message", result.stderr)
+            self.assertEqual(peer.events("close")[-1]["code"], 1009)
+
+    def test_echo_reflects_with_the_same_opcode(self):
+        with WsPeer() as peer:
+            result = rtx("ws", "--echo", "--no-stdin", "--json", peer.url("/reflect"))
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertIn(b"ok", result.stderr)
+            close = [json.loads(line) for line in result.stdout.splitlines()][-1]
+            self.assertEqual((close["event"], close["code"], close["by_peer"]),
+                             ("close", 1000, True))
+
+    def test_reconnect_resends_preamble_after_restart(self):
+        peer = WsPeer()
+        port = peer.port
+        try:
+            with popen_rtx("ws", "--reconnect", "--backoff-initial", "50ms", "--backoff-max",
+                           "200ms", "--preamble", "subscribe", "--no-stdin", "--count", "2",
+                           peer.url("/echo")) as client:
+                self.assertEqual(read_line(client.stdout), b"subscribe\n")
+                peer.stop()
+                peer = WsPeer("--port", str(port))
+                self.assertEqual(read_line(client.stdout, timeout=10), b"subscribe\n")
+                self.assertEqual(client.wait(timeout=10), EXIT_OK)
+        finally:
+            peer.stop()
+
+    def test_wss_verifies_with_cacert(self):
+        with tempfile.TemporaryDirectory() as pki:
+            make_pki(pki)
+            with WsPeer("--tls", os.path.join(pki, "server.pem"),
+                        os.path.join(pki, "server.key")) as peer:
+                url = peer.url("/echo", scheme="wss")
+                ok = rtx("ws", "--cacert", os.path.join(pki, "ca.pem"), url, input="secure\n")
+                self.assertEqual((ok.returncode, ok.stdout), (EXIT_OK, b"secure\n"), ok.stderr)
+                untrusted = rtx("ws", url, input="x\n")
+                self.assertEqual(untrusted.returncode, EXIT_TLS, untrusted.stderr)
+                insecure = rtx("ws", "-k", url, input="k\n")
+                self.assertEqual(insecure.stdout, b"k\n", insecure.stderr)
+                missing = rtx("ws", "--cacert", os.path.join(pki, "nope.pem"), url, input="")
+                self.assertEqual(missing.returncode, EXIT_TLS)
+
+    def test_sigint_sends_close_and_exits_130(self):
+        with WsPeer() as peer:
+            with popen_rtx("ws", "--no-stdin", peer.url("/echo")) as client:
+                peer.events("connection")
+                time.sleep(0.1)
+                client.send_signal(signal.SIGINT)
+                self.assertEqual(client.wait(timeout=10), 130)
+            self.assertEqual(peer.events("close")[-1]["code"], 1000)
+
+
+if __name__ == "__main__":
+    unittest.main()
