@@ -245,7 +245,7 @@ class MqttTest(unittest.TestCase):
 
     def test_many_stdin_lines_at_qos_1_and_2(self):
         # More than Paho's 100-message command queue at once: rtx holds the rest.
-        n = 3000
+        n = 1000
         for qos in (1, 2):
             with self.subTest(qos=qos):
                 sub = self.sub("-t", f"bulk/{qos}", "-q", str(qos), "--count", str(n),
