@@ -13,10 +13,12 @@ namespace rtx::cmd {
 
 void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& set) {
     const char* output = "Output";
-    app.add_flag("--json", flags.json,
-                 "Write one NDJSON record per message (time, protocol, connection, event, topic, "
-                 "id, payload, encoding, size)")
-        ->group(output);
+    if (set.receive_output) {
+        app.add_flag("--json", flags.json,
+                     "Write one NDJSON record per message (time, protocol, connection, event, "
+                     "topic, id, payload, encoding, size)")
+            ->group(output);
+    }
     if (set.stream_framing) {
         app.add_flag(
                "--raw", flags.raw,
@@ -26,7 +28,9 @@ void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& se
         app.add_flag("-0,--null", flags.nul, "Messages end with NUL instead of LF, both ways")
             ->group(output);
     }
-    app.add_option("-n,--count", flags.count, "Exit after receiving N messages")->group(output);
+    if (set.receive_output) {
+        app.add_option("-n,--count", flags.count, "Exit after receiving N messages")->group(output);
+    }
 
     const char* connection = "Connection";
     if (set.stdin_input) {

@@ -56,6 +56,7 @@ struct ClientFlagSet {
     bool tls_flag = true;              ///< --tls (HTTP clients take https:// instead)
     bool servername = true;            ///< --servername
     bool reconnect_by_default = false; ///< adds --no-reconnect (sse, poll)
+    bool receive_output = true;        ///< --json, -n/--count (not for a publish-only client)
 };
 
 /// Adds the shared flags to a client subcommand, in option groups.

@@ -29,6 +29,7 @@ Runner setup_tcp(CLI::App& parent, std::string_view name, std::string_view summa
 Runner setup_stream(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_poll(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_sse(CLI::App& parent, std::string_view name, std::string_view summary);
+Runner setup_mqtt(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view summary);

@@ -43,6 +43,34 @@ std::vector<const CLI::App*> subcommands_of(const CLI::App& app) {
     return app.get_subcommands([](const CLI::App* sub) { return !sub->get_group().empty(); });
 }
 
+/// The flags of a subcommand and, when it has subcommands of its own (`rtx mqtt sub|pub`),
+/// theirs too, once each: the scripts complete one level of nesting with their union.
+std::vector<Flag> all_flags_of(const CLI::App& app) {
+    std::vector<Flag> flags = flags_of(app);
+    for (const auto* nested : subcommands_of(app)) {
+        for (const auto& flag : flags_of(*nested)) {
+            bool seen = false;
+            for (const auto& known : flags) {
+                seen = seen ||
+                       (known.long_name == flag.long_name && known.short_name == flag.short_name);
+            }
+            if (!seen) {
+                flags.push_back(flag);
+            }
+        }
+    }
+    return flags;
+}
+
+/// " sub pub": the nested subcommand names, each after a space.
+std::string nested_names(const CLI::App& app) {
+    std::string names;
+    for (const auto* nested : subcommands_of(app)) {
+        names += " " + nested->get_name();
+    }
+    return names;
+}
+
 /// Single quotes for shells: ' becomes '\''.
 std::string shell_quote(std::string_view text) {
     std::string out = "'";
@@ -90,7 +118,8 @@ void bash(const CLI::App& app) {
               << " -- \"$cur\")) ;;\n";
     for (const auto* sub : subcommands_of(app)) {
         std::cout << "    " << sub->get_name() << ") COMPREPLY=($(compgen -W "
-                  << shell_quote(words(flags_of(*sub))) << " -- \"$cur\")) ;;\n";
+                  << shell_quote(nested_names(*sub) + words(all_flags_of(*sub)))
+                  << " -- \"$cur\")) ;;\n";
     }
     std::cout << "    esac\n"
               << "}\n"
@@ -132,7 +161,10 @@ void zsh(const CLI::App& app) {
               << "        case $line[1] in\n";
     for (const auto* sub : subcommands_of(app)) {
         std::cout << "        " << sub->get_name() << ")\n            _arguments \\\n";
-        for (const auto& flag : flags_of(*sub)) {
+        if (std::string names = nested_names(*sub); !names.empty()) {
+            std::cout << "                '1:subcommand:(" << names.substr(1) << ")' \\\n";
+        }
+        for (const auto& flag : all_flags_of(*sub)) {
             std::cout << "                " << zsh_spec(flag) << " \\\n";
         }
         std::cout << "                '*:target:_default' ;;\n";
@@ -164,8 +196,13 @@ void fish(const CLI::App& app) {
         print(flag, "__fish_use_subcommand");
     }
     for (const auto* sub : subcommands_of(app)) {
-        for (const auto& flag : flags_of(*sub)) {
-            print(flag, "__fish_seen_subcommand_from " + sub->get_name());
+        std::string condition = "__fish_seen_subcommand_from " + sub->get_name();
+        if (std::string names = nested_names(*sub); !names.empty()) {
+            std::cout << "complete -c rtx -n " << shell_quote(condition) << " -a "
+                      << shell_quote(names.substr(1)) << "\n";
+        }
+        for (const auto& flag : all_flags_of(*sub)) {
+            print(flag, condition);
         }
     }
 }

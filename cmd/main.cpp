@@ -22,6 +22,8 @@ std::span<const Command> commands() {
         Command{"stream", "HTTP streaming: print a response body as it arrives", &setup_stream},
         Command{"poll", "HTTP long-polling loop: hold, receive, re-request at once", &setup_poll},
         Command{"sse", "Server-Sent Events client: reconnect, Last-Event-ID, retry:", &setup_sse},
+        Command{"mqtt", "MQTT 3.1.1/5 client: sub prints messages, pub publishes them",
+                &setup_mqtt},
         Command{"ws", "WebSocket client for terminals and pipes: stdin -> messages -> stdout",
                 &setup_ws},
         Command{"bench", "Load generator: many connections, latency percentiles, loss",

@@ -74,6 +74,15 @@ ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
         m_parts->pump->start();
     }
     m_connection->start();
+    if (!m_options.read_stdin && !m_options.messages.empty()) {
+        // Held by the wrapper until the connection opens, then sent in order.
+        for (const auto& message : m_options.messages) {
+            send_input(message);
+        }
+        if (m_options.half_close) {
+            m_connection->finish_sending();
+        }
+    }
     m_loop.run();
     m_sink.flush();
     if (m_parts->pump) {
@@ -124,6 +133,11 @@ void PipeSession::on_message(transport::Connection& connection, const transport:
     record.binary = message.kind == transport::PayloadKind::binary;
     if (!message.topic.empty() && m_options.protocol == "sse") {
         record.event = message.topic;
+    }
+    if (m_options.protocol == "mqtt") {
+        record.qos = message.qos;
+        record.retain = message.retain;
+        record.properties_json = message.properties_json;
     }
     if (m_options.record_opcode) {
         record.extra_json = record.binary ? R"("opcode":"binary")" : R"("opcode":"text")";

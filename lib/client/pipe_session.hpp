@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace rtx::client {
 
@@ -29,6 +30,9 @@ struct PipeOptions {
     core::Duration timeout{0};        ///< Whole-run deadline; 0: none.
     core::Duration idle_timeout{0};   ///< Deadline since the last message either way; 0: none.
     std::size_t high_water = 1 << 20; ///< Pause stdin while this many bytes wait to be sent.
+    /// Sent once, in order, instead of reading stdin (`rtx mqtt pub -m`, `-f`); after the
+    /// last one sending is finished as at stdin EOF. Used only when read_stdin is false.
+    std::vector<std::string> messages;
     /// How each stdin message is sent: as text, or as binary (raw, or decoded from base64 or
     /// hex: `rtx ws --binary/--base64/--hex`).
     InputEncoding input_encoding = InputEncoding::text;

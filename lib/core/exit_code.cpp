@@ -24,6 +24,9 @@ constexpr std::array k_table{
     ExitCodeInfo{ExitCode::reconnect_exhausted, "reconnect_exhausted",
                  "--reconnect gave up after --max-attempts"},
     ExitCodeInfo{ExitCode::bind_failed, "bind_failed", "serve: a listener could not bind"},
+    ExitCodeInfo{ExitCode::refused, "refused",
+                 "the server refused the session (MQTT CONNACK: bad credentials, not authorized, "
+                 "identifier rejected, ...)"},
     ExitCodeInfo{ExitCode::interrupted, "interrupted", "SIGINT: closed gracefully"},
     ExitCodeInfo{ExitCode::terminated, "terminated", "SIGTERM: closed gracefully"},
 };

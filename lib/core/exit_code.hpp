@@ -21,8 +21,11 @@ enum class ExitCode : int {
     threshold = 10,        ///< bench: a --max-* threshold was breached.
     reconnect_exhausted = 11, ///< --reconnect gave up after --max-attempts.
     bind_failed = 12,         ///< serve: a listener could not bind its address.
-    interrupted = 130,        ///< SIGINT (Ctrl-C): connections were closed gracefully.
-    terminated = 143,         ///< SIGTERM: connections were closed gracefully.
+    /// The server refused the session: MQTT CONNACK bad credentials, not authorized,
+    /// identifier rejected, ...
+    refused = 13,
+    interrupted = 130, ///< SIGINT (Ctrl-C): connections were closed gracefully.
+    terminated = 143,  ///< SIGTERM: connections were closed gracefully.
 };
 
 /// One row of the exit-code table, for --help, the man page test and diagnostics.

@@ -55,6 +55,18 @@ void Loop::post(std::function<void()> task) {
     uv_async_send(&m_async);
 }
 
+void Loop::hold() {
+    if (m_holds++ == 0) {
+        uv_ref(reinterpret_cast<uv_handle_t*>(&m_async)); // posts will come: wait for them
+    }
+}
+
+void Loop::release() {
+    if (m_holds > 0 && --m_holds == 0) {
+        uv_unref(reinterpret_cast<uv_handle_t*>(&m_async));
+    }
+}
+
 std::uint64_t Loop::add_before_poll_hook(std::function<void()> hook) {
     m_before_poll.emplace_back(m_next_hook, std::move(hook));
     return m_next_hook++;

@@ -31,6 +31,11 @@ public:
     void stop();
     /// Queues `task` to run on the loop thread. Any thread; wakes the loop.
     void post(std::function<void()> task);
+    /// Work that another thread does for this loop (Paho's network threads) keeps run()
+    /// alive while held, as an active handle would; each hold() needs one release().
+    /// Loop thread only.
+    void hold();
+    void release();
     /// Registers `hook` to run once per iteration just before the loop blocks for I/O
     /// (used to flush stdout once per batch of messages). Loop thread only. Returns a
     /// handle for remove_before_poll_hook().
@@ -50,6 +55,7 @@ private:
     uv_prepare_t m_prepare{};
     std::mutex m_mutex;
     std::vector<std::function<void()>> m_posted; // guarded by m_mutex
+    unsigned m_holds = 0;
     std::vector<std::pair<std::uint64_t, std::function<void()>>> m_before_poll;
     std::uint64_t m_next_hook = 1;
 };

@@ -55,6 +55,11 @@ void append_ndjson(std::string& out, const Record& record) {
         out.append("\",\"encoding\":\"base64\"");
     }
     fmt::format_to(std::back_inserter(out), ",\"size\":{}", record.payload.size());
+    if (record.qos) {
+        fmt::format_to(std::back_inserter(out), ",\"qos\":{},\"retain\":{},\"properties\":{}",
+                       *record.qos, record.retain ? "true" : "false",
+                       record.properties_json.empty() ? "{}" : record.properties_json);
+    }
     if (!record.extra_json.empty()) {
         out += ',';
         out += record.extra_json;

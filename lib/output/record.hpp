@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,12 @@ struct Record {
     std::string_view id;    ///< SSE id, sequence; empty: null.
     std::string_view payload;
     bool binary = false; ///< Binary payloads (and text that is not UTF-8) are base64.
+    /// MQTT only: the QoS the message was delivered with. When set, the NDJSON record gets
+    /// three more keys after "size": "qos", "retain" and "properties".
+    std::optional<int> qos;
+    bool retain = false; ///< MQTT retain flag (written only when qos is set).
+    /// MQTT 5 properties as one JSON object text ("{}" when none), written verbatim.
+    std::string_view properties_json;
     /// Protocol-specific members, already JSON ("\"opcode\":\"text\"", a close event's
     /// "\"code\":1000"), written after "size"; empty: none. The common keys never change.
     std::string_view extra_json;
@@ -30,6 +37,7 @@ struct Record {
 /// {"time":"2026-11-28T15:51:06.123456Z","protocol":"tcp","connection":1,"event":"message",
 ///  "topic":null,"id":null,"payload":"hello","encoding":"utf8","size":5}
 /// The key set and order are the same for every protocol; "encoding" is "utf8" or "base64".
+/// MQTT messages add ,"qos":1,"retain":false,"properties":{...} at the end.
 void append_ndjson(std::string& out, const Record& record);
 
 /// Appends an RFC 3339 UTC timestamp with microseconds: 2026-11-28T15:51:06.123456Z.

@@ -12,6 +12,12 @@ Sink::Sink(Format format, int fd, std::string delimiter)
     , m_fd(fd)
     , m_delimiter(std::move(delimiter)) {}
 
+Sink::Sink(LineTemplate line, int fd, std::string delimiter)
+    : m_format(Format::templated)
+    , m_template(std::move(line))
+    , m_fd(fd)
+    , m_delimiter(std::move(delimiter)) {}
+
 void Sink::write(const Record& record) {
     if (broken()) {
         return;
@@ -27,6 +33,12 @@ void Sink::write(const Record& record) {
     case Format::text:
         if (is_message) {
             m_buffer.append(record.payload).append(m_delimiter);
+        }
+        break;
+    case Format::templated:
+        if (is_message) {
+            m_template->append(m_buffer, record);
+            m_buffer.append(m_delimiter);
         }
         break;
     case Format::raw:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "output/line_template.hpp"
 #include "output/record.hpp"
 
 #include <optional>
@@ -10,9 +11,10 @@ namespace rtx::output {
 
 /// How received messages are written to stdout.
 enum class Format {
-    text,   ///< The payload, then the delimiter (LF by default).
-    raw,    ///< The payload bytes exactly, nothing added.
-    ndjson, ///< One Record per line (append_ndjson).
+    text,      ///< The payload, then the delimiter (LF by default).
+    raw,       ///< The payload bytes exactly, nothing added.
+    ndjson,    ///< One Record per line (append_ndjson).
+    templated, ///< A --format LineTemplate per message, then the delimiter.
 };
 
 /// Writes records to a file descriptor (stdout). Records are batched in memory and written
@@ -21,6 +23,8 @@ enum class Format {
 class Sink {
 public:
     explicit Sink(Format format, int fd = 1, std::string delimiter = "\n");
+    /// Format::templated: each message is written as `line` expands it, then the delimiter.
+    Sink(LineTemplate line, int fd = 1, std::string delimiter = "\n");
 
     /// Buffers one record; open/close events are written only in ndjson format.
     void write(const Record& record);
@@ -38,6 +42,7 @@ public:
 
 private:
     Format m_format;
+    std::optional<LineTemplate> m_template;
     int m_fd;
     std::string m_delimiter;
     std::string m_buffer;

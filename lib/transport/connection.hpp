@@ -28,6 +28,8 @@ struct Message {
     std::string_view id;    ///< SSE id, hub sequence number; empty when none.
     int qos = 0;            ///< MQTT QoS 0..2.
     bool retain = false;    ///< MQTT retain flag.
+    /// MQTT 5 properties of a received message as one JSON object; empty when none.
+    std::string_view properties_json;
 };
 
 /// Why a connection ended. exit_code is ExitCode::ok for a normal end (closed by us, or a

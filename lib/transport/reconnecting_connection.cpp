@@ -88,12 +88,13 @@ void ReconnectingConnection::on_close(Connection& inner, const CloseInfo& info) 
                         info.exit_code == core::ExitCode::ok);
     bool first_connect_failed = !m_ever_reached && !m_options.retry_first_connect;
     // A bad certificate, CA file or option does not heal by waiting, nor does a peer that
-    // breaks the protocol, nor an HTTP status other than 408, 429 and 5xx (a 404 stays a
-    // 404): no retry.
+    // breaks the protocol, nor a refused session (MQTT bad credentials), nor an HTTP status other
+    // than 408, 429 and 5xx (a 404 stays a 404): no retry.
     bool retryable_status =
         info.protocol_code == 408 || info.protocol_code == 429 || info.protocol_code >= 500;
     bool will_not_heal = info.exit_code == core::ExitCode::tls_failed ||
                          info.exit_code == core::ExitCode::usage ||
+                         info.exit_code == core::ExitCode::refused ||
                          info.exit_code == core::ExitCode::protocol_error ||
                          (info.exit_code == core::ExitCode::http_status && !retryable_status);
     if (natural_end || !m_options.enabled || will_not_heal || first_connect_failed) {

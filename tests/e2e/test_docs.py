@@ -15,6 +15,20 @@ def subcommands():
     return [line.split()[0] for line in section.strip().splitlines()]
 
 
+def nested(name):
+    """The subcommands of a subcommand (`rtx mqtt` has sub and pub), as its --help lists them."""
+    help_text = rtx(name, "--help").stdout.decode()
+    if "Subcommands:" not in help_text:
+        return []
+    section = help_text.split("Subcommands:", 1)[1].split("\n\n", 1)[0]
+    return [line.split()[0] for line in section.strip().splitlines()]
+
+
+def command_lines():
+    """Every command line that has a --help: [name] and [name, nested] for nested ones."""
+    return [[name, *rest] for name in subcommands() for rest in [[]] + [[n] for n in nested(name)]]
+
+
 def read(*parts):
     with open(os.path.join(SOURCE_DIR, *parts), encoding="utf-8") as f:
         return f.read()
@@ -53,17 +67,22 @@ class DocsTest(unittest.TestCase):
                                  f"regenerate: rtx --completions {shell} > completions/{filename}")
 
     def test_every_option_is_in_its_man_page(self):
-        for name in subcommands():
+        for args in command_lines():
+            name = args[0]
             page = read("man", f"rtx-{name}.1").replace("\\-", "-")
-            help_text = rtx(name, "--help").stdout.decode()
+            help_text = rtx(*args, "--help").stdout.decode()
             for option in set(re.findall(r"^\s+(?:-\w,)?(--[\w-]+)", help_text, re.M)):
                 if option == "--help":
                     continue
-                with self.subTest(command=name, option=option):
+                with self.subTest(command=args, option=option):
                     self.assertTrue(option in page, f"{option} missing from rtx-{name}.1")
 
+    def test_nested_subcommands_are_found(self):
+        self.assertEqual(nested("mqtt"), ["sub", "pub"])
+        self.assertEqual(nested("tcp"), [])
+
     def test_help_ends_with_examples(self):
-        for args in [[]] + [[name] for name in subcommands()]:
+        for args in [[]] + command_lines():
             with self.subTest(command=args):
                 result = rtx(*args, "--help")
                 self.assertEqual(result.returncode, 0)

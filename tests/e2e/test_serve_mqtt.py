@@ -22,7 +22,8 @@ def broker(*args, http=False):
     """`rtx serve` with the broker on a free port; it must then stop cleanly (exit 0, and
     nothing from the sanitizers in an ASan build)."""
     extra = ("--http-port", "0") if http else ("--no-http",)
-    with Serve("--no-tcp", *extra, "--mqtt-port", "0", *args, expect=2 if http else 1) as serve:
+    # With HTTP, serve prints http, ws, ws-echo and mqtt.
+    with Serve("--no-tcp", *extra, "--mqtt-port", "0", *args, expect=4 if http else 1) as serve:
         yield serve
         code = serve.stop()
         err = serve.proc.stderr.read().decode(errors="replace")

@@ -28,6 +28,7 @@ constexpr ExitCode k_all[] = {
     ExitCode::threshold,
     ExitCode::reconnect_exhausted,
     ExitCode::bind_failed,
+    ExitCode::refused,
     ExitCode::interrupted,
     ExitCode::terminated,
 };
@@ -48,6 +49,7 @@ TEST_CASE("to_int: the documented, stable values") {
     CHECK(to_int(ExitCode::threshold) == 10);
     CHECK(to_int(ExitCode::reconnect_exhausted) == 11);
     CHECK(to_int(ExitCode::bind_failed) == 12);
+    CHECK(to_int(ExitCode::refused) == 13);
     CHECK(to_int(ExitCode::interrupted) == 130); // 128 + SIGINT
     CHECK(to_int(ExitCode::terminated) == 143);  // 128 + SIGTERM
 }

@@ -203,3 +203,31 @@ TEST_CASE("append_ndjson: one line per record, ending with LF") {
     CHECK(newlines == 3); // the LF inside the payload is escaped
     CHECK(out.substr(out.size() - 2) == "}\n");
 }
+
+TEST_CASE("append_ndjson: MQTT records add qos, retain and properties at the end") {
+    Record r = tcp_message("hi");
+    r.protocol = "mqtt";
+    r.topic = "a/b";
+    SUBCASE("with properties") {
+        r.qos = 1;
+        r.retain = true;
+        r.properties_json = R"({"content_type":"text/plain"})";
+        std::string out;
+        append_ndjson(out, r);
+        CHECK(out.ends_with(R"("size":2,"qos":1,"retain":true,)"
+                            R"("properties":{"content_type":"text/plain"}})"
+                            "\n"));
+    }
+    SUBCASE("no properties: an empty object") {
+        r.qos = 0;
+        std::string out;
+        append_ndjson(out, r);
+        CHECK(out.ends_with(R"("size":2,"qos":0,"retain":false,"properties":{}})"
+                            "\n"));
+    }
+    SUBCASE("other protocols: no extra keys") {
+        std::string out;
+        append_ndjson(out, tcp_message("hi"));
+        CHECK(out.find("qos") == std::string::npos);
+    }
+}

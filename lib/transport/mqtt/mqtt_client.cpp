@@ -1,0 +1,865 @@
+#include "transport/mqtt/mqtt_client.hpp"
+
+#include "core/encoding.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/url.hpp"
+#include "transport/connect.hpp"
+
+#include <fmt/format.h>
+#include <mqtt/async_client.h>
+
+#include <deque>
+#include <mutex>
+
+namespace rtx::transport::mqtt {
+
+namespace {
+
+using core::ExitCode;
+
+/// The one object Paho's threads touch: it forwards a task to the loop while the client
+/// lives, and drops it once the client is being destroyed (so nothing posts to a dead loop).
+struct Bridge {
+    std::mutex mutex;
+    core::Loop* loop = nullptr; // guarded by mutex
+
+    void post(std::function<void()> task) {
+        std::lock_guard lock(mutex);
+        if (loop != nullptr) {
+            loop->post(std::move(task));
+        }
+    }
+    void detach() {
+        std::lock_guard lock(mutex);
+        loop = nullptr;
+    }
+};
+
+/// A Paho action listener made of two functions; both run on a Paho thread.
+class Listener final : public ::mqtt::iaction_listener {
+public:
+    using Callback = std::function<void(const ::mqtt::token&)>;
+    Listener(Callback success, Callback failure)
+        : m_success(std::move(success))
+        , m_failure(std::move(failure)) {}
+    void on_success(const ::mqtt::token& token) override { m_success(token); }
+    void on_failure(const ::mqtt::token& token) override { m_failure(token); }
+
+private:
+    Callback m_success;
+    Callback m_failure;
+};
+
+/// A failed connect as rtx reports it. CONNACK refusals (3.1.1 return codes 1-5, v5 reason
+/// codes >= 0x80) are `refused`; TLS and socket failures are told apart by Paho's text.
+struct ConnectFailure {
+    ExitCode code = ExitCode::connect_failed;
+    int protocol_code = 0;
+    std::string why;
+};
+
+std::string_view connack_v3_text(int rc) {
+    switch (rc) {
+    case 1:
+        return "unacceptable protocol version";
+    case 2:
+        return "identifier rejected";
+    case 3:
+        return "server unavailable";
+    case 4:
+        return "bad user name or password";
+    case 5:
+        return "not authorized";
+    default:
+        return "refused";
+    }
+}
+
+ConnectFailure classify_connect_failure(int rc, int reason, bool tls_failed, bool timed_out) {
+    ConnectFailure failure;
+    // A v5 refusal arrives as the CONNACK reason code in either field, depending on the path
+    // Paho took; a 3.1.1 refusal as return code 1-5.
+    if (reason < 0x80 && rc >= 0x80 && rc <= 0xfe) {
+        reason = rc;
+    }
+    if (reason >= 0x80) {
+        failure.code = ExitCode::refused;
+        failure.protocol_code = reason;
+        failure.why = fmt::format("refused: {} (reason code 0x{:02x})",
+                                  ::mqtt::exception::reason_code_str(reason), reason);
+    } else if (rc >= 1 && rc <= 5) {
+        failure.code = ExitCode::refused;
+        failure.protocol_code = rc;
+        failure.why = fmt::format("refused: {} (CONNACK return code {})", connack_v3_text(rc), rc);
+    } else if (timed_out) {
+        failure.code = ExitCode::timeout;
+        failure.why = "timed out";
+    } else if (tls_failed) {
+        failure.code = ExitCode::tls_failed;
+        failure.why = "TLS handshake or certificate verification failed (see --cacert, -k)";
+    } else {
+        failure.why =
+            rc == MQTTASYNC_FAILURE ? "connection failed" : ::mqtt::exception::error_str(rc);
+    }
+    return failure;
+}
+
+void append_len_string(std::string& out, const MQTTLenString& s) {
+    std::string_view bytes(s.data == nullptr ? "" : s.data, static_cast<std::size_t>(s.len));
+    if (core::is_valid_utf8(bytes)) {
+        core::append_json_string(out, bytes);
+    } else {
+        out.push_back('"');
+        core::append_base64(out, bytes);
+        out.push_back('"');
+    }
+}
+
+/// The MQTT 5 properties of a received PUBLISH as one JSON object (names in snake_case as
+/// the spec's section 2.2.2.2 table spells them; user properties as [name, value] pairs).
+std::string properties_json(const ::mqtt::properties& properties) {
+    const MQTTProperties& c = properties.c_struct();
+    std::string out = "{";
+    std::string users;
+    std::string subscription_ids;
+    bool first = true;
+    auto key = [&](std::string_view name) {
+        if (!first) {
+            out.push_back(',');
+        }
+        first = false;
+        core::append_json_string(out, name);
+        out.push_back(':');
+    };
+    for (int i = 0; i < c.count; ++i) {
+        const MQTTProperty& p = c.array[i];
+        switch (p.identifier) {
+        case MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR:
+            key("payload_format_indicator");
+            out += std::to_string(p.value.byte);
+            break;
+        case MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL:
+            key("message_expiry_interval");
+            out += std::to_string(p.value.integer4);
+            break;
+        case MQTTPROPERTY_CODE_CONTENT_TYPE:
+            key("content_type");
+            append_len_string(out, p.value.data);
+            break;
+        case MQTTPROPERTY_CODE_RESPONSE_TOPIC:
+            key("response_topic");
+            append_len_string(out, p.value.data);
+            break;
+        case MQTTPROPERTY_CODE_CORRELATION_DATA:
+            key("correlation_data");
+            append_len_string(out, p.value.data);
+            break;
+        case MQTTPROPERTY_CODE_TOPIC_ALIAS:
+            key("topic_alias");
+            out += std::to_string(p.value.integer2);
+            break;
+        case MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER:
+            subscription_ids += subscription_ids.empty() ? "" : ",";
+            subscription_ids += std::to_string(p.value.integer4);
+            break;
+        case MQTTPROPERTY_CODE_USER_PROPERTY:
+            users += users.empty() ? "[" : ",[";
+            append_len_string(users, p.value.data);
+            users.push_back(',');
+            append_len_string(users, p.value.value);
+            users.push_back(']');
+            break;
+        default:
+            break;
+        }
+    }
+    if (!subscription_ids.empty()) {
+        key("subscription_identifiers");
+        out += "[" + subscription_ids + "]";
+    }
+    if (!users.empty()) {
+        key("user_properties");
+        out += "[" + users + "]";
+    }
+    out.push_back('}');
+    return out;
+}
+
+class MqttAttempt;
+
+} // namespace
+
+struct MqttClient::Impl {
+    Impl(core::Loop& l, MqttOptions o)
+        : loop(l)
+        , options(std::move(o))
+        , bridge(std::make_shared<Bridge>()) {
+        bridge->loop = &loop;
+    }
+
+    void create_client(const std::shared_ptr<Impl>& self);
+    ::mqtt::connect_options connect_options() const;
+    /// Hands the message to Paho, or holds it while Paho has k_max_handed messages.
+    void publish(const Message& message);
+    /// Hands held messages to Paho while it has room. Throws mqtt::exception.
+    void hand_waiting();
+    void hand(std::string_view payload);
+    /// Paho's own command queue holds 100 messages (create option maxBufferedMessages) and
+    /// refuses more: rtx holds the rest, and they count in buffered_bytes() so the stdin
+    /// pump pauses at the usual high-water mark.
+    static constexpr std::size_t k_max_handed = 64;
+
+    core::Loop& loop;
+    MqttOptions options;
+    std::shared_ptr<Bridge> bridge;
+    std::unique_ptr<::mqtt::async_client> client;
+    std::unique_ptr<Listener> connect_listener;
+    std::unique_ptr<Listener> subscribe_listener;
+    std::unique_ptr<Listener> publish_listener;
+    std::unique_ptr<Listener> disconnect_listener;
+    MqttAttempt* current = nullptr; ///< The attempt Paho's events go to; loop thread only.
+    std::size_t unacknowledged = 0; ///< Publishes Paho has not completed yet.
+    std::size_t unacknowledged_bytes = 0;
+    std::deque<std::string> waiting; ///< Published by the user, not yet handed to Paho.
+    std::size_t waiting_bytes = 0;
+    std::size_t failed = 0; ///< Publishes Paho reported as failed.
+    std::chrono::steady_clock::time_point connect_started;
+};
+
+namespace {
+
+class MqttAttempt final : public Connection {
+public:
+    MqttAttempt(std::shared_ptr<MqttClient::Impl> impl, Handler& handler, std::uint64_t id)
+        : m_impl(std::move(impl))
+        , m_handler(handler)
+        , m_id(id) {}
+    ~MqttAttempt() override {
+        if (m_impl->current == this) {
+            m_impl->current = nullptr;
+        }
+        if (m_state != State::closed) {
+            m_impl->loop.release();
+        }
+    }
+
+    void start() {
+        // Paho works on its own threads: until this attempt ends, the loop waits for them.
+        m_impl->loop.hold();
+        m_impl->current = this;
+        m_impl->connect_started = std::chrono::steady_clock::now();
+        try {
+            m_impl->client->connect(m_impl->connect_options(), nullptr, *m_impl->connect_listener);
+        } catch (const ::mqtt::exception& e) {
+            // on_close never runs inside start(): report on the next loop turn.
+            std::string why = e.get_message().empty() ? e.what() : e.get_message();
+            m_impl->loop.post([weak = std::weak_ptr(m_impl), why] {
+                auto impl = weak.lock();
+                if (impl && impl->current) {
+                    CloseInfo info;
+                    info.exit_code = ExitCode::connect_failed;
+                    info.reason = fmt::format("mqtt connect: {}", why);
+                    impl->current->finish(info);
+                }
+            });
+        }
+    }
+
+    // --- events from Impl, loop thread ---
+
+    void connected() {
+        if (m_state != State::connecting) {
+            return;
+        }
+        m_stats.connect_time = std::chrono::duration_cast<core::Duration>(
+            std::chrono::steady_clock::now() - m_impl->connect_started);
+        const auto& subs = m_impl->options.subscriptions;
+        if (subs.empty()) {
+            open();
+            return;
+        }
+        m_state = State::subscribing;
+        auto filters = std::make_shared<::mqtt::string_collection>();
+        ::mqtt::iasync_client::qos_collection qos;
+        std::vector<::mqtt::subscribe_options> sub_options;
+        for (const auto& s : subs) {
+            filters->push_back(s.filter);
+            qos.push_back(s.qos);
+            sub_options.emplace_back(
+                s.no_local, s.retain_as_published,
+                static_cast<::mqtt::subscribe_options::RetainHandling>(s.retain_handling));
+        }
+        try {
+            if (m_impl->options.version == 5) {
+                m_impl->client->subscribe(filters, qos, nullptr, *m_impl->subscribe_listener,
+                                          sub_options);
+            } else {
+                m_impl->client->subscribe(filters, qos, nullptr, *m_impl->subscribe_listener);
+            }
+        } catch (const ::mqtt::exception& e) {
+            fail(ExitCode::protocol_error, fmt::format("mqtt subscribe: {}", e.what()), 0, true);
+        }
+    }
+
+    void connect_failed(int rc, int reason) {
+        if (m_state != State::connecting) {
+            return;
+        }
+        auto elapsed = std::chrono::steady_clock::now() - m_impl->connect_started;
+        bool timed_out = elapsed >= m_impl->options.connect_timeout;
+        const MqttOptions& o = m_impl->options;
+        bool generic = rc == MQTTASYNC_FAILURE && reason < 0x80;
+        if (o.tls && generic && !timed_out && !o.host.empty()) {
+            // Paho reports a failed TLS handshake with the same code as a refused TCP
+            // connect: a plain TCP connect to the broker tells them apart.
+            core::Url url;
+            url.scheme = "tcp";
+            url.host = o.host;
+            url.port = o.port;
+            ConnectOptions probe_options;
+            probe_options.connect_timeout = o.connect_timeout;
+            m_probe_handler = std::make_unique<TcpProbe>(
+                [this, rc, reason](bool reached) { probe_done(reached, rc, reason, false); });
+            m_probe = transport::connect(m_impl->loop, url, probe_options, *m_probe_handler, 0);
+            return;
+        }
+        report_connect_failure(rc, reason, false, timed_out);
+    }
+
+    void report_connect_failure(int rc, int reason, bool tls_failed, bool timed_out) {
+        ConnectFailure failure = classify_connect_failure(rc, reason, tls_failed, timed_out);
+        CloseInfo info;
+        info.exit_code = failure.code;
+        info.protocol_code = failure.protocol_code;
+        info.reason =
+            fmt::format("mqtt connect to {}: {}", m_impl->options.server_uri, failure.why);
+        finish(info);
+    }
+
+    void subscribed(const std::vector<int>& codes) {
+        if (m_state != State::subscribing) {
+            return;
+        }
+        for (std::size_t i = 0; i < codes.size(); ++i) {
+            if (codes[i] >= 0x80) {
+                const auto& subs = m_impl->options.subscriptions;
+                std::string filter = i < subs.size() ? subs[i].filter : "?";
+                fail(ExitCode::refused,
+                     fmt::format("mqtt subscribe to '{}' refused: {} (0x{:02x})", filter,
+                                 ::mqtt::exception::reason_code_str(codes[i]), codes[i]),
+                     codes[i], true);
+                return;
+            }
+        }
+        open();
+    }
+
+    void subscribe_failed(int rc, int reason) {
+        if (m_state != State::subscribing) {
+            return;
+        }
+        int code = reason >= 0x80 ? reason : 0x80;
+        fail(ExitCode::refused,
+             fmt::format("mqtt subscribe refused: {}",
+                         reason >= 0x80 ? ::mqtt::exception::reason_code_str(reason)
+                                        : ::mqtt::exception::error_str(rc)),
+             code, true);
+    }
+
+    void lost(const std::string& cause) {
+        if (m_state == State::closed) {
+            return;
+        }
+        if (m_state == State::closing) {
+            finish_closed();
+            return;
+        }
+        CloseInfo info;
+        info.exit_code = ExitCode::connection_lost;
+        info.by_peer = true;
+        info.was_open = m_state == State::open;
+        info.reason = fmt::format("mqtt connection lost{}{}", cause.empty() ? "" : ": ", cause);
+        finish(info);
+    }
+
+    void server_disconnected(int reason) {
+        if (m_state == State::closed) {
+            return;
+        }
+        CloseInfo info;
+        info.exit_code = reason >= 0x80 ? ExitCode::closed_abnormally : ExitCode::connection_lost;
+        info.by_peer = true;
+        info.was_open = m_state == State::open;
+        info.protocol_code = reason;
+        info.reason = fmt::format("mqtt server sent DISCONNECT: {} (0x{:02x})",
+                                  ::mqtt::exception::reason_code_str(reason), reason);
+        finish(info);
+    }
+
+    void deliver(const ::mqtt::const_message_ptr& message) {
+        if (m_state == State::closed || m_state == State::closing) {
+            return;
+        }
+        if (m_impl->options.retained_only && !message->is_retained()) {
+            // The first live message: every retained one has been delivered (3.3.1.3).
+            CloseInfo info;
+            info.final = true;
+            info.was_open = true;
+            info.reason = "retained messages done";
+            m_end_info = info;
+            begin_close();
+            return;
+        }
+        const std::string& payload = message->get_payload_ref().str();
+        std::string properties = m_impl->options.version == 5
+                                     ? properties_json(message->get_properties())
+                                     : std::string("{}");
+        Message out{payload,
+                    core::is_valid_utf8(payload) ? PayloadKind::text : PayloadKind::binary};
+        out.topic = message->get_topic_ref().str();
+        out.qos = message->get_qos();
+        out.retain = message->is_retained();
+        out.properties_json = properties;
+        ++m_stats.messages_in;
+        m_stats.bytes_in += payload.size();
+        m_handler.on_message(*this, out);
+    }
+
+    void delivered() {
+        if (m_state == State::open) {
+            try {
+                m_impl->hand_waiting();
+            } catch (const ::mqtt::exception& e) {
+                fail(ExitCode::failure, fmt::format("mqtt publish: {}", e.what()), 0, true);
+                return;
+            }
+        }
+        check_finished();
+    }
+
+    void disconnect_done() {
+        if (m_state == State::closing) {
+            finish_closed();
+        }
+    }
+
+    // --- Connection ---
+
+    bool send(const Message& message) override {
+        if (m_state != State::open || m_sending_finished) {
+            return false;
+        }
+        try {
+            m_impl->publish(message);
+        } catch (const ::mqtt::exception& e) {
+            fail(ExitCode::failure, fmt::format("mqtt publish: {}", e.what()), 0, true);
+            return false;
+        }
+        ++m_stats.messages_out;
+        m_stats.bytes_out += message.payload.size();
+        return true;
+    }
+
+    void finish_sending() override {
+        m_sending_finished = true;
+        check_finished();
+    }
+
+    void close() override {
+        if (m_state == State::closed || m_state == State::closing) {
+            return;
+        }
+        CloseInfo info;
+        info.was_open = m_state == State::open;
+        info.reason = "closed";
+        m_end_info = info;
+        begin_close();
+    }
+
+    bool is_open() const override { return m_state == State::open; }
+    std::size_t buffered_bytes() const override {
+        return m_impl->unacknowledged_bytes + m_impl->waiting_bytes;
+    }
+    const ConnectionStats& stats() const override { return m_stats; }
+    std::uint64_t id() const override { return m_id; }
+
+    /// Marks the attempt closed and reports it; the handler may destroy us, so it is last.
+    void finish(const CloseInfo& info) {
+        if (m_state == State::closed) {
+            return;
+        }
+        m_state = State::closed;
+        m_impl->loop.release();
+        if (m_impl->current == this) {
+            m_impl->current = nullptr;
+        }
+        m_handler.on_close(*this, info);
+    }
+
+    /// The TCP probe after a generic TLS connect failure: reached means TLS failed.
+    void probe_done(bool reached, int rc, int reason, bool timed_out) {
+        report_connect_failure(rc, reason, reached, timed_out);
+    }
+
+private:
+    enum class State { connecting, subscribing, open, closing, closed };
+
+    void open() {
+        m_state = State::open;
+        core::log_verbose("mqtt: connected to {} as '{}'{}", m_impl->options.server_uri,
+                          m_impl->options.client_id,
+                          m_impl->options.subscriptions.empty() ? "" : ", subscribed");
+        try {
+            m_impl->hand_waiting(); // held from before a reconnect: they go first
+        } catch (const ::mqtt::exception& e) {
+            fail(ExitCode::failure, fmt::format("mqtt publish: {}", e.what()), 0, true);
+            return;
+        }
+        m_handler.on_open(*this);
+        if (m_state == State::open) {
+            check_finished();
+        }
+    }
+
+    void check_finished() {
+        bool all_done = m_impl->unacknowledged == 0 && m_impl->waiting.empty();
+        if (m_state == State::open && m_sending_finished && all_done) {
+            CloseInfo info;
+            info.was_open = true;
+            info.by_peer = true; // the exchange is complete: a natural end for the wrapper
+            if (m_impl->failed > 0) {
+                info.exit_code = ExitCode::connection_lost;
+                info.reason = fmt::format("{} message{} not delivered", m_impl->failed,
+                                          m_impl->failed == 1 ? "" : "s");
+            } else {
+                info.reason = "all messages delivered";
+            }
+            m_end_info = info;
+            begin_close();
+        } else if (m_state == State::open && m_impl->waiting.empty()) {
+            m_handler.on_drain(*this);
+        }
+    }
+
+    void fail(ExitCode code, std::string reason, int protocol_code, bool disconnect) {
+        CloseInfo info;
+        info.exit_code = code;
+        info.protocol_code = protocol_code;
+        info.was_open = m_state == State::open;
+        info.reason = std::move(reason);
+        m_end_info = info;
+        if (disconnect) {
+            begin_close();
+        } else {
+            finish(info);
+        }
+    }
+
+    /// Sends DISCONNECT (a clean end: the broker drops the will) and reports m_end_info when
+    /// Paho is done, or at once when there is no connection to end.
+    void begin_close() {
+        bool connected = m_state == State::open || m_state == State::subscribing;
+        m_state = State::closing;
+        if (connected) {
+            try {
+                m_impl->client->disconnect(0, nullptr, *m_impl->disconnect_listener);
+                return;
+            } catch (const ::mqtt::exception&) {
+                // Already gone: nothing to wait for.
+            }
+        }
+        // Report on the next loop turn: close() may be called from inside a callback.
+        m_impl->loop.post([weak = std::weak_ptr(m_impl), self = this] {
+            auto impl = weak.lock();
+            if (impl && impl->current == self) {
+                self->finish_closed();
+            }
+        });
+    }
+
+    void finish_closed() { finish(m_end_info); }
+
+    std::shared_ptr<MqttClient::Impl> m_impl;
+    Handler& m_handler;
+    std::uint64_t m_id;
+    State m_state = State::connecting;
+    bool m_sending_finished = false;
+    /// Says whether a plain TCP connect to the broker works (see connect_failed).
+    class TcpProbe final : public Handler {
+    public:
+        explicit TcpProbe(std::function<void(bool)> done)
+            : m_done(std::move(done)) {}
+        void on_open(Connection& c) override {
+            m_reached = true;
+            c.close();
+        }
+        void on_message(Connection&, const Message&) override {}
+        void on_close(Connection&, const CloseInfo&) override {
+            auto done = std::move(m_done); // the call may destroy this probe
+            done(m_reached);
+        }
+
+    private:
+        std::function<void(bool)> m_done;
+        bool m_reached = false;
+    };
+    std::unique_ptr<TcpProbe> m_probe_handler;
+    std::unique_ptr<Connection> m_probe;
+    CloseInfo m_end_info;
+    ConnectionStats m_stats;
+};
+
+MqttAttempt* current_attempt(const std::weak_ptr<MqttClient::Impl>& weak,
+                             std::shared_ptr<MqttClient::Impl>& keep) {
+    keep = weak.lock();
+    return keep ? keep->current : nullptr;
+}
+
+} // namespace
+
+// Everything Paho calls back is copied out on Paho's thread and handled on the loop.
+void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
+    std::weak_ptr<Impl> weak = self;
+
+    ::mqtt::create_options create(options.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+    try {
+        // No persistence object: Paho keeps the session's in-flight messages in memory, for
+        // as long as this client lives, and resends them after a reconnect.
+        client = std::make_unique<::mqtt::async_client>(options.server_uri, options.client_id,
+                                                        create, nullptr);
+    } catch (const ::mqtt::exception& e) {
+        throw core::UsageError(fmt::format(
+            "mqtt: {} ({})", e.get_message().empty() ? std::string(e.what()) : e.get_message(),
+            options.server_uri));
+    }
+
+    auto on_loop = [bridge = bridge, weak](std::function<void(MqttAttempt&)> handle,
+                                           std::function<void(Impl&)> orphan = {}) {
+        bridge->post([weak, handle = std::move(handle), orphan = std::move(orphan)] {
+            std::shared_ptr<Impl> keep;
+            if (MqttAttempt* attempt = current_attempt(weak, keep)) {
+                handle(*attempt);
+            } else if (keep && orphan) {
+                orphan(*keep);
+            }
+        });
+    };
+
+    client->set_message_callback([on_loop](::mqtt::const_message_ptr message) {
+        on_loop([message](MqttAttempt& a) { a.deliver(message); });
+    });
+    client->set_connection_lost_handler([on_loop](const std::string& cause) {
+        on_loop([cause](MqttAttempt& a) { a.lost(cause); });
+    });
+    client->set_disconnected_handler(
+        [on_loop](const ::mqtt::properties&, ::mqtt::ReasonCode reason) {
+            on_loop([reason](MqttAttempt& a) { a.server_disconnected(static_cast<int>(reason)); });
+        });
+
+    connect_listener = std::make_unique<Listener>(
+        [on_loop](const ::mqtt::token&) {
+            on_loop([](MqttAttempt& a) { a.connected(); },
+                    [](Impl& impl) {
+                        // Nobody waits for this connection any more (closed while connecting).
+                        try {
+                            impl.client->disconnect();
+                        } catch (const ::mqtt::exception&) {
+                        }
+                    });
+        },
+        [on_loop](const ::mqtt::token& token) {
+            int rc = token.get_return_code();
+            // Paho 1.2 leaves the reason code at 0xff (MQTTPP_V3_CODE) for MQTT 3.1.1.
+            int reason = static_cast<int>(token.get_reason_code());
+            reason = reason == 0xff ? 0 : reason;
+            on_loop([rc, reason](MqttAttempt& a) { a.connect_failed(rc, reason); });
+        });
+    subscribe_listener = std::make_unique<Listener>(
+        [on_loop](const ::mqtt::token& token) {
+            std::vector<int> codes;
+            ::mqtt::subscribe_response response = token.get_subscribe_response();
+            for (auto code : response.get_reason_codes()) {
+                codes.push_back(static_cast<int>(code));
+            }
+            on_loop([codes](MqttAttempt& a) { a.subscribed(codes); });
+        },
+        [on_loop](const ::mqtt::token& token) {
+            int rc = token.get_return_code();
+            int reason = static_cast<int>(token.get_reason_code());
+            on_loop([rc, reason](MqttAttempt& a) { a.subscribe_failed(rc, reason); });
+        });
+    disconnect_listener = std::make_unique<Listener>(
+        [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); },
+        [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); });
+    // Publishes are counted on the client, not the attempt: a message in flight at a drop
+    // completes on a later attempt, after Paho resends it.
+    auto publish_done = [bridge = bridge, weak](bool ok) {
+        bridge->post([weak, ok] {
+            auto impl = weak.lock();
+            if (!impl) {
+                return;
+            }
+            if (impl->unacknowledged > 0) {
+                --impl->unacknowledged;
+            }
+            if (!ok) {
+                ++impl->failed;
+            }
+            core::log_debug("mqtt: publish {}, {} unacknowledged", ok ? "done" : "failed",
+                            impl->unacknowledged);
+            if (impl->unacknowledged == 0) {
+                impl->unacknowledged_bytes = 0;
+            }
+            if (impl->current) {
+                impl->current->delivered();
+            }
+        });
+    };
+    publish_listener = std::make_unique<Listener>(
+        [publish_done](const ::mqtt::token&) { publish_done(true); },
+        [publish_done](const ::mqtt::token& token) {
+            core::log_error("mqtt publish failed: {}",
+                            ::mqtt::exception::error_str(token.get_return_code()));
+            publish_done(false);
+        });
+}
+
+::mqtt::connect_options MqttClient::Impl::connect_options() const {
+    ::mqtt::connect_options c;
+    c.set_mqtt_version(options.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+    if (options.version == 5) {
+        c.set_clean_start(options.clean);
+        ::mqtt::properties properties;
+        std::uint32_t expiry = options.session_expiry.value_or(options.clean ? 0 : 0xFFFFFFFF);
+        if (expiry != 0) {
+            properties.add(::mqtt::property(::mqtt::property::SESSION_EXPIRY_INTERVAL,
+                                            static_cast<int32_t>(expiry)));
+        }
+        for (const auto& user : options.connect_user_properties) {
+            properties.add(
+                ::mqtt::property(::mqtt::property::USER_PROPERTY, user.name, user.value));
+        }
+        c.set_properties(properties);
+    } else {
+        c.set_clean_session(options.clean);
+    }
+    c.set_keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(options.keepalive));
+    c.set_connect_timeout(std::max<std::chrono::seconds>(
+        std::chrono::seconds(1),
+        std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout)));
+    if (!options.username.empty()) {
+        c.set_user_name(options.username);
+    }
+    if (options.password) {
+        c.set_password(*options.password);
+    }
+    if (options.will) {
+        const Will& w = *options.will;
+        ::mqtt::will_options will(w.topic, w.payload, w.qos, w.retain);
+        if (options.version == 5 && w.delay != 0) {
+            ::mqtt::properties properties;
+            properties.add(::mqtt::property(::mqtt::property::WILL_DELAY_INTERVAL,
+                                            static_cast<int32_t>(w.delay)));
+            will.set_properties(properties);
+        }
+        c.set_will(will);
+    }
+    if (options.tls) {
+        const TlsOptions& t = options.tls_options;
+        ::mqtt::ssl_options ssl;
+        if (!t.ca_file.empty()) {
+            ssl.set_trust_store(t.ca_file);
+        }
+        if (!t.cert_file.empty()) {
+            ssl.set_key_store(t.cert_file);
+            ssl.set_private_key(t.key_file.empty() ? t.cert_file : t.key_file);
+        }
+        ssl.set_enable_server_cert_auth(!t.insecure);
+        ssl.set_verify(!t.insecure);
+        c.set_ssl(ssl);
+    }
+    if (options.version != 5) {
+        // MQTT 3.1.1 has no Receive Maximum: a broker drops QoS 2 publishes past its own
+        // in-flight limit (mosquitto: 20). Paho queues the rest until acknowledgements come.
+        // v5 brokers announce theirs in CONNACK, and Paho keeps to it.
+        c.set_max_inflight(20);
+    }
+    // rtx reconnects itself, with the shared backoff (core::Backoff).
+    c.set_automatic_reconnect(false);
+    return c;
+}
+
+void MqttClient::Impl::publish(const Message& message) {
+    if (unacknowledged >= k_max_handed || !waiting.empty()) {
+        waiting.emplace_back(message.payload);
+        waiting_bytes += message.payload.size();
+        return;
+    }
+    hand(message.payload);
+}
+
+void MqttClient::Impl::hand_waiting() {
+    while (!waiting.empty() && unacknowledged < k_max_handed) {
+        std::string payload = std::move(waiting.front());
+        waiting.pop_front();
+        waiting_bytes -= payload.size();
+        hand(payload);
+    }
+}
+
+void MqttClient::Impl::hand(std::string_view payload) {
+    const PublishSettings& p = options.publish;
+    auto out = ::mqtt::make_message(p.topic, payload.data(), payload.size(), p.qos, p.retain);
+    if (options.version == 5) {
+        ::mqtt::properties properties;
+        if (!p.content_type.empty()) {
+            properties.add(::mqtt::property(::mqtt::property::CONTENT_TYPE, p.content_type));
+        }
+        if (!p.response_topic.empty()) {
+            properties.add(::mqtt::property(::mqtt::property::RESPONSE_TOPIC, p.response_topic));
+        }
+        if (!p.correlation_data.empty()) {
+            properties.add(
+                ::mqtt::property(::mqtt::property::CORRELATION_DATA, p.correlation_data));
+        }
+        if (p.message_expiry) {
+            properties.add(::mqtt::property(::mqtt::property::MESSAGE_EXPIRY_INTERVAL,
+                                            static_cast<int32_t>(*p.message_expiry)));
+        }
+        for (const auto& user : p.user_properties) {
+            properties.add(
+                ::mqtt::property(::mqtt::property::USER_PROPERTY, user.name, user.value));
+        }
+        out->set_properties(properties);
+    }
+    client->publish(out, nullptr, *publish_listener);
+    ++unacknowledged;
+    unacknowledged_bytes += payload.size();
+}
+
+MqttClient::MqttClient(core::Loop& loop, MqttOptions options)
+    : m_impl(std::make_shared<Impl>(loop, std::move(options))) {
+    m_impl->create_client(m_impl);
+}
+
+MqttClient::~MqttClient() {
+    // Stop Paho's threads from posting first, then destroy the client (MQTTAsync_destroy).
+    m_impl->bridge->detach();
+    if (m_impl->client) {
+        try {
+            m_impl->client->disable_callbacks();
+        } catch (const ::mqtt::exception&) {
+            // Paho refuses while a callback runs; the detached bridge already drops it.
+        }
+    }
+    m_impl->client.reset();
+}
+
+std::unique_ptr<Connection> MqttClient::attempt(Handler& handler, std::uint64_t id) {
+    auto attempt = std::make_unique<MqttAttempt>(m_impl, handler, id);
+    attempt->start();
+    return attempt;
+}
+
+} // namespace rtx::transport::mqtt
