@@ -183,8 +183,11 @@ class MqttTest(unittest.TestCase):
                 self.assertRegex(summary, r"\bmqtt\b.*\bfan-?out\b|\bfan-?out\b.*\bmqtt\b")
                 self.check(report, 5, 100)
 
-    def test_separate_serve_qos1_open_model_and_qos2(self):
+    def test_separate_serve_each_qos(self):
         with Serve("--no-tcp", "--no-http", "--mqtt-port", "0") as serve:
+            report, _ = bench_json(self, "mqtt", "--qos", "0", "-c", "3", "--publishers", "2",
+                                   "-n", "100", serve.url("mqtt"))
+            self.check(report, 3, 100)
             report, _ = bench_json(self, "mqtt", "--qos", "1", "-c", "4", "--topics", "2",
                                    "--publishers", "2", "--rate", "400", "-n", "200",
                                    serve.url("mqtt"))
