@@ -434,10 +434,11 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
 when the same bytes come back. Fan-out (sse, stream, poll, ws --pattern fanout): publishers
 POST stamped messages to /publish/{topic}; mqtt: publishers PUBLISH them at --qos through
 the broker. Every subscriber measures delivery latency, loss, duplicates and reordering per
-publisher. mqtt speaks MQTT 3.1.1 through rtx's own codec on the worker loops, not Paho. Closed model (default): the next message when the previous one
-is answered. Open model (--rate): a fixed schedule, latency from the intended send time
-(coordinated omission corrected). A live line goes to stderr each second on a TTY; the
-summary goes to stdout. Failures are counted by kind and never stop the run.
+publisher. mqtt speaks MQTT 3.1.1 through rtx's own codec on the worker loops, not Paho.
+Closed model (default): the next message when the previous one is answered. Open model
+(--rate): a fixed schedule, latency from the intended send time (coordinated omission
+corrected). A live line goes to stderr each second on a TTY; the summary goes to stdout.
+Failures are counted by kind and never stop the run.
 
 Examples:
   rtx bench tcp                                 # 10 connections to an embedded rtx serve
