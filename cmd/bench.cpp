@@ -26,6 +26,8 @@ namespace {
 struct BenchOptions {
     std::string protocol;
     std::string url;
+    std::string pattern;
+    int qos = 0;
     std::size_t conns = 10;
     double connect_rate = 0;
     std::string duration;
@@ -54,21 +56,70 @@ struct BenchOptions {
 };
 
 bench::Protocol protocol_option(const std::string& name) {
-    for (auto protocol : {bench::Protocol::tcp, bench::Protocol::sse, bench::Protocol::stream,
-                          bench::Protocol::poll}) {
+    for (auto protocol : {bench::Protocol::tcp, bench::Protocol::ws, bench::Protocol::sse,
+                          bench::Protocol::stream, bench::Protocol::poll, bench::Protocol::mqtt}) {
         if (bench::protocol_name(protocol) == name) {
             return protocol;
         }
     }
-    throw core::UsageError(
-        fmt::format("unknown protocol '{}' (rtx bench takes tcp, sse, stream or poll)", name));
+    throw core::UsageError(fmt::format(
+        "unknown protocol '{}' (rtx bench takes tcp, ws, sse, stream, poll or mqtt)", name));
 }
 
-core::Url target_option(bench::Protocol protocol, const std::string& text) {
+/// Echo or fan-out: ws takes either (echo by default), the others their one pattern.
+bool fanout_option(bench::Protocol protocol, const std::string& pattern) {
+    bool fanout_only = bench::is_fanout(protocol);
+    if (pattern.empty()) {
+        return fanout_only;
+    }
+    if (pattern != "echo" && pattern != "fanout") {
+        throw core::UsageError(fmt::format("--pattern '{}': echo or fanout", pattern));
+    }
+    bool fanout = pattern == "fanout";
+    if (protocol != bench::Protocol::ws && fanout != fanout_only) {
+        throw core::UsageError(fmt::format("--pattern {}: rtx bench {} does {} only", pattern,
+                                           bench::protocol_name(protocol),
+                                           fanout_only ? "fanout" : "echo"));
+    }
+    return fanout;
+}
+
+core::Url target_option(bench::Protocol protocol, bool fanout, const std::string& text) {
     if (text.empty()) {
         return core::Url{}; // the embedded server
     }
-    bool fanout = bench::is_fanout(protocol);
+    const std::string_view name = bench::protocol_name(protocol);
+    if (protocol == bench::Protocol::ws) {
+        auto url = core::parse_url(text, "ws");
+        if (!url) {
+            throw core::UsageError(url.error().message);
+        }
+        if (url->scheme != "ws" && url->scheme != "wss") {
+            throw core::UsageError(
+                fmt::format("rtx bench ws takes ws://HOST:PORT[/PATH] (got {}://)", url->scheme));
+        }
+        if (fanout && url->path != "/") {
+            throw core::UsageError(
+                "rtx bench ws --pattern fanout takes the server's base URL (ws://HOST:PORT, no "
+                "path): it subscribes to /ws/{topic} and publishes to /publish/{topic}");
+        }
+        if (!fanout && url->path == "/") {
+            url->path = "/echo"; // rtx serve's echo endpoint
+        }
+        return url.value();
+    }
+    if (protocol == bench::Protocol::mqtt) {
+        auto url = core::parse_url(text, "mqtt");
+        if (!url) {
+            throw core::UsageError(url.error().message);
+        }
+        if (url->scheme != "mqtt" && url->scheme != "tcp") {
+            throw core::UsageError(fmt::format(
+                "rtx bench mqtt takes mqtt://HOST:PORT or HOST:PORT (got {}://)", url->scheme));
+        }
+        url->scheme = "tcp"; // the broker connections are raw TCP carrying the codec's bytes
+        return url.value();
+    }
     auto url = core::parse_url(text, fanout ? "http" : "tcp");
     if (!url) {
         throw core::UsageError(url.error().message);
@@ -80,13 +131,13 @@ core::Url target_option(bench::Protocol protocol, const std::string& text) {
     if (fanout && url->scheme != "http" && url->scheme != "https") {
         throw core::UsageError(
             fmt::format("rtx bench {} takes the server's base URL, http://HOST:PORT (got {}://)",
-                        bench::protocol_name(protocol), url->scheme));
+                        name, url->scheme));
     }
     if (fanout && url->path != "/") {
         throw core::UsageError(
             fmt::format("rtx bench {} takes the server's base URL (http://HOST:PORT, no path): it "
                         "subscribes to /{}/{{topic}} and publishes to /publish/{{topic}}",
-                        bench::protocol_name(protocol), bench::protocol_name(protocol)));
+                        name, name));
     }
     return url.value();
 }
@@ -122,7 +173,12 @@ std::optional<double> rate_limit(std::string_view flag, const std::string& text)
 bench::Plan resolve_plan(const BenchOptions& options) {
     bench::Plan plan;
     plan.protocol = protocol_option(options.protocol);
-    plan.target = target_option(plan.protocol, options.url);
+    plan.fanout = fanout_option(plan.protocol, options.pattern);
+    plan.target = target_option(plan.protocol, plan.fanout, options.url);
+    if (options.qos < 0 || options.qos > 2) {
+        throw core::UsageError(fmt::format("--qos {}: 0, 1 or 2", options.qos));
+    }
+    plan.qos = options.qos;
     if (options.conns == 0) {
         throw core::UsageError("--conns 0: must be at least 1");
     }
@@ -161,8 +217,8 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     }
     plan.payload_text = options.payload;
     unsigned threads = options.threads != 0 ? options.threads : std::thread::hardware_concurrency();
-    std::size_t busiest = std::max(
-        plan.connections, bench::is_fanout(plan.protocol) ? plan.publishers : std::size_t{0});
+    std::size_t busiest =
+        std::max(plan.connections, plan.fanout ? plan.publishers : std::size_t{0});
     plan.threads = static_cast<unsigned>(std::clamp<std::size_t>(threads, 1, busiest));
     if (options.rate > 0 && options.rate_per_conn > 0) {
         throw core::UsageError("--rate and --rate-per-conn: give one of them");
@@ -273,11 +329,13 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
     auto options = std::make_shared<BenchOptions>();
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
     app->add_option("protocol", options->protocol,
-                    "tcp (echo round trip), sse, stream or poll (fan-out through the server)")
+                    "tcp (echo round trip), ws (echo or fan-out), sse, stream, poll or mqtt "
+                    "(fan-out through the server)")
         ->required();
     app->add_option("url", options->url,
-                    "tcp: HOST:PORT of an echo server; sse/stream/poll: http://HOST:PORT of an "
-                    "rtx serve. None: an embedded rtx serve on 127.0.0.1");
+                    "tcp: HOST:PORT of an echo server; ws: ws://HOST:PORT/echo (fan-out: "
+                    "ws://HOST:PORT); sse/stream/poll: http://HOST:PORT of an rtx serve; mqtt: "
+                    "mqtt://HOST:PORT of a broker. None: an embedded rtx serve on 127.0.0.1");
     const char* load = "Load";
     app->add_option("-c,--conns", options->conns, "Connections (echo) or subscribers (fan-out)")
         ->capture_default_str()
@@ -313,9 +371,13 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
     app->add_option("--arrival", options->arrival, "Open model send times: uniform or poisson")
         ->capture_default_str()
         ->group(load);
-    const char* fanout = "Fan-out (sse, stream, poll)";
+    const char* fanout = "Fan-out (sse, stream, poll, ws --pattern fanout, mqtt)";
+    app->add_option("--pattern", options->pattern,
+                    "ws: echo (default, on /echo) or fanout (subscribers on /ws/{topic})")
+        ->group(fanout);
     app->add_option("--publishers", options->publishers,
-                    "Publishers (HTTP POST /publish/{topic}), each with its own sequence")
+                    "Publishers (HTTP POST /publish/{topic}; mqtt: PUBLISH), each with its own "
+                    "sequence")
         ->capture_default_str()
         ->group(fanout);
     app->add_option("--topic", options->topic, "Topic name (the prefix with --topics)")
@@ -323,6 +385,9 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
         ->group(fanout);
     app->add_option("--topics", options->topics,
                     "Spread subscribers and publishers over this many topics (NAME-0, ...)")
+        ->capture_default_str()
+        ->group(fanout);
+    app->add_option("--qos", options->qos, "mqtt: QoS of every PUBLISH and SUBSCRIBE (0, 1, 2)")
         ->capture_default_str()
         ->group(fanout);
     const char* connection = "Connection";
@@ -365,18 +430,23 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
                     "Exit 10 if fewer messages per second were received")
         ->group(output);
     app->footer(
-        R"(Echo (tcp): each connection sends a stamped message and measures the round trip when
-the same bytes come back. Fan-out (sse, stream, poll): publishers POST stamped messages to
-/publish/{topic}; every subscriber measures delivery latency, loss, duplicates and
-reordering per publisher. Closed model (default): the next message when the previous one
-is answered. Open model (--rate): a fixed schedule, latency from the intended send time
-(coordinated omission corrected). A live line goes to stderr each second on a TTY; the
-summary goes to stdout. Failures are counted by kind and never stop the run.
+        R"(Echo (tcp, ws): each connection sends a stamped message and measures the round trip
+when the same bytes come back. Fan-out (sse, stream, poll, ws --pattern fanout): publishers
+POST stamped messages to /publish/{topic}; mqtt: publishers PUBLISH them at --qos through
+the broker. Every subscriber measures delivery latency, loss, duplicates and reordering per
+publisher. mqtt speaks MQTT 3.1.1 through rtx's own codec on the worker loops, not Paho.
+Closed model (default): the next message when the previous one is answered. Open model
+(--rate): a fixed schedule, latency from the intended send time (coordinated omission
+corrected). A live line goes to stderr each second on a TTY; the summary goes to stdout.
+Failures are counted by kind and never stop the run.
 
 Examples:
   rtx bench tcp                                 # 10 connections to an embedded rtx serve
   rtx bench tcp --conns 100 --duration 3s 127.0.0.1:7070
   rtx bench tcp -c 50 --rate 20000 --arrival poisson --max-p99 5ms
+  rtx bench ws -c 50 --duration 10s ws://127.0.0.1:8080/echo
+  rtx bench ws --pattern fanout -c 500 --publishers 2 --rate 200
+  rtx bench mqtt -c 100 --publishers 4 --qos 1 --duration 10s mqtt://127.0.0.1:1883
   rtx bench sse -c 1000 --rate 100 --duration 30s http://127.0.0.1:8080
   rtx bench poll -c 200 --publishers 4 --topics 4 --messages 10000
   rtx bench tcp -c 10000 --connect-rate 2000 --rate-per-conn 1 --duration 60s \

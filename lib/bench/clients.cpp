@@ -8,6 +8,7 @@
 #include "transport/http/curl_multi.hpp"
 #include "transport/http/http_stream_connection.hpp"
 #include "transport/http/poll_connection.hpp"
+#include "transport/ws/ws_client.hpp"
 
 #include <fmt/format.h>
 
@@ -44,10 +45,28 @@ std::optional<ErrorKind> error_kind(const transport::CloseInfo& info) {
 
 namespace {
 
-/// The base URL of the fan-out server: "http://127.0.0.1:8080".
+/// The base URL of the fan-out server for HTTP: "http://127.0.0.1:8080" (also when ws
+/// subscribers take ws://127.0.0.1:8080: the publishers POST to the same server).
 std::string base_url(const Plan& plan) {
-    return plan.target.scheme + "://" + plan.target.authority();
+    std::string scheme = plan.target.scheme;
+    if (scheme == "ws") {
+        scheme = "http";
+    } else if (scheme == "wss") {
+        scheme = "https";
+    }
+    return scheme + "://" + plan.target.authority();
 }
+
+/// Bench connections do not offer permessage-deflate: the payloads are filler that would
+/// compress to nothing, and the run would measure zlib rather than the server.
+transport::WsOptions ws_options() {
+    transport::WsOptions options;
+    options.compress = false;
+    options.linger = std::chrono::seconds(1);
+    return options;
+}
+
+} // namespace
 
 const std::string& source_ip(const Plan& plan, std::size_t index) {
     static const std::string none;
@@ -58,16 +77,12 @@ std::uint64_t seed_for(const Plan& plan, std::size_t index) {
     return (std::uint64_t{plan.run_id} << 32) ^ (index * 0x9e3779b97f4a7c15ULL);
 }
 
-/// The first intended time of an open-model sender: a random phase within one interval,
-/// so that senders started together do not all send at the same instant.
 OpenScheduler::Clock::time_point first_due(double rate, std::uint64_t seed) {
     std::mt19937_64 random(seed);
     double phase = std::uniform_real_distribution<double>(0.0, 1.0 / rate)(random);
     return OpenScheduler::Clock::now() +
            std::chrono::nanoseconds(static_cast<std::int64_t>(phase * 1e9));
 }
-
-} // namespace
 
 // --- Client ----------------------------------------------------------------------------
 
@@ -159,6 +174,9 @@ private:
         options.connect_timeout = plan.connect_timeout;
         options.framing = proto::Framing::lines;
         options.source_ip = source_ip(plan, m_index);
+        if (plan.protocol == Protocol::ws) {
+            return m_context.ws->connect(plan.target, options, ws_options(), *this, m_index + 1);
+        }
         return transport::connect(m_context.loop, plan.target, std::move(options), *this,
                                   m_index + 1);
     }
@@ -212,6 +230,30 @@ private:
     PayloadBuilder m_builder;
 };
 
+} // namespace
+
+void record_delivery(const ClientContext& context, std::vector<SequenceTracker>& trackers,
+                     std::string_view payload) {
+    auto stamp = find_stamp(payload);
+    if (!stamp || stamp->run != context.plan.run_id || stamp->sender >= trackers.size()) {
+        return; // another run's message still in the server's history, or a stranger's
+    }
+    switch (trackers[stamp->sender].record(stamp->sequence)) {
+    case SequenceTracker::Verdict::fresh:
+        context.recorder.record_received(payload.size(), stamp->sent_ns);
+        break;
+    case SequenceTracker::Verdict::late:
+        context.recorder.record_received(payload.size(), stamp->sent_ns);
+        context.recorder.record_reordered();
+        break;
+    case SequenceTracker::Verdict::duplicate:
+        context.recorder.record_duplicate();
+        break;
+    }
+}
+
+namespace {
+
 // --- Fan-out subscriber ----------------------------------------------------------------
 
 class SubscriberClient final : public Client {
@@ -230,6 +272,15 @@ private:
     std::unique_ptr<transport::Connection> make_connection() override {
         using namespace transport::http;
         const Plan& plan = m_context.plan;
+        if (plan.protocol == Protocol::ws) {
+            auto url = core::parse_url(
+                fmt::format("{}://{}/ws/{}", plan.target.scheme, plan.target.authority(), m_topic),
+                "ws");
+            transport::ConnectOptions options;
+            options.connect_timeout = plan.connect_timeout;
+            options.source_ip = source_ip(plan, m_index);
+            return m_context.ws->connect(url.value(), options, ws_options(), *this, m_index + 1);
+        }
         HttpRequest request;
         request.url =
             fmt::format("{}/{}/{}", base_url(plan), protocol_name(plan.protocol), m_topic);
@@ -253,22 +304,7 @@ private:
     }
 
     void on_message(transport::Connection&, const transport::Message& message) override {
-        auto stamp = find_stamp(message.payload);
-        if (!stamp || stamp->run != m_context.plan.run_id || stamp->sender >= m_trackers.size()) {
-            return; // another run's message still in the server's history, or a stranger's
-        }
-        switch (m_trackers[stamp->sender].record(stamp->sequence)) {
-        case SequenceTracker::Verdict::fresh:
-            m_context.recorder.record_received(message.payload.size(), stamp->sent_ns);
-            break;
-        case SequenceTracker::Verdict::late:
-            m_context.recorder.record_received(message.payload.size(), stamp->sent_ns);
-            m_context.recorder.record_reordered();
-            break;
-        case SequenceTracker::Verdict::duplicate:
-            m_context.recorder.record_duplicate();
-            break;
-        }
+        record_delivery(m_context, m_trackers, message.payload);
     }
 
     std::string m_topic;
@@ -412,6 +448,9 @@ std::unique_ptr<Client> make_echo_client(ClientContext context, std::size_t inde
 }
 
 std::unique_ptr<Client> make_subscriber(ClientContext context, std::size_t index) {
+    if (context.plan.protocol == Protocol::mqtt) {
+        return make_mqtt_subscriber(context, index);
+    }
     return std::make_unique<SubscriberClient>(context, index);
 }
 

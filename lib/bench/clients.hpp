@@ -1,6 +1,7 @@
 #pragma once
 
 #include "bench/plan.hpp"
+#include "bench/scheduler.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
 #include "transport/connection.hpp"
@@ -8,8 +9,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
+namespace rtx::transport {
+class WsClient;
+}
 namespace rtx::transport::http {
 class CurlMulti;
 }
@@ -17,6 +23,7 @@ class CurlMulti;
 namespace rtx::bench {
 
 class SendClock;
+class SequenceTracker;
 
 /// The kinds of failure a run counts (ErrorCounts in the report).
 enum class ErrorKind { refused, timeout, reset, protocol, closed_by_peer, other };
@@ -51,11 +58,20 @@ public:
     virtual void sender_done() = 0;
 };
 
+/// The --source-ip address connection `index` binds to; empty: none.
+const std::string& source_ip(const Plan& plan, std::size_t index);
+/// The random seed of sender `index` (open model send times).
+std::uint64_t seed_for(const Plan& plan, std::size_t index);
+/// The first intended time of an open-model sender: a random phase within one interval,
+/// so that senders started together do not all send at the same instant.
+OpenScheduler::Clock::time_point first_due(double rate, std::uint64_t seed);
+
 /// What the client factories need from their worker.
 struct ClientContext {
     const Plan& plan;
     core::Loop& loop;
-    transport::http::CurlMulti* multi; ///< Fan-out protocols only.
+    transport::http::CurlMulti* multi; ///< HTTP fan-out (subscribers, POST publishers) only.
+    transport::WsClient* ws;           ///< ws only: the worker's one lws client context.
     Recorder& recorder;
     SendClock& clock;
 };
@@ -108,17 +124,29 @@ private:
     std::unique_ptr<core::Timer> m_retry; ///< Made on the first drop only.
 };
 
-/// An echo connection (tcp): sends a stamped message, measures the round trip when the same
+/// An echo connection (tcp, ws): sends a stamped message, measures the round trip when the same
 /// bytes come back; closed model: the next one then; open model: on the SendClock.
 /// `sender` is its index among the worker's senders.
 std::unique_ptr<Client> make_echo_client(ClientContext context, std::size_t index,
                                          std::size_t sender);
-/// A fan-out subscriber (sse, stream, poll) on topic plan.topic_name(index).
+/// A fan-out subscriber (sse, stream, poll, ws, mqtt) on topic plan.topic_name(index).
 std::unique_ptr<Client> make_subscriber(ClientContext context, std::size_t index);
+/// The MQTT subscriber behind make_subscriber for mqtt (lib/bench/mqtt_clients.cpp): it
+/// counts as open once its SUBSCRIBE is acknowledged.
+std::unique_ptr<Client> make_mqtt_subscriber(ClientContext context, std::size_t index);
+/// A subscriber received `payload`: records its latency, or a duplicate, or a reordering,
+/// by the stamp's publisher (`trackers`: one per publisher).
+void record_delivery(const ClientContext& context, std::vector<SequenceTracker>& trackers,
+                     std::string_view payload);
 /// A fan-out publisher: HTTP POST /publish/{topic} of stamped messages; closed model: the
 /// next when the server answered the previous one.
 std::unique_ptr<Sender> make_publisher(ClientContext context, std::size_t index,
                                        std::size_t sender);
+/// An MQTT publisher: its own broker connection (it connects at once), PUBLISH at
+/// plan.qos; closed model: the next when the previous one is answered (PUBACK, PUBCOMP,
+/// or for QoS 0 the PINGRESP to a PINGREQ sent right after it).
+std::unique_ptr<Sender> make_mqtt_publisher(ClientContext context, std::size_t index,
+                                            std::size_t sender);
 
 /// Poll subscribers start from the topic's current cursor, so that they get every message
 /// published after the ramp even if their first request reaches the server late: one

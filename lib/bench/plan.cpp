@@ -12,12 +12,16 @@ std::string_view protocol_name(Protocol protocol) {
         return "stream";
     case Protocol::poll:
         return "poll";
+    case Protocol::ws:
+        return "ws";
+    case Protocol::mqtt:
+        return "mqtt";
     }
     return "?";
 }
 
 bool is_fanout(Protocol protocol) {
-    return protocol != Protocol::tcp;
+    return protocol != Protocol::tcp && protocol != Protocol::ws;
 }
 
 std::string Plan::topic_name(std::size_t index) const {

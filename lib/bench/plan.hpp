@@ -19,18 +19,28 @@ enum class Protocol {
     sse,    ///< Fan-out: HttpStreamConnection reading text/event-stream (`rtx sse`).
     stream, ///< Fan-out: HttpStreamConnection reading one message per line (`rtx stream`).
     poll,   ///< Fan-out: PollConnection, the long-polling loop (`rtx poll`).
+    ws,     ///< Echo on /echo, or fan-out on /ws/{topic}: WsClient's connections (`rtx ws`).
+    /// Fan-out through a broker: lib/proto/mqtt_codec over TcpConnection on the worker's
+    /// loop (not Paho, whose async client runs its own threads shared by every client).
+    mqtt,
 };
 
 /// "tcp", "sse", ...
 std::string_view protocol_name(Protocol protocol);
-/// Echo (send, wait for the same bytes back) or fan-out (publishers -> server -> subscribers).
+/// True for the protocols that only fan out (sse, stream, poll, mqtt); ws does both.
 bool is_fanout(Protocol protocol);
 
 /// Everything one run needs, resolved from the command line: what to connect to, how many,
 /// how fast, for how long. Read-only once the run starts (shared by every worker thread).
 struct Plan {
     Protocol protocol = Protocol::tcp;
-    /// tcp: tcp://HOST:PORT; fan-out: the server's base http://HOST:PORT.
+    /// Echo (send, wait for the same bytes back) or fan-out (publishers -> server ->
+    /// subscribers); ws takes either (--pattern), the others have one.
+    bool fanout = false;
+    /// mqtt: the QoS of every PUBLISH and SUBSCRIBE (0, 1 or 2).
+    int qos = 0;
+    /// tcp: tcp://HOST:PORT; ws echo: ws://HOST:PORT/echo; fan-out: the server's base
+    /// http://HOST:PORT (ws: ws://HOST:PORT); mqtt: tcp://HOST:PORT of the broker.
     core::Url target;
     /// Echo: connections; fan-out: subscribers.
     std::size_t connections = 10;
@@ -65,7 +75,7 @@ struct Plan {
     /// Subscribers on `topic_index`.
     std::size_t subscribers_on(std::size_t topic_index) const;
     /// Senders: echo connections or fan-out publishers.
-    std::size_t senders() const { return is_fanout(protocol) ? publishers : connections; }
+    std::size_t senders() const { return fanout ? publishers : connections; }
     /// Messages sender `index` sends in total (messages split evenly); 0: no limit.
     std::uint64_t quota(std::size_t index) const;
     /// Steady-clock ns since the epoch.

@@ -30,6 +30,12 @@ unsigned long raise_open_files(unsigned long needed) {
 
 namespace {
 
+/// "http://127.0.0.1:80" with scheme "ws": "ws://127.0.0.1:80".
+std::string replace_scheme(const std::string& url, std::string_view scheme) {
+    auto colon = url.find("://");
+    return colon == std::string::npos ? url : std::string(scheme) + url.substr(colon);
+}
+
 enum class Phase { ramp, measure, drain, finish };
 
 /// The control loop of one run (the calling thread): phases, samples, results.
@@ -100,7 +106,7 @@ private:
     /// Fan-out: deliveries expected so far (every subscriber of a topic gets every
     /// acknowledged publish to it); echo: replies expected.
     std::uint64_t expected() const {
-        if (!is_fanout(m_plan.protocol)) {
+        if (!m_plan.fanout) {
             return sum(&WorkerProgress::sent);
         }
         std::uint64_t total = 0;
@@ -230,14 +236,13 @@ private:
         }
         auto merged = merge_reports(reports);
         Report report = merged ? std::move(merged.value()) : Report{};
-        std::uint64_t start = m_plan.messages > 0 && !is_fanout(m_plan.protocol)
-                                  ? m_run_start_ns
-                                  : m_measure_start_ns;
+        std::uint64_t start =
+            m_plan.messages > 0 && !m_plan.fanout ? m_run_start_ns : m_measure_start_ns;
         std::uint64_t end = m_measure_end_ns != 0 ? m_measure_end_ns : m_plan.now_ns();
         report.duration_seconds =
             start != 0 && end > start ? static_cast<double>(end - start) / 1e9 : 0.0;
         std::uint64_t expected_deliveries = report.messages_sent;
-        if (is_fanout(m_plan.protocol)) {
+        if (m_plan.fanout) {
             expected_deliveries = 0;
             for (std::size_t t = 0; t < acked.size(); ++t) {
                 expected_deliveries += acked[t] * m_plan.subscribers_on(t);
@@ -295,14 +300,33 @@ core::Result<RunResult> Runner::run() {
         serve::ServeOptions options;
         options.tcp_port = 0;
         options.http_port = 0;
+        // The MQTT listener on a free port too: the default 1883 may be taken (a broker).
+        options.mqtt_port = 0;
         options.max_subscribers =
             std::max<std::size_t>(options.max_subscribers, 2 * m_plan.connections + 16);
+        options.ws_max_connections =
+            std::max<std::size_t>(options.ws_max_connections, m_plan.connections + 16);
         auto started = EmbeddedServer::start(options);
         if (!started) {
             return started.error();
         }
         server = std::move(started.value());
-        std::string url = server->url(m_plan.protocol == Protocol::tcp ? "tcp-echo" : "http");
+        std::string url;
+        switch (m_plan.protocol) {
+        case Protocol::tcp:
+            url = server->url("tcp-echo");
+            break;
+        case Protocol::ws:
+            url =
+                m_plan.fanout ? replace_scheme(server->url("http"), "ws") : server->url("ws-echo");
+            break;
+        case Protocol::mqtt:
+            url = replace_scheme(server->url("mqtt"), "tcp");
+            break;
+        default:
+            url = server->url("http");
+            break;
+        }
         auto parsed = core::parse_url(url, "tcp");
         if (!parsed) {
             return parsed.error();

@@ -6,6 +6,7 @@
 #include "core/log.hpp"
 #include "core/timer.hpp"
 #include "transport/http/curl_multi.hpp"
+#include "transport/ws/ws_client.hpp"
 
 #include <list>
 #include <random>
@@ -30,7 +31,25 @@ public:
         , m_ramp(loop)
         , m_interval(std::make_shared<Histogram>()) {}
 
-    ~Session() override { teardown(); }
+    ~Session() override {
+        teardown();
+        // Last, and here: every connection is gone, and the destructor runs the loop to let
+        // lws close its handles, which it cannot do inside a loop callback (finish()).
+        m_ws.reset();
+    }
+
+    /// Prepares what the clients need before start(): the lws client context for ws.
+    core::Result<bool> init() {
+        if (m_plan.protocol != Protocol::ws) {
+            return true;
+        }
+        m_ws = std::make_unique<transport::WsClient>(m_loop, transport::TlsOptions{});
+        auto ready = m_ws->init();
+        if (!ready) {
+            m_ws.reset();
+        }
+        return ready;
+    }
 
     void start() {
         // Keeps run() going between phases, when nothing else may be pending.
@@ -42,23 +61,35 @@ public:
             [this](std::size_t sender, OpenScheduler::Clock::time_point intended) {
                 send_scheduled(sender, intended);
             });
-        ClientContext context{m_plan, m_loop, nullptr, *this, *m_clock};
+        ClientContext context{m_plan, m_loop, nullptr, m_ws.get(), *this, *m_clock};
+        const bool http_fanout =
+            m_plan.fanout && m_plan.protocol != Protocol::ws && m_plan.protocol != Protocol::mqtt;
         for (std::size_t i = m_index; i < m_plan.connections; i += m_plan.threads) {
-            if (is_fanout(m_plan.protocol)) {
-                context.multi = multi_for(m_clients.size());
+            if (m_plan.fanout) {
+                context.multi = http_fanout ? multi_for(m_clients.size()) : nullptr;
                 m_clients.push_back(make_subscriber(context, i));
             } else {
                 m_clients.push_back(make_echo_client(context, i, m_senders.size()));
                 m_senders.push_back(dynamic_cast<Sender*>(m_clients.back().get()));
             }
         }
-        if (is_fanout(m_plan.protocol)) {
+        if (m_plan.fanout) {
             // Publishers and the poll probe share the first group's multi handle.
-            context.multi = multi_for(0);
+            context.multi = m_plan.protocol == Protocol::mqtt ? nullptr : multi_for(0);
             for (std::size_t i = m_index; i < m_plan.publishers; i += m_plan.threads) {
-                m_publishers.push_back(make_publisher(context, i, m_senders.size()));
+                m_publishers.push_back(m_plan.protocol == Protocol::mqtt
+                                           ? make_mqtt_publisher(context, i, m_senders.size())
+                                           : make_publisher(context, i, m_senders.size()));
                 m_senders.push_back(m_publishers.back().get());
             }
+        }
+        if (m_plan.protocol == Protocol::ws && !m_ws) {
+            // init() failed (logged): no connection can be made; each counts as failed.
+            for (std::size_t i = 0; i < m_clients.size(); ++i) {
+                record_error(ErrorKind::other);
+                record_settled();
+            }
+            return;
         }
         if (m_plan.protocol == Protocol::poll) {
             m_probe = std::make_unique<CursorProbe>(context, [this] { ramp(); });
@@ -70,7 +101,7 @@ public:
 
     void begin_measure() {
         m_measuring = true;
-        if (!is_fanout(m_plan.protocol) && m_plan.messages == 0) {
+        if (!m_plan.fanout && m_plan.messages == 0) {
             // Echo with --duration: what was recorded while connecting is warm-up.
             m_latency.reset();
             m_base_sent = m_sent;
@@ -177,7 +208,7 @@ public:
 private:
     bool may_send() const {
         // Echo connections send as soon as they open; publishers wait for the ramp's end.
-        return m_measuring || !is_fanout(m_plan.protocol);
+        return m_measuring || !m_plan.fanout;
     }
 
     void ramp() {
@@ -235,9 +266,12 @@ private:
         WorkerResult out;
         Report& r = out.report;
         r.protocol = std::string(protocol_name(m_plan.protocol));
-        r.pattern = is_fanout(m_plan.protocol) ? "fanout" : "echo";
+        r.pattern = m_plan.fanout ? "fanout" : "echo";
         r.load_model = m_plan.open_model ? "open" : "closed";
-        r.target = m_plan.target.scheme + "://" + m_plan.target.authority();
+        // The broker's own scheme, not the raw TCP the codec runs on.
+        r.target =
+            (m_plan.protocol == Protocol::mqtt ? std::string("mqtt") : m_plan.target.scheme) +
+            "://" + m_plan.target.authority();
         r.rate = m_index == 0 && m_plan.open_model ? m_plan.rate : 0;
         r.arrival =
             m_plan.open_model ? (m_plan.arrival == Arrival::poisson ? "poisson" : "uniform") : "";
@@ -249,7 +283,7 @@ private:
         }
         r.connections = m_clients.size();
         r.connections_failed = never_opened;
-        if (is_fanout(m_plan.protocol)) {
+        if (m_plan.fanout) {
             r.subscribers = m_clients.size();
             r.publishers = m_publishers.size();
         }
@@ -285,6 +319,7 @@ private:
     core::Loop& m_loop;
     core::Timer m_keepalive;
     core::Timer m_ramp;
+    std::unique_ptr<transport::WsClient> m_ws; ///< ws: shared by this worker's connections.
     std::vector<std::unique_ptr<transport::http::CurlMulti>> m_multis;
     std::unique_ptr<SendClock> m_clock;
     std::unique_ptr<CursorProbe> m_probe;
@@ -343,6 +378,10 @@ void Worker::start() {
         // looking at posted tasks.
         Session session(m_plan, m_index, m_progress, m_listener, m_loop);
         m_session = &session;
+        if (auto ready = session.init(); !ready) {
+            // Without its client context the worker cannot connect: every connection fails.
+            core::log_error("{}", ready.error().message);
+        }
         session.start();
         m_loop.run();
         m_session = nullptr;

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -18,6 +19,8 @@ from tcpproxy import Proxy
 EXIT_THRESHOLD = 10
 FANOUT = ("sse", "stream", "poll")
 ECHO_TCP = r"\btcp\b.*\becho\b|\becho\b.*\btcp\b"  # the summary names both
+MOSQUITTO = shutil.which("mosquitto") or (
+    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
 def bench(*args, timeout=60):
@@ -131,6 +134,98 @@ class FanoutTest(unittest.TestCase):
         self.assertIn("lost", summary)
 
 
+class WsTest(unittest.TestCase):
+    def test_embedded_echo_closed_model(self):
+        report, summary = bench_json(self, "ws", "-c", "4", "-t", "2", "-n", "400")
+        self.assertRegex(summary, r"\bws\b.*\becho\b|\becho\b.*\bws\b")
+        self.assertEqual(report["pattern"], "echo")
+        self.assertEqual(report["messages_sent"], 400)
+        self.assertEqual(report["messages_received"], 400)
+        self.assertEqual(report["connections"], 4)
+        self.assertEqual(histogram_total(report["latency_us"]), 400)
+        self.assertEqual(histogram_total(report["connect_time_us"]), 4)
+
+    def test_separate_serve_echo_open_and_closed(self):
+        with Serve("--no-tcp", "--http-port", "0", expect=3) as serve:
+            report, summary = bench_json(self, "ws", "-c", "3", "-d", "1s", serve.url("ws-echo"))
+            self.assertIn(serve.address("http"), summary)
+            self.assertGreater(report["messages_received"], 100)
+            self.assertEqual(report["errors"], {k: 0 for k in report["errors"]})
+            report, _ = bench_json(self, "ws", "-c", "2", "--rate", "400", "-n", "200",
+                                   serve.url("ws-echo"))
+            self.assertEqual(report["load_model"], "open")
+            self.assertEqual(report["messages_received"], 200)
+            self.assertEqual(report["lost"], 0)
+
+    def test_fanout_on_ws_topics(self):
+        check = FanoutTest.check_all_delivered
+        report, summary = bench_json(self, "ws", "--pattern", "fanout", "-c", "6",
+                                     "--publishers", "2", "-n", "60")
+        self.assertRegex(summary, r"\bfan-?out\b")
+        check(self, report, 6, 60)
+        with Serve("--no-tcp", "--http-port", "0", expect=3) as serve:
+            base = serve.url("http").replace("http://", "ws://")
+            report, _ = bench_json(self, "ws", "--pattern", "fanout", "-c", "4", "--topics", "2",
+                                   "--rate", "200", "-n", "100", base)
+        check(self, report, 2, 100)
+
+
+class MqttTest(unittest.TestCase):
+    def check(self, report, subscribers, messages):
+        FanoutTest.check_all_delivered(self, report, subscribers, messages)
+        self.assertEqual(report["errors"], {k: 0 for k in report["errors"]})
+
+    def test_embedded_qos0_and_qos1(self):
+        for qos in ("0", "1"):
+            with self.subTest(qos=qos):
+                report, summary = bench_json(self, "mqtt", "--qos", qos, "-c", "5",
+                                             "--publishers", "2", "-n", "100")
+                self.assertRegex(summary, r"\bmqtt\b.*\bfan-?out\b|\bfan-?out\b.*\bmqtt\b")
+                self.check(report, 5, 100)
+
+    def test_separate_serve_each_qos(self):
+        with Serve("--no-tcp", "--no-http", "--mqtt-port", "0") as serve:
+            report, _ = bench_json(self, "mqtt", "--qos", "0", "-c", "3", "--publishers", "2",
+                                   "-n", "100", serve.url("mqtt"))
+            self.check(report, 3, 100)
+            report, _ = bench_json(self, "mqtt", "--qos", "1", "-c", "4", "--topics", "2",
+                                   "--publishers", "2", "--rate", "400", "-n", "200",
+                                   serve.url("mqtt"))
+            self.check(report, 2, 200)
+            report, _ = bench_json(self, "mqtt", "--qos", "2", "-c", "3", "-n", "60",
+                                   serve.address("mqtt"))
+            self.check(report, 3, 60)
+
+    @unittest.skipUnless(MOSQUITTO, "needs Debian's mosquitto")
+    def test_mosquitto(self):
+        port = free_port()
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "mosquitto.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+            broker = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.monotonic() + 10
+                while True:  # until it listens
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        break
+                    except OSError:
+                        if time.monotonic() > deadline or broker.poll() is not None:
+                            raise
+                        time.sleep(0.05)
+                for qos in ("0", "1", "2"):
+                    with self.subTest(qos=qos):
+                        report, _ = bench_json(self, "mqtt", "--qos", qos, "-c", "4",
+                                               "--publishers", "2", "-n", "100",
+                                               f"mqtt://127.0.0.1:{port}")
+                        self.check(report, 4, 100)
+            finally:
+                broker.terminate()
+                broker.wait(timeout=10)
+
+
 class OutputTest(unittest.TestCase):
     def test_threshold_breach_exits_10(self):
         result = bench("tcp", "-c", "2", "-n", "50", "--max-p99", "1us")
@@ -159,7 +254,9 @@ class OutputTest(unittest.TestCase):
         self.assertRegex(out.decode(), r"received\s+[1-9]")
 
     def test_usage_errors(self):
-        for args in (["ws"], ["tcp", "--size", "10"], ["tcp", "--rate", "5", "--rate-per-conn", "1"],
+        for args in (["websocket"], ["mqtt", "--qos", "3"], ["tcp", "--pattern", "fanout"],
+                     ["ws", "--pattern", "fanout", "ws://127.0.0.1:1/echo"],
+                     ["mqtt", "http://127.0.0.1:1883"], ["tcp", "--size", "10"], ["tcp", "--rate", "5", "--rate-per-conn", "1"],
                      ["sse", "http://127.0.0.1:1/sse/x"], ["tcp", "--max-error-rate", "5x"],
                      ["tcp", "--source-ip", "nowhere"], ["tcp", "--arrival", "bursty"]):
             with self.subTest(args=args):

@@ -1,0 +1,471 @@
+// `rtx bench mqtt`: subscribers and publishers that speak MQTT 3.1.1 through
+// lib/proto/mqtt_codec (the codec the `rtx serve` broker uses) over a raw TcpConnection on
+// the worker's own loop. Not Paho: its async client runs I/O threads of its own shared by
+// every client in the process, which would put all connections of all workers behind
+// the same few threads and measure Paho's scheduling rather than the broker.
+#include "bench/clients.hpp"
+
+#include "bench/payload.hpp"
+#include "bench/send_clock.hpp"
+#include "bench/sequence_tracker.hpp"
+#include "core/log.hpp"
+#include "proto/mqtt_codec.hpp"
+#include "transport/connect.hpp"
+
+#include <fmt/format.h>
+
+#include <deque>
+
+namespace rtx::bench {
+
+namespace {
+
+namespace pm = proto::mqtt;
+
+/// Seconds of CONNECT's keep alive; a PINGREQ goes out every half of it, so that runs
+/// longer than the keep alive are not dropped by the broker on an idle connection.
+constexpr std::uint16_t k_keep_alive_seconds = 60;
+/// Open model: QoS 1/2 publishes awaiting their acknowledgement, per publisher; past this
+/// the due messages wait (their latency still counts from the intended time).
+constexpr std::size_t k_max_in_flight = 1000;
+
+std::unique_ptr<transport::Connection>
+connect_broker(const ClientContext& context, std::size_t index, transport::Handler& handler) {
+    const Plan& plan = context.plan;
+    transport::ConnectOptions options;
+    options.connect_timeout = plan.connect_timeout;
+    options.framing = proto::Framing::raw; // the decoder cuts the byte stream into packets
+    options.source_ip = source_ip(plan, index);
+    return transport::connect(context.loop, plan.target, std::move(options), handler, index + 1);
+}
+
+/// The codec side of one broker connection: the CONNECT, the decoder, the keepalive
+/// PINGREQ and an output buffer reused for every packet.
+class MqttLink {
+public:
+    explicit MqttLink(core::Loop& loop)
+        : m_keepalive(loop) {}
+
+    /// The TCP connection opened: CONNECT as `client_id` (clean session), start pinging.
+    void open(transport::Connection& connection, const std::string& client_id) {
+        m_decoder = pm::Decoder(pm::Version::v311);
+        m_connection = &connection;
+        pm::ConnectFields fields;
+        fields.client_id = client_id;
+        fields.keep_alive = k_keep_alive_seconds;
+        fields.clean_start = true;
+        pm::encode_connect(m_out, fields);
+        flush();
+        m_keepalive.start(
+            std::chrono::seconds(k_keep_alive_seconds / 2),
+            [this] {
+                if (m_connection != nullptr) {
+                    pm::encode_pingreq(m_out);
+                    flush();
+                    m_keepalive_pings.push_back(true);
+                }
+            },
+            std::chrono::seconds(k_keep_alive_seconds / 2));
+    }
+
+    void closed() {
+        m_keepalive.stop();
+        m_connection = nullptr;
+        m_keepalive_pings.clear();
+    }
+
+    /// Feeds received bytes; calls `on_packet(packet)` for each whole one. False when the
+    /// stream is not MQTT (logged; the caller counts a protocol error and closes).
+    template <class OnPacket> bool feed(std::string_view bytes, OnPacket&& on_packet) {
+        pm::DecodeStatus status;
+        while ((status = m_decoder.decode(bytes, m_packet)) == pm::DecodeStatus::packet) {
+            on_packet(m_packet);
+            if (m_connection == nullptr) {
+                return true; // on_packet closed the connection
+            }
+        }
+        if (status == pm::DecodeStatus::error) {
+            core::log_verbose("mqtt: {}", m_decoder.error().what);
+            return false;
+        }
+        return true;
+    }
+
+    /// A PINGRESP arrived: true if it answers a PINGREQ sent by ping(), false if it answers
+    /// a keepalive one (PINGRESPs come in the order of the PINGREQs).
+    bool pong() {
+        if (m_keepalive_pings.empty()) {
+            return false;
+        }
+        bool keepalive = m_keepalive_pings.front();
+        m_keepalive_pings.pop_front();
+        return !keepalive;
+    }
+
+    /// The caller appended a PINGREQ to out(): pong() reports its answer.
+    void expect_pong() { m_keepalive_pings.push_back(false); }
+
+    std::string& out() { return m_out; }
+
+    /// Sends what the encoders appended to out().
+    void flush() {
+        if (m_connection != nullptr && !m_out.empty()) {
+            m_connection->send(transport::Message{m_out, transport::PayloadKind::binary});
+        }
+        m_out.clear();
+    }
+
+private:
+    transport::Connection* m_connection = nullptr;
+    pm::Decoder m_decoder{pm::Version::v311};
+    pm::Packet m_packet;
+    std::string m_out;
+    core::Timer m_keepalive;
+    std::deque<bool> m_keepalive_pings; ///< Per PINGREQ not yet answered: keepalive or ping().
+};
+
+// --- Subscriber ------------------------------------------------------------------------
+
+class MqttSubscriber final : public Client {
+public:
+    MqttSubscriber(ClientContext context, std::size_t index)
+        : Client(context, index)
+        , m_topic(context.plan.topic_name(index))
+        , m_client_id(fmt::format("rtx-bench-{:04x}-s{}", context.plan.run_id, index))
+        , m_trackers(context.plan.publishers)
+        , m_link(context.loop) {}
+
+    ~MqttSubscriber() override { m_connection.reset(); }
+
+private:
+    std::unique_ptr<transport::Connection> make_connection() override {
+        return connect_broker(m_context, m_index, *this);
+    }
+
+    // Open for the run (and its connect time) once subscribed, not when TCP connects:
+    // publishing starts when every subscriber is open, and must not outrun SUBSCRIBE.
+    void on_open(transport::Connection& connection) override {
+        m_link.open(connection, m_client_id);
+    }
+
+    void on_close(transport::Connection& connection, const transport::CloseInfo& info) override {
+        m_link.closed();
+        Client::on_close(connection, info);
+    }
+
+    void on_message(transport::Connection& connection, const transport::Message& message) override {
+        bool ok = m_link.feed(message.payload,
+                              [&](const pm::Packet& packet) { on_packet(connection, packet); });
+        if (!ok) {
+            fail(connection);
+        }
+    }
+
+    void on_packet(transport::Connection& connection, const pm::Packet& packet) {
+        switch (packet.type) {
+        case pm::PacketType::connack: {
+            if (packet.reason_code != 0) {
+                core::log_verbose("subscriber {}: CONNACK refused (code {})", m_index + 1,
+                                  packet.reason_code);
+                fail(connection);
+                return;
+            }
+            pm::SubscribeTopic topic;
+            topic.filter = m_topic;
+            topic.qos = static_cast<std::uint8_t>(m_context.plan.qos);
+            pm::encode_subscribe(m_link.out(), pm::Version::v311, 1, std::span(&topic, 1));
+            m_link.flush();
+            return;
+        }
+        case pm::PacketType::suback:
+            if (packet.reason_codes.empty() || packet.reason_codes[0] >= 0x80) {
+                core::log_verbose("subscriber {}: SUBSCRIBE refused", m_index + 1);
+                fail(connection);
+                return;
+            }
+            Client::on_open(connection);
+            return;
+        case pm::PacketType::publish:
+            record_delivery(m_context, m_trackers, packet.payload);
+            if (packet.qos == 1) {
+                pm::encode_ack(m_link.out(), pm::Version::v311, pm::PacketType::puback,
+                               packet.packet_id);
+                m_link.flush();
+            } else if (packet.qos == 2) {
+                pm::encode_ack(m_link.out(), pm::Version::v311, pm::PacketType::pubrec,
+                               packet.packet_id);
+                m_link.flush();
+            }
+            return;
+        case pm::PacketType::pubrel:
+            pm::encode_ack(m_link.out(), pm::Version::v311, pm::PacketType::pubcomp,
+                           packet.packet_id);
+            m_link.flush();
+            return;
+        case pm::PacketType::pingresp:
+            m_link.pong();
+            return;
+        default:
+            core::log_verbose("subscriber {}: unexpected {}", m_index + 1,
+                              pm::packet_type_name(packet.type));
+            fail(connection);
+            return;
+        }
+    }
+
+    /// The broker broke the protocol (or refused us): count it, close; the connection comes
+    /// back after the reconnect delay as after any drop.
+    void fail(transport::Connection& connection) {
+        m_context.recorder.record_error(ErrorKind::protocol);
+        m_link.closed();
+        connection.close();
+    }
+
+    std::string m_topic;
+    std::string m_client_id;
+    std::vector<SequenceTracker> m_trackers; ///< One per publisher.
+    MqttLink m_link;
+};
+
+// --- Publisher -------------------------------------------------------------------------
+
+/// One broker connection per publisher, made at once (not counted among the run's
+/// connections, like the HTTP publishers). Closed model: one message at a time, the next
+/// when the broker answered it. Open model: on the SendClock, up to k_max_in_flight
+/// unacknowledged; messages stay in sequence order either way.
+class MqttPublisher final : public Sender, private transport::Handler {
+public:
+    MqttPublisher(ClientContext context, std::size_t index, std::size_t sender)
+        : m_context(context)
+        , m_index(index)
+        , m_sender(sender)
+        , m_topic_index(index % std::max<std::size_t>(1, context.plan.topics))
+        , m_topic(context.plan.topic_name(index))
+        , m_client_id(fmt::format("rtx-bench-{:04x}-p{}", context.plan.run_id, index))
+        , m_quota(context.plan.quota(index))
+        , m_builder(context.plan.payload_text, context.plan.size)
+        , m_link(context.loop)
+        , m_retry(context.loop)
+        , m_in_flight_ids(65536, false) {
+        m_connection = connect_broker(m_context, m_index, *this);
+    }
+
+    ~MqttPublisher() override {
+        m_retry.stop();
+        m_connection.reset();
+    }
+
+    void begin() override {
+        const Plan& plan = m_context.plan;
+        m_began = true;
+        if (!plan.open_model) {
+            enqueue(plan.now_ns());
+            return;
+        }
+        double rate = plan.rate / static_cast<double>(plan.publishers);
+        std::uint64_t seed = seed_for(plan, m_index);
+        m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
+    }
+
+    void send_at(std::uint64_t intended_ns) override { enqueue(intended_ns); }
+
+private:
+    void enqueue(std::uint64_t intended_ns) {
+        if (!m_context.recorder.sending() || (m_quota > 0 && m_published >= m_quota)) {
+            return;
+        }
+        m_waiting.push_back(intended_ns);
+        if (m_quota > 0 && ++m_published == m_quota) {
+            m_context.clock.stop(m_sender);
+        }
+        pump();
+    }
+
+    void pump() {
+        const Plan& plan = m_context.plan;
+        const std::size_t window = plan.open_model ? k_max_in_flight : 1;
+        while (m_ready && !m_waiting.empty() && m_in_flight < window &&
+               m_context.recorder.sending()) {
+            Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++,
+                        m_waiting.front()};
+            m_waiting.pop_front();
+            std::string_view payload = m_builder.build(stamp);
+            std::uint16_t id = plan.qos > 0 ? next_id() : 0;
+            pm::encode_publish(m_link.out(), pm::Version::v311, m_topic, payload,
+                               static_cast<std::uint8_t>(plan.qos), false, false, id);
+            if (plan.qos == 0) {
+                // QoS 0 has no acknowledgement: it counts as published once written. The
+                // closed model waits for the PINGRESP to a PINGREQ right behind it, which
+                // the broker answers after it has handled the PUBLISH.
+                if (!plan.open_model) {
+                    pm::encode_pingreq(m_link.out());
+                    m_link.expect_pong();
+                    ++m_in_flight;
+                }
+                m_link.flush();
+                acknowledged(payload.size());
+            } else {
+                m_link.flush();
+                m_payload_size = payload.size();
+                m_in_flight_ids[id] = true;
+                ++m_in_flight;
+            }
+        }
+    }
+
+    std::uint16_t next_id() {
+        do {
+            m_next_id = m_next_id == 65535 ? 1 : m_next_id + 1;
+        } while (m_in_flight_ids[m_next_id]);
+        return m_next_id;
+    }
+
+    /// The broker has the message (or, QoS 0, it is written).
+    void acknowledged(std::size_t bytes) {
+        m_context.recorder.record_acked(m_topic_index);
+        m_context.recorder.record_sent(bytes);
+        completed();
+    }
+
+    void completed() {
+        if (m_quota > 0 && ++m_completed == m_quota) {
+            m_context.recorder.sender_done(); // the last one is answered, not just queued
+        }
+    }
+
+    /// An acknowledgement in the closed model: the next message.
+    void answered() {
+        if (m_in_flight > 0) {
+            --m_in_flight;
+        }
+        if (!m_context.plan.open_model && m_waiting.empty()) {
+            enqueue(m_context.plan.now_ns());
+        }
+        pump();
+    }
+
+    void on_open(transport::Connection& connection) override {
+        m_link.open(connection, m_client_id);
+    }
+
+    void on_message(transport::Connection& connection, const transport::Message& message) override {
+        bool ok = m_link.feed(message.payload,
+                              [&](const pm::Packet& packet) { on_packet(connection, packet); });
+        if (!ok) {
+            fail(connection);
+        }
+    }
+
+    void on_packet(transport::Connection& connection, const pm::Packet& packet) {
+        switch (packet.type) {
+        case pm::PacketType::connack:
+            if (packet.reason_code != 0) {
+                core::log_verbose("publisher {}: CONNACK refused (code {})", m_index + 1,
+                                  packet.reason_code);
+                fail(connection);
+                return;
+            }
+            m_ready = true;
+            if (m_began && !m_context.plan.open_model && m_waiting.empty()) {
+                enqueue(m_context.plan.now_ns()); // after a reconnect: the chain goes on
+            }
+            pump();
+            return;
+        case pm::PacketType::puback:
+        case pm::PacketType::pubcomp:
+            if (!m_in_flight_ids[packet.packet_id]) {
+                return; // not ours (a stale id after a reconnect)
+            }
+            m_in_flight_ids[packet.packet_id] = false;
+            acknowledged(m_payload_size);
+            answered();
+            return;
+        case pm::PacketType::pubrec:
+            pm::encode_ack(m_link.out(), pm::Version::v311, pm::PacketType::pubrel,
+                           packet.packet_id);
+            m_link.flush();
+            return;
+        case pm::PacketType::pingresp:
+            if (m_link.pong()) {
+                answered();
+            }
+            return;
+        default:
+            core::log_verbose("publisher {}: unexpected {}", m_index + 1,
+                              pm::packet_type_name(packet.type));
+            fail(connection);
+            return;
+        }
+    }
+
+    void on_close(transport::Connection&, const transport::CloseInfo& info) override {
+        m_link.closed();
+        m_ready = false;
+        Recorder& recorder = m_context.recorder;
+        if (recorder.running()) {
+            if (auto kind = error_kind(info)) {
+                recorder.record_error(*kind);
+                core::log_verbose("publisher {}: {}", m_index + 1, info.reason);
+            }
+        }
+        // Unacknowledged messages are not counted as published (so not as lost either);
+        // they count toward the quota, so that --messages still ends.
+        for (std::size_t id = 1; id < m_in_flight_ids.size(); ++id) {
+            if (m_in_flight_ids[id]) {
+                m_in_flight_ids[id] = false;
+                completed();
+            }
+        }
+        m_in_flight = 0;
+        m_connection.reset(); // allowed inside on_close; nothing touches it afterwards
+        if (!recorder.running()) {
+            return;
+        }
+        m_retry.start(m_context.plan.reconnect_delay, [this] {
+            if (m_context.recorder.running() && !m_connection) {
+                m_connection = connect_broker(m_context, m_index, *this);
+            }
+        });
+    }
+
+    void fail(transport::Connection& connection) {
+        m_context.recorder.record_error(ErrorKind::protocol);
+        m_link.closed();
+        connection.close();
+    }
+
+    ClientContext m_context;
+    std::size_t m_index;
+    std::size_t m_sender;
+    std::size_t m_topic_index;
+    std::string m_topic;
+    std::string m_client_id;
+    std::uint64_t m_quota;
+    std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
+    std::uint64_t m_completed = 0; ///< Acknowledged, or lost with their connection.
+    std::uint64_t m_sequence = 0;
+    PayloadBuilder m_builder;
+    MqttLink m_link;
+    core::Timer m_retry;
+    std::unique_ptr<transport::Connection> m_connection;
+    bool m_ready = false; ///< CONNACK received.
+    bool m_began = false;
+    std::deque<std::uint64_t> m_waiting; ///< Intended send times not yet published.
+    std::size_t m_in_flight = 0;         ///< Awaiting PUBACK / PUBCOMP / the closed-model PINGRESP.
+    std::vector<bool> m_in_flight_ids;   ///< By packet identifier (QoS 1 and 2).
+    std::uint16_t m_next_id = 0;
+    std::size_t m_payload_size = 0; ///< Every payload has the same size (--size).
+};
+
+} // namespace
+
+std::unique_ptr<Client> make_mqtt_subscriber(ClientContext context, std::size_t index) {
+    return std::make_unique<MqttSubscriber>(context, index);
+}
+
+std::unique_ptr<Sender> make_mqtt_publisher(ClientContext context, std::size_t index,
+                                            std::size_t sender) {
+    return std::make_unique<MqttPublisher>(context, index, sender);
+}
+
+} // namespace rtx::bench
