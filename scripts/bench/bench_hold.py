@@ -23,13 +23,15 @@ connect_rate = sys.argv[5] if len(sys.argv) > 5 else "2000"
 rtx = f"{build}/cmd/rtx"
 
 serve = subprocess.Popen([rtx, "serve", "--tcp-port", "0", "--http-port", "0",
+                          "--mqtt-port", "0", "--ws-max-conns", str(connections + 100),
                           "--max-subscribers", str(2 * connections + 100)],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-endpoints = dict(serve.stdout.readline().decode().split() for _ in range(2))
-target = endpoints["tcp-echo"] if protocol == "tcp" else endpoints["http"]
-# Echo: every connection sends 1 message/s. Fan-out: one publisher at 1 message/s on one
-# topic, so every subscriber receives 1 message/s.
-load = ["--rate-per-conn", "1"] if protocol == "tcp" else ["--rate", "1"]
+# serve prints one "name url" line per listener: tcp-echo, http, ws, ws-echo, mqtt.
+endpoints = dict(serve.stdout.readline().decode().split() for _ in range(5))
+echo = protocol in ("tcp", "ws")
+target = {"tcp": endpoints["tcp-echo"], "ws": endpoints["ws-echo"],
+          "mqtt": endpoints["mqtt"]}.get(protocol, endpoints["http"])
+load = ["--rate-per-conn", "1"] if echo else ["--rate", "1"]
 
 
 def peak_rss_kib(pid):
