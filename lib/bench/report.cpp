@@ -282,9 +282,9 @@ core::Error bad_report(std::string_view reason) {
 } // namespace
 
 double error_rate(const Report& report) {
-    const long double failures = static_cast<long double>(report.errors.total()) +
-                                 static_cast<long double>(report.connections_failed) +
-                                 static_cast<long double>(report.lost);
+    const long double failures =
+        static_cast<long double>(std::max(report.errors.total(), report.connections_failed)) +
+        static_cast<long double>(report.lost);
     const long double expected_deliveries =
         static_cast<long double>(report.messages_received) + static_cast<long double>(report.lost);
     const long double attempts =

@@ -68,8 +68,12 @@ struct Report {
 
 /// The error rate the --max-error-rate threshold checks, a fraction in [0, 1]:
 ///
-///   failures = errors.total() + connections_failed + lost
+///   failures = max(errors.total(), connections_failed) + lost
 ///   attempts = connections + max(messages_sent, messages_received + lost)
+///
+/// A connection that never opened has its failed attempts among the errors already
+/// (refused, timeout, ...), so it is not counted a second time; connections_failed counts
+/// only where no error was recorded for it (the run ended during its attempt).
 ///   error_rate = failures / attempts  (clamped to 1; 0 when nothing was attempted and
 ///                                      nothing failed, 1 when something failed anyway)
 ///

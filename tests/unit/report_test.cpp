@@ -260,8 +260,27 @@ TEST_CASE("error_rate") {
     report.messages_received = 85;
     report.lost = 5;
     report.errors.timeout = 3;
-    // (3 errors + 2 failed connections + 5 lost) / (10 connections + 90 messages)
-    CHECK(error_rate(report) == doctest::Approx(0.10));
+    // (3 errors, the 2 failed connections among them, + 5 lost) / (10 connections + 90
+    // messages)
+    CHECK(error_rate(report) == doctest::Approx(0.08));
+
+    SUBCASE("a refused connection is one failure, not two") {
+        Report refused;
+        refused.connections = 4;
+        refused.connections_failed = 1;
+        refused.errors.refused = 1;
+        refused.messages_sent = 96;
+        refused.messages_received = 96;
+        CHECK(error_rate(refused) == doctest::Approx(1.0 / 100.0));
+    }
+    SUBCASE("a connection that failed without a recorded error still counts") {
+        Report unended;
+        unended.connections = 10;
+        unended.connections_failed = 1;
+        unended.messages_sent = 90;
+        unended.messages_received = 90;
+        CHECK(error_rate(unended) == doctest::Approx(1.0 / 100.0));
+    }
 
     SUBCASE("fanout counts expected deliveries") {
         Report fanout;
