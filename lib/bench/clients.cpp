@@ -203,7 +203,7 @@ private:
         Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++, intended_ns};
         std::string_view bytes = m_builder.build(stamp);
         m_connection->send(transport::Message{bytes});
-        m_context.recorder.record_sent(bytes.size());
+        m_context.recorder.record_sent(bytes.size(), intended_ns);
         if (m_quota > 0 && ++m_sent == m_quota) {
             m_context.clock.stop(m_sender);
             m_context.recorder.sender_done();
@@ -317,22 +317,78 @@ private:
         std::make_shared<transport::http::PollState>();
 };
 
+} // namespace
+
 // --- Fan-out publisher -----------------------------------------------------------------
+
+ScheduledPublisher::ScheduledPublisher(ClientContext context, std::size_t index, std::size_t sender)
+    : m_context(context)
+    , m_index(index)
+    , m_topic_index(index % std::max<std::size_t>(1, context.plan.topics))
+    , m_sender(sender)
+    , m_quota(context.plan.quota(index))
+    , m_builder(context.plan.payload_text, context.plan.size) {}
+
+void ScheduledPublisher::begin() {
+    const Plan& plan = m_context.plan;
+    m_began = true;
+    if (!plan.open_model) {
+        enqueue(plan.now_ns());
+        return;
+    }
+    double rate = plan.rate / static_cast<double>(plan.publishers);
+    std::uint64_t seed = seed_for(plan, m_index);
+    m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
+}
+
+void ScheduledPublisher::enqueue(std::uint64_t intended_ns) {
+    if (!m_context.recorder.sending() || (m_quota > 0 && m_published >= m_quota)) {
+        return;
+    }
+    m_waiting.push_back(intended_ns);
+    if (m_quota > 0 && ++m_published == m_quota) {
+        m_context.clock.stop(m_sender);
+    }
+    pump();
+}
+
+void ScheduledPublisher::queue_next_if_closed() {
+    if (m_began && !m_context.plan.open_model && m_waiting.empty()) {
+        enqueue(m_context.plan.now_ns());
+    }
+}
+
+std::string_view ScheduledPublisher::take_next(std::uint64_t& intended_ns) {
+    intended_ns = m_waiting.front();
+    m_waiting.pop_front();
+    const Plan& plan = m_context.plan;
+    return m_builder.build(
+        Stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++, intended_ns});
+}
+
+void ScheduledPublisher::acknowledged(std::size_t bytes, std::uint64_t intended_ns) {
+    m_context.recorder.record_acked(m_topic_index);
+    m_context.recorder.record_sent(bytes, intended_ns);
+    completed();
+}
+
+void ScheduledPublisher::completed() {
+    if (m_quota > 0 && ++m_completed == m_quota) {
+        m_context.recorder.sender_done(); // the last one is answered, not just queued
+    }
+}
+
+namespace {
 
 /// One POST at a time per publisher, so the server sees its messages in sequence order
 /// (several in flight would travel on several connections and arrive reordered, which
 /// would be the bench's doing, not the server's). In the open model, messages that come
 /// due while a POST is in flight wait in order; their latency still counts from the
 /// intended time.
-class Publisher final : public Sender, private transport::http::HttpTransferHandler {
+class Publisher final : public ScheduledPublisher, private transport::http::HttpTransferHandler {
 public:
     Publisher(ClientContext context, std::size_t index, std::size_t sender)
-        : m_context(context)
-        , m_index(index)
-        , m_sender(sender)
-        , m_topic_index(index % std::max<std::size_t>(1, context.plan.topics))
-        , m_quota(context.plan.quota(index))
-        , m_builder(context.plan.payload_text, context.plan.size)
+        : ScheduledPublisher(context, index, sender)
         , m_next(context.loop) {
         m_request.method = "POST";
         m_request.url =
@@ -349,40 +405,12 @@ public:
         m_transfer.reset();
     }
 
-    void begin() override {
-        const Plan& plan = m_context.plan;
-        if (!plan.open_model) {
-            enqueue(plan.now_ns());
-            return;
-        }
-        double rate = plan.rate / static_cast<double>(plan.publishers);
-        std::uint64_t seed = seed_for(plan, m_index);
-        m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
-    }
-
-    void send_at(std::uint64_t intended_ns) override { enqueue(intended_ns); }
-
 private:
-    void enqueue(std::uint64_t intended_ns) {
-        if (!m_context.recorder.sending() || (m_quota > 0 && m_published >= m_quota)) {
+    void pump() override {
+        if (m_transfer || !has_waiting() || !m_context.recorder.sending()) {
             return;
         }
-        m_waiting.push_back(intended_ns);
-        if (m_quota > 0 && ++m_published == m_quota) {
-            m_context.clock.stop(m_sender);
-        }
-        pump();
-    }
-
-    void pump() {
-        if (m_transfer || m_waiting.empty() || !m_context.recorder.sending()) {
-            return;
-        }
-        const Plan& plan = m_context.plan;
-        Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++,
-                    m_waiting.front()};
-        m_waiting.pop_front();
-        m_request.body.assign(m_builder.build(stamp));
+        m_request.body.assign(take_next(m_intended_ns));
         m_status = 0;
         transport::http::HttpTransferHandler& handler = *this;
         m_transfer =
@@ -400,43 +428,31 @@ private:
     void on_done(const transport::http::HttpResult& result) override {
         bool ok = result.ok && m_status / 100 == 2;
         if (ok) {
-            m_context.recorder.record_acked(m_topic_index);
-            m_context.recorder.record_sent(m_request.body.size());
-        } else if (!result.ok) {
-            transport::CloseInfo info;
-            info.exit_code = result.exit_code;
-            info.by_peer = true;
-            m_context.recorder.record_error(error_kind(info).value_or(ErrorKind::other));
+            acknowledged(m_request.body.size(), m_intended_ns);
         } else {
-            m_context.recorder.record_error(ErrorKind::protocol);
+            if (!result.ok) {
+                transport::CloseInfo info;
+                info.exit_code = result.exit_code;
+                info.by_peer = true;
+                m_context.recorder.record_error(error_kind(info).value_or(ErrorKind::other));
+            } else {
+                m_context.recorder.record_error(ErrorKind::protocol);
+            }
+            completed();
         }
         m_transfer.reset(); // on_done may destroy its transfer
-        if (m_quota > 0 && ++m_completed == m_quota) {
-            m_context.recorder.sender_done(); // the last one is answered, not just queued
-        }
         // The next POST on the next loop turn, outside curl's completion handling; after a
         // failure only after a pause, so that a dead server is not hammered.
         m_next.start(ok ? core::Duration{0} : m_context.plan.reconnect_delay, [this] {
-            if (!m_context.plan.open_model) {
-                enqueue(m_context.plan.now_ns());
-            }
+            queue_next_if_closed();
             pump();
         });
     }
 
-    ClientContext m_context;
-    std::size_t m_index;
-    std::size_t m_sender;
-    std::size_t m_topic_index;
-    std::uint64_t m_quota;
-    std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
-    std::uint64_t m_completed = 0; ///< POSTs answered or failed.
-    std::uint64_t m_sequence = 0;
-    PayloadBuilder m_builder;
     transport::http::HttpRequest m_request;
     std::unique_ptr<transport::http::HttpTransfer> m_transfer; ///< The POST in flight.
+    std::uint64_t m_intended_ns = 0;                           ///< Of the POST in flight.
     long m_status = 0;
-    std::deque<std::uint64_t> m_waiting; ///< Intended send times not yet posted.
     core::Timer m_next;
 };
 

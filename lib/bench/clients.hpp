@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bench/payload.hpp"
 #include "bench/plan.hpp"
 #include "bench/scheduler.hpp"
 #include "core/loop.hpp"
@@ -7,6 +8,7 @@
 #include "transport/connection.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,7 +43,9 @@ public:
     virtual bool sending() const = 0;
     /// The run goes on: dropped connections reconnect, failures count.
     virtual bool running() const = 0;
-    virtual void record_sent(std::size_t bytes) = 0;
+    /// A message went out (fan-out: the server acknowledged it), stamped `stamp_ns`: its
+    /// intended send time, which also decides whether it is warm-up (see record_received).
+    virtual void record_sent(std::size_t bytes, std::uint64_t stamp_ns) = 0;
     /// A reply or a new delivery whose stamp says it was (meant to be) sent at `sent_ns`.
     virtual void record_received(std::size_t bytes, std::uint64_t sent_ns) = 0;
     virtual void record_duplicate() = 0;
@@ -122,6 +126,52 @@ private:
     bool m_open = false;
     std::uint64_t m_attempt_started_ns = 0;
     std::unique_ptr<core::Timer> m_retry; ///< Made on the first drop only.
+};
+
+/// What every fan-out publisher shares (HTTP POST and MQTT): its schedule, its quota and
+/// the queue of intended send times not yet published. Closed model: the next message is
+/// queued when the previous one is answered (answered_closed_model()); open model: the
+/// SendClock queues them, late or not, and their latency counts from the intended time.
+/// Subclasses publish what waits in pump(), as far as their window allows. Loop thread only.
+class ScheduledPublisher : public Sender {
+public:
+    ScheduledPublisher(ClientContext context, std::size_t index, std::size_t sender);
+
+    void begin() final;
+    void send_at(std::uint64_t intended_ns) final { enqueue(intended_ns); }
+
+protected:
+    /// Publishes waiting messages (take_next()) while the connection and window allow.
+    virtual void pump() = 0;
+
+    /// Queues one message meant for `intended_ns` (within the quota) and pumps.
+    void enqueue(std::uint64_t intended_ns);
+    /// Closed model: the previous message was answered; queue the next (if none waits).
+    void queue_next_if_closed();
+    bool has_waiting() const { return !m_waiting.empty(); }
+    /// The next waiting message, built into the publisher's reused buffer (valid until the
+    /// next call), and its intended send time.
+    std::string_view take_next(std::uint64_t& intended_ns);
+    /// The server acknowledged a message stamped `intended_ns` with `bytes` of payload.
+    void acknowledged(std::size_t bytes, std::uint64_t intended_ns);
+    /// One message reached its end, acknowledged or lost with its connection: it counts
+    /// toward the quota, so that --messages still ends.
+    void completed();
+    bool began() const { return m_began; }
+
+    ClientContext m_context;
+    std::size_t m_index;
+    std::size_t m_topic_index;
+
+private:
+    std::size_t m_sender;
+    std::uint64_t m_quota;
+    std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
+    std::uint64_t m_completed = 0; ///< Acknowledged, or lost with their connection.
+    std::uint64_t m_sequence = 0;
+    PayloadBuilder m_builder;
+    std::deque<std::uint64_t> m_waiting; ///< Intended send times not yet published.
+    bool m_began = false;
 };
 
 /// An echo connection (tcp, ws): sends a stamped message, measures the round trip when the same

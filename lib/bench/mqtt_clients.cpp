@@ -233,20 +233,15 @@ private:
 /// connections, like the HTTP publishers). Closed model: one message at a time, the next
 /// when the broker answered it. Open model: on the SendClock, up to k_max_in_flight
 /// unacknowledged; messages stay in sequence order either way.
-class MqttPublisher final : public Sender, private transport::Handler {
+class MqttPublisher final : public ScheduledPublisher, private transport::Handler {
 public:
     MqttPublisher(ClientContext context, std::size_t index, std::size_t sender)
-        : m_context(context)
-        , m_index(index)
-        , m_sender(sender)
-        , m_topic_index(index % std::max<std::size_t>(1, context.plan.topics))
+        : ScheduledPublisher(context, index, sender)
         , m_topic(context.plan.topic_name(index))
         , m_client_id(fmt::format("rtx-bench-{:04x}-p{}", context.plan.run_id, index))
-        , m_quota(context.plan.quota(index))
-        , m_builder(context.plan.payload_text, context.plan.size)
         , m_link(context.loop)
         , m_retry(context.loop)
-        , m_in_flight_ids(65536, false) {
+        , m_in_flight_ids(65536, k_free) {
         m_connection = connect_broker(m_context, m_index, *this);
     }
 
@@ -255,41 +250,16 @@ public:
         m_connection.reset();
     }
 
-    void begin() override {
-        const Plan& plan = m_context.plan;
-        m_began = true;
-        if (!plan.open_model) {
-            enqueue(plan.now_ns());
-            return;
-        }
-        double rate = plan.rate / static_cast<double>(plan.publishers);
-        std::uint64_t seed = seed_for(plan, m_index);
-        m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
-    }
-
-    void send_at(std::uint64_t intended_ns) override { enqueue(intended_ns); }
-
 private:
-    void enqueue(std::uint64_t intended_ns) {
-        if (!m_context.recorder.sending() || (m_quota > 0 && m_published >= m_quota)) {
-            return;
-        }
-        m_waiting.push_back(intended_ns);
-        if (m_quota > 0 && ++m_published == m_quota) {
-            m_context.clock.stop(m_sender);
-        }
-        pump();
-    }
+    /// m_in_flight_ids: the identifier is not in use.
+    static constexpr std::uint64_t k_free = ~std::uint64_t{0};
 
-    void pump() {
+    void pump() override {
         const Plan& plan = m_context.plan;
         const std::size_t window = plan.open_model ? k_max_in_flight : 1;
-        while (m_ready && !m_waiting.empty() && m_in_flight < window &&
-               m_context.recorder.sending()) {
-            Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++,
-                        m_waiting.front()};
-            m_waiting.pop_front();
-            std::string_view payload = m_builder.build(stamp);
+        while (m_ready && has_waiting() && m_in_flight < window && m_context.recorder.sending()) {
+            std::uint64_t intended_ns = 0;
+            std::string_view payload = take_next(intended_ns);
             std::uint16_t id = plan.qos > 0 ? next_id() : 0;
             pm::encode_publish(m_link.out(), pm::Version::v311, m_topic, payload,
                                static_cast<std::uint8_t>(plan.qos), false, false, id);
@@ -303,11 +273,11 @@ private:
                     ++m_in_flight;
                 }
                 m_link.flush();
-                acknowledged(payload.size());
+                acknowledged(payload.size(), intended_ns);
             } else {
                 m_link.flush();
                 m_payload_size = payload.size();
-                m_in_flight_ids[id] = true;
+                m_in_flight_ids[id] = intended_ns;
                 ++m_in_flight;
             }
         }
@@ -316,21 +286,8 @@ private:
     std::uint16_t next_id() {
         do {
             m_next_id = m_next_id == 65535 ? 1 : m_next_id + 1;
-        } while (m_in_flight_ids[m_next_id]);
+        } while (m_in_flight_ids[m_next_id] != k_free);
         return m_next_id;
-    }
-
-    /// The broker has the message (or, QoS 0, it is written).
-    void acknowledged(std::size_t bytes) {
-        m_context.recorder.record_acked(m_topic_index);
-        m_context.recorder.record_sent(bytes);
-        completed();
-    }
-
-    void completed() {
-        if (m_quota > 0 && ++m_completed == m_quota) {
-            m_context.recorder.sender_done(); // the last one is answered, not just queued
-        }
     }
 
     /// An acknowledgement in the closed model: the next message.
@@ -338,9 +295,7 @@ private:
         if (m_in_flight > 0) {
             --m_in_flight;
         }
-        if (!m_context.plan.open_model && m_waiting.empty()) {
-            enqueue(m_context.plan.now_ns());
-        }
+        queue_next_if_closed();
         pump();
     }
 
@@ -366,18 +321,15 @@ private:
                 return;
             }
             m_ready = true;
-            if (m_began && !m_context.plan.open_model && m_waiting.empty()) {
-                enqueue(m_context.plan.now_ns()); // after a reconnect: the chain goes on
-            }
+            queue_next_if_closed(); // after a reconnect: the chain goes on
             pump();
             return;
         case pm::PacketType::puback:
         case pm::PacketType::pubcomp:
-            if (!m_in_flight_ids[packet.packet_id]) {
+            if (m_in_flight_ids[packet.packet_id] == k_free) {
                 return; // not ours (a stale id after a reconnect)
             }
-            m_in_flight_ids[packet.packet_id] = false;
-            acknowledged(m_payload_size);
+            acknowledged(m_payload_size, std::exchange(m_in_flight_ids[packet.packet_id], k_free));
             answered();
             return;
         case pm::PacketType::pubrec:
@@ -411,8 +363,8 @@ private:
         // Unacknowledged messages are not counted as published (so not as lost either);
         // they count toward the quota, so that --messages still ends.
         for (std::size_t id = 1; id < m_in_flight_ids.size(); ++id) {
-            if (m_in_flight_ids[id]) {
-                m_in_flight_ids[id] = false;
+            if (m_in_flight_ids[id] != k_free) {
+                m_in_flight_ids[id] = k_free;
                 completed();
             }
         }
@@ -434,25 +386,15 @@ private:
         connection.close();
     }
 
-    ClientContext m_context;
-    std::size_t m_index;
-    std::size_t m_sender;
-    std::size_t m_topic_index;
     std::string m_topic;
     std::string m_client_id;
-    std::uint64_t m_quota;
-    std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
-    std::uint64_t m_completed = 0; ///< Acknowledged, or lost with their connection.
-    std::uint64_t m_sequence = 0;
-    PayloadBuilder m_builder;
     MqttLink m_link;
     core::Timer m_retry;
     std::unique_ptr<transport::Connection> m_connection;
-    bool m_ready = false; ///< CONNACK received.
-    bool m_began = false;
-    std::deque<std::uint64_t> m_waiting; ///< Intended send times not yet published.
-    std::size_t m_in_flight = 0;         ///< Awaiting PUBACK / PUBCOMP / the closed-model PINGRESP.
-    std::vector<bool> m_in_flight_ids;   ///< By packet identifier (QoS 1 and 2).
+    bool m_ready = false;        ///< CONNACK received.
+    std::size_t m_in_flight = 0; ///< Awaiting PUBACK / PUBCOMP / the closed-model PINGRESP.
+    /// By packet identifier (QoS 1 and 2): the intended send time, or k_free.
+    std::vector<std::uint64_t> m_in_flight_ids;
     std::uint16_t m_next_id = 0;
     std::size_t m_payload_size = 0; ///< Every payload has the same size (--size).
 };

@@ -102,12 +102,16 @@ public:
     void begin_measure() {
         m_measuring = true;
         if (!m_plan.fanout && m_plan.messages == 0) {
-            // Echo with --duration: what was recorded while connecting is warm-up.
+            // Echo with --duration: messages stamped before now are warm-up, and so are
+            // their replies, however late they come back (a server still digesting the
+            // ramp answers them seconds later; counting them would put the ramp's latency
+            // into the measured window and count more replies than sends).
+            m_window_start_ns = m_plan.now_ns();
             m_latency.reset();
-            m_base_sent = m_sent;
-            m_base_received = m_received;
-            m_base_bytes_sent = m_bytes_sent;
-            m_base_bytes_received = m_bytes_received;
+            m_warmup_sent = m_sent;
+            m_warmup_received = m_received;
+            m_warmup_bytes_sent = m_bytes_sent;
+            m_warmup_bytes_received = m_bytes_received;
         }
         for (Sender* sender : m_senders) {
             sender->begin();
@@ -146,10 +150,14 @@ public:
     const Plan& plan() const override { return m_plan; }
     bool sending() const override { return m_sending && may_send(); }
     bool running() const override { return !m_finishing; }
-    void record_sent(std::size_t bytes) override {
+    void record_sent(std::size_t bytes, std::uint64_t stamp_ns) override {
         ++m_sent;
         m_bytes_sent += bytes;
         m_progress.sent.store(m_sent, std::memory_order_relaxed);
+        if (stamp_ns < m_window_start_ns) {
+            ++m_warmup_sent;
+            m_warmup_bytes_sent += bytes;
+        }
     }
     void record_received(std::size_t bytes, std::uint64_t sent_ns) override {
         ++m_received;
@@ -157,8 +165,13 @@ public:
         m_progress.received.store(m_received, std::memory_order_relaxed);
         std::uint64_t now = m_plan.now_ns();
         std::uint64_t us = now > sent_ns ? (now - sent_ns) / 1000 : 0;
-        m_latency.record(us);
         m_interval->record(us);
+        if (sent_ns < m_window_start_ns) {
+            ++m_warmup_received;
+            m_warmup_bytes_received += bytes;
+            return;
+        }
+        m_latency.record(us);
     }
     void record_duplicate() override { ++m_duplicates; }
     void record_reordered() override { ++m_reordered; }
@@ -287,10 +300,10 @@ private:
             r.subscribers = m_clients.size();
             r.publishers = m_publishers.size();
         }
-        r.messages_sent = m_sent - m_base_sent;
-        r.messages_received = m_received - m_base_received;
-        r.bytes_sent = m_bytes_sent - m_base_bytes_sent;
-        r.bytes_received = m_bytes_received - m_base_bytes_received;
+        r.messages_sent = m_sent - m_warmup_sent;
+        r.messages_received = m_received - m_warmup_received;
+        r.bytes_sent = m_bytes_sent - m_warmup_bytes_sent;
+        r.bytes_received = m_bytes_received - m_warmup_bytes_received;
         r.duplicates = m_duplicates;
         r.reordered = m_reordered;
         r.errors = m_errors;
@@ -340,10 +353,12 @@ private:
     std::uint64_t m_received = 0;
     std::uint64_t m_bytes_sent = 0;
     std::uint64_t m_bytes_received = 0;
-    std::uint64_t m_base_sent = 0;
-    std::uint64_t m_base_received = 0;
-    std::uint64_t m_base_bytes_sent = 0;
-    std::uint64_t m_base_bytes_received = 0;
+    /// Echo with --duration: messages stamped before this are warm-up (0: none are).
+    std::uint64_t m_window_start_ns = 0;
+    std::uint64_t m_warmup_sent = 0;
+    std::uint64_t m_warmup_received = 0;
+    std::uint64_t m_warmup_bytes_sent = 0;
+    std::uint64_t m_warmup_bytes_received = 0;
     std::uint64_t m_sample_sent = 0;
     std::uint64_t m_sample_received = 0;
     std::uint64_t m_sample_errors = 0;

@@ -62,6 +62,10 @@ class EchoTest(unittest.TestCase):
         self.assertGreater(report["messages_received"], 100)
         self.assertEqual(histogram_total(report["latency_us"]), report["messages_received"])
         self.assertEqual(report["errors"], {k: 0 for k in report["errors"]})
+        # The message each connection had in flight when the warm-up ended is warm-up, and
+        # so is its reply: the measured window has exactly one reply per measured send.
+        self.assertEqual(report["messages_received"], report["messages_sent"])
+        self.assertEqual(report["lost"], 0)
 
     def test_open_model_keeps_the_rate(self):
         report, summary = bench_json(self, "tcp", "-c", "5", "--rate", "2000", "-d", "2s")
