@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -35,8 +37,8 @@ struct BenchOptions {
     std::size_t size = 64;
     std::string payload;
     unsigned threads = 0;
-    double rate = 0;
-    double rate_per_conn = 0;
+    std::optional<double> rate;          ///< Unset: the closed model.
+    std::optional<double> rate_per_conn; ///< Unset: the closed model.
     std::string arrival = "uniform";
     std::size_t publishers = 1;
     std::string topic = "bench";
@@ -54,6 +56,10 @@ struct BenchOptions {
     std::string max_error_rate;
     double min_rate = 0;
 };
+
+/// The open model's bounds (see where they are checked).
+constexpr double k_min_rate_per_sender = 0.001;
+constexpr double k_max_rate = 1e8;
 
 bench::Protocol protocol_option(const std::string& name) {
     for (auto protocol : {bench::Protocol::tcp, bench::Protocol::ws, bench::Protocol::sse,
@@ -196,7 +202,7 @@ bench::Plan resolve_plan(const BenchOptions& options) {
             "--topic '{}': a topic name without '/', '?', '#', '%' or spaces", options.topic));
     }
     plan.topic = options.topic;
-    if (options.connect_rate < 0) {
+    if (!(options.connect_rate >= 0) || !std::isfinite(options.connect_rate)) {
         throw core::UsageError("--connect-rate: must be 0 (all at once) or more");
     }
     plan.connect_rate = options.connect_rate;
@@ -220,15 +226,28 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     std::size_t busiest =
         std::max(plan.connections, plan.fanout ? plan.publishers : std::size_t{0});
     plan.threads = static_cast<unsigned>(std::clamp<std::size_t>(threads, 1, busiest));
-    if (options.rate > 0 && options.rate_per_conn > 0) {
+    if (options.rate && options.rate_per_conn) {
         throw core::UsageError("--rate and --rate-per-conn: give one of them");
     }
-    if (options.rate < 0 || options.rate_per_conn < 0) {
-        throw core::UsageError("--rate: must be more than 0");
+    plan.open_model = options.rate || options.rate_per_conn;
+    if (plan.open_model) {
+        const char* flag = options.rate ? "--rate" : "--rate-per-conn";
+        double given = options.rate ? *options.rate : *options.rate_per_conn;
+        if (!(given > 0) || !std::isfinite(given)) {
+            throw core::UsageError(
+                fmt::format("{} {}: must be a number above 0 (leave it out for the closed model)",
+                            flag, given));
+        }
+        const auto senders = static_cast<double>(plan.senders());
+        plan.rate = options.rate ? given : given * senders;
+        // The schedule counts in nanoseconds: a sender slower than one message in 1,000 s
+        // (or a run faster than 10^8/s, far beyond one machine) would overflow or spin.
+        if (plan.rate / senders < k_min_rate_per_sender || plan.rate > k_max_rate) {
+            throw core::UsageError(fmt::format(
+                "{} {}: between {} per second per {} and {} per second in total", flag, given,
+                k_min_rate_per_sender, plan.fanout ? "publisher" : "connection", k_max_rate));
+        }
     }
-    plan.open_model = options.rate > 0 || options.rate_per_conn > 0;
-    plan.rate = options.rate > 0 ? options.rate
-                                 : options.rate_per_conn * static_cast<double>(plan.senders());
     if (options.arrival == "uniform") {
         plan.arrival = bench::Arrival::uniform;
     } else if (options.arrival == "poisson") {
@@ -265,7 +284,7 @@ bench::Thresholds resolve_thresholds(const BenchOptions& options) {
     thresholds.max_latency_us = latency_limit("--max-latency", options.max_latency);
     thresholds.max_connect_p99_us = latency_limit("--max-connect-p99", options.max_connect_p99);
     thresholds.max_error_rate = rate_limit("--max-error-rate", options.max_error_rate);
-    if (options.min_rate < 0) {
+    if (!(options.min_rate >= 0) || !std::isfinite(options.min_rate)) {
         throw core::UsageError("--min-rate: must be 0 or more");
     }
     if (options.min_rate > 0) {

@@ -262,7 +262,12 @@ class OutputTest(unittest.TestCase):
                      ["ws", "--pattern", "fanout", "ws://127.0.0.1:1/echo"],
                      ["mqtt", "http://127.0.0.1:1883"], ["tcp", "--size", "10"], ["tcp", "--rate", "5", "--rate-per-conn", "1"],
                      ["sse", "http://127.0.0.1:1/sse/x"], ["tcp", "--max-error-rate", "5x"],
-                     ["tcp", "--source-ip", "nowhere"], ["tcp", "--arrival", "bursty"]):
+                     ["tcp", "--source-ip", "nowhere"], ["tcp", "--arrival", "bursty"],
+                     # open-model rates the nanosecond schedule cannot keep (these used to
+                     # run the closed model silently, or spin)
+                     ["tcp", "--rate", "0"], ["tcp", "--rate", "nan"], ["tcp", "--rate", "inf"],
+                     ["tcp", "--rate-per-conn", "1e-9"], ["tcp", "--rate", "1e12"],
+                     ["tcp", "--connect-rate", "nan"]):
             with self.subTest(args=args):
                 result = bench(*args)
                 self.assertEqual(result.returncode, EXIT_USAGE, result.stderr.decode())
