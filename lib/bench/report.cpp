@@ -481,6 +481,10 @@ std::string load_model_text(const Report& report) {
                            format_count(report.rate),
                            report.arrival.empty() ? "" : fmt::format(" ({})", report.arrival));
     }
+    if (report.pattern == "fanout") {
+        return "closed model: each publisher sends its next message when the server "
+               "acknowledged the previous one";
+    }
     return "closed model: each connection sends its next message when the reply arrives";
 }
 
@@ -524,17 +528,22 @@ std::string errors_text(const ErrorCounts& errors) {
 
 } // namespace
 
+/// "1 publisher", "2 publishers".
+std::string counted(std::uint64_t count, std::string_view noun) {
+    return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
+}
+
 std::string render_summary(const Report& report) {
     const double seconds = report.duration_seconds;
     std::string out =
         fmt::format("  target        {} ({} {})\n", report.target, report.protocol, report.pattern);
     out += fmt::format("  load          {}\n", load_model_text(report));
     std::uint64_t up = report.connections - std::min(report.connections, report.connections_failed);
-    out += fmt::format("  connections   {} ({} up, {} failed), {} threads", report.connections, up,
-                       report.connections_failed, report.threads);
+    out += fmt::format("  connections   {} ({} up, {} failed), {}", report.connections, up,
+                       report.connections_failed, counted(report.threads, "thread"));
     if (report.pattern == "fanout") {
-        out +=
-            fmt::format(", {} publishers, {} subscribers", report.publishers, report.subscribers);
+        out += fmt::format(", {}, {}", counted(report.publishers, "publisher"),
+                           counted(report.subscribers, "subscriber"));
     }
     out +=
         fmt::format("\n  duration      {:.2f}s, {}-byte messages\n", seconds, report.message_size);

@@ -338,6 +338,7 @@ TEST_CASE("render_summary") {
         summary = render_summary(report);
         CHECK(summary.find("closed model") != std::string::npos);
         CHECK(summary.find("2 publishers, 8 subscribers") != std::string::npos);
+        CHECK(summary.find("when the server acknowledged the previous one") != std::string::npos);
         CHECK(summary.find("lost 10, duplicates 4, reordered 0") != std::string::npos);
     }
     SUBCASE("nothing measured") {
