@@ -252,15 +252,17 @@ int HttpListener::on_callback(lws* wsi, lws_callback_reasons reason, void* user,
         m_connections.emplace(wsi, false);
         break;
     case LWS_CALLBACK_TIMER: {
-        // The header timer, armed at accept. lws 4.1 cannot cancel a wsi timer (asking it to
-        // makes it fire at once), so it is left to fire on every connection still open:
-        // only one that never sent a request is late.
+        // From LwsContext: no request headers within the header timeout, after accept (408)
+        // or after the previous response (an idle keep-alive connection: just close).
+        if (m_exchanges.contains(wsi)) {
+            return 0; // a request came meanwhile
+        }
         auto it = m_connections.find(wsi);
         if (it != m_connections.end() && !it->second) {
             core::log_debug("http: request headers did not come in time");
             return LwsContext::answer_header_timeout(wsi);
         }
-        return 0;
+        return -1;
     }
     case LWS_CALLBACK_CLOSED_HTTP:
         forget(wsi);
@@ -291,7 +293,7 @@ int HttpListener::dispatch(lws* wsi, Next next) {
         return 0;
     case Next::done:
         m_exchanges.erase(wsi);
-        if (!m_shutting_down && lws_http_transaction_completed(wsi) == 0) {
+        if (!m_shutting_down && m_lws.complete_transaction(wsi) == 0) {
             return 0; // keep-alive: the connection waits for the next request
         }
         break;
