@@ -66,7 +66,8 @@ private:
     void forget(lws* wsi);
     /// `next` of a stream or poll just started: queues its header storage to be detached.
     Next held(lws* wsi, Next next);
-    void detach_held_headers();
+    /// Detaches the queued header storage, except that of `reading` (in its request callback).
+    void detach_held_headers(lws* reading = nullptr);
 
     core::Loop& m_loop;
     LwsContext& m_lws;
@@ -77,8 +78,8 @@ private:
     std::unordered_map<lws*, std::unique_ptr<Exchange>> m_exchanges;
     /// Connections we asked lws to close whose LWS_CALLBACK_CLOSED_HTTP has not come yet.
     std::unordered_set<lws*> m_closing;
-    /// Streams and polls started in this loop iteration, oldest first, whose header storage
-    /// detach_held_headers() gives back before the loop waits for I/O again.
+    /// Streams and polls started since the last request, oldest first, whose header storage
+    /// detach_held_headers() gives back at the next request or before the loop polls again.
     std::vector<lws*> m_detach_soon;
     std::uint64_t m_detach_hook = 0;
     core::Timer m_heartbeat;
