@@ -286,8 +286,11 @@ void LwsContext::on_request_deadline() {
 }
 
 int LwsContext::complete_transaction(lws* wsi) {
+    // With part of the response still unsent, lws completes the transaction itself once it
+    // has gone out, and times the wait for the next request then: leave that case to it.
+    const bool deferred = lws_partial_buffered(wsi) != 0;
     const int close = lws_http_transaction_completed(wsi);
-    if (close == 0) {
+    if (close == 0 && !deferred) {
         // lws armed its keep-alive (or header storage) timeout for the wait: ours instead.
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         await_request(wsi);

@@ -118,7 +118,8 @@ public:
 
     /// lws_http_transaction_completed() for a response that is done: returns its answer
     /// (non-zero: close the connection). When the connection stays open for the next
-    /// request, its wait is timed here (see add_protocol) instead of by lws. Use it, not
+    /// request, its wait is timed here (see add_protocol) instead of by lws (unless part of
+    /// the response is still unsent: lws then completes and times it later). Use it, not
     /// lws_http_transaction_completed, for every connection of this context.
     int complete_transaction(lws* wsi);
     /// Connections waiting for request headers, timed by this object.
