@@ -525,6 +525,42 @@ class ServeHttpOptionsTest(unittest.TestCase):
         self.assertTrue(data.startswith(b"HTTP/1.1 408"), data)
         self.assertLess(time.monotonic() - started, 5)
 
+    def test_idle_keep_alive_connection_is_closed_after_the_header_timeout(self):
+        with serve_http("--header-timeout", "1s") as serve:
+            client = socket.create_connection(host_port(serve))
+            client.settimeout(10)
+            client.sendall(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"not found" not in data:
+                chunk = client.recv(4096)
+                self.assertTrue(chunk, data)
+                data += chunk
+            self.assertTrue(data.startswith(b"HTTP/1.1 404"), data)
+            started = time.monotonic()
+            rest = b""
+            while chunk := client.recv(4096):  # no next request: closed, without a 408
+                rest += chunk
+            elapsed = time.monotonic() - started
+            client.close()
+        self.assertEqual(rest, b"")
+        self.assertGreater(elapsed, 0.5)
+        self.assertLess(elapsed, 5)
+
+    def test_held_poll_and_stream_outlive_the_header_timeout(self):
+        with serve_http("--header-timeout", "1s") as serve:
+            curl = Curl(serve.url("http") + "/stream/late")
+            try:
+                wait_for_subscribers(serve, "late", 1)
+                started = time.monotonic()
+                status, headers, body = request(serve, "GET", "/poll/late?timeout=2500ms")
+                held = time.monotonic() - started
+                self.assertEqual(status, 204, body)
+                self.assertGreater(held, 2)
+                publish(serve, "late", "still here")
+                curl.wait_for(lambda t: "still here" in t)
+            finally:
+                curl.close()
+
     def test_slow_subscriber_is_dropped_and_others_keep_up(self):
         count, payload = 64, b"z" * (512 * 1024)
         with serve_http("--max-body", "1MiB") as serve, \

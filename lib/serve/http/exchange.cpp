@@ -28,6 +28,13 @@ bool add_header(lws* wsi, std::string_view name, std::string_view value, unsigne
 
 } // namespace
 
+void Exchange::detach_headers() {
+    if (!m_headers_detached) {
+        m_headers_detached = true;
+        lws_http_headers_detach(m_wsi);
+    }
+}
+
 Next Exchange::on_body(std::string_view) {
     return Next::wait;
 }

@@ -41,6 +41,11 @@ public:
     virtual void begin_shutdown() {}
     /// One --heartbeat period passed.
     virtual void on_heartbeat() {}
+    /// Gives the request's header storage back to lws, for an exchange that has copied out
+    /// what it needs and stays open (a stream, a held poll): thousands of them should not
+    /// each keep one, and lws drops a connection that holds one for too long. Not from the
+    /// request callback, where lws still uses it. Once only; later calls do nothing.
+    void detach_headers();
 
 protected:
     lws* wsi() const { return m_wsi; }
@@ -49,6 +54,7 @@ protected:
 
 private:
     lws* m_wsi;
+    bool m_headers_detached = false;
 };
 
 /// A whole response, or the head of a chunked one.

@@ -200,9 +200,38 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
             }
         },
         m_options.heartbeat);
+    m_detach_hook = m_loop.add_before_poll_hook([this] { detach_held_headers(); });
 }
 
-HttpListener::~HttpListener() = default;
+HttpListener::~HttpListener() {
+    m_loop.remove_before_poll_hook(m_detach_hook);
+}
+
+Next HttpListener::held(lws* wsi, Next next) {
+    if (next == Next::wait) {
+        m_detach_soon.push_back(wsi);
+    }
+    return next;
+}
+
+void HttpListener::detach_held_headers(lws* reading) {
+    // lws 4.1 frees header storage by searching its list of all the storage in use, newest
+    // first. Held polls used to detach theirs from their first writeable callback, which
+    // comes after up to 48 x 1024 events of one libuv poll phase: with 10,000 polls
+    // re-requested after every publish, thousands were attached at once and the searches
+    // took 25 % of serve's CPU. Detached here as soon as lws is done with them (at the next
+    // request of any connection, or before the loop polls again), newest first, each is
+    // found within the first few entries.
+    for (auto it = m_detach_soon.rbegin(); it != m_detach_soon.rend(); ++it) {
+        if (*it == reading) {
+            continue; // its storage now holds the request being read
+        }
+        if (auto found = m_exchanges.find(*it); found != m_exchanges.end()) {
+            found->second->detach_headers();
+        }
+    }
+    m_detach_soon.clear();
+}
 
 std::string HttpListener::url() const {
     return "http://" + m_lws.bound().authority();
@@ -252,15 +281,17 @@ int HttpListener::on_callback(lws* wsi, lws_callback_reasons reason, void* user,
         m_connections.emplace(wsi, false);
         break;
     case LWS_CALLBACK_TIMER: {
-        // The header timer, armed at accept. lws 4.1 cannot cancel a wsi timer (asking it to
-        // makes it fire at once), so it is left to fire on every connection still open:
-        // only one that never sent a request is late.
+        // From LwsContext: no request headers within the header timeout, after accept (408)
+        // or after the previous response (an idle keep-alive connection: just close).
+        if (m_exchanges.contains(wsi)) {
+            return 0; // a request came meanwhile
+        }
         auto it = m_connections.find(wsi);
         if (it != m_connections.end() && !it->second) {
             core::log_debug("http: request headers did not come in time");
             return LwsContext::answer_header_timeout(wsi);
         }
-        return 0;
+        return -1;
     }
     case LWS_CALLBACK_CLOSED_HTTP:
         forget(wsi);
@@ -291,7 +322,7 @@ int HttpListener::dispatch(lws* wsi, Next next) {
         return 0;
     case Next::done:
         m_exchanges.erase(wsi);
-        if (!m_shutting_down && lws_http_transaction_completed(wsi) == 0) {
+        if (!m_shutting_down && m_lws.complete_transaction(wsi) == 0) {
             return 0; // keep-alive: the connection waits for the next request
         }
         break;
@@ -305,6 +336,9 @@ int HttpListener::dispatch(lws* wsi, Next next) {
 
 void HttpListener::forget(lws* wsi) {
     m_exchanges.erase(wsi);
+    if (!m_detach_soon.empty()) {
+        std::erase(m_detach_soon, wsi); // a new connection may get the same address
+    }
     m_closing.erase(wsi);
     if (m_shutting_down) {
         m_lws.notify_idle();
@@ -312,6 +346,9 @@ void HttpListener::forget(lws* wsi) {
 }
 
 Next HttpListener::on_request(lws* wsi, std::string_view path) {
+    // lws has returned from the callbacks of the streams and polls started before this
+    // request (it serves one connection at a time): their header storage can go.
+    detach_held_headers(wsi);
     m_connections[wsi] = true;
     m_closing.erase(wsi);
     m_exchanges.erase(wsi);
@@ -368,9 +405,9 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     switch (route.endpoint) {
     case Endpoint::sse:
     case Endpoint::stream:
-        return start_stream(wsi, request, route, reply);
+        return held(wsi, start_stream(wsi, request, route, reply));
     case Endpoint::poll:
-        return start_poll(wsi, request, route.topic, reply);
+        return held(wsi, start_poll(wsi, request, route.topic, reply));
     case Endpoint::publish:
         return start_publish(wsi, request, route.topic, reply);
     default:

@@ -13,10 +13,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace rtx::serve::http {
 
@@ -62,6 +64,10 @@ private:
     int dispatch(lws* wsi, Next next);
     int forward(lws* wsi, Next (Exchange::*call)());
     void forget(lws* wsi);
+    /// `next` of a stream or poll just started: queues its header storage to be detached.
+    Next held(lws* wsi, Next next);
+    /// Detaches the queued header storage, except that of `reading` (in its request callback).
+    void detach_held_headers(lws* reading = nullptr);
 
     core::Loop& m_loop;
     LwsContext& m_lws;
@@ -72,6 +78,10 @@ private:
     std::unordered_map<lws*, std::unique_ptr<Exchange>> m_exchanges;
     /// Connections we asked lws to close whose LWS_CALLBACK_CLOSED_HTTP has not come yet.
     std::unordered_set<lws*> m_closing;
+    /// Streams and polls started since the last request, oldest first, whose header storage
+    /// detach_held_headers() gives back at the next request or before the loop polls again.
+    std::vector<lws*> m_detach_soon;
+    std::uint64_t m_detach_hook = 0;
     core::Timer m_heartbeat;
     bool m_shutting_down = false;
 };

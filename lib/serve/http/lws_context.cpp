@@ -44,6 +44,7 @@ LwsContext::~LwsContext() {
     m_grace.reset();
     m_destroy_soon.reset();
     m_finish.reset();
+    m_request_timer.reset();
     start_destroy();
     // See destroy(): the loop must run lws's close callbacks before the second call.
     for (int turn = 0; m_context != nullptr && turn < 1000; ++turn) {
@@ -85,6 +86,16 @@ int LwsContext::route(lws* wsi, lws_callback_reasons reason, void* user, void* i
     auto forward = [&](const lws_protocols* protocol) {
         return protocol->callback(wsi, reason, protocol->user, in, len);
     };
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    case LWS_CALLBACK_WSI_DESTROY:
+        // The request headers came (or the connection is gone): no longer waiting for them.
+        self->m_awaiting_request.disarm(wsi);
+        break;
+    default:
+        break;
+    }
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
         char path[1024];
@@ -150,7 +161,8 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     transport::ws::route_lws_logs();
     m_server_name = settings.server_name;
     const unsigned seconds = whole_seconds(settings.header_timeout);
-    m_header_timeout_us = static_cast<lws_usec_t>(settings.header_timeout.count());
+    m_awaiting_request = core::DeadlineQueue<lws*>(settings.header_timeout);
+    m_request_timer = std::make_unique<core::Timer>(m_loop);
 
     void* foreign_loops[] = {m_loop.native()};
     lws_context_creation_info info{};
@@ -168,9 +180,11 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     info.user = this; // route() finds this object through the context
     // RFC 6455 section 8.1: a text message that is not UTF-8 fails the connection (1007).
     info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
+    // lws arms these while a request is read or a connection closes (and arms the
+    // keep-alive one after every response, which complete_transaction() clears again).
     info.timeout_secs = seconds;
-    // Our own header timer (408) runs first; lws's drop of a connection that holds header
-    // storage unused comes after it, as a backstop.
+    // Our own header deadline (408) runs first; lws's drop of a connection that holds
+    // header storage unused comes after it, as a backstop.
     info.timeout_secs_ah_idle = seconds + 2;
     info.keepalive_timeout = static_cast<int>(seconds);
     m_context = lws_create_context(&info);
@@ -184,7 +198,8 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     for (auto& protocol : m_protocols) {
         protocol.tx_packet_size = std::max<std::size_t>(protocol.tx_packet_size, 64 * 1024);
     }
-    if (!m_protocols.empty() && !m_mounts.empty()) {
+    // Through route() always: it also sees when a connection's request headers came.
+    if (!m_protocols.empty()) {
         m_default_callback = m_protocols.front().callback;
         m_protocols.front().callback = &LwsContext::route;
     }
@@ -200,6 +215,12 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
         info.extensions = k_extensions;
     }
     info.vhost_name = "rtx";
+    // No lws "validity" timer (its default: a ping after 300 s idle, hang up at 310 s): lws
+    // re-arms it in its sorted timeout list at every WebSocket upgrade and message, O(n) in
+    // the connections each time (38 % of serve's CPU with 10,000 ws connections). The ws
+    // listener keeps connections alive with its own pings (--ws-ping-interval).
+    static const lws_retry_bo_t k_no_validity_timer{};
+    info.retry_and_idle_policy = &k_no_validity_timer;
     m_vhost = lws_create_vhost(m_context, &info);
     if (m_vhost == nullptr) {
         stop_accepting();
@@ -236,7 +257,51 @@ void LwsContext::on_connection(int status) {
         core::log_verbose("http: libwebsockets did not take a new connection");
         return;
     }
-    lws_set_timer_usecs(wsi, m_header_timeout_us);
+    // lws timed the connection's first exchange (PENDING_TIMEOUT_ESTABLISH_WITH_SERVER, in
+    // its sorted list); the wait for the request is ours.
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    await_request(wsi);
+}
+
+void LwsContext::await_request(lws* wsi) {
+    m_awaiting_request.arm(wsi, core::DeadlineQueue<lws*>::Clock::now());
+    // Every deadline is as far off as this one: the timer runs for the head and, when it
+    // fires, moves on to the next head. Only an idle timer needs starting here.
+    if (!m_request_timer->active()) {
+        m_request_timer->start(m_awaiting_request.duration(), [this] { on_request_deadline(); });
+    }
+}
+
+void LwsContext::on_request_deadline() {
+    using Clock = core::DeadlineQueue<lws*>::Clock;
+    while (auto wsi = m_awaiting_request.pop_expired(Clock::now())) {
+        // What lws does for an expired lws_set_timer_usecs(), from outside its service:
+        // the protocol answers (408) and the connection closes at once, which runs its
+        // close callbacks (WSI_DESTROY disarms nothing: it was popped).
+        const lws_protocols* protocol = lws_get_protocol(*wsi);
+        if (protocol == nullptr || protocol->callback == nullptr ||
+            protocol->callback(*wsi, LWS_CALLBACK_TIMER, lws_wsi_user(*wsi), nullptr, 0) != 0) {
+            lws_set_timeout(*wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+        }
+    }
+    if (auto next = m_awaiting_request.next()) {
+        const auto wait = std::chrono::ceil<core::Duration>(*next - Clock::now());
+        m_request_timer->start(std::max(wait, core::Duration{0}),
+                               [this] { on_request_deadline(); });
+    }
+}
+
+int LwsContext::complete_transaction(lws* wsi) {
+    // With part of the response still unsent, lws completes the transaction itself once it
+    // has gone out, and times the wait for the next request then: leave that case to it.
+    const bool deferred = lws_partial_buffered(wsi) != 0;
+    const int close = lws_http_transaction_completed(wsi);
+    if (close == 0 && !deferred) {
+        // lws armed its keep-alive (or header storage) timeout for the wait: ours instead.
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        await_request(wsi);
+    }
+    return close;
 }
 
 int LwsContext::answer_header_timeout(lws* wsi) {
@@ -301,6 +366,9 @@ void LwsContext::destroy() {
     }
     if (m_destroy_soon) {
         m_destroy_soon->stop();
+    }
+    if (m_request_timer) {
+        m_request_timer->stop(); // lws closes every connection now
     }
     // lws 4.1 on a foreign libuv loop frees a context in two calls. The first closes every
     // connection; when the last one's close callback has run, lws closes its own handles

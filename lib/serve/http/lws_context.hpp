@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/deadline_queue.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/loop.hpp"
@@ -27,9 +28,9 @@ std::optional<std::string> request_header(lws* wsi, lws_token_indexes token);
 /// Settings that apply to every connection of an LwsContext.
 struct LwsSettings {
     /// How long a new connection may take to send its request headers before it is answered
-    /// 408 and closed. lws's own timeouts, which count whole seconds, are derived from it
-    /// (rounded up): an idle keep-alive connection is closed after that long, and so is a
-    /// request whose body stops arriving.
+    /// 408 and closed; an idle keep-alive connection is closed after that long too. lws's
+    /// own timeouts, which count whole seconds, are derived from it (rounded up): a request
+    /// whose body stops arriving is closed after that long.
     core::Duration header_timeout = std::chrono::seconds(10);
     /// The Server header of every response.
     std::string server_name = "rtx";
@@ -46,6 +47,15 @@ struct LwsSettings {
 /// rtx accepts the connections itself, on a uv_tcp_t bound by bind_and_listen() (so bind
 /// errors, IPv6 and port 0 behave as for every other listener), and hands each accepted
 /// socket to lws (lws_adopt_socket_vhost).
+///
+/// Timeouts: lws 4.1 keeps every scheduled timeout of a service thread (lws_set_timeout,
+/// lws_set_timer_usecs) in one sorted list, where each insertion walks from the head: O(n)
+/// in the timeouts pending, O(n^2) for a ramp to n connections (80 % of serve's CPU at
+/// 8,000 subscribers). So no connection keeps an lws timeout while it waits: the wait for
+/// request headers (after accept, and between keep-alive requests) is timed here, in a
+/// DeadlineQueue (O(1)), and lws's own timeout is cleared when it would stay; the stream
+/// and poll exchanges clear theirs. What is left in lws's list is transient (a request
+/// being read, a connection closing), so its insertions stay cheap.
 ///
 /// Shutdown: lws frees a context on a foreign loop only once libuv has run the close
 /// callbacks of its handles. shutdown() stops accepting and destroys the context as soon as
@@ -65,9 +75,13 @@ public:
 
     /// Adds a protocol to the vhost; before listen() only. The first one added is the
     /// vhost's default: it gets every HTTP request no mount claims, and the callbacks of a
-    /// connection before its request is known, LWS_CALLBACK_TIMER for the header timeout
-    /// included (it must answer with answer_header_timeout()). lws copies nothing it is
-    /// given: the strings must outlive this object.
+    /// connection before its request is known. That includes LWS_CALLBACK_TIMER, which
+    /// this object sends (outside lws's service, from its own timer) when a connection's
+    /// request headers did not come within the header timeout, after accept or after the
+    /// previous response: the callback answers with answer_header_timeout() (first request)
+    /// or returns non-zero to close silently (idle keep-alive), and the connection is then
+    /// closed; 0 keeps it. lws copies nothing it is given: the strings must outlive this
+    /// object.
     void add_protocol(const lws_protocols& protocol);
     /// Sends the WebSocket upgrades (and plain requests) whose path is `mountpoint`, or starts
     /// with it when it ends in '/', to the protocol named `protocol`, added before; before
@@ -101,6 +115,15 @@ public:
     void shutdown(core::Duration grace = std::chrono::seconds(1));
     /// A busy check may have turned false (during shutdown: see whether all are done).
     void notify_idle();
+
+    /// lws_http_transaction_completed() for a response that is done: returns its answer
+    /// (non-zero: close the connection). When the connection stays open for the next
+    /// request, its wait is timed here (see add_protocol) instead of by lws (unless part of
+    /// the response is still unsent: lws then completes and times it later). Use it, not
+    /// lws_http_transaction_completed, for every connection of this context.
+    int complete_transaction(lws* wsi);
+    /// Connections waiting for request headers, timed by this object.
+    std::size_t awaiting_request() const { return m_awaiting_request.size(); }
     /// True once lws has freed the context (or none was created).
     bool destroyed() const { return m_context == nullptr; }
 
@@ -118,6 +141,9 @@ private:
     static int route(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
     const lws_protocols* mounted_protocol(lws* wsi, std::string_view path) const;
     void on_connection(int status);
+    /// (Re)starts the wait for `wsi`'s next request headers.
+    void await_request(lws* wsi);
+    void on_request_deadline();
     void stop_accepting();
     bool start_destroy();
     void destroy();
@@ -136,7 +162,9 @@ private:
     lws_vhost* m_vhost = nullptr;
     uv_tcp_t* m_server = nullptr;
     SocketAddress m_bound;
-    lws_usec_t m_header_timeout_us = 0;
+    /// Connections with no request headers yet (new or idle keep-alive).
+    core::DeadlineQueue<lws*> m_awaiting_request{core::Duration{0}};
+    std::unique_ptr<core::Timer> m_request_timer; ///< For m_awaiting_request's head.
     bool m_shutting_down = false;
     bool m_destroying = false;
     std::unique_ptr<core::Timer> m_grace;

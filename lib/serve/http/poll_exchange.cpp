@@ -40,7 +40,6 @@ core::Result<bool> PollExchange::hold(Hub& hub, std::string_view topic, core::Du
     // The hold is ours to time, not lws's: no lws timeout may cut it short.
     lws_set_timeout(wsi(), NO_PENDING_TIMEOUT, 0);
     m_timer.start(hold_time, [this] { answer_soon(); });
-    request_writeable(); // to give back the header storage (see on_writeable)
     return true;
 }
 
@@ -65,12 +64,7 @@ void PollExchange::answer_soon() {
 }
 
 Next PollExchange::on_writeable() {
-    if (!m_headers_detached) {
-        // As for streams: thousands of held polls should not each keep header storage, and
-        // lws drops a connection that holds it for minutes.
-        lws_http_headers_detach(wsi());
-        m_headers_detached = true;
-    }
+    detach_headers(); // if HttpListener has not done it yet
     if (!m_answering) {
         return Next::wait;
     }

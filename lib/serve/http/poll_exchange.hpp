@@ -51,7 +51,6 @@ private:
     std::vector<std::shared_ptr<const HubMessage>> m_messages;
     std::size_t m_bytes = 0;
     bool m_answering = false; ///< Waiting for on_writeable to write the answer.
-    bool m_headers_detached = false;
     bool m_finishing = false;
 };
 

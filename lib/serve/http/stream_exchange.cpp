@@ -140,14 +140,7 @@ Next StreamExchange::on_writeable() {
     if (m_overflow) {
         return Next::close;
     }
-    if (!m_headers_detached) {
-        // The request headers were read when the stream started. Give their storage back
-        // now (out of the request callback, where lws still uses it): thousands of open
-        // streams would otherwise each hold one, and lws drops a connection that holds one
-        // for too long.
-        lws_http_headers_detach(wsi());
-        m_headers_detached = true;
-    }
+    detach_headers(); // if HttpListener has not done it yet
     std::string& buffer = write_buffer();
     buffer.assign(LWS_PRE + k_chunk_header_room, '\0');
     const std::size_t data_offset = buffer.size();

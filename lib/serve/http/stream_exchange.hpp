@@ -56,7 +56,6 @@ private:
     std::string m_prelude;       ///< SSE retry hint, gap and heartbeat comments, not yet sent.
     bool m_wake_pending = false; ///< request_writeable() called, on_writeable not yet run.
     bool m_sent_data = false;    ///< An event went out since the last heartbeat tick.
-    bool m_headers_detached = false;
     bool m_overflow = false;
     bool m_finishing = false;
 };

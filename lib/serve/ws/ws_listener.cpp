@@ -199,7 +199,7 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
                    ? on_peer_close(*connection, static_cast<const unsigned char*>(in), len)
                    : 0;
     case LWS_CALLBACK_TIMER:
-        // LwsContext's header timer, which lws cannot cancel: the request came long ago.
+        // LwsContext's request deadline, which the upgrade request disarmed: nothing to do.
         return 0;
     case LWS_CALLBACK_CLOSED:
         // lws may still be sending the close frame: the connection counts (for shutdown's
