@@ -259,6 +259,8 @@ private:
         std::size_t group = local / k_subscribers_per_multi;
         while (m_multis.size() <= group) {
             m_multis.push_back(std::make_unique<transport::http::CurlMulti>(m_loop));
+            // Every subscriber of the group, plus the publisher and the probe of group 0.
+            m_multis.back()->keep_idle_connections(k_subscribers_per_multi + 2);
         }
         return m_multis[group].get();
     }

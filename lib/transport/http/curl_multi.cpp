@@ -214,6 +214,10 @@ CurlMulti::CurlMulti(core::Loop& loop)
 
 CurlMulti::~CurlMulti() = default;
 
+void CurlMulti::keep_idle_connections(std::size_t count) {
+    curl_multi_setopt(m_impl->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(count));
+}
+
 /// One easy handle and its state. Deleted by HttpTransfer, or by itself when the
 /// HttpTransfer went away while curl was inside one of its callbacks (orphaned).
 struct HttpTransfer::Impl {
