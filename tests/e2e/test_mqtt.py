@@ -144,6 +144,32 @@ def no_loss_across_cuts(test, broker_port, version, qos, tag, n=200, cuts=(40, 1
     test.assertGreaterEqual(proxy.accepted, 4)  # both clients came back at least once
 
 
+def no_local_round_trip(test, url, no_local):
+    """One rtx mqtt sub that also publishes its stdin lines (--publish-to) to the topic it
+    subscribes to: with --no-local it hears only another client's message, without it
+    its own comes back first."""
+    topic = f"nl/{int(no_local)}"
+    flags = ["--no-local"] if no_local else []
+    with popen_rtx("-vv", "mqtt", "sub", url, "-V", "5", "-t", topic, "-q", "1", "--publish-to",
+                   topic, *flags, "--count", "1", "--timeout", "10s") as me:
+        wait_ready(me)
+        me.stdin.write(b"mine\n")
+        me.stdin.flush()
+        # Once the broker acknowledged "mine" it has routed it: had it come back to us, it
+        # would have been before the PUBACK, on the same connection.
+        deadline = time.monotonic() + 10
+        with contextlib.suppress(TimeoutError):
+            while time.monotonic() < deadline:
+                line = read_line(me.stderr, timeout=max(deadline - time.monotonic(), 0.01))
+                if not line or b"mqtt: publish done" in line:
+                    break
+        if me.poll() is None:
+            result = rtx("mqtt", "pub", url, "-V", "5", "-t", topic, "-q", "1", "-m", "theirs")
+            test.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        out, _ = me.communicate(timeout=10)
+    test.assertEqual((me.returncode, out), (EXIT_OK, b"theirs\n" if no_local else b"mine\n"))
+
+
 @unittest.skipUnless(HAVE_MOSQUITTO, "mosquitto not installed (scripts/install-deps.sh)")
 class MqttTest(unittest.TestCase):
     @classmethod
@@ -258,14 +284,9 @@ class MqttTest(unittest.TestCase):
         self.assertEqual(p["user_properties"], [["trace", "abc"], ["k", "v=w"]])
 
     def test_v5_no_local(self):
-        # One client both subscribes (no-local) and publishes: rtx pub runs as a separate
-        # client, so it is mosquitto_sub/pub semantics we check: the flag is accepted and
-        # other clients' messages still arrive.
-        sub = self.sub("-V", "5", "-t", "nl", "--no-local", "--retain-handling", "2",
-                       "--retain-as-published", "--count", "1")
-        self.pub("-t", "nl", "-m", "other")
-        code, out, _ = self.finish(sub)
-        self.assertEqual((code, [m["payload"] for m in messages(out)]), (EXIT_OK, ["other"]))
+        for no_local in (True, False):
+            with self.subTest(no_local=no_local):
+                no_local_round_trip(self, self.url, no_local)
 
     def test_format_template(self):
         sub = self.sub("-t", "fmt/#", "-q", "1", "--count", "1", "-F", r"%t|%p|%q|%r|%l|%x|%%\t.",
@@ -495,6 +516,13 @@ class RtxServeBrokerTest(unittest.TestCase):
             for version, qos in (("3.1.1", 1), ("3.1.1", 2), ("5", 2)):
                 with self.subTest(version=version, qos=qos):
                     no_loss_across_cuts(self, port, version, qos, "rtx-serve")
+
+    def test_v5_no_local_against_rtx_serve(self):
+        from rtxtest import Serve
+        with Serve("--no-tcp", "--no-http", "--mqtt-port", "0", expect=1) as serve:
+            for no_local in (True, False):
+                with self.subTest(no_local=no_local):
+                    no_local_round_trip(self, serve.url("mqtt"), no_local)
 
 
 if __name__ == "__main__":

@@ -303,7 +303,13 @@ public:
                 static_cast<::mqtt::subscribe_options::RetainHandling>(s.retain_handling));
         }
         try {
-            if (m_impl->options.version == 5) {
+            if (m_impl->options.version == 5 && subs.size() == 1) {
+                // Paho C reads a single filter's options from a field the collection form of
+                // Paho C++ 1.2 leaves unset (its list is used from two filters on): without
+                // this, no-local, retain-as-published and retain handling were never sent.
+                m_impl->client->subscribe(subs.front().filter, subs.front().qos, nullptr,
+                                          *m_impl->subscribe_listener, sub_options.front());
+            } else if (m_impl->options.version == 5) {
                 m_impl->client->subscribe(filters, qos, nullptr, *m_impl->subscribe_listener,
                                           sub_options);
             } else {
