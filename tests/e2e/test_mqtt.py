@@ -397,6 +397,19 @@ class MqttTest(unittest.TestCase):
                 self.assertEqual(len(result.stderr.decode().strip().splitlines()), 1,
                                  result.stderr)
 
+    def test_missing_or_unknown_subcommand_names_sub_and_pub(self):
+        for args in ([], ["foo"], ["foo", "bar"]):
+            with self.subTest(args=args):
+                result = rtx("mqtt", *args)
+                self.assertEqual(result.returncode, EXIT_USAGE, result.stderr)
+                [line] = result.stderr.decode().strip().splitlines()
+                self.assertIn("sub or pub", line)
+                if args:
+                    self.assertIn("'foo'", line)
+        stray = rtx("mqtt", "pub", self.url, "-t", "x", "-m", "a", "-r", "bogus")
+        self.assertEqual(stray.returncode, EXIT_USAGE, stray.stderr)
+        self.assertIn(b"bogus", stray.stderr)
+
     def test_unreachable_broker_exits_3(self):
         result = rtx("mqtt", "pub", f"mqtt://127.0.0.1:{free_port()}", "-t", "x", "-m", "a")
         self.assertEqual(result.returncode, EXIT_CONNECT, result.stderr)
