@@ -546,6 +546,30 @@ class MqttBroker(unittest.TestCase):
                 self.assertEqual(lines(s, 1), ["exactly"])
                 self.assertEqual(extra_lines(s), [])
 
+    def test_v5_pubrel_resent_after_a_drop_completes(self):
+        # The PUBCOMP was lost in the drop, so the client resends PUBREL for an id the broker
+        # already released: during recovery that is success (Paho counts a PUBCOMP >= 0x80
+        # as a failed publish); outside recovery an unknown id is 0x92.
+        expiry = b"\x11\x00\x00\x00\x3c"  # Session Expiry Interval 60 s
+        with broker() as serve:
+            port = port_of(serve)
+            with mqttraw.Client(port) as c:
+                c.connect(client_id="rel", version=5, clean=False, props=expiry)
+                c.send(mqttraw.publish("rel", b"x", qos=2, packet_id=9))
+                self.assertEqual(c.read_packet()[0], 0x50)  # PUBREC
+                c.send(mqttraw.packet(0x62, b"\x00\x09"))
+                self.assertEqual(c.read_packet()[0], 0x70)  # PUBCOMP, then the drop
+            with mqttraw.Client(port) as c:
+                c.connect(client_id="rel", version=5, clean=False, props=expiry)
+                c.send(mqttraw.packet(0x62, b"\x00\x09"))
+                first, body = c.read_packet()
+                self.assertEqual(first, 0x70)
+                self.assertIn(body, (b"\x00\x09", b"\x00\x09\x00"))  # success
+            with mqttraw.Client(port) as c:
+                c.connect(client_id="fresh", version=5)
+                c.send(mqttraw.packet(0x62, b"\x00\x05"))
+                self.assertEqual(c.read_packet(), (0x70, b"\x00\x05\x92"))
+
 
 @unittest.skipUnless(MOSQ, "mosquitto-clients not installed")
 class MqttCrossProtocol(unittest.TestCase):

@@ -547,6 +547,7 @@ private:
             info.was_open = true;
             info.by_peer = true; // the exchange is complete: a natural end for the wrapper
             if (m_impl->failed > 0) {
+                info.final = true; // a reconnect would not deliver them: end here
                 info.exit_code = ExitCode::connection_lost;
                 info.reason = fmt::format("{} message{} not delivered", m_impl->failed,
                                           m_impl->failed == 1 ? "" : "s");
@@ -855,7 +856,12 @@ void MqttClient::Impl::requeue(std::string payload) {
 }
 
 void MqttClient::Impl::publish_failed(int rc, int reason, std::optional<std::string> payload) {
-    if (reason >= 0x80) {
+    if (reason == 0x92) {
+        // PUBCOMP "Packet Identifier not found" to the PUBREL Paho resent after a reconnect:
+        // the broker had released the message and its PUBCOMP was lost in the drop. MQTT 5
+        // (section 3.7.2.1): not an error during recovery. Delivered.
+        core::log_debug("mqtt: PUBCOMP 0x92 after a reconnect: the broker had completed it");
+    } else if (reason >= 0x80) {
         // The broker answered and refused it (MQTT 5 PUBACK/PUBREC reason code).
         ++failed;
         core::log_error("mqtt publish refused: {} (0x{:02x})",
