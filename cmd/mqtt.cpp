@@ -49,6 +49,7 @@ struct SubOptions {
     bool retain_as_published = false;
     int retain_handling = 0;
     std::string format;
+    std::string publish_to;
 };
 
 struct PubOptions {
@@ -201,7 +202,12 @@ core::ExitCode run_sub(const SubOptions& options) {
         mqtt.subscriptions.push_back(s);
     }
     mqtt.retained_only = options.retained_only;
-    settings.pipe.read_stdin = false;
+    // --publish-to: stdin lines go out on the subscriber's own connection (with --no-local
+    // it does not hear them back). The end of stdin does not end a subscriber.
+    settings.pipe.read_stdin = !options.publish_to.empty();
+    settings.pipe.half_close = false;
+    mqtt.publish.topic = options.publish_to;
+    mqtt.publish.qos = options.mqtt.qos;
     std::unique_ptr<output::Sink> sink;
     if (!options.format.empty()) {
         if (options.mqtt.client.json) {
@@ -311,13 +317,27 @@ void add_mqtt_flags(CLI::App& app, MqttFlags& f, bool subscriber) {
     add_client_flags(app, f.client, set);
 }
 
+/// The help of `rtx mqtt` without the hidden catch-all for a word that is not sub or pub.
+class MqttFormatter final : public CLI::Formatter {
+public:
+    std::string make_usage(const CLI::App* app, std::string name) const override {
+        std::string usage = CLI::Formatter::make_usage(app, std::move(name));
+        if (auto at = usage.find(" [...]"); at != std::string::npos) {
+            usage.erase(at, 6);
+        }
+        return usage;
+    }
+};
+
 } // namespace
 
 Runner setup_mqtt(CLI::App& parent, std::string_view name, std::string_view summary) {
     auto sub = std::make_shared<SubOptions>();
     auto pub = std::make_shared<PubOptions>();
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
-    app->require_subcommand(1);
+    // Not required through CLI11 (its "A subcommand is required" names neither): the
+    // runner says which there are; an unknown word in their place arrives as an extra.
+    app->require_subcommand(0, 1);
     app->footer(R"(Examples:
   rtx mqtt sub mqtt://127.0.0.1:1883 -t 'sensors/#'
   rtx mqtt pub mqtt://127.0.0.1:1883 -t sensors/t1 -m 21.5
@@ -333,7 +353,8 @@ See 'rtx mqtt sub --help', 'rtx mqtt pub --help' and rtx-mqtt(1).)");
     s->add_flag("-R,--retained-only", sub->retained_only,
                 "Print the retained messages, exit at the first live one")
         ->group(g);
-    s->add_flag("--no-local", sub->no_local, "v5: not the messages this client publishes")
+    s->add_flag("--no-local", sub->no_local,
+                "v5: not the messages this client publishes (see --publish-to)")
         ->group(g);
     s->add_flag("--retain-as-published", sub->retain_as_published,
                 "v5: keep the publisher's retain flag")
@@ -341,6 +362,9 @@ See 'rtx mqtt sub --help', 'rtx mqtt pub --help' and rtx-mqtt(1).)");
     s->add_option("--retain-handling", sub->retain_handling,
                   "v5: retained messages 0 on every subscribe, 1 on a new one, 2 never")
         ->check(CLI::Range(0, 2))
+        ->group(g);
+    s->add_option("--publish-to", sub->publish_to,
+                  "Also publish each stdin line to this topic, on the same connection (-q QoS)")
         ->group(g);
     s->add_option("-F,--format", sub->format,
                   "Line template: %t topic %p payload %q QoS %r retain %l length %x hex %b base64 "
@@ -355,6 +379,7 @@ Examples:
   rtx mqtt sub mqtt://localhost -t 'a/+/c' -F '%t %p' --count 10 --timeout 30s
   rtx mqtt sub mqtt://localhost -t config/# --retained-only
   rtx mqtt sub mqtt://localhost -V 5 -c -i worker1 -q 1 -t jobs --reconnect
+  rtx mqtt sub mqtt://localhost -V 5 -t chat --no-local --publish-to chat   # a chat client
 
 Exit status: 0 done (--count, --retained-only), 2 usage, 3 connect failed, 4 TLS, 5 timeout,
 7 connection lost, 11 --reconnect gave up, 13 refused (CONNACK or SUBACK), 130 Ctrl-C.)");
@@ -387,14 +412,30 @@ Examples:
 Exit status: 0 delivered, 2 usage, 3 connect failed, 4 TLS, 5 timeout, 7 connection lost or
 a message not delivered, 11 --reconnect gave up, 13 refused (CONNACK), 130 Ctrl-C.)");
 
-    return [sub, pub, s, p]() {
+    // A word that is neither sub nor pub lands here, and so does a stray word after sub's or
+    // pub's own arguments (CLI11 hands it up to the parent).
+    auto stray = std::make_shared<std::vector<std::string>>();
+    app->add_option("words", *stray)->group("");
+    app->formatter(std::make_shared<MqttFormatter>());
+
+    return [sub, pub, stray, s, p]() {
+        if (!stray->empty() && (s->parsed() || p->parsed())) {
+            throw core::UsageError(
+                fmt::format("The following argument was not expected: {}", stray->front()));
+        }
         if (s->parsed()) {
             return run_sub(*sub);
         }
         if (p->parsed()) {
             return run_pub(*pub);
         }
-        return core::ExitCode::usage;
+        const std::vector<std::string>& extra = *stray;
+        if (extra.empty()) {
+            throw core::UsageError(
+                "rtx mqtt needs a subcommand: sub or pub (see 'rtx mqtt --help')");
+        }
+        throw core::UsageError(
+            fmt::format("rtx mqtt: unknown subcommand '{}' (use sub or pub)", extra.front()));
     };
 }
 

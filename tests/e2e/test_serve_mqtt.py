@@ -492,6 +492,84 @@ class MqttBroker(unittest.TestCase):
                 self.assertEqual(first, 0x3A)  # DUP set
                 self.assertTrue(body.endswith(b"unacked"))
 
+    def test_inflight_qos2_resumed_with_dup_publish_and_pubrel(self):
+        # MQTT-4.4.0-1: on a resumed session the server resends an unacknowledged PUBLISH
+        # with DUP and the same packet id, and a PUBREL whose PUBCOMP never came.
+        with broker() as serve:
+            port = port_of(serve)
+            with mqttraw.Client(port) as c:
+                c.connect(client_id="q2", version=4, clean=False)
+                c.send(mqttraw.subscribe("q2/#", qos=2, version=4))
+                self.assertEqual(c.read_packet(), (0x90, b"\x00\x01\x02"))
+                pub(port, "q2/a", "-q", "2", message="released")
+                first, body = c.read_packet()
+                self.assertEqual(first, 0x34)  # QoS 2, no DUP
+                released_id = body[6:8]  # after the topic "q2/a" (2 + 4 bytes)
+                c.send(mqttraw.packet(0x50, released_id))  # PUBREC
+                self.assertEqual(c.read_packet(), (0x62, released_id))  # PUBREL; no PUBCOMP
+                pub(port, "q2/b", "-q", "2", message="unacked")
+                first, body = c.read_packet()
+                self.assertEqual(first, 0x34)
+                unacked_id = body[6:8]
+            with mqttraw.Client(port) as c:
+                self.assertEqual(c.connect(client_id="q2", version=4, clean=False), b"\x01\x00")
+                self.assertEqual(c.read_packet(), (0x62, released_id))  # PUBREL again
+                first, body = c.read_packet()
+                self.assertEqual((first, body[6:8]), (0x3C, unacked_id))  # DUP, same id
+                self.assertTrue(body.endswith(b"unacked"))
+                c.send(mqttraw.packet(0x70, released_id))  # PUBCOMP
+                c.send(mqttraw.packet(0x50, unacked_id))  # PUBREC
+                self.assertEqual(c.read_packet(), (0x62, unacked_id))
+                c.send(mqttraw.packet(0x70, unacked_id))
+                c.send(mqttraw.packet(0xC0, b""))
+                self.assertEqual(c.read_packet(), (0xD0, b""))  # nothing else owed
+
+    def test_qos2_publish_retried_after_a_drop_is_delivered_once(self):
+        # The client's side of the same rule: PUBREC came, the connection dropped before
+        # PUBREL; the client resends the PUBLISH with DUP. The broker must not route it a
+        # second time, and must complete the exchange.
+        with broker() as serve:
+            port = port_of(serve)
+            with sub(port, "once", args=("-q", "2"), fmt="%p") as s:
+                body = mqttraw.string("once") + b"\x00\x07" + b"exactly"
+                with mqttraw.Client(port) as c:
+                    c.connect(client_id="sender", version=4, clean=False)
+                    c.send(mqttraw.packet(0x34, body))
+                    self.assertEqual(c.read_packet(), (0x50, b"\x00\x07"))  # PUBREC
+                with mqttraw.Client(port) as c:
+                    self.assertEqual(c.connect(client_id="sender", version=4, clean=False),
+                                     b"\x01\x00")
+                    c.send(mqttraw.packet(0x3C, body))  # the same PUBLISH, DUP set
+                    self.assertEqual(c.read_packet(), (0x50, b"\x00\x07"))
+                    c.send(mqttraw.packet(0x62, b"\x00\x07"))  # PUBREL
+                    self.assertEqual(c.read_packet(), (0x70, b"\x00\x07"))  # PUBCOMP
+                self.assertEqual(lines(s, 1), ["exactly"])
+                self.assertEqual(extra_lines(s), [])
+
+    def test_v5_pubrel_resent_after_a_drop_completes(self):
+        # The PUBCOMP was lost in the drop, so the client resends PUBREL for an id the broker
+        # already released: during recovery that is success (Paho counts a PUBCOMP >= 0x80
+        # as a failed publish); outside recovery an unknown id is 0x92.
+        expiry = b"\x11\x00\x00\x00\x3c"  # Session Expiry Interval 60 s
+        with broker() as serve:
+            port = port_of(serve)
+            with mqttraw.Client(port) as c:
+                c.connect(client_id="rel", version=5, clean=False, props=expiry)
+                c.send(mqttraw.publish("rel", b"x", qos=2, packet_id=9))
+                self.assertEqual(c.read_packet()[0], 0x50)  # PUBREC
+                c.send(mqttraw.packet(0x62, b"\x00\x09"))
+                self.assertEqual(c.read_packet()[0], 0x70)  # PUBCOMP, then the drop
+            with mqttraw.Client(port) as c:
+                c.connect(client_id="rel", version=5, clean=False, props=expiry)
+                c.send(mqttraw.packet(0x62, b"\x00\x09"))
+                first, body = c.read_packet()
+                self.assertEqual(first, 0x70)
+                self.assertIn(body, (b"\x00\x09", b"\x00\x09\x00"))  # success
+            with mqttraw.Client(port) as c:
+                c.connect(client_id="fresh", version=5)
+                c.send(mqttraw.packet(0x62, b"\x00\x05"))
+                self.assertEqual(c.read_packet(), (0x70, b"\x00\x05\x92"))
+
 
 @unittest.skipUnless(MOSQ, "mosquitto-clients not installed")
 class MqttCrossProtocol(unittest.TestCase):

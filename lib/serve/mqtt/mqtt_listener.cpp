@@ -450,8 +450,13 @@ private:
 
     void on_pubrel(const pm::Packet& p) {
         const bool known = m_session->incoming_qos2.erase(p.packet_id) != 0;
+        // On a resumed session an unknown id is a PUBREL resent because our PUBCOMP was lost
+        // in the drop: the exchange did complete. MQTT 5 says 0x92 is "not an error during
+        // recovery", but Paho reports a PUBCOMP >= 0x80 as a failed publish, so recovery
+        // answers success (as mosquitto does); 0x92 stays for a real mismatch.
         send_ack(PacketType::pubcomp, p.packet_id,
-                 known ? pm::reason::success : pm::reason::packet_identifier_not_found);
+                 known || m_resumed ? pm::reason::success
+                                    : pm::reason::packet_identifier_not_found);
     }
 
     void on_puback(const pm::Packet& p) {

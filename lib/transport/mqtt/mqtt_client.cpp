@@ -9,8 +9,10 @@
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
+#include <optional>
 
 namespace rtx::transport::mqtt {
 
@@ -200,11 +202,20 @@ struct MqttClient::Impl {
 
     void create_client(const std::shared_ptr<Impl>& self);
     ::mqtt::connect_options connect_options() const;
-    /// Hands the message to Paho, or holds it while Paho has k_max_handed messages.
+    /// Hands the message to Paho, or holds it while Paho has k_max_handed messages (or
+    /// has already seen the connection drop).
     void publish(const Message& message);
     /// Hands held messages to Paho while it has room. Throws mqtt::exception.
     void hand_waiting();
-    void hand(std::string_view payload);
+    /// Hands one message to Paho. False when Paho refuses it because it has already seen
+    /// the connection drop while the loop has not heard yet: the caller keeps the message
+    /// for the next connection instead of losing it. Throws mqtt::exception otherwise.
+    bool hand(std::string_view payload);
+    /// Holds a message Paho dropped from its session (reported as failed while in flight)
+    /// to publish it again, ahead of those never handed.
+    void requeue(std::string payload);
+    /// What a failed publish means, from Paho's return and reason codes (loop thread).
+    void publish_failed(int rc, int reason, std::optional<std::string> payload);
     /// Paho's own command queue holds 100 messages (create option maxBufferedMessages) and
     /// refuses more: rtx holds the rest, and they count in buffered_bytes() so the stdin
     /// pump pauses at the usual high-water mark.
@@ -223,7 +234,8 @@ struct MqttClient::Impl {
     std::size_t unacknowledged_bytes = 0;
     std::deque<std::string> waiting; ///< Published by the user, not yet handed to Paho.
     std::size_t waiting_bytes = 0;
-    std::size_t failed = 0; ///< Publishes Paho reported as failed.
+    std::size_t requeued = 0; ///< Messages at the front of `waiting` that Paho had dropped.
+    std::size_t failed = 0;   ///< Publishes Paho reported as failed.
     std::chrono::steady_clock::time_point connect_started;
 };
 
@@ -291,7 +303,13 @@ public:
                 static_cast<::mqtt::subscribe_options::RetainHandling>(s.retain_handling));
         }
         try {
-            if (m_impl->options.version == 5) {
+            if (m_impl->options.version == 5 && subs.size() == 1) {
+                // Paho C reads a single filter's options from a field the collection form of
+                // Paho C++ 1.2 leaves unset (its list is used from two filters on): without
+                // this, no-local, retain-as-published and retain handling were never sent.
+                m_impl->client->subscribe(subs.front().filter, subs.front().qos, nullptr,
+                                          *m_impl->subscribe_listener, sub_options.front());
+            } else if (m_impl->options.version == 5) {
                 m_impl->client->subscribe(filters, qos, nullptr, *m_impl->subscribe_listener,
                                           sub_options);
             } else {
@@ -529,6 +547,7 @@ private:
             info.was_open = true;
             info.by_peer = true; // the exchange is complete: a natural end for the wrapper
             if (m_impl->failed > 0) {
+                info.final = true; // a reconnect would not deliver them: end here
                 info.exit_code = ExitCode::connection_lost;
                 info.reason = fmt::format("{} message{} not delivered", m_impl->failed,
                                           m_impl->failed == 1 ? "" : "s");
@@ -536,7 +555,7 @@ private:
                 info.reason = "all messages delivered";
             }
             m_end_info = info;
-            begin_close();
+            begin_close(true);
         } else if (m_state == State::open && m_impl->waiting.empty()) {
             m_handler.on_drain(*this);
         }
@@ -557,13 +576,21 @@ private:
     }
 
     /// Sends DISCONNECT (a clean end: the broker drops the will) and reports m_end_info when
-    /// Paho is done, or at once when there is no connection to end.
-    void begin_close() {
+    /// Paho is done, or at once when there is no connection to end. `drain`: Paho first
+    /// waits (up to the connect timeout) for the QoS 1/2 messages still in its session,
+    /// such as one whose write failed at a drop and which it sent again after the reconnect.
+    void begin_close(bool drain = false) {
         bool connected = m_state == State::open || m_state == State::subscribing;
         m_state = State::closing;
         if (connected) {
+            int timeout_ms = 0;
+            if (drain) {
+                timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  m_impl->options.connect_timeout)
+                                                  .count());
+            }
             try {
-                m_impl->client->disconnect(0, nullptr, *m_impl->disconnect_listener);
+                m_impl->client->disconnect(timeout_ms, nullptr, *m_impl->disconnect_listener);
                 return;
             } catch (const ::mqtt::exception&) {
                 // Already gone: nothing to wait for.
@@ -694,8 +721,15 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); });
     // Publishes are counted on the client, not the attempt: a message in flight at a drop
     // completes on a later attempt, after Paho resends it.
-    auto publish_done = [bridge = bridge, weak](bool ok) {
-        bridge->post([weak, ok] {
+    // A failed one carries its payload back (copied on Paho's thread) in case it must be
+    // published again.
+    struct Failure {
+        int rc = 0;
+        int reason = 0;
+        std::optional<std::string> payload;
+    };
+    auto publish_done = [bridge = bridge, weak](std::optional<Failure> failure) {
+        bridge->post([weak, failure = std::move(failure)]() mutable {
             auto impl = weak.lock();
             if (!impl) {
                 return;
@@ -703,10 +737,10 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
             if (impl->unacknowledged > 0) {
                 --impl->unacknowledged;
             }
-            if (!ok) {
-                ++impl->failed;
+            if (failure) {
+                impl->publish_failed(failure->rc, failure->reason, std::move(failure->payload));
             }
-            core::log_debug("mqtt: publish {}, {} unacknowledged", ok ? "done" : "failed",
+            core::log_debug("mqtt: publish {}, {} unacknowledged", failure ? "failed" : "done",
                             impl->unacknowledged);
             if (impl->unacknowledged == 0) {
                 impl->unacknowledged_bytes = 0;
@@ -717,11 +751,17 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         });
     };
     publish_listener = std::make_unique<Listener>(
-        [publish_done](const ::mqtt::token&) { publish_done(true); },
+        [publish_done](const ::mqtt::token&) { publish_done(std::nullopt); },
         [publish_done](const ::mqtt::token& token) {
-            core::log_error("mqtt publish failed: {}",
-                            ::mqtt::exception::error_str(token.get_return_code()));
-            publish_done(false);
+            Failure failure;
+            failure.rc = token.get_return_code();
+            int reason = static_cast<int>(token.get_reason_code());
+            failure.reason = reason == 0xff ? 0 : reason; // 0xff: no reason code (3.1.1)
+            const auto* delivery = dynamic_cast<const ::mqtt::delivery_token*>(&token);
+            if (delivery != nullptr && delivery->get_message()) {
+                failure.payload = delivery->get_message()->get_payload_str();
+            }
+            publish_done(std::move(failure));
         });
 }
 
@@ -791,24 +831,61 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
 }
 
 void MqttClient::Impl::publish(const Message& message) {
-    if (unacknowledged >= k_max_handed || !waiting.empty()) {
+    if (unacknowledged >= k_max_handed || !waiting.empty() || !hand(message.payload)) {
         waiting.emplace_back(message.payload);
         waiting_bytes += message.payload.size();
-        return;
     }
-    hand(message.payload);
 }
 
 void MqttClient::Impl::hand_waiting() {
     while (!waiting.empty() && unacknowledged < k_max_handed) {
-        std::string payload = std::move(waiting.front());
+        if (!hand(waiting.front())) {
+            return; // the connection is gone: they wait for the next one
+        }
+        waiting_bytes -= waiting.front().size();
         waiting.pop_front();
-        waiting_bytes -= payload.size();
-        hand(payload);
+        requeued -= requeued > 0 ? 1 : 0;
     }
 }
 
-void MqttClient::Impl::hand(std::string_view payload) {
+void MqttClient::Impl::requeue(std::string payload) {
+    waiting_bytes += payload.size();
+    auto at = waiting.begin() + static_cast<std::ptrdiff_t>(std::min(requeued, waiting.size()));
+    waiting.insert(at, std::move(payload));
+    ++requeued;
+}
+
+void MqttClient::Impl::publish_failed(int rc, int reason, std::optional<std::string> payload) {
+    if (reason == 0x92) {
+        // PUBCOMP "Packet Identifier not found" to the PUBREL Paho resent after a reconnect:
+        // the broker had released the message and its PUBCOMP was lost in the drop. MQTT 5
+        // (section 3.7.2.1): not an error during recovery. Delivered.
+        core::log_debug("mqtt: PUBCOMP 0x92 after a reconnect: the broker had completed it");
+    } else if (reason >= 0x80) {
+        // The broker answered and refused it (MQTT 5 PUBACK/PUBREC reason code).
+        ++failed;
+        core::log_error("mqtt publish refused: {} (0x{:02x})",
+                        ::mqtt::exception::reason_code_str(reason), reason);
+    } else if ((rc == MQTTASYNC_OPERATION_INCOMPLETE || rc == MQTTASYNC_DISCONNECTED) && payload &&
+               options.publish.qos > 0) {
+        // Paho dropped it from its session (the broker started a new session, so Paho
+        // cleaned its own): nobody will send it again unless we do.
+        core::log_verbose("mqtt: a message in flight was dropped with the session; publishing "
+                          "it again");
+        requeue(std::move(*payload));
+    } else if (options.publish.qos > 0) {
+        // A write that failed as the connection dropped: Paho reports the publish as failed
+        // but keeps the message in its session and sends it again after the reconnect, with
+        // no second report. The final DISCONNECT waits for Paho's in-flight messages.
+        core::log_debug("mqtt: publish interrupted ({}); Paho resends it from the session",
+                        ::mqtt::exception::error_str(rc));
+    } else {
+        ++failed; // QoS 0: at most once, and this one did not make it
+        core::log_error("mqtt publish failed: {}", ::mqtt::exception::error_str(rc));
+    }
+}
+
+bool MqttClient::Impl::hand(std::string_view payload) {
     const PublishSettings& p = options.publish;
     auto out = ::mqtt::make_message(p.topic, payload.data(), payload.size(), p.qos, p.retain);
     if (options.version == 5) {
@@ -833,9 +910,17 @@ void MqttClient::Impl::hand(std::string_view payload) {
         }
         out->set_properties(properties);
     }
-    client->publish(out, nullptr, *publish_listener);
+    try {
+        client->publish(out, nullptr, *publish_listener);
+    } catch (const ::mqtt::exception& e) {
+        if (e.get_return_code() == MQTTASYNC_DISCONNECTED) {
+            return false;
+        }
+        throw;
+    }
     ++unacknowledged;
     unacknowledged_bytes += payload.size();
+    return true;
 }
 
 MqttClient::MqttClient(core::Loop& loop, MqttOptions options)
