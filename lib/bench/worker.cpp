@@ -43,7 +43,12 @@ public:
         if (m_plan.protocol != Protocol::ws) {
             return true;
         }
-        m_ws = std::make_unique<transport::WsClient>(m_loop, transport::TlsOptions{});
+        // lws allocates the receive buffer of every connection up front, and with thousands
+        // of idle connections it is most of their memory: 1 KiB holds a default 64-byte
+        // message many times over, and larger ones are joined from 1 KiB pieces.
+        constexpr std::size_t k_rx_buffer = 1024;
+        m_ws = std::make_unique<transport::WsClient>(m_loop, transport::TlsOptions{}, std::string{},
+                                                     k_rx_buffer);
         auto ready = m_ws->init();
         if (!ready) {
             m_ws.reset();

@@ -1,5 +1,6 @@
 #include "transport/ws/ws_client.hpp"
 
+#include "core/fifo.hpp"
 #include "core/log.hpp"
 #include "core/timer.hpp"
 #include "transport/ws/lws_support.hpp"
@@ -14,7 +15,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <optional>
 
 namespace rtx::transport {
@@ -36,11 +36,14 @@ constexpr int k_writes_per_turn = 16;
 
 int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
 
+/// Spare frame buffers a connection keeps for its next messages: enough for the messages in
+/// flight of a steady sender, so that sending does not allocate.
+constexpr std::size_t k_spare_frames = 8;
+/// A spare frame buffer larger than this is freed rather than kept (one big message must
+/// not pin its size in every connection that once sent one).
+constexpr std::size_t k_spare_frame_capacity = LWS_PRE + k_fragment;
+
 // lws points into these for the context's life; they never change.
-const lws_protocols k_protocols[] = {
-    {k_protocol_name, callback, 0, 64 * 1024, 0, nullptr, 64 * 1024},
-    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
-};
 const lws_extension k_extensions[] = {
     {"permessage-deflate", lws_extension_callback_pm_deflate,
      "permessage-deflate; client_max_window_bits"},
@@ -159,8 +162,12 @@ private:
     std::string m_extensions;         ///< Negotiated extensions (permessage-deflate).
     std::string m_chosen_subprotocol; ///< The server's Sec-WebSocket-Protocol.
 
-    std::deque<Outgoing> m_queue;
+    /// Reuses a written frame buffer for a later message (or frees it).
+    void recycle(std::string&& frame);
+
+    core::Fifo<Outgoing> m_queue;
     std::vector<std::string> m_retired; ///< Written, but lws may still read them (deflate).
+    std::vector<std::string> m_spare;   ///< Empty frame buffers with capacity, to reuse.
     std::size_t m_queued_bytes = 0;
     bool m_sending_finished = false;
     bool m_ping_due = false;
@@ -195,6 +202,8 @@ struct WsClient::Impl {
     core::Loop& loop;
     TlsOptions tls;
     std::string proxy;
+    /// lws points into this for the context's life.
+    lws_protocols protocols[2] = {};
     lws_context* context = nullptr;
     lws_vhost* vhost = nullptr;
 };
@@ -224,8 +233,16 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::s
 
 // --- WsClient -----------------------------------------------------------------------------
 
-WsClient::WsClient(core::Loop& loop, TlsOptions tls, std::string proxy)
-    : m_impl(std::make_unique<Impl>(loop, std::move(tls), std::move(proxy))) {}
+WsClient::WsClient(core::Loop& loop, TlsOptions tls, std::string proxy, std::size_t rx_buffer)
+    : m_impl(std::make_unique<Impl>(loop, std::move(tls), std::move(proxy))) {
+    lws_protocols& protocol = m_impl->protocols[0];
+    protocol.name = k_protocol_name;
+    protocol.callback = callback;
+    // lws allocates this much (plus LWS_PRE) for every connection as it opens, and hands
+    // received payload over in pieces of at most this size.
+    protocol.rx_buffer_size = rx_buffer;
+    protocol.tx_packet_size = k_fragment;
+}
 
 WsClient::~WsClient() {
     ws::destroy_lws_context_now(m_impl->loop.native(), &m_impl->context);
@@ -240,7 +257,7 @@ core::Result<bool> WsClient::init() {
     info.foreign_loops = foreign_loops;
     info.pcontext = &m_impl->context;
     info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = k_protocols;
+    info.protocols = m_impl->protocols;
     info.extensions = k_extensions;
     info.gid = -1;
     info.uid = -1;
@@ -518,6 +535,10 @@ bool WsConnection::send(const Message& message) {
         return false;
     }
     Outgoing& out = m_queue.emplace_back();
+    if (!m_spare.empty()) {
+        out.frame = std::move(m_spare.back());
+        m_spare.pop_back();
+    }
     out.frame.reserve(LWS_PRE + message.payload.size());
     out.frame.assign(LWS_PRE, '\0');
     out.frame.append(message.payload);
@@ -543,7 +564,10 @@ int WsConnection::on_writeable() {
     // of it. So: one write per callback when an extension is active.
     int writes_left = m_extensions.empty() ? k_writes_per_turn : 1;
     // ... and until lws has drained such a write it reads the payload from our buffer: the
-    // last message written is freed only now, when lws hands WRITEABLE back to us.
+    // last message written is reused (or freed) only now, when lws hands WRITEABLE back.
+    for (std::string& frame : m_retired) {
+        recycle(std::move(frame));
+    }
     m_retired.clear();
     auto can_write_more = [&] {
         return writes_left > 0 && !lws_send_pipe_choked(m_wsi);
@@ -625,6 +649,14 @@ int WsConnection::on_writeable() {
     return send_close_frame();
 }
 
+void WsConnection::recycle(std::string&& frame) {
+    if (m_spare.size() < k_spare_frames && frame.capacity() <= k_spare_frame_capacity) {
+        frame.clear();
+        m_spare.push_back(std::move(frame));
+    }
+    // else: the string goes out of scope in the caller (freed)
+}
+
 int WsConnection::send_close_frame() {
     // Our close frame goes out as a plain write: lws's own close (lws_close_reason and
     // return -1) would drop every data frame the server still sends before its close, and
@@ -659,9 +691,20 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
     if (m_rx_overflow || m_discard_rx) {
         return 0; // closing on our side: the rest is not for the user any more
     }
-    if (lws_is_first_fragment(m_wsi)) {
+    const bool first = lws_is_first_fragment(m_wsi) != 0;
+    if (first) {
         m_rx.clear();
         m_rx_binary = lws_frame_is_binary(m_wsi) != 0;
+    }
+    const bool last = lws_is_final_fragment(m_wsi) && lws_remaining_packet_payload(m_wsi) == 0;
+    if (first && last && len <= m_options.max_message) {
+        // The whole message in one piece: hand over lws's buffer, no copy.
+        ++m_stats.messages_in;
+        m_stats.bytes_in += len;
+        Message message{std::string_view(data, len),
+                        m_rx_binary ? PayloadKind::binary : PayloadKind::text};
+        m_handler.on_message(*this, message);
+        return 0;
     }
     if (m_rx.size() + len > m_options.max_message) {
         CloseInfo failure;
@@ -678,7 +721,7 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
         return 0;
     }
     m_rx.append(data, len);
-    if (!lws_is_final_fragment(m_wsi) || lws_remaining_packet_payload(m_wsi) != 0) {
+    if (!last) {
         return 0;
     }
     ++m_stats.messages_in;

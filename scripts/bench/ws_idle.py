@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Memory per idle WebSocket connection: `rtx bench ws` holds N echo connections to
+`rtx serve`'s /echo (a separate process) for SECONDS and sends nothing on them, then the
+peak RSS (VmHWM) of both processes is divided by N.
+
+"Idle" is the open model at 1e-9 messages/s per connection: each connection's first send
+falls at a random time within ~30 years, so none is sent during the run; the bench runner,
+its histograms and every connection are exactly those of a loaded run. Connections ramp at
+CONNECT_RATE/s from four loopback source addresses (--source-ip); the run fails unless
+every one of them opened and none failed.
+
+Two figures per process: peak / N (everything, the fixed part included: binary, lws
+contexts, histograms, the worker loops' buffers) and, for every N after the first, the
+marginal cost (peak(N) - peak(previous N)) / (N - previous N), which is the memory of one
+more connection without the fixed part.
+
+usage: scripts/bench/ws_idle.py [BUILD_DIR] [N[,N...]] [SECONDS] [CONNECT_RATE]
+       defaults: build 1000,2000 10 2000
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+counts = [int(n) for n in (sys.argv[2] if len(sys.argv) > 2 else "1000,2000").split(",")]
+seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+connect_rate = sys.argv[4] if len(sys.argv) > 4 else "2000"
+rtx = f"{build}/cmd/rtx"
+
+
+def status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+    except (FileNotFoundError, ProcessLookupError, StopIteration):
+        return None
+
+
+def hold(n):
+    """One run with n idle connections: (bench peak KiB, serve peak KiB, serve KiB before)."""
+    serve = subprocess.Popen([rtx, "serve", "--no-tcp", "--no-mqtt", "--http-port", "0",
+                              "--ws-max-conns", str(n + 100)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    endpoints = dict(serve.stdout.readline().decode().split() for _ in range(3))
+    serve_before = status_kib(serve.pid, "VmRSS")
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = os.path.join(tmp, "report.json")
+        command = [rtx, "bench", "ws", "-c", str(n), "--connect-rate", connect_rate,
+                   "--rate-per-conn", "1e-9", "-d", f"{seconds}s", "--drain", "0s",
+                   "--connect-timeout", "30s",
+                   "--source-ip", "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5",
+                   "--json", report_path, endpoints["ws-echo"]]
+        print("$", " ".join(command), flush=True)
+        bench = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        # VmHWM only grows: the last reading before bench exits is its peak (ru_maxrss would
+        # include the peak of this Python process, which forked it).
+        bench_peak = 0
+        while bench.poll() is None:
+            bench_peak = max(bench_peak, status_kib(bench.pid, "VmHWM") or 0)
+            time.sleep(0.2)
+        serve_peak = status_kib(serve.pid, "VmHWM")
+        serve.send_signal(signal.SIGTERM)
+        serve.wait()
+        with open(report_path) as f:
+            report = json.load(f)
+    opened = report["connections"] - report["connections_failed"]
+    errors = sum(report["errors"].values())
+    print(f"  {opened} of {n} connections opened, {errors} errors, "
+          f"{report['messages_sent']} messages sent", flush=True)
+    if bench.returncode != 0 or opened != n or errors != 0:
+        sys.exit(f"ws_idle: the run with {n} connections did not hold them all "
+                 f"(bench exit {bench.returncode})")
+    return bench_peak, serve_peak, serve_before
+
+
+previous = None
+for n in counts:
+    bench_peak, serve_peak, serve_before = hold(n)
+    for who, peak in (("rtx bench", bench_peak), ("rtx serve", serve_peak)):
+        line = (f"  {who}: peak RSS {peak / 1024:.1f} MiB = {peak * 1024 / n:.0f} B per "
+                f"connection")
+        if who == "rtx serve":
+            line += f" (before the run {serve_before / 1024:.1f} MiB)"
+        if previous is not None:
+            previous_n, previous_peak = previous[0], previous[1 if who == "rtx bench" else 2]
+            line += (f"; marginal {(peak - previous_peak) * 1024 / (n - previous_n):.0f} B per "
+                     f"connection from {previous_n}")
+        print(line, flush=True)
+    previous = (n, bench_peak, serve_peak)
