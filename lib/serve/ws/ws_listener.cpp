@@ -1,6 +1,7 @@
 #include "serve/ws/ws_listener.hpp"
 
 #include "core/encoding.hpp"
+#include "core/fifo.hpp"
 #include "core/log.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/ws/ws_rules.hpp"
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -78,7 +78,10 @@ struct WsListener::Connection final : Subscriber {
     bool received_binary = false;
     bool reading_paused = false;
     // Sending: whole messages, the front one sent up to `sent`.
-    std::deque<std::shared_ptr<const HubMessage>> queue;
+    core::Fifo<std::shared_ptr<const HubMessage>> queue;
+    /// /echo: the last message echoed, once nobody else holds it, reused for the next one
+    /// (its payload's capacity too): echoing does not allocate.
+    std::shared_ptr<HubMessage> spare;
     std::size_t sent = 0;
     std::size_t queued_bytes = 0;
     // Keepalive: something came since the last ping timer tick; a ping is to be sent, or was
@@ -105,8 +108,11 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     protocol.name = m_protocol_name.c_str();
     protocol.callback = &WsListener::callback;
     protocol.user = this;
-    // lws hands received payload to the callback in pieces of at most this size.
-    protocol.rx_buffer_size = 64 * 1024;
+    // lws allocates this much for every connection as it opens and hands received payload
+    // to the callback in pieces of at most this size (they are joined in `received`). With
+    // thousands of idle connections it is most of their memory; 64 KiB cost ~4 KiB of
+    // resident memory each (the pages lws touched), 2 KiB costs 2 KiB.
+    protocol.rx_buffer_size = 2048;
     m_lws.add_protocol(protocol);
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
     m_lws.add_busy_check([this] { return !m_connections.empty(); });
@@ -300,14 +306,18 @@ int WsListener::on_receive(Connection& connection, const char* data, std::size_t
 
 int WsListener::on_message(Connection& connection) {
     const bool binary = connection.received_binary;
-    std::string payload = std::exchange(connection.received, std::string());
     if (m_endpoint == WsEndpoint::echo) {
-        auto message = std::make_shared<HubMessage>();
-        message->payload = std::move(payload);
+        std::shared_ptr<HubMessage> message = std::move(connection.spare);
+        if (!message) {
+            message = std::make_shared<HubMessage>();
+            message->source = "ws";
+        }
+        // The payload moves into the message; `received` takes the spare's old buffer.
+        message->payload.swap(connection.received);
         message->binary = binary;
-        message->source = "ws";
         enqueue(connection, std::move(message));
     } else {
+        std::string payload = std::exchange(connection.received, std::string());
         PublishOptions options;
         options.binary = binary;
         options.source = "ws";
@@ -401,6 +411,13 @@ int WsListener::on_writeable(Connection& connection) {
         connection.sent += length;
         if (last) {
             connection.queued_bytes -= size;
+            if (m_endpoint == WsEndpoint::echo && connection.queue.front().use_count() == 1 &&
+                message.payload.capacity() <= k_write_chunk) {
+                // An echo's message is this connection's own (made mutable in on_message);
+                // a big one is freed, not kept for the connection's life.
+                connection.spare =
+                    std::const_pointer_cast<HubMessage>(std::move(connection.queue.front()));
+            }
             connection.queue.pop_front();
             connection.sent = 0;
         }
