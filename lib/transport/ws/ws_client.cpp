@@ -569,8 +569,11 @@ int WsConnection::on_writeable() {
         recycle(std::move(frame));
     }
     m_retired.clear();
+    // The first write of a WRITEABLE callback needs no check (lws says the socket takes
+    // it); lws_send_pipe_choked() is a poll() system call, so only later writes pay for it.
+    const int writes_allowed = writes_left;
     auto can_write_more = [&] {
-        return writes_left > 0 && !lws_send_pipe_choked(m_wsi);
+        return writes_left > 0 && (writes_left == writes_allowed || !lws_send_pipe_choked(m_wsi));
     };
     if (m_ping_due) {
         m_ping_due = false;
