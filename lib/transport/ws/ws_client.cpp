@@ -108,7 +108,9 @@ public:
                  const WsOptions& options, Handler& handler, std::uint64_t id);
     ~WsConnection() override;
 
-    void start();
+    /// `url` and `connect`: those of the constructor (only what outlives the connect attempt
+    /// is kept: a bench holds thousands of connections).
+    void start(const core::Url& url, const ConnectOptions& connect);
     void note_extension(std::string_view name) {
         m_extensions += m_extensions.empty() ? "" : ", ";
         m_extensions += name;
@@ -149,8 +151,9 @@ private:
 
     WsClient::Impl& m_client;
     core::Loop& m_loop;
-    core::Url m_url;
-    ConnectOptions m_connect;
+    std::string m_host; ///< Of the URL, for messages.
+    std::uint16_t m_port;
+    core::Duration m_connect_timeout;
     WsOptions m_options;
     Handler& m_handler;
     std::uint64_t m_id;
@@ -317,7 +320,7 @@ std::unique_ptr<Connection> WsClient::connect(const core::Url& url, const Connec
                                               const WsOptions& options, Handler& handler,
                                               std::uint64_t id) {
     auto connection = std::make_unique<WsConnection>(*m_impl, url, connect, options, handler, id);
-    connection->start();
+    connection->start(url, connect);
     return connection;
 }
 
@@ -328,8 +331,9 @@ WsConnection::WsConnection(WsClient::Impl& client, const core::Url& url,
                            Handler& handler, std::uint64_t id)
     : m_client(client)
     , m_loop(client.loop)
-    , m_url(url)
-    , m_connect(connect)
+    , m_host(url.host)
+    , m_port(url.port)
+    , m_connect_timeout(connect.connect_timeout)
     , m_options(options)
     , m_handler(handler)
     , m_id(id)
@@ -354,14 +358,14 @@ std::int64_t WsConnection::now_us() const {
         .count();
 }
 
-void WsConnection::start() {
+void WsConnection::start(const core::Url& url, const ConnectOptions& connect) {
     m_started_us = now_us();
-    const bool tls = m_url.scheme == "wss";
+    const bool tls = url.scheme == "wss";
     const std::uint16_t default_port = tls ? 443 : 80;
     m_host_header =
-        m_url.host.find(':') != std::string::npos ? fmt::format("[{}]", m_url.host) : m_url.host;
-    if (m_url.port != default_port) {
-        m_host_header += fmt::format(":{}", m_url.port);
+        url.host.find(':') != std::string::npos ? fmt::format("[{}]", url.host) : url.host;
+    if (url.port != default_port) {
+        m_host_header += fmt::format(":{}", url.port);
     }
     for (const auto& protocol : m_options.subprotocols) {
         if (!m_subprotocol_header.empty()) {
@@ -369,15 +373,15 @@ void WsConnection::start() {
         }
         m_subprotocol_header += protocol;
     }
-    std::string path = m_url.path.empty() ? "/" : m_url.path;
-    if (!m_url.query.empty()) {
-        path += "?" + m_url.query;
+    std::string path = url.path.empty() ? "/" : url.path;
+    if (!url.query.empty()) {
+        path += "?" + url.query;
     }
 
     lws_client_connect_info info{};
     info.context = m_client.context;
-    info.address = m_url.host.c_str();
-    info.port = m_url.port;
+    info.address = m_host.c_str();
+    info.port = m_port;
     info.path = path.c_str();
     info.host = m_host_header.c_str();
     // Origin goes out with the other extra headers: lws's own origin field would prefix
@@ -388,7 +392,7 @@ void WsConnection::start() {
     info.pwsi = &m_wsi;
     if (tls) {
         info.ssl_connection = LCCSCF_USE_SSL;
-        if (m_connect.tls.insecure) {
+        if (connect.tls.insecure) {
             info.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
                                    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED |
                                    LCCSCF_ALLOW_INSECURE;
@@ -401,20 +405,19 @@ void WsConnection::start() {
         m_wsi = nullptr;
         CloseInfo failure;
         failure.exit_code = ExitCode::connect_failed;
-        failure.reason = fmt::format("connect to {}:{}: failed", m_url.host, m_url.port);
+        failure.reason = fmt::format("connect to {}:{}: failed", m_host, m_port);
         finish(std::move(failure));
         return;
     }
-    if (m_state == State::connecting && m_connect.connect_timeout.count() > 0) {
-        m_connect_timer.start(m_connect.connect_timeout, [this] {
+    if (m_state == State::connecting && m_connect_timeout.count() > 0) {
+        m_connect_timer.start(m_connect_timeout, [this] {
             if (m_state != State::connecting) {
                 return;
             }
             CloseInfo failure;
             failure.exit_code = ExitCode::timeout;
-            failure.reason =
-                fmt::format("connect to {}:{}: no WebSocket handshake within {}", m_url.host,
-                            m_url.port, core::format_duration(m_connect.connect_timeout));
+            failure.reason = fmt::format("connect to {}:{}: no WebSocket handshake within {}",
+                                         m_host, m_port, core::format_duration(m_connect_timeout));
             m_failure = std::move(failure);
             kill();
         });
@@ -510,7 +513,7 @@ void WsConnection::on_established() {
     } else {
         core::log_verbose("ws: compression off (no extension negotiated)");
     }
-    core::log_verbose("ws: connected to {} in {:.3f} ms", m_url.host,
+    core::log_verbose("ws: connected to {} in {:.3f} ms", m_host,
                       static_cast<double>(m_stats.connect_time.count()) / 1000.0);
     if (m_options.ping_interval.count() > 0) {
         m_ping_timer.start(
@@ -763,18 +766,17 @@ void WsConnection::on_connection_error(std::string_view error) {
         failure.protocol_code = status;
         failure.reason = fmt::format("ws: {}:{} answered HTTP {} instead of 101 Switching "
                                      "Protocols",
-                                     m_url.host, m_url.port, status);
+                                     m_host, m_port, status);
     } else if (contains_any(text, {"ssl", "SSL", "tls", "TLS", "certificate", "x509"})) {
         failure.exit_code = ExitCode::tls_failed;
-        failure.reason = fmt::format("tls: {}:{}: {}", m_url.host, m_url.port, text);
+        failure.reason = fmt::format("tls: {}:{}: {}", m_host, m_port, text);
     } else if (contains_any(text, {"HS:", "upgrade", "accept", "protocol"})) {
         failure.exit_code = ExitCode::protocol_error;
-        failure.reason =
-            fmt::format("ws: {}:{}: handshake failed: {}", m_url.host, m_url.port, text);
+        failure.reason = fmt::format("ws: {}:{}: handshake failed: {}", m_host, m_port, text);
     } else {
         failure.exit_code = ExitCode::connect_failed;
         // lws says little ("closed before established"): refused, reset or unreachable.
-        failure.reason = fmt::format("connect to {}:{}: failed ({})", m_url.host, m_url.port, text);
+        failure.reason = fmt::format("connect to {}:{}: failed ({})", m_host, m_port, text);
     }
     finish(std::move(failure));
 }
@@ -807,8 +809,8 @@ void WsConnection::on_closed() {
         info.by_peer = true;
         info.exit_code = ExitCode::connection_lost;
         info.protocol_code = ws_close::abnormal;
-        info.reason = fmt::format("ws: connection to {}:{} lost without a close frame", m_url.host,
-                                  m_url.port);
+        info.reason =
+            fmt::format("ws: connection to {}:{} lost without a close frame", m_host, m_port);
     }
     finish(std::move(info));
 }
