@@ -9,10 +9,11 @@ its histograms and every connection are exactly those of a loaded run. Connectio
 CONNECT_RATE/s from four loopback source addresses (--source-ip); the run fails unless
 every one of them opened and none failed.
 
-Two figures per process: peak / N (everything, the fixed part included: binary, lws
-contexts, histograms, the worker loops' buffers) and, for every N after the first, the
-marginal cost (peak(N) - peak(previous N)) / (N - previous N), which is the memory of one
-more connection without the fixed part.
+Per process: the peak RSS (VmHWM, which includes the connect ramp, when handshakes are in
+flight) and the held RSS (VmRSS sampled during the idle hold, every connection open), each
+also divided by N (everything, the fixed part included: binary, lws contexts, histograms,
+the worker loops' buffers); and, for every N after the first, the marginal cost of one more
+held connection, (held(N) - held(previous N)) / (N - previous N), without the fixed part.
 
 usage: scripts/bench/ws_idle.py [BUILD_DIR] [N[,N...]] [SECONDS] [CONNECT_RATE]
        defaults: build 1000,2000 10 2000
@@ -56,11 +57,18 @@ def hold(n):
                    "--json", report_path, endpoints["ws-echo"]]
         print("$", " ".join(command), flush=True)
         bench = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        started = time.monotonic()
+        # The hold: from 2 s after the ramp should have ended to 1 s before the run ends.
+        ramp = n / float(connect_rate) if float(connect_rate) > 0 else 0
+        hold_from, hold_to = started + ramp + 2, started + ramp + seconds - 1
         # VmHWM only grows: the last reading before bench exits is its peak (ru_maxrss would
         # include the peak of this Python process, which forked it).
-        bench_peak = 0
+        bench_peak = bench_held = serve_held = 0
         while bench.poll() is None:
             bench_peak = max(bench_peak, status_kib(bench.pid, "VmHWM") or 0)
+            if hold_from <= time.monotonic() <= hold_to:
+                bench_held = max(bench_held, status_kib(bench.pid, "VmRSS") or 0)
+                serve_held = max(serve_held, status_kib(serve.pid, "VmRSS") or 0)
             time.sleep(0.2)
         serve_peak = status_kib(serve.pid, "VmHWM")
         serve.send_signal(signal.SIGTERM)
@@ -74,20 +82,24 @@ def hold(n):
     if bench.returncode != 0 or opened != n or errors != 0:
         sys.exit(f"ws_idle: the run with {n} connections did not hold them all "
                  f"(bench exit {bench.returncode})")
-    return bench_peak, serve_peak, serve_before
+    if not bench_held or not serve_held:
+        sys.exit("ws_idle: the hold was too short to sample (more SECONDS)")
+    return {"rtx bench": (bench_peak, bench_held), "rtx serve": (serve_peak, serve_held),
+            "serve before": serve_before}
 
 
 previous = None
 for n in counts:
-    bench_peak, serve_peak, serve_before = hold(n)
-    for who, peak in (("rtx bench", bench_peak), ("rtx serve", serve_peak)):
-        line = (f"  {who}: peak RSS {peak / 1024:.1f} MiB = {peak * 1024 / n:.0f} B per "
-                f"connection")
+    figures = hold(n)
+    for who in ("rtx bench", "rtx serve"):
+        peak, held = figures[who]
+        line = (f"  {who}: peak RSS {peak / 1024:.1f} MiB = {peak * 1024 / n:.0f} B/conn, "
+                f"held {held / 1024:.1f} MiB = {held * 1024 / n:.0f} B/conn")
         if who == "rtx serve":
-            line += f" (before the run {serve_before / 1024:.1f} MiB)"
+            line += f" (before the run {figures['serve before'] / 1024:.1f} MiB)"
         if previous is not None:
-            previous_n, previous_peak = previous[0], previous[1 if who == "rtx bench" else 2]
-            line += (f"; marginal {(peak - previous_peak) * 1024 / (n - previous_n):.0f} B per "
-                     f"connection from {previous_n}")
+            previous_n, previous_held = previous[0], previous[1][who][1]
+            line += (f"; marginal {(held - previous_held) * 1024 / (n - previous_n):.0f} B/conn "
+                     f"from {previous_n}")
         print(line, flush=True)
-    previous = (n, bench_peak, serve_peak)
+    previous = (n, figures)

@@ -76,6 +76,9 @@ struct WsListener::Connection final : Subscriber {
     std::string received;
     bool receiving = false;
     bool received_binary = false;
+    /// The message came in one piece: no control frame (a ping lws answers from its own
+    /// WRITEABLE) arrived between its fragments.
+    bool received_whole = false;
     bool reading_paused = false;
     // Sending: whole messages, the front one sent up to `sent`.
     core::Fifo<std::shared_ptr<const HubMessage>> queue;
@@ -281,7 +284,8 @@ int WsListener::on_receive(Connection& connection, const char* data, std::size_t
     if (connection.close) {
         return 0; // closing: what still comes is dropped
     }
-    if (!connection.receiving) {
+    const bool first_piece = !connection.receiving;
+    if (first_piece) {
         connection.receiving = true;
         connection.received.clear();
         connection.received_binary = lws_frame_is_binary(connection.wsi) != 0;
@@ -301,6 +305,7 @@ int WsListener::on_receive(Connection& connection, const char* data, std::size_t
         return 0;
     }
     connection.receiving = false;
+    connection.received_whole = first_piece;
     return on_message(connection);
 }
 
@@ -315,6 +320,10 @@ int WsListener::on_message(Connection& connection) {
         // The payload moves into the message; `received` takes the spare's old buffer.
         message->payload.swap(connection.received);
         message->binary = binary;
+        if (const int written = echo_now(connection, *message); written != 0) {
+            connection.spare = std::move(message);
+            return written > 0 ? 0 : -1; // -1: the write failed, lws closes
+        }
         enqueue(connection, std::move(message));
     } else {
         std::string payload = std::exchange(connection.received, std::string());
@@ -340,6 +349,30 @@ int WsListener::on_message(Connection& connection) {
         lws_rx_flow_control(connection.wsi, 0);
     }
     return 0;
+}
+
+int WsListener::echo_now(Connection& connection, const HubMessage& message) {
+    // Nothing waits and the socket took everything so far: write the echo from inside the
+    // receive callback instead of asking for WRITEABLE, which costs lws's libuv glue four
+    // epoll_ctl calls per message (POLLOUT on, then off), a quarter of the CPU of an echo.
+    // lws keeps what the socket does not take and sends it first (lws_partial_buffered:
+    // then the queue takes over, so a peer that does not read still stops being read).
+    // Not compressed: permessage-deflate reads the buffer after lws_write returns. Not a
+    // message that came in fragments: a ping between them is answered from lws's next
+    // WRITEABLE, and its pong goes before the echo (a ping in the same read as a whole
+    // message may still be answered after that message's echo, which RFC 6455 section
+    // 5.5.3 allows: a pong "as soon as is practical").
+    const std::size_t size = message.payload.size();
+    if (!connection.received_whole || !connection.queue.empty() || connection.compressed ||
+        connection.close || connection.ping_due || !connection.established ||
+        size > k_write_chunk || lws_partial_buffered(connection.wsi)) {
+        return 0;
+    }
+    connection.write_buffer.resize(LWS_PRE + size);
+    std::memcpy(connection.write_buffer.data() + LWS_PRE, message.payload.data(), size);
+    const auto mode = message.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+    return lws_write(connection.wsi, connection.write_buffer.data() + LWS_PRE, size, mode) < 0 ? -1
+                                                                                               : 1;
 }
 
 void WsListener::enqueue(Connection& connection, std::shared_ptr<const HubMessage> message) {
