@@ -6,7 +6,6 @@
 #include "core/signals.hpp"
 #include "core/timer.hpp"
 
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -134,16 +133,11 @@ private:
                 enter(Phase::drain, now); // nothing to measure
                 return;
             }
-            // The ramp's transient memory (handshake buffers, connect state) is free but
-            // still resident, scattered between the connections' long-lived blocks where
-            // malloc cannot give it back by itself; hand its pages back before the held
-            // phase (with 10,000 WebSocket connections, several KiB per connection).
-            ::malloc_trim(0);
-            m_measure_start_ns = m_plan.now_ns();
+            m_measure_start_ns = now;
             for (auto& worker : m_workers) {
                 worker->begin_measure();
             }
-            enter(Phase::measure, m_measure_start_ns);
+            enter(Phase::measure, now);
             return;
         case Phase::measure: {
             bool time_up = m_plan.duration.count() > 0 &&
