@@ -64,7 +64,7 @@ if protocol == "ws":
     # http, ws and ws-echo, one "name url" line each
     url = dict(serve.stdout.readline().decode().split() for _ in range(3))["ws-echo"]
 else:
-    serve = subprocess.Popen([rtx, "serve", "--tcp-port", "0", "--no-http"],
+    serve = subprocess.Popen([rtx, "serve", "--tcp-port", "0", "--no-http", "--no-mqtt"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     _, url = serve.stdout.readline().decode().split()
 tmp = tempfile.mkdtemp()
