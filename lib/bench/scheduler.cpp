@@ -10,7 +10,7 @@ OpenScheduler::OpenScheduler(double rate_per_second, Arrival arrival, std::uint6
     : m_rate(rate_per_second)
     , m_arrival(arrival)
     , m_start(start)
-    , m_random(seed)
+    , m_random_state(seed)
     , m_next(start) {
     assert(rate_per_second > 0 && std::isfinite(rate_per_second));
 }
@@ -22,6 +22,13 @@ OpenScheduler::Clock::time_point OpenScheduler::intended_at(std::uint64_t index)
     return m_start + std::chrono::nanoseconds(std::llround(offset));
 }
 
+std::uint64_t OpenScheduler::next_random() {
+    std::uint64_t z = (m_random_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 void OpenScheduler::advance() {
     ++m_sent;
     if (m_arrival == Arrival::uniform) {
@@ -31,7 +38,7 @@ void OpenScheduler::advance() {
     // Inverse-transform sampling of an exponential gap. The 53-bit uniform is built by hand
     // (std::uniform_real_distribution is implementation-defined) so a seed gives the same
     // schedule with any standard library.
-    long double uniform = static_cast<long double>(m_random() >> 11) * 0x1.0p-53L; // [0, 1)
+    long double uniform = static_cast<long double>(next_random() >> 11) * 0x1.0p-53L; // [0, 1)
     long double gap_ns = -std::log1p(-uniform) * 1e9L / static_cast<long double>(m_rate);
     m_offset_ns += gap_ns;
     m_next = m_start + std::chrono::nanoseconds(std::llround(m_offset_ns));

@@ -43,7 +43,13 @@ public:
         if (m_plan.protocol != Protocol::ws) {
             return true;
         }
-        m_ws = std::make_unique<transport::WsClient>(m_loop, transport::TlsOptions{});
+        // lws allocates the receive buffer of every connection up front, and with thousands
+        // of idle connections it was most of their memory: 256 bytes take a default 64-byte
+        // message whole (handed over without a copy); larger ones are joined from pieces.
+        // lws reads the socket into one buffer per loop, so this costs no system calls.
+        constexpr std::size_t k_rx_buffer = 256;
+        m_ws = std::make_unique<transport::WsClient>(m_loop, transport::TlsOptions{}, std::string{},
+                                                     k_rx_buffer);
         auto ready = m_ws->init();
         if (!ready) {
             m_ws.reset();

@@ -11,10 +11,7 @@ std::uint64_t to_ms(Duration d) {
 } // namespace
 
 Timer::Timer(Loop& loop)
-    : m_handle(new uv_timer_t) {
-    uv_timer_init(loop.native(), m_handle);
-    m_handle->data = this;
-}
+    : m_loop(loop.native()) {}
 
 Timer::~Timer() {
     close_and_delete(m_handle);
@@ -22,6 +19,14 @@ Timer::~Timer() {
 
 void Timer::start(Duration delay, std::function<void()> callback, Duration repeat) {
     m_callback = std::move(callback);
+    if (m_handle == nullptr) {
+        m_handle = new uv_timer_t;
+        uv_timer_init(m_loop, m_handle);
+        m_handle->data = this;
+        if (m_unref) {
+            uv_unref(reinterpret_cast<uv_handle_t*>(m_handle));
+        }
+    }
     uv_timer_start(
         m_handle,
         [](uv_timer_t* handle) {
@@ -34,15 +39,20 @@ void Timer::start(Duration delay, std::function<void()> callback, Duration repea
 }
 
 void Timer::unref() {
-    uv_unref(reinterpret_cast<uv_handle_t*>(m_handle));
+    m_unref = true;
+    if (m_handle != nullptr) {
+        uv_unref(reinterpret_cast<uv_handle_t*>(m_handle));
+    }
 }
 
 void Timer::stop() {
-    uv_timer_stop(m_handle);
+    if (m_handle != nullptr) {
+        uv_timer_stop(m_handle);
+    }
 }
 
 bool Timer::active() const {
-    return uv_is_active(reinterpret_cast<const uv_handle_t*>(m_handle)) != 0;
+    return m_handle != nullptr && uv_is_active(reinterpret_cast<const uv_handle_t*>(m_handle)) != 0;
 }
 
 } // namespace rtx::core

@@ -27,7 +27,12 @@ public:
     bool active() const;
 
 private:
-    uv_timer_t* m_handle; // heap: libuv frees it after close, possibly after this object
+    uv_loop_t* m_loop;
+    /// Heap: libuv frees it after close, possibly after this object. Made by the first
+    /// start(): objects with timers they may never run (one per connection, thousands of
+    /// them) do not pay for a libuv handle each.
+    uv_timer_t* m_handle = nullptr;
+    bool m_unref = false;
     std::function<void()> m_callback;
 };
 

@@ -1,6 +1,7 @@
 #include "serve/ws/ws_listener.hpp"
 
 #include "core/encoding.hpp"
+#include "core/fifo.hpp"
 #include "core/log.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/ws/ws_rules.hpp"
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -76,9 +76,15 @@ struct WsListener::Connection final : Subscriber {
     std::string received;
     bool receiving = false;
     bool received_binary = false;
+    /// The message came in one piece: no control frame (a ping lws answers from its own
+    /// WRITEABLE) arrived between its fragments.
+    bool received_whole = false;
     bool reading_paused = false;
     // Sending: whole messages, the front one sent up to `sent`.
-    std::deque<std::shared_ptr<const HubMessage>> queue;
+    core::Fifo<std::shared_ptr<const HubMessage>> queue;
+    /// /echo: the last message echoed, once nobody else holds it, reused for the next one
+    /// (its payload's capacity too): echoing does not allocate.
+    std::shared_ptr<HubMessage> spare;
     std::size_t sent = 0;
     std::size_t queued_bytes = 0;
     // Keepalive: something came since the last ping timer tick; a ping is to be sent, or was
@@ -105,7 +111,10 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     protocol.name = m_protocol_name.c_str();
     protocol.callback = &WsListener::callback;
     protocol.user = this;
-    // lws hands received payload to the callback in pieces of at most this size.
+    // lws hands received payload to the callback in pieces of at most this size. Not the
+    // size of each connection's receive buffer, though: lws sizes that by the protocol the
+    // connection is bound to, and an upgrade through a mount stays on LwsContext's first
+    // (HTTP) protocol, whose 0 means pt_serv_buf_size (64 KiB; docs/benchmarks.md).
     protocol.rx_buffer_size = 64 * 1024;
     m_lws.add_protocol(protocol);
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
@@ -275,7 +284,8 @@ int WsListener::on_receive(Connection& connection, const char* data, std::size_t
     if (connection.close) {
         return 0; // closing: what still comes is dropped
     }
-    if (!connection.receiving) {
+    const bool first_piece = !connection.receiving;
+    if (first_piece) {
         connection.receiving = true;
         connection.received.clear();
         connection.received_binary = lws_frame_is_binary(connection.wsi) != 0;
@@ -295,19 +305,28 @@ int WsListener::on_receive(Connection& connection, const char* data, std::size_t
         return 0;
     }
     connection.receiving = false;
+    connection.received_whole = first_piece;
     return on_message(connection);
 }
 
 int WsListener::on_message(Connection& connection) {
     const bool binary = connection.received_binary;
-    std::string payload = std::exchange(connection.received, std::string());
     if (m_endpoint == WsEndpoint::echo) {
-        auto message = std::make_shared<HubMessage>();
-        message->payload = std::move(payload);
+        std::shared_ptr<HubMessage> message = std::move(connection.spare);
+        if (!message) {
+            message = std::make_shared<HubMessage>();
+            message->source = "ws";
+        }
+        // The payload moves into the message; `received` takes the spare's old buffer.
+        message->payload.swap(connection.received);
         message->binary = binary;
-        message->source = "ws";
+        if (const int written = echo_now(connection, *message); written != 0) {
+            connection.spare = std::move(message);
+            return written > 0 ? 0 : -1; // -1: the write failed, lws closes
+        }
         enqueue(connection, std::move(message));
     } else {
+        std::string payload = std::exchange(connection.received, std::string());
         PublishOptions options;
         options.binary = binary;
         options.source = "ws";
@@ -330,6 +349,30 @@ int WsListener::on_message(Connection& connection) {
         lws_rx_flow_control(connection.wsi, 0);
     }
     return 0;
+}
+
+int WsListener::echo_now(Connection& connection, const HubMessage& message) {
+    // Nothing waits and the socket took everything so far: write the echo from inside the
+    // receive callback instead of asking for WRITEABLE, which costs lws's libuv glue four
+    // epoll_ctl calls per message (POLLOUT on, then off), a quarter of the CPU of an echo.
+    // lws keeps what the socket does not take and sends it first (lws_partial_buffered:
+    // then the queue takes over, so a peer that does not read still stops being read).
+    // Not compressed: permessage-deflate reads the buffer after lws_write returns. Not a
+    // message that came in fragments: a ping between them is answered from lws's next
+    // WRITEABLE, and its pong goes before the echo (a ping in the same read as a whole
+    // message may still be answered after that message's echo, which RFC 6455 section
+    // 5.5.3 allows: a pong "as soon as is practical").
+    const std::size_t size = message.payload.size();
+    if (!connection.received_whole || !connection.queue.empty() || connection.compressed ||
+        connection.close || connection.ping_due || !connection.established ||
+        size > k_write_chunk || lws_partial_buffered(connection.wsi)) {
+        return 0;
+    }
+    connection.write_buffer.resize(LWS_PRE + size);
+    std::memcpy(connection.write_buffer.data() + LWS_PRE, message.payload.data(), size);
+    const auto mode = message.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+    return lws_write(connection.wsi, connection.write_buffer.data() + LWS_PRE, size, mode) < 0 ? -1
+                                                                                               : 1;
 }
 
 void WsListener::enqueue(Connection& connection, std::shared_ptr<const HubMessage> message) {
@@ -401,6 +444,13 @@ int WsListener::on_writeable(Connection& connection) {
         connection.sent += length;
         if (last) {
             connection.queued_bytes -= size;
+            if (m_endpoint == WsEndpoint::echo && connection.queue.front().use_count() == 1 &&
+                message.payload.capacity() <= k_write_chunk) {
+                // An echo's message is this connection's own (made mutable in on_message);
+                // a big one is freed, not kept for the connection's life.
+                connection.spare =
+                    std::const_pointer_cast<HubMessage>(std::move(connection.queue.front()));
+            }
             connection.queue.pop_front();
             connection.sent = 0;
         }

@@ -71,6 +71,9 @@ private:
     int on_receive(Connection& connection, const char* data, std::size_t len);
     int on_message(Connection& connection);
     void enqueue(Connection& connection, std::shared_ptr<const HubMessage> message);
+    /// /echo: writes `message` at once when nothing waits to go out. 1: written; 0: not
+    /// now (queue it); -1: the write failed.
+    int echo_now(Connection& connection, const HubMessage& message);
     int on_writeable(Connection& connection);
     int on_peer_close(Connection& connection, const unsigned char* payload, std::size_t len);
     void on_ping_timer();

@@ -55,9 +55,16 @@ struct WsOptions {
 /// closed its handles, so it must not run inside a loop callback.
 class WsClient {
 public:
+    static constexpr std::size_t k_default_rx_buffer = 64 * 1024;
+
     /// `tls` applies to every wss:// connection (CA file, client certificate, --insecure is
     /// per connection). `proxy` is an HTTP CONNECT proxy "host:port"; empty: none.
-    WsClient(core::Loop& loop, TlsOptions tls, std::string proxy = {});
+    /// `rx_buffer` is the size of the receive buffer lws allocates for every connection when
+    /// it opens, which is also the largest piece of a message handed over at once (larger
+    /// messages are joined from pieces): `rtx ws` takes big pieces, `rtx bench` holding
+    /// thousands of connections a small buffer (most of an idle connection's memory).
+    WsClient(core::Loop& loop, TlsOptions tls, std::string proxy = {},
+             std::size_t rx_buffer = k_default_rx_buffer);
     ~WsClient();
     WsClient(const WsClient&) = delete;
     WsClient& operator=(const WsClient&) = delete;
