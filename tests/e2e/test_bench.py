@@ -3,6 +3,7 @@ as a separate process, the open model's rate, loss through a proxy that cuts con
 thresholds, the JSON report and the HTML charts in headless Chromium."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -88,10 +89,18 @@ class EchoTest(unittest.TestCase):
         self.assertRegex(result.stdout.decode(), r"refused 3")
 
     def test_source_addresses_are_used(self):
-        with Serve("--tcp-port", "0") as serve:
-            report, _ = bench_json(self, "tcp", "-c", "4", "-n", "40",
-                                   "--source-ip", "127.0.0.2,127.0.0.3", serve.address())
-        self.assertEqual(report["messages_received"], 40)
+        # serve -vv names the peer of every connection it accepts (tcp-echo and ws alike).
+        for protocol, endpoint in (("tcp", "tcp-echo"), ("ws", "ws-echo")):
+            with self.subTest(protocol):
+                with Serve("-vv", "--tcp-port", "0", "--http-port", "0", expect=4) as serve:
+                    target = serve.address() if protocol == "tcp" else serve.url(endpoint)
+                    report, _ = bench_json(self, protocol, "-c", "4", "-n", "40",
+                                           "--source-ip", "127.0.0.2,127.0.0.3", target)
+                    serve.stop()
+                    log = serve.proc.stderr.read().decode()
+                self.assertEqual(report["messages_received"], 40)
+                peers = set(re.findall(r"connection from (127\.0\.0\.\d+)\b", log))
+                self.assertEqual(peers, {"127.0.0.2", "127.0.0.3"}, log[-2000:])
 
 
 class FanoutTest(unittest.TestCase):

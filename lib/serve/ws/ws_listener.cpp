@@ -178,6 +178,13 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         }
         connection->established = true;
         connection->heard = true;
+        if (core::log_level() >= core::LogLevel::debug) {
+            char peer[64] = "";
+            lws_get_peer_simple(wsi, peer, sizeof peer);
+            core::log_debug("ws: connection from {}{}", peer,
+                            connection->topic.empty() ? std::string(" to /echo")
+                                                      : " to /ws/" + connection->topic);
+        }
         if (connection->compressed) {
             // Inflate 64 KiB per step rather than lws's 1 KiB (2^16; see drain_soon()).
             lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "16");

@@ -4,7 +4,9 @@
 
 #include <libwebsockets.h>
 
+#include <chrono>
 #include <string_view>
+#include <thread>
 
 namespace rtx::transport::ws {
 
@@ -56,10 +58,17 @@ void destroy_lws_context_now(uv_loop_t* loop, lws_context** context) {
         return;
     }
     lws_context_destroy(*context);
-    for (int turn = 0; *context != nullptr && turn < 1000; ++turn) {
+    // Bounded by time, not by a count of turns: on a crowded machine the close callbacks of
+    // thousands of handles may take more turns than a quiet one needs, and a context given
+    // up on is leaked (ASan reports it).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (int turn = 0; *context != nullptr && std::chrono::steady_clock::now() < deadline; ++turn) {
         uv_run(loop, UV_RUN_NOWAIT);
         if (*context != nullptr && !loop_handles_closing(loop)) {
             lws_context_destroy(*context);
+        }
+        if (turn >= 1000) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1)); // slow: do not spin
         }
     }
     if (*context != nullptr) {

@@ -392,6 +392,8 @@ void WsConnection::start(const core::Url& url, const ConnectOptions& connect) {
     info.local_protocol_name = k_protocol_name;
     info.opaque_user_data = this;
     info.pwsi = &m_wsi;
+    // lws copies it and binds the socket to it before connecting (rtx bench --source-ip).
+    info.iface = connect.source_ip.empty() ? nullptr : connect.source_ip.c_str();
     if (tls) {
         info.ssl_connection = LCCSCF_USE_SSL;
         if (connect.tls.insecure) {
