@@ -58,7 +58,7 @@ struct BenchOptions {
 };
 
 /// The open model's bounds (see where they are checked).
-constexpr double k_min_rate_per_sender = 0.001;
+constexpr double k_min_rate_per_sender = 1e-9; // one message in ~32 years: an idle connection
 constexpr double k_max_rate = 1e8;
 
 bench::Protocol protocol_option(const std::string& name) {
@@ -240,8 +240,9 @@ bench::Plan resolve_plan(const BenchOptions& options) {
         }
         const auto senders = static_cast<double>(plan.senders());
         plan.rate = options.rate ? given : given * senders;
-        // The schedule counts in nanoseconds: a sender slower than one message in 1,000 s
-        // (or a run faster than 10^8/s, far beyond one machine) would overflow or spin.
+        // The schedule counts in nanoseconds since its start (int64): a sender slower than
+        // 1e-9/s would overflow it, and a run faster than 10^8/s is beyond one machine.
+        // scripts/bench/ws_idle.py holds idle connections with --rate-per-conn 1e-9.
         if (plan.rate / senders < k_min_rate_per_sender || plan.rate > k_max_rate) {
             throw core::UsageError(fmt::format(
                 "{} {}: between {} per second per {} and {} per second in total", flag, given,

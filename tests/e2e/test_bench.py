@@ -275,7 +275,7 @@ class OutputTest(unittest.TestCase):
                      # open-model rates the nanosecond schedule cannot keep (these used to
                      # run the closed model silently, or spin)
                      ["tcp", "--rate", "0"], ["tcp", "--rate", "nan"], ["tcp", "--rate", "inf"],
-                     ["tcp", "--rate-per-conn", "1e-9"], ["tcp", "--rate", "1e12"],
+                     ["tcp", "--rate-per-conn", "1e-12"], ["tcp", "--rate", "1e12"],
                      ["tcp", "--connect-rate", "nan"]):
             with self.subTest(args=args):
                 result = bench(*args)

@@ -99,7 +99,8 @@ def messages(stdout):
     return [r for r in records(stdout) if r["event"] == "message"]
 
 
-def no_loss_across_cuts(test, broker_port, version, qos, tag, n=200, cuts=(40, 110)):
+def no_loss_across_cuts(test, broker_port, version, qos, tag, n=200, cuts=(40, 110),
+                        broker_log=None):
     """rtx pub streams n lines at `qos` to rtx sub, both with persistent sessions and both
     through a proxy that resets every connection twice in the middle of the stream, with
     messages in flight both ways (PUBLISH, PUBREC, PUBREL unanswered): every message
@@ -124,7 +125,19 @@ def no_loss_across_cuts(test, broker_port, version, qos, tag, n=200, cuts=(40, 1
                     proxy.cut()  # no waiting for acknowledgements: mid-stream
                 time.sleep(0.002)
             pub.stdin.close()
-            test.assertEqual(pub.wait(60), EXIT_OK)
+            try:
+                code = pub.wait(60)
+            except subprocess.TimeoutExpired:
+                pub.kill()
+                pub.wait()
+                code = None
+            if code != EXIT_OK:
+                log = ""
+                if broker_log:
+                    with open(broker_log, errors="replace") as f:
+                        log = "".join(f.readlines()[-60:])
+                test.fail(f"pub exited {code}: {pub.stderr.read().decode()[-3000:]}\n"
+                          f"broker log:\n{log}")
         got = []
         deadline = time.monotonic() + 30
         with contextlib.suppress(TimeoutError):
@@ -358,7 +371,8 @@ class MqttTest(unittest.TestCase):
     def test_no_loss_across_a_cut_connection(self):
         for version, qos in (("3.1.1", 1), ("3.1.1", 2), ("5", 2)):
             with self.subTest(version=version, qos=qos):
-                no_loss_across_cuts(self, self.broker.port, version, qos, "mosquitto")
+                no_loss_across_cuts(self, self.broker.port, version, qos, "mosquitto",
+                                    broker_log=self.broker.log)
 
     def test_subscriber_survives_a_broker_restart(self):
         with tempfile.TemporaryDirectory() as d:

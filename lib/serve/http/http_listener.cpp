@@ -190,6 +190,11 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
     protocol.name = k_protocol_name;
     protocol.callback = &HttpListener::callback;
     protocol.user = this;
+    // A WebSocket upgrade through a mount stays bound to this (the first) protocol, and lws
+    // sizes each upgraded connection's receive buffer by it: 0 would mean pt_serv_buf_size,
+    // 64 KiB per WebSocket connection. 4 KiB holds a typical message in one piece; larger
+    // ones arrive in several callbacks, which the ws listener joins.
+    protocol.rx_buffer_size = 4096;
     m_lws.add_protocol(protocol);
     m_lws.add_busy_check([this] { return !m_exchanges.empty() || !m_closing.empty(); });
     m_heartbeat.start(

@@ -111,10 +111,9 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     protocol.name = m_protocol_name.c_str();
     protocol.callback = &WsListener::callback;
     protocol.user = this;
-    // lws hands received payload to the callback in pieces of at most this size. Not the
-    // size of each connection's receive buffer, though: lws sizes that by the protocol the
+    // Not the size of each connection's receive buffer: lws sizes that by the protocol the
     // connection is bound to, and an upgrade through a mount stays on LwsContext's first
-    // (HTTP) protocol, whose 0 means pt_serv_buf_size (64 KiB; docs/benchmarks.md).
+    // (HTTP) protocol, which sets it (HttpListener: 4 KiB; docs/benchmarks.md).
     protocol.rx_buffer_size = 64 * 1024;
     m_lws.add_protocol(protocol);
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
