@@ -57,6 +57,19 @@ struct ClientFlagSet {
     bool servername = true;            ///< --servername
     bool reconnect_by_default = false; ///< adds --no-reconnect (sse, poll)
     bool receive_output = true;        ///< --json, -n/--count (not for a publish-only client)
+
+    /// A client whose messages are not stdin lines and whose URL scheme decides framing
+    /// and TLS (https://, mqtts://): no --raw/-0, --no-stdin, --preamble, --tls or
+    /// --servername. The HTTP clients and `rtx mqtt`.
+    static ClientFlagSet url_client() {
+        ClientFlagSet set;
+        set.stream_framing = false;
+        set.stdin_input = false;
+        set.preamble = false;
+        set.tls_flag = false;
+        set.servername = false;
+        return set;
+    }
 };
 
 /// Adds the shared flags to a client subcommand, in option groups.

@@ -31,12 +31,7 @@ void add_http_flags(CLI::App& app, HttpFlags& flags, bool reconnect_by_default) 
     app.add_option("--proxy", flags.proxy, "Proxy URL (http://, socks5h://, ...)")->group(http);
     app.add_flag("--http1.1", flags.http1, "Use HTTP/1.1 only (default: HTTP/2 when offered)")
         ->group(http);
-    ClientFlagSet set;
-    set.stream_framing = false;
-    set.stdin_input = false;
-    set.preamble = false;
-    set.tls_flag = false;
-    set.servername = false;
+    ClientFlagSet set = ClientFlagSet::url_client();
     set.reconnect_by_default = reconnect_by_default;
     add_client_flags(app, flags.client, set);
 }

@@ -307,12 +307,7 @@ void add_mqtt_flags(CLI::App& app, MqttFlags& f, bool subscriber) {
     app.add_option("--will-qos", f.will_qos, "Last-will QoS")->check(CLI::Range(0, 2))->group(w);
     app.add_flag("--will-retain", f.will_retain, "Retain the last will")->group(w);
     app.add_option("--will-delay", f.will_delay, "v5: will delay interval")->group(w);
-    ClientFlagSet set;
-    set.stream_framing = false;
-    set.stdin_input = false;
-    set.preamble = false;
-    set.tls_flag = false;
-    set.servername = false;
+    ClientFlagSet set = ClientFlagSet::url_client();
     set.receive_output = subscriber;
     add_client_flags(app, f.client, set);
 }
