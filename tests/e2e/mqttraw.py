@@ -131,3 +131,59 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class ScriptedBroker:
+    """A listening socket that plays the broker one connection at a time, as the test
+    scripts it: the test decides every CONNACK and every acknowledgement (or its absence),
+    so it can leave messages in flight exactly where it wants and then drop the client."""
+
+    def __init__(self, host="127.0.0.1"):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((host, 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+
+    def accept(self, timeout=10):
+        """The next client connection, as a Client (its CONNECT not yet read)."""
+        self.listener.settimeout(timeout)
+        sock, _ = self.listener.accept()
+        sock.settimeout(timeout)
+        client = Client.__new__(Client)
+        client.sock, client.buffer = sock, b""
+        return client
+
+    def close(self):
+        self.listener.close()
+
+
+def connack(version, session_present=False, reason=0):
+    body = bytes([1 if session_present else 0, reason])
+    return packet(0x20, body + (b"\x00" if version == 5 else b""))
+
+
+def ack(kind, packet_id):
+    """PUBACK, PUBREC, PUBREL or PUBCOMP with a success code (the short form)."""
+    first = {"puback": 0x40, "pubrec": 0x50, "pubrel": 0x62, "pubcomp": 0x70}[kind]
+    return packet(first, struct.pack(">H", packet_id))
+
+
+def parse_publish(first, body, version):
+    """(topic, packet id or None, payload, dup) of a PUBLISH body."""
+    qos = (first >> 1) & 3
+    topic_len = struct.unpack(">H", body[:2])[0]
+    topic, rest = body[2:2 + topic_len].decode(), body[2 + topic_len:]
+    packet_id = None
+    if qos:
+        packet_id, rest = struct.unpack(">H", rest[:2])[0], rest[2:]
+    if version == 5:
+        length, multiplier, i = 0, 1, 0
+        while True:
+            length += (rest[i] & 0x7F) * multiplier
+            multiplier *= 128
+            i += 1
+            if not rest[i - 1] & 0x80:
+                break
+        rest = rest[i + length:]
+    return topic, packet_id, rest, bool(first & 0x08)

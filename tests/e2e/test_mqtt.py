@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -17,6 +18,7 @@ import unittest
 
 from rtxtest import (EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, EXIT_USAGE, RTX,
                      free_port, popen_rtx, read_line, rtx)
+import mqttraw
 from tcpproxy import Proxy
 from test_tcp_tls import make_pki
 
@@ -368,15 +370,9 @@ class MqttTest(unittest.TestCase):
                 self.assertEqual((back.returncode, back.stdout), (EXIT_OK, b"o0\no1\no2\n"),
                                  back.stderr)
 
-    # Known third-party bug, so this variant is opt-in (RTX_MQTT_CUT_MOSQUITTO=1): against
-    # mosquitto, Paho C 1.3.12 sometimes resends a corrupted stored publication after the
-    # cut (a use-after-free on its failed-write path, upstream paho.mqtt.c 1621/1622; ASan
-    # sees it), mosquitto drops the client for a malformed packet after every CONNACK, and
-    # pub reconnects forever. Two of six runs in one CI run. The same mid-stream cut runs
-    # against rtx serve in RtxServeBrokerTest, where it has not been seen.
-    @unittest.skipUnless(os.environ.get("RTX_MQTT_CUT_MOSQUITTO") == "1",
-                         "Paho C 1.3.12 corrupts its resend after a cut against mosquitto "
-                         "(upstream paho.mqtt.c 1621/1622); RTX_MQTT_CUT_MOSQUITTO=1 runs it")
+    # Before rtx started a fresh Paho client per connection (SessionStore), Paho C 1.3.12
+    # sometimes resent a freed publication here after the cut, and mosquitto dropped the
+    # client as malformed after every CONNACK: SessionHandOverTest reproduces that path.
     def test_no_loss_across_a_cut_connection(self):
         for version, qos in (("3.1.1", 1), ("3.1.1", 2), ("5", 2)):
             with self.subTest(version=version, qos=qos):
@@ -506,6 +502,173 @@ class MqttAuthTlsWebSocketTest(unittest.TestCase):
             self.assertEqual(result.returncode, EXIT_OK, result.stderr)
             out, _ = sub.communicate(timeout=10)
         self.assertEqual(out, b"over websocket\n")
+
+
+class SessionHandOverTest(unittest.TestCase):
+    """rtx mqtt pub against a scripted broker (mqttraw.ScriptedBroker) that leaves QoS 1/2
+    messages in flight at chosen points and drops the connection: what rtx sends on the next
+    connection shows how the session was carried over to the fresh Paho client."""
+
+    def start_pub(self, broker, version, qos, clean=False):
+        args = ["-v", "mqtt", "pub", f"mqtt://127.0.0.1:{broker.port}", "-t", "h",
+                "-q", str(qos), "-V", "5" if version == 5 else "3.1.1", "-i", "rtx-handover",
+                "--reconnect", "--backoff-initial", "20ms", "-l"]
+        return self.enterContext(popen_rtx(*args, *([] if clean else ["-c"])))
+
+    def expect(self, conn, first_nibble, version=5):
+        p = conn.read_packet()
+        self.assertIsNotNone(p, "the client closed the connection")
+        self.assertEqual(p[0] >> 4, first_nibble, f"unexpected packet {p!r}")
+        return p
+
+    def first_connection(self, broker, pub, version):
+        """CONNACK, then m1 released half way (PUBREC answered, PUBREL not completed) and
+        m2 sent but never acknowledged; then the connection drops. Returns their ids."""
+        conn = broker.accept()
+        self.expect(conn, 1)
+        conn.send(mqttraw.connack(version))
+        pub.stdin.write(b"m1\nm2\n")
+        pub.stdin.flush()
+        first, body = self.expect(conn, 3)
+        _, id1, payload1, _ = mqttraw.parse_publish(first, body, version)
+        first, body = self.expect(conn, 3)
+        _, id2, payload2, _ = mqttraw.parse_publish(first, body, version)
+        self.assertEqual((payload1, payload2), (b"m1", b"m2"))
+        conn.send(mqttraw.ack("pubrec", id1))
+        first, body = self.expect(conn, 6)
+        self.assertEqual(body[:2], id1.to_bytes(2, "big"))
+        conn.close()  # PUBCOMP for m1 and PUBREC for m2 never come
+        return id1, id2
+
+    def finish(self, conn, pub):
+        pub.stdin.close()
+        self.expect(conn, 14)  # DISCONNECT once everything is complete
+        conn.close()
+        self.assertEqual(pub.wait(10), EXIT_OK, pub.stderr.read().decode()[-2000:])
+
+    def test_qos2_in_flight_resumes_with_the_same_packet_ids(self):
+        for version in (4, 5):
+            with self.subTest(version=version):
+                broker = mqttraw.ScriptedBroker()
+                self.addCleanup(broker.close)
+                pub = self.start_pub(broker, version, 2)
+                id1, id2 = self.first_connection(broker, pub, version)
+                conn = broker.accept()
+                self.expect(conn, 1)
+                conn.send(mqttraw.connack(version, session_present=True))
+                seen = {}
+                while len(seen) < 2:
+                    first, body = conn.read_packet()
+                    seen[first >> 4] = (first, body)
+                # m1 continues where it stopped: PUBREL, never a second PUBLISH.
+                self.assertEqual(seen[6][1][:2], id1.to_bytes(2, "big"))
+                # m2 comes again: same packet id, DUP set.
+                topic, packet_id, payload, dup = mqttraw.parse_publish(*seen[3], version)
+                self.assertEqual((topic, packet_id, payload, dup), ("h", id2, b"m2", True))
+                conn.send(mqttraw.ack("pubcomp", id1))
+                conn.send(mqttraw.ack("pubrec", id2))
+                self.expect(conn, 6)
+                conn.send(mqttraw.ack("pubcomp", id2))
+                self.finish(conn, pub)
+
+    def test_resets_mid_stream_keep_qos2_exactly_once(self):
+        """The broker resets the connection while pub is writing a stream, six times. In
+        about four runs of ten a reset lands in the middle of a write: the path where Paho C
+        1.3.12 frees a publication it still holds (its resend then read freed memory:
+        ASan's heap-use-after-free, or garbage on the wire). Every message must come whole,
+        and exactly once as the broker's session counts QoS 2 (by packet id)."""
+        import threading
+        broker = mqttraw.ScriptedBroker()
+        self.addCleanup(broker.close)
+        pub = self.start_pub(broker, 4, 2)
+        n, cuts, per_connection = 400, 6, 40
+
+        def feed():
+            for i in range(n):
+                pub.stdin.write(f"{i}\n".encode())
+                pub.stdin.flush()
+            pub.stdin.close()
+        writer = threading.Thread(target=feed)
+        received, awaiting_pubrel = [], {}  # the broker's view of the session
+
+        def serve(conn, limit=None):
+            """Plays a QoS 2 broker until `limit` new PUBLISHes (then resets) or DISCONNECT."""
+            fresh = 0
+            while limit is None or fresh < limit:
+                p = conn.read_packet(timeout=10)
+                self.assertIsNotNone(p, "pub closed the connection")
+                first, body = p
+                kind = first >> 4
+                if kind == 3:
+                    topic, packet_id, payload, dup = mqttraw.parse_publish(first, body, 4)
+                    self.assertEqual(topic, "h")
+                    if packet_id in awaiting_pubrel:  # a resend of one we already have
+                        self.assertTrue(dup)
+                        self.assertEqual(payload, awaiting_pubrel[packet_id])
+                    else:
+                        awaiting_pubrel[packet_id] = payload
+                        received.append(int(payload))
+                        fresh += 1
+                    conn.send(mqttraw.ack("pubrec", packet_id))
+                elif kind == 6:
+                    packet_id = struct.unpack(">H", body[:2])[0]
+                    awaiting_pubrel.pop(packet_id, None)
+                    conn.send(mqttraw.ack("pubcomp", packet_id))
+                elif kind == 14:
+                    return
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # RST while pub keeps writing
+
+        for i in range(cuts + 1):
+            conn = broker.accept()
+            self.expect(conn, 1)
+            conn.send(mqttraw.connack(4, session_present=i > 0))
+            if i == 0:
+                writer.start()
+            serve(conn, per_connection if i < cuts else None)
+        writer.join()
+        self.assertEqual(pub.wait(10), EXIT_OK, pub.stderr.read().decode()[-2000:])
+        self.assertEqual(sorted(received), list(range(n)))  # each once, none lost
+
+    def test_broker_without_the_session_gets_the_unacknowledged_again(self):
+        broker = mqttraw.ScriptedBroker()
+        self.addCleanup(broker.close)
+        pub = self.start_pub(broker, 5, 2)
+        self.first_connection(broker, pub, 5)
+        conn = broker.accept()
+        self.expect(conn, 1)
+        conn.send(mqttraw.connack(5, session_present=False))  # it forgot us
+        sent = [mqttraw.parse_publish(*self.expect(conn, 3), 5) for _ in range(2)]
+        self.assertEqual([payload for _, _, payload, _ in sent], [b"m1", b"m2"])
+        for _, packet_id, _, _ in sent:
+            conn.send(mqttraw.ack("pubrec", packet_id))
+            self.expect(conn, 6)
+            conn.send(mqttraw.ack("pubcomp", packet_id))
+        self.finish(conn, pub)
+
+    def test_clean_session_publishes_the_unacknowledged_again(self):
+        broker = mqttraw.ScriptedBroker()
+        self.addCleanup(broker.close)
+        pub = self.start_pub(broker, 4, 1, clean=True)
+        conn = broker.accept()
+        self.expect(conn, 1)
+        conn.send(mqttraw.connack(4))
+        pub.stdin.write(b"m1\nm2\n")
+        pub.stdin.flush()
+        first, body = self.expect(conn, 3)
+        _, id1, _, _ = mqttraw.parse_publish(first, body, 4)
+        self.expect(conn, 3)
+        conn.send(mqttraw.ack("puback", id1))  # m1 done, m2 left in flight
+        time.sleep(0.2)
+        conn.close()
+        conn = broker.accept()
+        self.expect(conn, 1)
+        conn.send(mqttraw.connack(4))
+        first, body = self.expect(conn, 3)
+        _, packet_id, payload, _ = mqttraw.parse_publish(first, body, 4)
+        self.assertEqual(payload, b"m2")  # and only m2: m1 was acknowledged
+        conn.send(mqttraw.ack("puback", packet_id))
+        self.finish(conn, pub)
 
 
 class RtxServeBrokerTest(unittest.TestCase):

@@ -5,14 +5,17 @@
 #include "core/log.hpp"
 #include "core/url.hpp"
 #include "transport/connect.hpp"
+#include "transport/mqtt/session_store.hpp"
 
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
-#include <optional>
 
 namespace rtx::transport::mqtt {
 
@@ -192,6 +195,22 @@ class MqttAttempt;
 
 } // namespace
 
+/// One Paho client object and what its callbacks refer to. The listeners and the
+/// persistence view outlive the client (members are destroyed in reverse order).
+struct PahoClient {
+    std::uint64_t generation = 0;
+    std::unique_ptr<SessionStore::View> persistence; ///< null for a clean session
+    std::unique_ptr<Listener> connect_listener;
+    std::unique_ptr<Listener> subscribe_listener;
+    std::unique_ptr<Listener> publish_listener;
+    std::unique_ptr<Listener> disconnect_listener;
+    /// Set on Paho's send thread when a publish write failed. Paho C 1.3.12 then frees the
+    /// topic of a publication it still holds (upstream paho.mqtt.c 1621/1622): this client
+    /// must never send again, nor be destroyed (that would free it a second time).
+    std::atomic<bool> write_failed{false};
+    std::unique_ptr<::mqtt::async_client> client;
+};
+
 struct MqttClient::Impl {
     Impl(core::Loop& l, MqttOptions o)
         : loop(l)
@@ -200,7 +219,12 @@ struct MqttClient::Impl {
         bridge->loop = &loop;
     }
 
+    /// Makes a new Paho client for the next connection (the first one: the constructor).
     void create_client(const std::shared_ptr<Impl>& self);
+    /// Retires the Paho client of the last connection and makes a fresh one (see attempt()).
+    void renew_client(const std::shared_ptr<Impl>& self);
+    /// Destroys retired Paho clients that are done; a client whose write failed is kept.
+    void reap_retired();
     ::mqtt::connect_options connect_options() const;
     /// Hands the message to Paho, or holds it while Paho has k_max_handed messages (or
     /// has already seen the connection drop).
@@ -211,11 +235,23 @@ struct MqttClient::Impl {
     /// the connection drop while the loop has not heard yet: the caller keeps the message
     /// for the next connection instead of losing it. Throws mqtt::exception otherwise.
     bool hand(std::string_view payload);
-    /// Holds a message Paho dropped from its session (reported as failed while in flight)
-    /// to publish it again, ahead of those never handed.
-    void requeue(std::string payload);
-    /// What a failed publish means, from Paho's return and reason codes (loop thread).
-    void publish_failed(int rc, int reason, std::optional<std::string> payload);
+    /// A publish the current Paho client completed (`ok`) or reported failed.
+    void publish_done(std::uint64_t seq, int rc, int reason, bool ok);
+    /// The session store's outbound count fell (any thread posted it; loop thread).
+    void outbound_fell();
+    /// Puts messages that must go out again ahead of those never handed, in their order.
+    void publish_first(std::vector<std::string> payloads);
+    /// After a reconnect: what to do when the broker had no session for us any more.
+    void session_resumed(bool session_present);
+    /// Messages handed to Paho and not yet complete: for a persistent session (QoS > 0) the
+    /// session store's count, which carries over to the next Paho client; otherwise rtx's
+    /// own copies, published again on the next connection.
+    std::size_t in_flight() const;
+    std::size_t in_flight_bytes() const;
+    bool tracks_by_store() const { return store && options.publish.qos > 0; }
+    bool is_current(std::uint64_t generation) const {
+        return paho && paho->generation == generation;
+    }
     /// Paho's own command queue holds 100 messages (create option maxBufferedMessages) and
     /// refuses more: rtx holds the rest, and they count in buffered_bytes() so the stdin
     /// pump pauses at the usual high-water mark.
@@ -224,18 +260,24 @@ struct MqttClient::Impl {
     core::Loop& loop;
     MqttOptions options;
     std::shared_ptr<Bridge> bridge;
-    std::unique_ptr<::mqtt::async_client> client;
-    std::unique_ptr<Listener> connect_listener;
-    std::unique_ptr<Listener> subscribe_listener;
-    std::unique_ptr<Listener> publish_listener;
-    std::unique_ptr<Listener> disconnect_listener;
+    /// The session's in-flight records when the session is persistent (not --clean).
+    std::shared_ptr<SessionStore> store;
+    std::unique_ptr<PahoClient> paho; ///< The client of the current connection.
+    std::vector<std::unique_ptr<PahoClient>> retired;
+    std::uint64_t generations = 0;
+    std::size_t attempts = 0;
     MqttAttempt* current = nullptr; ///< The attempt Paho's events go to; loop thread only.
-    std::size_t unacknowledged = 0; ///< Publishes Paho has not completed yet.
-    std::size_t unacknowledged_bytes = 0;
+    /// Messages handed to the current Paho client and not complete, by hand order, when the
+    /// session store does not track them (clean session, or QoS 0).
+    std::map<std::uint64_t, std::string> copies;
+    std::size_t copies_bytes = 0;
+    std::uint64_t next_seq = 0;
+    /// Sent, unacknowledged messages the session store held when this connection started;
+    /// published again if the broker answers that it has no session for us.
+    std::vector<std::string> resend_if_session_lost;
     std::deque<std::string> waiting; ///< Published by the user, not yet handed to Paho.
     std::size_t waiting_bytes = 0;
-    std::size_t requeued = 0; ///< Messages at the front of `waiting` that Paho had dropped.
-    std::size_t failed = 0;   ///< Publishes Paho reported as failed.
+    std::size_t failed = 0; ///< Publishes the broker refused.
     std::chrono::steady_clock::time_point connect_started;
 };
 
@@ -262,7 +304,8 @@ public:
         m_impl->current = this;
         m_impl->connect_started = std::chrono::steady_clock::now();
         try {
-            m_impl->client->connect(m_impl->connect_options(), nullptr, *m_impl->connect_listener);
+            m_impl->paho->client->connect(m_impl->connect_options(), nullptr,
+                                          *m_impl->paho->connect_listener);
         } catch (const ::mqtt::exception& e) {
             // on_close never runs inside start(): report on the next loop turn.
             std::string why = e.get_message().empty() ? e.what() : e.get_message();
@@ -280,10 +323,12 @@ public:
 
     // --- events from Impl, loop thread ---
 
-    void connected() {
+    void connected(bool session_present) {
         if (m_state != State::connecting) {
             return;
         }
+        m_impl->session_resumed(session_present);
+        m_impl->reap_retired();
         m_stats.connect_time = std::chrono::duration_cast<core::Duration>(
             std::chrono::steady_clock::now() - m_impl->connect_started);
         const auto& subs = m_impl->options.subscriptions;
@@ -307,13 +352,15 @@ public:
                 // Paho C reads a single filter's options from a field the collection form of
                 // Paho C++ 1.2 leaves unset (its list is used from two filters on): without
                 // this, no-local, retain-as-published and retain handling were never sent.
-                m_impl->client->subscribe(subs.front().filter, subs.front().qos, nullptr,
-                                          *m_impl->subscribe_listener, sub_options.front());
+                m_impl->paho->client->subscribe(subs.front().filter, subs.front().qos, nullptr,
+                                                *m_impl->paho->subscribe_listener,
+                                                sub_options.front());
             } else if (m_impl->options.version == 5) {
-                m_impl->client->subscribe(filters, qos, nullptr, *m_impl->subscribe_listener,
-                                          sub_options);
+                m_impl->paho->client->subscribe(filters, qos, nullptr,
+                                                *m_impl->paho->subscribe_listener, sub_options);
             } else {
-                m_impl->client->subscribe(filters, qos, nullptr, *m_impl->subscribe_listener);
+                m_impl->paho->client->subscribe(filters, qos, nullptr,
+                                                *m_impl->paho->subscribe_listener);
             }
         } catch (const ::mqtt::exception& e) {
             fail(ExitCode::protocol_error, fmt::format("mqtt subscribe: {}", e.what()), 0, true);
@@ -497,7 +544,7 @@ public:
 
     bool is_open() const override { return m_state == State::open; }
     std::size_t buffered_bytes() const override {
-        return m_impl->unacknowledged_bytes + m_impl->waiting_bytes;
+        return m_impl->in_flight_bytes() + m_impl->waiting_bytes;
     }
     const ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
@@ -541,24 +588,30 @@ private:
     }
 
     void check_finished() {
-        bool all_done = m_impl->unacknowledged == 0 && m_impl->waiting.empty();
+        bool all_done = m_impl->in_flight() == 0 && m_impl->waiting.empty();
         if (m_state == State::open && m_sending_finished && all_done) {
-            CloseInfo info;
-            info.was_open = true;
-            info.by_peer = true; // the exchange is complete: a natural end for the wrapper
-            if (m_impl->failed > 0) {
-                info.final = true; // a reconnect would not deliver them: end here
-                info.exit_code = ExitCode::connection_lost;
-                info.reason = fmt::format("{} message{} not delivered", m_impl->failed,
-                                          m_impl->failed == 1 ? "" : "s");
-            } else {
-                info.reason = "all messages delivered";
-            }
-            m_end_info = info;
-            begin_close(true);
+            m_all_sent = true;
+            m_end_info = all_sent_info();
+            begin_close();
         } else if (m_state == State::open && m_impl->waiting.empty()) {
             m_handler.on_drain(*this);
         }
+    }
+
+    /// How a run ends once every message is complete: 0, or 7 when the broker refused some.
+    CloseInfo all_sent_info() const {
+        CloseInfo info;
+        info.was_open = true;
+        info.by_peer = true; // the exchange is complete: a natural end for the wrapper
+        if (m_impl->failed > 0) {
+            info.final = true; // a reconnect would not deliver them: end here
+            info.exit_code = ExitCode::connection_lost;
+            info.reason = fmt::format("{} message{} not delivered", m_impl->failed,
+                                      m_impl->failed == 1 ? "" : "s");
+        } else {
+            info.reason = "all messages delivered";
+        }
+        return info;
     }
 
     void fail(ExitCode code, std::string reason, int protocol_code, bool disconnect) {
@@ -576,21 +629,13 @@ private:
     }
 
     /// Sends DISCONNECT (a clean end: the broker drops the will) and reports m_end_info when
-    /// Paho is done, or at once when there is no connection to end. `drain`: Paho first
-    /// waits (up to the connect timeout) for the QoS 1/2 messages still in its session,
-    /// such as one whose write failed at a drop and which it sent again after the reconnect.
-    void begin_close(bool drain = false) {
+    /// Paho is done, or at once when there is no connection to end.
+    void begin_close() {
         bool connected = m_state == State::open || m_state == State::subscribing;
         m_state = State::closing;
         if (connected) {
-            int timeout_ms = 0;
-            if (drain) {
-                timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  m_impl->options.connect_timeout)
-                                                  .count());
-            }
             try {
-                m_impl->client->disconnect(timeout_ms, nullptr, *m_impl->disconnect_listener);
+                m_impl->paho->client->disconnect(0, nullptr, *m_impl->paho->disconnect_listener);
                 return;
             } catch (const ::mqtt::exception&) {
                 // Already gone: nothing to wait for.
@@ -605,13 +650,21 @@ private:
         });
     }
 
-    void finish_closed() { finish(m_end_info); }
+    void finish_closed() {
+        if (m_all_sent) {
+            // A refusal reported after the message left the session (the store's count can
+            // fall before Paho's failure callback reaches the loop) still decides the end.
+            m_end_info = all_sent_info();
+        }
+        finish(m_end_info);
+    }
 
     std::shared_ptr<MqttClient::Impl> m_impl;
     Handler& m_handler;
     std::uint64_t m_id;
     State m_state = State::connecting;
     bool m_sending_finished = false;
+    bool m_all_sent = false; ///< Every message is complete; closing because of that.
     /// Says whether a plain TCP connect to the broker works (see connect_failed).
     class TcpProbe final : public Handler {
     public:
@@ -645,27 +698,47 @@ MqttAttempt* current_attempt(const std::weak_ptr<MqttClient::Impl>& weak,
 
 } // namespace
 
-// Everything Paho calls back is copied out on Paho's thread and handled on the loop.
+// Everything Paho calls back is copied out on Paho's thread and handled on the loop, and
+// only while it comes from the current Paho client (a retired one's late events are dropped).
 void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
     std::weak_ptr<Impl> weak = self;
+    auto paho_client = std::make_unique<PahoClient>();
+    PahoClient& p = *paho_client;
+    p.generation = ++generations;
+    const std::uint64_t generation = p.generation;
 
     ::mqtt::create_options create(options.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+    if (!options.clean && !store) {
+        // Every record that leaves the store's outbound count is a message completed (or
+        // dropped with a session the broker lost): the loop looks at what is left.
+        store = std::make_shared<SessionStore>([bridge = bridge, weak] {
+            bridge->post([weak] {
+                if (auto impl = weak.lock()) {
+                    impl->outbound_fell();
+                }
+            });
+        });
+    }
+    if (store) {
+        // Paho writes the session's records here and, when this client is a successor,
+        // restores the session from them before it returns.
+        p.persistence = std::make_unique<SessionStore::View>(store);
+    }
     try {
-        // No persistence object: Paho keeps the session's in-flight messages in memory, for
-        // as long as this client lives, and resends them after a reconnect.
-        client = std::make_unique<::mqtt::async_client>(options.server_uri, options.client_id,
-                                                        create, nullptr);
+        p.client = std::make_unique<::mqtt::async_client>(options.server_uri, options.client_id,
+                                                          create, p.persistence.get());
     } catch (const ::mqtt::exception& e) {
         throw core::UsageError(fmt::format(
             "mqtt: {} ({})", e.get_message().empty() ? std::string(e.what()) : e.get_message(),
             options.server_uri));
     }
 
-    auto on_loop = [bridge = bridge, weak](std::function<void(MqttAttempt&)> handle,
-                                           std::function<void(Impl&)> orphan = {}) {
-        bridge->post([weak, handle = std::move(handle), orphan = std::move(orphan)] {
+    auto on_loop = [bridge = bridge, weak, generation](std::function<void(MqttAttempt&)> handle,
+                                                       std::function<void(Impl&)> orphan = {}) {
+        bridge->post([weak, generation, handle = std::move(handle), orphan = std::move(orphan)] {
             std::shared_ptr<Impl> keep;
-            if (MqttAttempt* attempt = current_attempt(weak, keep)) {
+            MqttAttempt* attempt = current_attempt(weak, keep);
+            if (attempt && keep->is_current(generation)) {
                 handle(*attempt);
             } else if (keep && orphan) {
                 orphan(*keep);
@@ -673,24 +746,33 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         });
     };
 
-    client->set_message_callback([on_loop](::mqtt::const_message_ptr message) {
+    p.client->set_message_callback([on_loop](::mqtt::const_message_ptr message) {
         on_loop([message](MqttAttempt& a) { a.deliver(message); });
     });
-    client->set_connection_lost_handler([on_loop](const std::string& cause) {
+    p.client->set_connection_lost_handler([on_loop](const std::string& cause) {
         on_loop([cause](MqttAttempt& a) { a.lost(cause); });
     });
-    client->set_disconnected_handler(
+    p.client->set_disconnected_handler(
         [on_loop](const ::mqtt::properties&, ::mqtt::ReasonCode reason) {
             on_loop([reason](MqttAttempt& a) { a.server_disconnected(static_cast<int>(reason)); });
         });
 
-    connect_listener = std::make_unique<Listener>(
-        [on_loop](const ::mqtt::token&) {
-            on_loop([](MqttAttempt& a) { a.connected(); },
-                    [](Impl& impl) {
-                        // Nobody waits for this connection any more (closed while connecting).
+    p.connect_listener = std::make_unique<Listener>(
+        [on_loop, generation](const ::mqtt::token& token) {
+            bool session_present = token.get_connect_response().is_session_present();
+            on_loop([session_present](MqttAttempt& a) { a.connected(session_present); },
+                    [generation](Impl& impl) {
+                        // Nobody waits for this connection any more (closed while
+                        // connecting, or a retired client): end it.
+                        PahoClient* orphan =
+                            impl.is_current(generation) ? impl.paho.get() : nullptr;
+                        for (auto& r : impl.retired) {
+                            orphan = r->generation == generation ? r.get() : orphan;
+                        }
                         try {
-                            impl.client->disconnect();
+                            if (orphan != nullptr) {
+                                orphan->client->disconnect();
+                            }
                         } catch (const ::mqtt::exception&) {
                         }
                     });
@@ -702,7 +784,7 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
             reason = reason == 0xff ? 0 : reason;
             on_loop([rc, reason](MqttAttempt& a) { a.connect_failed(rc, reason); });
         });
-    subscribe_listener = std::make_unique<Listener>(
+    p.subscribe_listener = std::make_unique<Listener>(
         [on_loop](const ::mqtt::token& token) {
             std::vector<int> codes;
             ::mqtt::subscribe_response response = token.get_subscribe_response();
@@ -716,53 +798,126 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
             int reason = static_cast<int>(token.get_reason_code());
             on_loop([rc, reason](MqttAttempt& a) { a.subscribe_failed(rc, reason); });
         });
-    disconnect_listener = std::make_unique<Listener>(
+    p.disconnect_listener = std::make_unique<Listener>(
         [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); },
         [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); });
-    // Publishes are counted on the client, not the attempt: a message in flight at a drop
-    // completes on a later attempt, after Paho resends it.
-    // A failed one carries its payload back (copied on Paho's thread) in case it must be
-    // published again.
-    struct Failure {
-        int rc = 0;
-        int reason = 0;
-        std::optional<std::string> payload;
-    };
-    auto publish_done = [bridge = bridge, weak](std::optional<Failure> failure) {
-        bridge->post([weak, failure = std::move(failure)]() mutable {
+    // Publishes are counted on the client, not the attempt: they outlive a connection. The
+    // token's user context is the message's hand sequence number.
+    auto publish_done = [bridge = bridge, weak, generation](const ::mqtt::token& token, bool ok) {
+        auto seq =
+            static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context()));
+        int rc = ok ? 0 : token.get_return_code();
+        int reason = ok ? 0 : static_cast<int>(token.get_reason_code());
+        reason = reason == 0xff ? 0 : reason; // 0xff: no reason code (3.1.1)
+        bridge->post([weak, generation, seq, rc, reason, ok] {
             auto impl = weak.lock();
-            if (!impl) {
-                return;
-            }
-            if (impl->unacknowledged > 0) {
-                --impl->unacknowledged;
-            }
-            if (failure) {
-                impl->publish_failed(failure->rc, failure->reason, std::move(failure->payload));
-            }
-            core::log_debug("mqtt: publish {}, {} unacknowledged", failure ? "failed" : "done",
-                            impl->unacknowledged);
-            if (impl->unacknowledged == 0) {
-                impl->unacknowledged_bytes = 0;
-            }
-            if (impl->current) {
-                impl->current->delivered();
+            if (impl && impl->is_current(generation)) {
+                impl->publish_done(seq, rc, reason, ok);
             }
         });
     };
-    publish_listener = std::make_unique<Listener>(
-        [publish_done](const ::mqtt::token&) { publish_done(std::nullopt); },
-        [publish_done](const ::mqtt::token& token) {
-            Failure failure;
-            failure.rc = token.get_return_code();
-            int reason = static_cast<int>(token.get_reason_code());
-            failure.reason = reason == 0xff ? 0 : reason; // 0xff: no reason code (3.1.1)
-            const auto* delivery = dynamic_cast<const ::mqtt::delivery_token*>(&token);
-            if (delivery != nullptr && delivery->get_message()) {
-                failure.payload = delivery->get_message()->get_payload_str();
+    p.publish_listener = std::make_unique<Listener>(
+        [publish_done](const ::mqtt::token& token) { publish_done(token, true); },
+        [publish_done, &p](const ::mqtt::token& token) {
+            if (token.get_return_code() == MQTTASYNC_FAILURE) {
+                p.write_failed = true; // on Paho's thread, before it frees anything
             }
-            publish_done(std::move(failure));
+            publish_done(token, false);
         });
+    paho = std::move(paho_client);
+}
+
+void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
+    // Why a fresh Paho client for every connection after the first: when a QoS 1/2 write
+    // fails at a cut, Paho C 1.3.12 frees the topic of the publication it keeps for the
+    // resend, then resends garbage after the reconnect, and the broker drops the
+    // connection as malformed, again after every CONNACK. A fresh client restores the
+    // session from whole records instead (SessionStore), with the same packet ids, so QoS 2
+    // stays exactly once. The old one is never used again.
+    if (paho->persistence) {
+        paho->persistence->detach();
+    }
+    try {
+        paho->client->disable_callbacks();
+    } catch (const ::mqtt::exception&) {
+        // Paho refuses while one of its callbacks runs; the generation check drops it.
+    }
+    retired.push_back(std::move(paho));
+    if (store) {
+        resend_if_session_lost = store->sent_payloads(options.version);
+    }
+    if (!copies.empty()) {
+        // A clean session keeps nothing across connections: what was in flight goes out again
+        // first, in the order it was handed (at least once; QoS 2 cannot be exactly once
+        // without a session).
+        core::log_verbose("mqtt: publishing {} message{} in flight at the drop again",
+                          copies.size(), copies.size() == 1 ? "" : "s");
+        std::vector<std::string> in_flight_at_drop;
+        for (auto& [seq, payload] : copies) {
+            in_flight_at_drop.push_back(std::move(payload));
+        }
+        publish_first(std::move(in_flight_at_drop));
+        copies.clear();
+        copies_bytes = 0;
+    }
+    create_client(self);
+}
+
+void MqttClient::Impl::reap_retired() {
+    // Called once a later client is connected: Paho's send thread has processed that
+    // connect since, so a failed write of a retired client has been recorded by now
+    // (is_connected() also takes Paho's lock).
+    static auto* kept_forever = new std::vector<std::unique_ptr<PahoClient>>(); // see below
+    for (auto it = retired.begin(); it != retired.end();) {
+        PahoClient& r = **it;
+        bool still_connected = r.client->is_connected();
+        if (r.write_failed) {
+            // Destroying it would free Paho's dangling topic a second time. It costs a few
+            // KiB, once per failed write; reachable, so no leak report either.
+            kept_forever->push_back(std::move(*it));
+            it = retired.erase(it);
+        } else if (!still_connected) {
+            it = retired.erase(it); // ~PahoClient: MQTTAsync_destroy
+        } else {
+            ++it;
+        }
+    }
+}
+
+void MqttClient::Impl::session_resumed(bool session_present) {
+    auto lost = std::move(resend_if_session_lost);
+    resend_if_session_lost.clear();
+    if (session_present || lost.empty() || !tracks_by_store()) {
+        return;
+    }
+    // The broker had no session for us (it restarted, or the session expired): Paho dropped
+    // the messages it had sent and not seen acknowledged. They go out again, first.
+    core::log_verbose("mqtt: the broker had no session; publishing {} unacknowledged "
+                      "message{} again",
+                      lost.size(), lost.size() == 1 ? "" : "s");
+    publish_first(std::move(lost));
+}
+
+void MqttClient::Impl::publish_first(std::vector<std::string> payloads) {
+    for (auto& payload : payloads) {
+        waiting_bytes += payload.size();
+    }
+    waiting.insert(waiting.begin(), std::make_move_iterator(payloads.begin()),
+                   std::make_move_iterator(payloads.end()));
+}
+
+std::size_t MqttClient::Impl::in_flight() const {
+    return tracks_by_store() ? store->outbound() : copies.size();
+}
+
+std::size_t MqttClient::Impl::in_flight_bytes() const {
+    return tracks_by_store() ? store->outbound_bytes() : copies_bytes;
+}
+
+void MqttClient::Impl::outbound_fell() {
+    if (tracks_by_store() && current != nullptr) {
+        current->delivered();
+    }
 }
 
 ::mqtt::connect_options MqttClient::Impl::connect_options() const {
@@ -831,57 +986,52 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
 }
 
 void MqttClient::Impl::publish(const Message& message) {
-    if (unacknowledged >= k_max_handed || !waiting.empty() || !hand(message.payload)) {
+    if (in_flight() >= k_max_handed || !waiting.empty() || !hand(message.payload)) {
         waiting.emplace_back(message.payload);
         waiting_bytes += message.payload.size();
     }
 }
 
 void MqttClient::Impl::hand_waiting() {
-    while (!waiting.empty() && unacknowledged < k_max_handed) {
+    while (!waiting.empty() && in_flight() < k_max_handed) {
         if (!hand(waiting.front())) {
             return; // the connection is gone: they wait for the next one
         }
         waiting_bytes -= waiting.front().size();
         waiting.pop_front();
-        requeued -= requeued > 0 ? 1 : 0;
     }
 }
 
-void MqttClient::Impl::requeue(std::string payload) {
-    waiting_bytes += payload.size();
-    auto at = waiting.begin() + static_cast<std::ptrdiff_t>(std::min(requeued, waiting.size()));
-    waiting.insert(at, std::move(payload));
-    ++requeued;
-}
-
-void MqttClient::Impl::publish_failed(int rc, int reason, std::optional<std::string> payload) {
-    if (reason == 0x92) {
-        // PUBCOMP "Packet Identifier not found" to the PUBREL Paho resent after a reconnect:
+void MqttClient::Impl::publish_done(std::uint64_t seq, int rc, int reason, bool ok) {
+    auto copy = copies.find(seq);
+    bool complete = ok;
+    if (ok) {
+        // Acknowledged (QoS 1/2), or written (QoS 0).
+    } else if (reason == 0x92) {
+        // PUBCOMP "Packet Identifier not found" to the PUBREL a successor client resent:
         // the broker had released the message and its PUBCOMP was lost in the drop. MQTT 5
         // (section 3.7.2.1): not an error during recovery. Delivered.
         core::log_debug("mqtt: PUBCOMP 0x92 after a reconnect: the broker had completed it");
+        complete = true;
     } else if (reason >= 0x80) {
         // The broker answered and refused it (MQTT 5 PUBACK/PUBREC reason code).
         ++failed;
+        complete = true;
         core::log_error("mqtt publish refused: {} (0x{:02x})",
                         ::mqtt::exception::reason_code_str(reason), reason);
-    } else if ((rc == MQTTASYNC_OPERATION_INCOMPLETE || rc == MQTTASYNC_DISCONNECTED) && payload &&
-               options.publish.qos > 0) {
-        // Paho dropped it from its session (the broker started a new session, so Paho
-        // cleaned its own): nobody will send it again unless we do.
-        core::log_verbose("mqtt: a message in flight was dropped with the session; publishing "
-                          "it again");
-        requeue(std::move(*payload));
-    } else if (options.publish.qos > 0) {
-        // A write that failed as the connection dropped: Paho reports the publish as failed
-        // but keeps the message in its session and sends it again after the reconnect, with
-        // no second report. The final DISCONNECT waits for Paho's in-flight messages.
-        core::log_debug("mqtt: publish interrupted ({}); Paho resends it from the session",
-                        ::mqtt::exception::error_str(rc));
     } else {
-        ++failed; // QoS 0: at most once, and this one did not make it
-        core::log_error("mqtt publish failed: {}", ::mqtt::exception::error_str(rc));
+        // The write failed, or the connection went before the acknowledgement: the message
+        // goes out again on the next connection (from the session store, or from our copy).
+        core::log_debug("mqtt: publish interrupted ({}); it goes out again after the reconnect",
+                        ::mqtt::exception::error_str(rc));
+    }
+    if (complete && copy != copies.end()) {
+        copies_bytes -= copy->second.size();
+        copies.erase(copy);
+    }
+    core::log_debug("mqtt: publish {}, {} in flight", ok ? "done" : "failed", in_flight());
+    if (current != nullptr) {
+        current->delivered();
     }
 }
 
@@ -910,16 +1060,21 @@ bool MqttClient::Impl::hand(std::string_view payload) {
         }
         out->set_properties(properties);
     }
+    std::uint64_t seq = ++next_seq;
     try {
-        client->publish(out, nullptr, *publish_listener);
+        // The hand sequence number travels as the token's user context (publish_done).
+        paho->client->publish(out, reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq)),
+                              *paho->publish_listener);
     } catch (const ::mqtt::exception& e) {
         if (e.get_return_code() == MQTTASYNC_DISCONNECTED) {
             return false;
         }
         throw;
     }
-    ++unacknowledged;
-    unacknowledged_bytes += payload.size();
+    if (!tracks_by_store()) {
+        copies.emplace(seq, std::string(payload));
+        copies_bytes += payload.size();
+    }
     return true;
 }
 
@@ -929,19 +1084,24 @@ MqttClient::MqttClient(core::Loop& loop, MqttOptions options)
 }
 
 MqttClient::~MqttClient() {
-    // Stop Paho's threads from posting first, then destroy the client (MQTTAsync_destroy).
+    // Stop Paho's threads from posting first, then destroy the clients (MQTTAsync_destroy).
     m_impl->bridge->detach();
-    if (m_impl->client) {
+    if (m_impl->paho) {
         try {
-            m_impl->client->disable_callbacks();
+            m_impl->paho->client->disable_callbacks();
         } catch (const ::mqtt::exception&) {
             // Paho refuses while a callback runs; the detached bridge already drops it.
         }
     }
-    m_impl->client.reset();
+    // Retired like the others, so that a client whose write failed is not destroyed either.
+    m_impl->retired.push_back(std::move(m_impl->paho));
+    m_impl->reap_retired();
 }
 
 std::unique_ptr<Connection> MqttClient::attempt(Handler& handler, std::uint64_t id) {
+    if (m_impl->attempts++ > 0) {
+        m_impl->renew_client(m_impl);
+    }
     auto attempt = std::make_unique<MqttAttempt>(m_impl, handler, id);
     attempt->start();
     return attempt;

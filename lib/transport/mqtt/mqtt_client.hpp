@@ -78,11 +78,12 @@ struct MqttOptions {
     PublishSettings publish;
 };
 
-/// One MQTT client (a Paho async_client) whose session outlives connection attempts: each
-/// attempt() is one connect on the same client, so the QoS 1/2 messages Paho holds in
-/// flight are resent after a reconnect when the session is persistent. Paho's own threads
-/// only post to the loop; everything here runs on the loop thread. Destroy it before the
-/// Loop (it stops Paho's callbacks from posting first).
+/// One MQTT client whose session outlives connection attempts: each attempt() runs on a
+/// fresh Paho async_client restored from rtx's in-memory session store (a persistent
+/// session), so the QoS 1/2 messages in flight at a drop are resent after a reconnect with
+/// their packet ids (see mqtt_client.cpp for why not the same Paho client). Paho's own
+/// threads only post to the loop; everything here runs on the loop thread. Destroy it
+/// before the Loop (it stops Paho's callbacks from posting first).
 class MqttClient {
 public:
     /// Throws core::UsageError when Paho rejects the URI or the client id.
