@@ -243,9 +243,11 @@ struct MqttClient::Impl {
     void publish_first(std::vector<std::string> payloads);
     /// After a reconnect: what to do when the broker had no session for us any more.
     void session_resumed(bool session_present);
-    /// Messages handed to Paho and not yet complete: for a persistent session (QoS > 0) the
-    /// session store's count, which carries over to the next Paho client; otherwise rtx's
-    /// own copies, published again on the next connection.
+    /// Messages handed to Paho and not yet complete. For a persistent session (QoS > 0) the
+    /// session store's count, which carries over to the next Paho client, joined with the
+    /// copies of those handed to the current client (Paho removes a command's record just
+    /// before it writes the PUBLISH record, so the store alone can read 0 in between);
+    /// otherwise the copies alone, published again on the next connection.
     std::size_t in_flight() const;
     std::size_t in_flight_bytes() const;
     bool tracks_by_store() const { return store && options.publish.qos > 0; }
@@ -267,8 +269,7 @@ struct MqttClient::Impl {
     std::uint64_t generations = 0;
     std::size_t attempts = 0;
     MqttAttempt* current = nullptr; ///< The attempt Paho's events go to; loop thread only.
-    /// Messages handed to the current Paho client and not complete, by hand order, when the
-    /// session store does not track them (clean session, or QoS 0).
+    /// Messages handed to the current Paho client and not reported complete, by hand order.
     std::map<std::uint64_t, std::string> copies;
     std::size_t copies_bytes = 0;
     std::uint64_t next_seq = 0;
@@ -711,8 +712,15 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
     if (!options.clean && !store) {
         // Every record that leaves the store's outbound count is a message completed (or
         // dropped with a session the broker lost): the loop looks at what is left.
-        store = std::make_shared<SessionStore>([bridge = bridge, weak] {
-            bridge->post([weak] {
+        // One wake-up covers a burst: the flag is cleared before the loop reads the count,
+        // so a fall after that posts again.
+        auto posted = std::make_shared<std::atomic<bool>>(false);
+        store = std::make_shared<SessionStore>([bridge = bridge, weak, posted] {
+            if (posted->exchange(true)) {
+                return;
+            }
+            bridge->post([weak, posted] {
+                posted->store(false);
                 if (auto impl = weak.lock()) {
                     impl->outbound_fell();
                 }
@@ -846,7 +854,10 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
     if (store) {
         resend_if_session_lost = store->sent_payloads(options.version);
     }
-    if (!copies.empty()) {
+    if (tracks_by_store()) {
+        copies.clear(); // the successor restores them from the store
+        copies_bytes = 0;
+    } else if (!copies.empty()) {
         // A clean session keeps nothing across connections: what was in flight goes out again
         // first, in the order it was handed (at least once; QoS 2 cannot be exactly once
         // without a session).
@@ -907,11 +918,11 @@ void MqttClient::Impl::publish_first(std::vector<std::string> payloads) {
 }
 
 std::size_t MqttClient::Impl::in_flight() const {
-    return tracks_by_store() ? store->outbound() : copies.size();
+    return tracks_by_store() ? std::max(store->outbound(), copies.size()) : copies.size();
 }
 
 std::size_t MqttClient::Impl::in_flight_bytes() const {
-    return tracks_by_store() ? store->outbound_bytes() : copies_bytes;
+    return tracks_by_store() ? std::max(store->outbound_bytes(), copies_bytes) : copies_bytes;
 }
 
 void MqttClient::Impl::outbound_fell() {
@@ -1021,11 +1032,12 @@ void MqttClient::Impl::publish_done(std::uint64_t seq, int rc, int reason, bool 
                         ::mqtt::exception::reason_code_str(reason), reason);
     } else {
         // The write failed, or the connection went before the acknowledgement: the message
-        // goes out again on the next connection (from the session store, or from our copy).
+        // goes out again on the next connection, from the session store's record (which
+        // now stands for it), or from our copy.
         core::log_debug("mqtt: publish interrupted ({}); it goes out again after the reconnect",
                         ::mqtt::exception::error_str(rc));
     }
-    if (complete && copy != copies.end()) {
+    if ((complete || tracks_by_store()) && copy != copies.end()) {
         copies_bytes -= copy->second.size();
         copies.erase(copy);
     }
@@ -1071,10 +1083,8 @@ bool MqttClient::Impl::hand(std::string_view payload) {
         }
         throw;
     }
-    if (!tracks_by_store()) {
-        copies.emplace(seq, std::string(payload));
-        copies_bytes += payload.size();
-    }
+    copies.emplace(seq, std::string(payload));
+    copies_bytes += payload.size();
     return true;
 }
 

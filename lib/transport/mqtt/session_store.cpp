@@ -74,7 +74,9 @@ void SessionStore::remove(const std::string& key) {
         if (counts_outbound(key, it->second)) {
             --m_outbound;
             m_outbound_bytes -= it->second.size();
-            fell = true;
+            // A processed command becomes a sent PUBLISH at once: only a completed message
+            // (or the last record) is worth waking the loop for.
+            fell = is_sent_publish(key) || m_outbound == 0;
         }
         m_records.erase(it);
     }

@@ -49,7 +49,8 @@ public:
     };
 
     /// `on_outbound_fall` runs on the calling (Paho) thread, outside the store's lock,
-    /// whenever a record that counts in outbound() goes away.
+    /// whenever a sent PUBLISH record goes away (its message is complete) or outbound()
+    /// falls to zero; not when a queued command turns into a sent PUBLISH.
     explicit SessionStore(std::function<void()> on_outbound_fall = {})
         : m_on_outbound_fall(std::move(on_outbound_fall)) {}
 
