@@ -12,12 +12,13 @@ usage: scripts/bench/mqtt_pub_rate.py [--rtx BINARY ...] [--messages N] [--runs 
 import argparse
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from mqtt_throughput import start_mosquitto  # the same broker setup as the broker benchmark
 
 CASES = [  # (label, rtx arguments, mosquitto_pub arguments)
     ("QoS 1, clean session", ["-q", "1"], ["-q", "1"]),
@@ -26,12 +27,6 @@ CASES = [  # (label, rtx arguments, mosquitto_pub arguments)
     ("QoS 2, persistent session", ["-q", "2", "-c", "-i", "rate-2"],
      ["-q", "2", "-c", "-i", "rate-2"]),
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_of_children():
@@ -61,14 +56,8 @@ def main():
     parser.add_argument("--messages", type=int, default=50000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    port = free_port()
-    conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-    conf.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-    conf.close()
-    broker = subprocess.Popen(["mosquitto", "-c", conf.name], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    broker, port, conf = start_mosquitto()
     try:
-        time.sleep(0.3)
         feed = (b"x" * 64 + b"\n") * args.messages
         url = f"mqtt://127.0.0.1:{port}"
         clients = [(rtx, [rtx, "mqtt", "pub", url, "-t", "rate", "-l"], 1) for rtx in args.rtx]
@@ -85,7 +74,7 @@ def main():
     finally:
         broker.terminate()
         broker.wait()
-        os.unlink(conf.name)
+        os.unlink(conf)
 
 
 if __name__ == "__main__":
