@@ -208,6 +208,7 @@ struct PahoClient {
     /// topic of a publication it still holds (upstream paho.mqtt.c 1621/1622): this client
     /// must never send again, nor be destroyed (that would free it a second time).
     std::atomic<bool> write_failed{false};
+    bool ever_connected = false; ///< Loop thread: it got a CONNACK.
     std::unique_ptr<::mqtt::async_client> client;
 };
 
@@ -224,7 +225,9 @@ struct MqttClient::Impl {
     /// Retires the Paho client of the last connection and makes a fresh one (see attempt()).
     void renew_client(const std::shared_ptr<Impl>& self);
     /// Destroys retired Paho clients that are done; a client whose write failed is kept.
-    void reap_retired();
+    /// `settled`: a later client has connected (or none will), so a retired client that
+    /// was connected has recorded any failed write by now.
+    void reap_retired(bool settled);
     ::mqtt::connect_options connect_options() const;
     /// Hands the message to Paho, or holds it while Paho has k_max_handed messages (or
     /// has already seen the connection drop).
@@ -328,8 +331,9 @@ public:
         if (m_state != State::connecting) {
             return;
         }
+        m_impl->paho->ever_connected = true;
         m_impl->session_resumed(session_present);
-        m_impl->reap_retired();
+        m_impl->reap_retired(true);
         m_stats.connect_time = std::chrono::duration_cast<core::Duration>(
             std::chrono::steady_clock::now() - m_impl->connect_started);
         const auto& subs = m_impl->options.subscriptions;
@@ -851,6 +855,7 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
         // Paho refuses while one of its callbacks runs; the generation check drops it.
     }
     retired.push_back(std::move(paho));
+    reap_retired(false); // those that never connected (a broker that stays away)
     if (store) {
         resend_if_session_lost = store->sent_payloads(options.version);
     }
@@ -874,15 +879,17 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
     create_client(self);
 }
 
-void MqttClient::Impl::reap_retired() {
-    // Called once a later client is connected: Paho's send thread has processed that
-    // connect since, so a failed write of a retired client has been recorded by now
-    // (is_connected() also takes Paho's lock).
+void MqttClient::Impl::reap_retired(bool settled) {
+    // Settled: a later client is connected, so Paho's send thread has processed that
+    // connect since, and a failed write of a retired client has been recorded by now
+    // (is_connected() also takes Paho's lock). A client that never connected never wrote.
     static auto* kept_forever = new std::vector<std::unique_ptr<PahoClient>>(); // see below
     for (auto it = retired.begin(); it != retired.end();) {
         PahoClient& r = **it;
         bool still_connected = r.client->is_connected();
-        if (r.write_failed) {
+        if (!settled && r.ever_connected) {
+            ++it;
+        } else if (r.write_failed) {
             // Destroying it would free Paho's dangling topic a second time. It costs a few
             // KiB, once per failed write; reachable, so no leak report either.
             kept_forever->push_back(std::move(*it));
@@ -1105,7 +1112,7 @@ MqttClient::~MqttClient() {
     }
     // Retired like the others, so that a client whose write failed is not destroyed either.
     m_impl->retired.push_back(std::move(m_impl->paho));
-    m_impl->reap_retired();
+    m_impl->reap_retired(true);
 }
 
 std::unique_ptr<Connection> MqttClient::attempt(Handler& handler, std::uint64_t id) {
