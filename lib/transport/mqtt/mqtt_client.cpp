@@ -16,6 +16,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 namespace rtx::transport::mqtt {
 
@@ -195,6 +197,35 @@ class MqttAttempt;
 
 } // namespace
 
+/// Publish results from Paho's threads, handed to the loop in batches: one wake-up for all
+/// that arrived since the loop took the last batch, rather than one per acknowledgement.
+struct PublishResults {
+    struct Result {
+        std::uint64_t generation = 0;
+        std::uint64_t seq = 0;
+        int rc = 0;
+        int reason = 0;
+        bool ok = false;
+    };
+    /// Queues a result (Paho's thread); true when the caller must post the batch.
+    bool add(const Result& result) {
+        std::lock_guard lock(mutex);
+        pending.push_back(result);
+        return !std::exchange(posted, true);
+    }
+    /// Takes the batch (loop thread); later results start a new one.
+    std::vector<Result> take() {
+        std::lock_guard lock(mutex);
+        posted = false;
+        return std::exchange(pending, {});
+    }
+
+private:
+    std::mutex mutex;
+    std::vector<Result> pending; // guarded by mutex
+    bool posted = false;         // guarded by mutex
+};
+
 /// One Paho client object and what its callbacks refer to. The listeners and the
 /// persistence view outlive the client (members are destroyed in reverse order).
 struct PahoClient {
@@ -238,7 +269,8 @@ struct MqttClient::Impl {
     /// the connection drop while the loop has not heard yet: the caller keeps the message
     /// for the next connection instead of losing it. Throws mqtt::exception otherwise.
     bool hand(std::string_view payload);
-    /// A publish the current Paho client completed (`ok`) or reported failed.
+    /// A publish the current Paho client completed (`ok`) or reported failed. The caller
+    /// then lets the attempt hand more (MqttAttempt::delivered).
     void publish_done(std::uint64_t seq, int rc, int reason, bool ok);
     /// The session store's outbound count fell (any thread posted it; loop thread).
     void outbound_fell();
@@ -265,6 +297,7 @@ struct MqttClient::Impl {
     core::Loop& loop;
     MqttOptions options;
     std::shared_ptr<Bridge> bridge;
+    std::shared_ptr<PublishResults> results = std::make_shared<PublishResults>();
     /// The session's in-flight records when the session is persistent (not --clean).
     std::shared_ptr<SessionStore> store;
     std::unique_ptr<PahoClient> paho; ///< The client of the current connection.
@@ -815,16 +848,32 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
         [on_loop](const ::mqtt::token&) { on_loop([](MqttAttempt& a) { a.disconnect_done(); }); });
     // Publishes are counted on the client, not the attempt: they outlive a connection. The
     // token's user context is the message's hand sequence number.
-    auto publish_done = [bridge = bridge, weak, generation](const ::mqtt::token& token, bool ok) {
-        auto seq =
+    auto publish_done = [bridge = bridge, weak, generation,
+                         results = results](const ::mqtt::token& token, bool ok) {
+        PublishResults::Result result;
+        result.generation = generation;
+        result.seq =
             static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context()));
-        int rc = ok ? 0 : token.get_return_code();
+        result.ok = ok;
+        result.rc = ok ? 0 : token.get_return_code();
         int reason = ok ? 0 : static_cast<int>(token.get_reason_code());
-        reason = reason == 0xff ? 0 : reason; // 0xff: no reason code (3.1.1)
-        bridge->post([weak, generation, seq, rc, reason, ok] {
+        result.reason = reason == 0xff ? 0 : reason; // 0xff: no reason code (3.1.1)
+        if (!results->add(result)) {
+            return; // the loop has not taken the last batch yet: this one joins it
+        }
+        bridge->post([weak, results] {
+            auto batch = results->take();
             auto impl = weak.lock();
-            if (impl && impl->is_current(generation)) {
-                impl->publish_done(seq, rc, reason, ok);
+            if (!impl) {
+                return;
+            }
+            for (const auto& r : batch) {
+                if (impl->is_current(r.generation)) {
+                    impl->publish_done(r.seq, r.rc, r.reason, r.ok);
+                }
+            }
+            if (impl->current != nullptr) {
+                impl->current->delivered();
             }
         });
     };
@@ -1049,9 +1098,6 @@ void MqttClient::Impl::publish_done(std::uint64_t seq, int rc, int reason, bool 
         copies.erase(copy);
     }
     core::log_debug("mqtt: publish {}, {} in flight", ok ? "done" : "failed", in_flight());
-    if (current != nullptr) {
-        current->delivered();
-    }
 }
 
 bool MqttClient::Impl::hand(std::string_view payload) {
