@@ -1,6 +1,7 @@
 // libFuzzer target for core/duration.hpp: parse_duration never crashes, fails only with a
 // usage error, and accepts only non-negative durations within its bound.
 #include "core/duration.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,11 +14,7 @@ using rtx::core::ExitCode;
 using rtx::core::format_duration;
 using rtx::core::parse_duration;
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 } // namespace
 

@@ -1,6 +1,7 @@
 // libFuzzer target for core/encoding.hpp: base64 and hex round trips, decoders that accept
 // only what they can re-encode, and is_valid_utf8 against an independent table-driven check.
 #include "core/encoding.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -11,11 +12,7 @@ namespace {
 
 using namespace rtx::core;
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 // The well-formed byte sequences of the Unicode Standard, table 3-7, written as byte ranges
 // (a different algorithm from the one under test, which decodes code points).

@@ -1,6 +1,7 @@
 // libFuzzer target for proto/framing.hpp. The first byte picks a split position; the rest is
 // the stream. For every framing, feeding the stream in two pieces must give the same messages
 // as feeding it whole (raw: the same bytes), and a small max_message must fail cleanly.
+#include "fuzz_check.hpp"
 #include "proto/framing.hpp"
 
 #include <cstddef>
@@ -15,11 +16,7 @@ using rtx::proto::Framer;
 using rtx::proto::Framing;
 using Messages = std::vector<std::string>;
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 Messages run(Framing framing, const std::vector<std::string_view>& chunks) {
     Framer framer(framing);

@@ -2,6 +2,7 @@
 // packet size or none, and a split position; the rest is a byte stream from a peer. Decoding
 // it whole, in two pieces and byte by byte must give the same packets and the same error;
 // every decoded packet must re-encode to bytes that decode to the same fields.
+#include "fuzz_check.hpp"
 #include "proto/mqtt_codec.hpp"
 
 #include <cstddef>
@@ -14,11 +15,7 @@ namespace {
 
 using namespace rtx::proto::mqtt;
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 /// A packet's fields as text, to compare decodes.
 std::string describe(const Packet& p) {

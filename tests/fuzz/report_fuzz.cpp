@@ -4,6 +4,7 @@
 // the summary, thresholds), serialise to text that parses to the same Report, and merge with
 // itself into exactly twice its counts.
 #include "bench/report.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -15,11 +16,7 @@ namespace {
 
 using namespace rtx::bench;
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 } // namespace
 

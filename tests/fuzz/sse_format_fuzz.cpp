@@ -2,6 +2,7 @@
 // text/event-stream it writes must read back through the client's SseParser as one event
 // with the same data (line ends normalised to LF; non-UTF-8 payloads travel as base64).
 #include "core/encoding.hpp"
+#include "fuzz_check.hpp"
 #include "proto/sse_parser.hpp"
 #include "serve/http/http_format.hpp"
 
@@ -11,11 +12,7 @@
 
 namespace {
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 std::string normalised(const std::string& payload) {
     std::string out;

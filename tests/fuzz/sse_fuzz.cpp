@@ -2,6 +2,7 @@
 // the stream. Feeding it in two pieces, and byte by byte, must give the same events, retries,
 // comments and last event ID as feeding it whole, with the default bound and with a tiny one
 // (which must trip at the same place); every reported string must be valid UTF-8.
+#include "fuzz_check.hpp"
 #include "proto/sse_parser.hpp"
 
 #include <cstddef>
@@ -15,11 +16,7 @@ namespace {
 using rtx::proto::SseEvent;
 using rtx::proto::SseParser;
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 // Well-formed UTF-8 as the WHATWG decoder defines it (no overlongs, surrogates or values past
 // U+10FFFF), checked independently of the parser's own decoder.

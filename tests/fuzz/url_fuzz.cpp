@@ -1,6 +1,7 @@
 // libFuzzer target for core/url.hpp: parse_url never crashes, fails only with a usage error,
 // and a parsed URL written back out with to_string() parses to the same endpoint.
 #include "core/url.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -12,11 +13,7 @@ using rtx::core::ExitCode;
 using rtx::core::parse_url;
 using rtx::core::Url;
 
-void check(bool condition) {
-    if (!condition) {
-        __builtin_trap();
-    }
-}
+using rtx::fuzz::check;
 
 bool same_endpoint(const Url& a, const Url& b) {
     return a.scheme == b.scheme && a.host == b.host && a.port == b.port && a.path == b.path &&
