@@ -9,8 +9,7 @@ namespace rtx::transport {
 ReconnectingConnection::ReconnectingConnection(core::Loop& loop, Factory factory,
                                                ReconnectOptions options, Handler& user,
                                                std::uint64_t id)
-    : m_loop(loop)
-    , m_factory(std::move(factory))
+    : m_factory(std::move(factory))
     , m_options(std::move(options))
     , m_backoff(m_options.backoff)
     , m_user(user)

@@ -64,7 +64,6 @@ private:
     void end(const CloseInfo& info);
     void add_stats(const ConnectionStats& inner);
 
-    core::Loop& m_loop;
     Factory m_factory;
     ReconnectOptions m_options;
     core::Backoff m_backoff;

@@ -150,7 +150,6 @@ private:
     std::int64_t now_us() const;
 
     WsClient::Impl& m_client;
-    core::Loop& m_loop;
     std::string m_host; ///< Of the URL, for messages.
     std::uint16_t m_port;
     core::Duration m_connect_timeout;
@@ -332,7 +331,6 @@ WsConnection::WsConnection(WsClient::Impl& client, const core::Url& url,
                            const ConnectOptions& connect, const WsOptions& options,
                            Handler& handler, std::uint64_t id)
     : m_client(client)
-    , m_loop(client.loop)
     , m_host(url.host)
     , m_port(url.port)
     , m_connect_timeout(connect.connect_timeout)
