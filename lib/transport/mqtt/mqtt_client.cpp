@@ -306,7 +306,12 @@ struct MqttClient::Impl {
     std::size_t attempts = 0;
     MqttAttempt* current = nullptr; ///< The attempt Paho's events go to; loop thread only.
     /// Messages handed to the current Paho client and not reported complete, by hand order.
-    std::map<std::uint64_t, std::string> copies;
+    /// The payload is kept only when rtx itself publishes it again (no session store).
+    struct Handed {
+        std::size_t bytes = 0;
+        std::string payload;
+    };
+    std::map<std::uint64_t, Handed> copies;
     std::size_t copies_bytes = 0;
     std::uint64_t next_seq = 0;
     /// Sent, unacknowledged messages the session store held when this connection started;
@@ -918,8 +923,8 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
         core::log_verbose("mqtt: publishing {} message{} in flight at the drop again",
                           copies.size(), copies.size() == 1 ? "" : "s");
         std::vector<std::string> in_flight_at_drop;
-        for (auto& [seq, payload] : copies) {
-            in_flight_at_drop.push_back(std::move(payload));
+        for (auto& [seq, handed] : copies) {
+            in_flight_at_drop.push_back(std::move(handed.payload));
         }
         publish_first(std::move(in_flight_at_drop));
         copies.clear();
@@ -1094,7 +1099,7 @@ void MqttClient::Impl::publish_done(std::uint64_t seq, int rc, int reason, bool 
                         ::mqtt::exception::error_str(rc));
     }
     if ((complete || tracks_by_store()) && copy != copies.end()) {
-        copies_bytes -= copy->second.size();
+        copies_bytes -= copy->second.bytes;
         copies.erase(copy);
     }
     core::log_debug("mqtt: publish {}, {} in flight", ok ? "done" : "failed", in_flight());
@@ -1136,7 +1141,9 @@ bool MqttClient::Impl::hand(std::string_view payload) {
         }
         throw;
     }
-    copies.emplace(seq, std::string(payload));
+    // With a session store the successor restores the message: only its size is needed.
+    copies.emplace(
+        seq, Handed{payload.size(), tracks_by_store() ? std::string() : std::string(payload)});
     copies_bytes += payload.size();
     return true;
 }

@@ -42,24 +42,19 @@ bool SessionStore::counts_outbound(const std::string& key, const std::string& va
 }
 
 void SessionStore::put(const std::string& key, std::string value) {
-    bool fell = false;
-    {
-        std::lock_guard lock(m_mutex);
-        auto [it, inserted] = m_records.try_emplace(key);
-        if (!inserted && counts_outbound(key, it->second)) {
-            --m_outbound;
-            m_outbound_bytes -= it->second.size();
-            fell = true;
-        }
-        it->second = std::move(value);
-        if (counts_outbound(key, it->second)) {
-            ++m_outbound;
-            m_outbound_bytes += it->second.size();
-            fell = false; // replaced, not gone
-        }
+    // Paho rewrites a key only with a record of the same kind: a put never ends a message,
+    // so it wakes nobody.
+    std::lock_guard lock(m_mutex);
+    auto [it, inserted] = m_records.try_emplace(key);
+    std::string& record = it->second;
+    if (!inserted && counts_outbound(key, record)) {
+        --m_outbound;
+        m_outbound_bytes -= record.size();
     }
-    if (fell && m_on_outbound_fall) {
-        m_on_outbound_fall();
+    record = std::move(value);
+    if (counts_outbound(key, record)) {
+        ++m_outbound;
+        m_outbound_bytes += record.size();
     }
 }
 
