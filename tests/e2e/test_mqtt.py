@@ -509,11 +509,11 @@ class SessionHandOverTest(unittest.TestCase):
     messages in flight at chosen points and drops the connection: what rtx sends on the next
     connection shows how the session was carried over to the fresh Paho client."""
 
-    def start_pub(self, broker, version, qos, clean=False):
+    def start_pub(self, broker, version, qos, clean=False, extra=(), **popen):
         args = ["-v", "mqtt", "pub", f"mqtt://127.0.0.1:{broker.port}", "-t", "h",
                 "-q", str(qos), "-V", "5" if version == 5 else "3.1.1", "-i", "rtx-handover",
                 "--reconnect", "--backoff-initial", "20ms", "-l"]
-        return self.enterContext(popen_rtx(*args, *([] if clean else ["-c"])))
+        return self.enterContext(popen_rtx(*extra, *args, *([] if clean else ["-c"]), **popen))
 
     def expect(self, conn, first_nibble, version=5):
         p = conn.read_packet()
@@ -580,7 +580,9 @@ class SessionHandOverTest(unittest.TestCase):
         import threading
         broker = mqttraw.ScriptedBroker()
         self.addCleanup(broker.close)
-        pub = self.start_pub(broker, 4, 2)
+        # -vv to a file (a pipe nobody reads could fill and stall pub): shown if pub stalls.
+        log = self.enterContext(tempfile.TemporaryFile())
+        pub = self.start_pub(broker, 4, 2, extra=["-v"], stderr=log)
         n, cuts, per_connection = 400, 6, 40
 
         def feed():
@@ -625,9 +627,17 @@ class SessionHandOverTest(unittest.TestCase):
             conn.send(mqttraw.connack(4, session_present=i > 0))
             if i == 0:
                 writer.start()
-            serve(conn, per_connection if i < cuts else None)
+            try:
+                serve(conn, per_connection if i < cuts else None)
+            except TimeoutError:
+                pub.kill()
+                pub.wait()
+                log.seek(0)
+                self.fail(f"connection {i}: pub went quiet; its log:\n"
+                          f"{log.read().decode()[-4000:]}")
         writer.join()
-        self.assertEqual(pub.wait(10), EXIT_OK, pub.stderr.read().decode()[-2000:])
+        log.seek(0)
+        self.assertEqual(pub.wait(10), EXIT_OK, log.read().decode()[-2000:])
         self.assertEqual(sorted(received), list(range(n)))  # each once, none lost
 
     def test_broker_without_the_session_gets_the_unacknowledged_again(self):
