@@ -3,10 +3,11 @@
 # debootstrap (from this machine's own apt source), clones a commit of this repository into
 # it, and runs there, as root:
 #   1. `bash scripts/demo.sh` (README command 1) on nothing but minbase;
-#   2. the set-up half of `bash scripts/test.sh` (install-deps --with-tests, configure,
-#      build) and the tests that depend on what a fresh Debian 12 ships and this machine may
-#      not: the browser tests (Debian's chromium, python3 only) and the node `ws` tests
-#      (Debian's nodejs 18). The full suite runs outside the chroot in scripts/test.sh.
+#   2. the set-up half of `bash scripts/test.sh` (install-deps --with-tests, configure with
+#      the e2e tests registered) and the tests that depend on what a fresh Debian 12 ships
+#      and this machine may not: the browser tests (Debian's chromium, python3 only) and
+#      the node `ws` tests (Debian's nodejs 18). The whole suite runs outside the chroot,
+#      in scripts/test.sh.
 #
 # usage: scripts/fresh-check.sh [COMMIT]     (default: HEAD; uncommitted changes are not seen)
 # env:   RTX_FRESH_CACHE   where the minbase tarball and downloaded .debs are kept between
@@ -120,7 +121,7 @@ if [[ -n "$tests" ]]; then
   echo "== fresh-check: test set-up on the same machine, then ctest -R '$tests'"
   in_chroot "bash scripts/install-deps.sh --with-tests && node --version && \
     cmake -S . -B build -DRTX_BUILD_TESTS=ON >/dev/null && \
-    cmake --build build -j $(nproc) && \
+    cmake --build build -j $(nproc) --target rtx && \
     RTX_REQUIRE_BROWSER=1 ctest --test-dir build --output-on-failure -R '$tests'"
 fi
 echo "== fresh-check: passed in $((SECONDS - started)) s (commit $commit)"

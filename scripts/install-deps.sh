@@ -18,6 +18,7 @@ build_packages=(
 )
 test_packages=(
   python3   # end-to-end test driver (standard library only)
+  ccache    # scripts/test.sh builds two trees (plain, ASan+UBSan): shared compiler cache
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   openssl   # makes throwaway certificates for the TLS tests
   curl      # the independent HTTP client of the rtx serve tests (curl -N)

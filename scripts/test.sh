@@ -12,6 +12,9 @@ bash scripts/install-deps.sh --with-tests
 # install-deps put chromium here: a browser test that cannot find it fails instead of skipping.
 export RTX_REQUIRE_BROWSER=1
 jobs=$(nproc)
+# ccache (installed with the test packages; CMake uses it when present) keyed on paths relative
+# to this checkout, so a later run or another clone recompiles only what changed.
+export CCACHE_BASEDIR="$PWD"
 
 build() {
   local dir=$1

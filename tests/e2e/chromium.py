@@ -188,13 +188,21 @@ class Page:
         """Runs `source` in every document this page loads, before the page's own scripts."""
         self.send("Page.addScriptToEvaluateOnNewDocument", {"source": source})
 
-    def navigate(self, url):
+    def navigate(self, url, timeout=30):
+        """Loads `url` and returns once its load event has fired (the DOM is complete)."""
+        self.take_events("Page.loadEventFired")
         result = self.send("Page.navigate", {"url": url})
         if result.get("errorText"):
             raise BrowserError(f"navigate {url}: {result['errorText']}")
+        deadline = time.monotonic() + timeout
+        while not self.take_events("Page.loadEventFired"):
+            if time.monotonic() > deadline:
+                raise BrowserError(f"navigate {url}: no load event in {timeout} s")
+            self.browser.pump(0.05)
 
     def evaluate(self, expression):
-        """The value of a JavaScript expression (promises awaited), as JSON-decoded Python."""
+        """The value of a JavaScript expression (promises awaited), as JSON-decoded Python;
+        BrowserError if it throws."""
         result = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
                                                 "returnByValue": True})
         if "exceptionDetails" in result:
@@ -204,14 +212,21 @@ class Page:
         return result["result"].get("value")
 
     def wait_for(self, expression, timeout=30):
-        """Polls `expression` until it is truthy and returns its value; BrowserError on timeout."""
+        """Polls `expression` until it is truthy and returns its value. While it throws (the
+        page's script has not run yet) it counts as false; BrowserError on timeout, naming
+        the last exception if there was one."""
         deadline = time.monotonic() + timeout
+        last_error = None
         while True:
-            value = self.evaluate(expression)
-            if value:
-                return value
+            try:
+                value = self.evaluate(expression)
+                if value:
+                    return value
+            except BrowserError as error:
+                last_error = error
             if time.monotonic() > deadline:
-                raise BrowserError(f"timed out after {timeout} s waiting for: {expression}")
+                raise BrowserError(f"timed out after {timeout} s waiting for: {expression}"
+                                   + (f" (last: {last_error})" if last_error else ""))
             self.browser.pump(0.05)
 
     def block_requests(self, allow_prefix):
