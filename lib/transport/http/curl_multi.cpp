@@ -422,8 +422,9 @@ std::size_t HttpTransfer::Impl::on_write(char* data, std::size_t size, std::size
         return 0; // makes curl end the transfer with CURLE_WRITE_ERROR
     }
     if (!self->head_done) {
-        // Body bytes before any status line: curl read the reply as HTTP/0.9, which no
-        // server rtx talks to sends (RFC 9112 section 2.3 requires a status line).
+        // Body bytes before any status line: curl read the reply as HTTP/0.9. Every HTTP/1.x
+        // response starts with a status line (RFC 9112 section 4), so the server speaks
+        // something else.
         self->not_http = std::string(data, std::min<std::size_t>(length, 64));
         return 0;
     }
