@@ -5,7 +5,8 @@ perMessageDeflate for both, so only the server differs. A B A B: ROUNDS alternat
 N round trips each; prints the median round trip of each run and the median of the runs'
 medians per server, as JSON lines and a summary.
 
-usage: scripts/bench/ws_deflate_echo.py [BUILD_DIR] [ROUNDS] [N]    defaults: build 4 50
+usage: scripts/bench/ws_deflate_echo.py [BUILD_DIR] [ROUNDS] [N] [MODE]
+       defaults: build 4 50 repeat (MODE: repeat or words, below)
 """
 import json
 import os
@@ -19,17 +20,19 @@ SOURCE = os.path.dirname(os.path.dirname(HERE))
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(SOURCE, "build")
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 50
+MODE = sys.argv[4] if len(sys.argv) > 4 else "repeat"
 RTX = os.path.join(BUILD, "cmd", "rtx")
 
-# One client run: N round trips of the same compressible 1 MiB text (fresh each time so
-# that context takeover cannot shrink it to a back-reference), the median in ms.
+# One client run: N round trips of a 1 MiB text (a different start each time), the median in
+# ms. MODE "words": 20,000 distinct words, costly to deflate (the compression dominates);
+# MODE "repeat": one word repeated, cheap to deflate (framing and TCP dominate).
 CLIENT = r"""
 const WebSocket = require(process.env.NODE_WS || '/usr/share/nodejs/ws');
-const [url, count] = process.argv.slice(1);
+const [url, count, mode] = process.argv.slice(1);
 const ws = new WebSocket(url, { perMessageDeflate: true });
 const words = [];
 for (let i = 0; i < 20000; i++) words.push('w' + ((i * 2654435761) % 100003).toString(36));
-const base = words.join(' ');
+const base = mode === 'repeat' ? 'compressible '.repeat(90000) : words.join(' ');
 ws.on('open', async () => {
   const times = [];
   for (let i = 0; i < Number(count); i++) {
@@ -66,7 +69,7 @@ def start_node():
 
 
 def run(url):
-    out = subprocess.run(["node", "-e", CLIENT, url, str(N)], capture_output=True, check=True,
+    out = subprocess.run(["node", "-e", CLIENT, url, str(N), MODE], capture_output=True, check=True,
                          timeout=600)
     return json.loads(out.stdout)
 
@@ -79,7 +82,8 @@ def main():
             for name, (_, url) in servers.items():
                 result = run(url)
                 medians[name].append(result["median_ms"])
-                print(json.dumps({"round": round_index, "server": name, **result}), flush=True)
+                print(json.dumps({"round": round_index, "server": name, "mode": MODE, **result}),
+                      flush=True)
     finally:
         for proc, _ in servers.values():
             proc.terminate()
