@@ -238,6 +238,7 @@ private:
     bool m_close_was_answer = false;   ///< Our close frame answered the server's.
     bool m_reader_stopped = false;     ///< After a violation: frames cannot be told apart.
     std::size_t m_window_messages = 0; ///< Delivered by lws before take_over().
+    bool m_window_incomplete = false;  ///< ... and the last of them was not finished.
     std::string m_extensions_header;   ///< The server's Sec-WebSocket-Extensions.
     int m_fd = -1;                     ///< A duplicate of lws's socket.
     uv_poll_t* m_poll = nullptr;
@@ -532,6 +533,9 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return on_writeable();
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (m_taken_over) {
+            return -1; // lws read past our end (see end_native()): it only has to close
+        }
         on_peer_close(static_cast<const unsigned char*>(in), len);
         return 0; // lws answers with its close frame, then closes
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -862,8 +866,14 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
         return 0; // closing on our side: the rest is not for the user any more
     }
     const bool first = lws_is_first_fragment(m_wsi) != 0;
-    if (m_own && first) {
-        ++m_window_messages; // parsed by lws before take_over()
+    if (m_taken_over) {
+        return -1; // lws read past our end (see end_native()): it only has to close
+    }
+    if (m_own) {
+        // Parsed by lws before take_over(), which can take over only on a message boundary.
+        m_window_messages += first ? 1 : 0;
+        m_window_incomplete =
+            !lws_is_final_fragment(m_wsi) || lws_remaining_packet_payload(m_wsi) > 0;
     }
     if (first) {
         m_rx.clear();
@@ -1145,9 +1155,11 @@ void WsConnection::take_over() {
         return; // lws is closing it already
     }
     const DeflateParameters deflate = parse_deflate(m_extensions_header);
-    if (m_window_messages > 0 && deflate.negotiated && !deflate.server_no_context_takeover) {
-        // lws inflated messages that came with the 101 response; its inflater's history is
-        // out of our reach, so this connection keeps lws's framing.
+    if (m_window_incomplete ||
+        (m_window_messages > 0 && deflate.negotiated && !deflate.server_no_context_takeover)) {
+        // lws parsed part of a message that came with the 101 response, or inflated messages
+        // whose history its inflater keeps out of our reach: this connection keeps lws's
+        // framing.
         core::log_verbose("ws: messages arrived with the handshake; lws keeps the framing");
         m_own = false;
         drop_queued_pings();
