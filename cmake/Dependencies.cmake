@@ -5,6 +5,8 @@ find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(CURL REQUIRED)
+# permessage-deflate of rtx ws's own frame codec (lib/proto/ws_codec.cpp); libwebsockets-dev pulls it in.
+find_package(ZLIB REQUIRED)
 # libwebsockets via pkg-config: its CMake package insists on every evlib plugin being present.
 pkg_check_modules(LWS REQUIRED IMPORTED_TARGET libwebsockets)
 find_package(PahoMqttCpp REQUIRED)

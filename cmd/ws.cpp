@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "core/loop.hpp"
 #include "core/url.hpp"
+#include "proto/ws_codec.hpp"
 #include "transport/ws/ws_client.hpp"
 
 #include <fmt/format.h>
@@ -36,15 +37,10 @@ struct WsCommandOptions {
     std::string close_reason;
     std::string linger = "5s";
     bool no_close = false;
+    bool commands = false;
     std::string proxy;
     ClientFlags flags;
 };
-
-/// A close code we may send (RFC 6455 section 7.4): 1000-1003, 1007-1014, or 3000-4999.
-bool sendable_close_code(int code) {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-           (code >= 3000 && code <= 4999);
-}
 
 transport::WsOptions resolve_ws_options(const WsCommandOptions& options) {
     transport::WsOptions ws;
@@ -66,7 +62,7 @@ transport::WsOptions resolve_ws_options(const WsCommandOptions& options) {
     if (ws.ping_timeout.count() > 0 && ws.ping_interval.count() == 0) {
         throw core::UsageError("--ping-timeout needs --ping-interval");
     }
-    if (!sendable_close_code(options.close_code)) {
+    if (!proto::ws_close_code_allowed_on_wire(options.close_code)) {
         throw core::UsageError(fmt::format(
             "--close-code {}: not a code a client may send (1000-1003, 1007-1014, 3000-4999)",
             options.close_code));
@@ -77,6 +73,7 @@ transport::WsOptions resolve_ws_options(const WsCommandOptions& options) {
     }
     ws.close_reason = options.close_reason;
     ws.linger = positive_duration_flag("--linger", options.linger);
+    ws.own_framing = true;
     return ws;
 }
 
@@ -97,6 +94,7 @@ core::ExitCode run_ws(const WsCommandOptions& options) {
     const transport::WsOptions ws = resolve_ws_options(options);
     settings.pipe.half_close = !options.no_close;
     settings.pipe.echo = options.echo;
+    settings.pipe.commands = options.commands;
     settings.pipe.record_opcode = true;
     if (int encodings = options.binary + options.base64 + options.hex; encodings > 1) {
         throw core::UsageError("--binary, --base64 and --hex exclude each other");
@@ -173,7 +171,7 @@ Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summar
                   "Do not offer permessage-deflate (-v shows what was negotiated)")
         ->group(websocket);
     app->add_option("--ping-interval", options->ping_interval,
-                    "Send a ping this often (-v shows each round-trip time; turns compression off)")
+                    "Send a ping this often (-v shows each round-trip time)")
         ->group(websocket);
     app->add_option("--ping-timeout", options->ping_timeout,
                     "Close (exit 5) when a ping gets no pong this soon")
@@ -187,6 +185,10 @@ Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summar
     app->add_option("--linger", options->linger,
                     "After our close, wait this long for the server's before dropping")
         ->default_str("5s")
+        ->group(websocket);
+    app->add_flag("--commands", options->commands,
+                  "Stdin lines '/ping [text]' and '/close [CODE [REASON]]' send a ping or a "
+                  "close frame (other lines are messages)")
         ->group(websocket);
     app->add_flag("--no-close", options->no_close,
                   "On stdin EOF keep the connection open and go on receiving")
@@ -211,6 +213,7 @@ Examples:
   rtx ws -v --ping-interval 1s --no-stdin ws://127.0.0.1:8080/echo   # RTT on stderr
   rtx ws --reconnect --preamble '{"op":"subscribe"}' ws://host/stream
   rtx ws --echo --no-stdin ws://host:9001/           # reflect everything back
+  rtx ws --commands ws://127.0.0.1:8080/echo        # type /ping, /close 4000 bye
 
 Exit status: 0 done (closed 1000/1001), 1 local I/O failure, 2 usage, 3 connect failed,
 4 TLS, 5 timeout, 6 protocol error or message over --max-message, 7 connection lost

@@ -5,6 +5,7 @@
 #include "core/signals.hpp"
 #include "core/stdin_pump.hpp"
 #include "core/timer.hpp"
+#include "proto/ws_codec.hpp"
 
 #include <fmt/format.h>
 
@@ -119,6 +120,14 @@ void PipeSession::write_event(std::string_view event, std::string_view detail) {
 void PipeSession::on_open(transport::Connection&) {
     write_event("open", "");
     touch();
+    std::vector<std::string> held = std::exchange(m_held, {});
+    for (const auto& input : held) {
+        send_input(input);
+    }
+    if (m_finish_held && m_held.empty()) {
+        m_finish_held = false;
+        m_connection->finish_sending();
+    }
 }
 
 void PipeSession::on_message(transport::Connection& connection, const transport::Message& message) {
@@ -210,7 +219,65 @@ void PipeSession::on_close(transport::Connection&, const transport::CloseInfo& i
     m_loop.stop();
 }
 
+bool PipeSession::run_command(std::string_view payload) {
+    auto word = [](std::string_view text, std::string_view command) {
+        return text.substr(0, command.size()) == command &&
+               (text.size() == command.size() || text[command.size()] == ' ');
+    };
+    auto rest = [](std::string_view text, std::size_t skip) {
+        text.remove_prefix(std::min(skip, text.size()));
+        while (!text.empty() && text.front() == ' ') {
+            text.remove_prefix(1);
+        }
+        return text;
+    };
+    if (word(payload, "/ping")) {
+        if (!m_connection->send_ping(rest(payload, 5))) {
+            core::log_error("/ping: the connection is not open");
+        }
+        return true;
+    }
+    if (!word(payload, "/close")) {
+        return false;
+    }
+    std::string_view arguments = rest(payload, 6);
+    int code = 1000;
+    std::string reason;
+    if (!arguments.empty()) {
+        const std::size_t space = arguments.find(' ');
+        const std::string number(arguments.substr(0, space));
+        char* end = nullptr;
+        const long parsed = std::strtol(number.c_str(), &end, 10);
+        if (end == nullptr || *end != '\0' || parsed > 9999 ||
+            !proto::ws_close_code_allowed_on_wire(static_cast<int>(parsed))) {
+            core::log_error("/close {}: not a close code a client may send (1000-1003, "
+                            "1007-1014, 3000-4999)",
+                            number);
+            return true;
+        }
+        code = static_cast<int>(parsed);
+        if (space != std::string_view::npos) {
+            reason = std::string(rest(arguments, space));
+        }
+    }
+    if (reason.size() > 123) {
+        reason.resize(123); // RFC 6455 section 5.5: 125 bytes with the code
+    }
+    m_connection->close_with(code, reason);
+    return true;
+}
+
 void PipeSession::send_input(std::string_view payload) {
+    if (m_options.commands) {
+        const bool command = !payload.empty() && payload.front() == '/';
+        if (!m_held.empty() || (command && !m_connection->is_open())) {
+            m_held.emplace_back(payload);
+            return;
+        }
+        if (command && run_command(payload)) {
+            return;
+        }
+    }
     ++m_input_messages;
     transport::Message message{payload};
     switch (m_options.input_encoding) {
@@ -264,6 +331,10 @@ void PipeSession::on_stdin_end(const std::string& error) {
     m_stdin_done = true;
     core::log_debug("stdin: end of input");
     if (m_options.half_close) {
+        if (!m_held.empty()) {
+            m_finish_held = true; // after the held inputs (on_open)
+            return;
+        }
         m_connection->finish_sending();
     }
 }

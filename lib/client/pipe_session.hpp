@@ -43,6 +43,9 @@ struct PipeOptions {
     /// Records left out (`rtx sse --event`, --no-lifecycle): not written, and a message left
     /// out is not counted for --count.
     output::RecordFilter filter;
+    /// Stdin lines "/ping [text]" and "/close [code [reason]]" are commands, not messages
+    /// (`rtx ws --commands`, as wscat has them for a terminal).
+    bool commands = false;
 };
 
 /// One client connection joined to stdin and stdout: the data flow of every client
@@ -67,6 +70,8 @@ private:
     void on_stdin(std::string_view bytes);
     void on_stdin_end(const std::string& error);
     void send_input(std::string_view payload);
+    /// A --commands line; false when `payload` is not one (then it is a message).
+    bool run_command(std::string_view payload);
     void touch();
     void stop(core::ExitCode code, const std::string& error);
     void write_event(std::string_view event, std::string_view detail);
@@ -84,6 +89,10 @@ private:
     std::string m_scratch; ///< Decoded input, encoded binary output.
     std::optional<core::ExitCode> m_exit;
     bool m_stdin_done = false;
+    /// --commands before the connection opened: that command and every input after it
+    /// wait here, in order, until on_open (a ping or close needs an open connection).
+    std::vector<std::string> m_held;
+    bool m_finish_held = false; ///< Stdin ended while inputs were held.
 };
 
 } // namespace rtx::client

@@ -97,6 +97,19 @@ public:
     virtual const ConnectionStats& stats() const = 0;
     /// A small number that names this connection in logs and NDJSON records.
     virtual std::uint64_t id() const = 0;
+    /// Sends a ping now, where the protocol has one (WebSocket); false where it has not or
+    /// the connection is not open.
+    virtual bool send_ping(std::string_view payload) {
+        (void)payload;
+        return false;
+    }
+    /// close() with a protocol close code and reason of the user's (WebSocket); protocols
+    /// without one close as close() does.
+    virtual void close_with(int code, const std::string& reason) {
+        (void)code;
+        (void)reason;
+        close();
+    }
 };
 
 /// TLS settings shared by every client (`--tls`, `--cacert`, `--insecure`, `--cert`).

@@ -174,6 +174,23 @@ void ReconnectingConnection::close() {
     end(info);
 }
 
+bool ReconnectingConnection::send_ping(std::string_view payload) {
+    return !m_ended && !m_closing && m_inner && m_inner->is_open() && m_inner->send_ping(payload);
+}
+
+void ReconnectingConnection::close_with(int code, const std::string& reason) {
+    if (m_ended || m_closing) {
+        return;
+    }
+    if (!m_inner || !m_inner->is_open()) {
+        close();
+        return;
+    }
+    m_closing = true;
+    m_retry_timer.stop();
+    m_inner->close_with(code, reason); // its on_close ends us
+}
+
 std::size_t ReconnectingConnection::buffered_bytes() const {
     return m_queued_bytes + (m_inner ? m_inner->buffered_bytes() : 0);
 }

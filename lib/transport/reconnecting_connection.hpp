@@ -44,6 +44,8 @@ public:
     bool send(const Message& message) override;
     void finish_sending() override;
     void close() override;
+    bool send_ping(std::string_view payload) override;
+    void close_with(int code, const std::string& reason) override;
     bool is_open() const override { return m_inner && m_inner->is_open(); }
     std::size_t buffered_bytes() const override;
     const ConnectionStats& stats() const override;

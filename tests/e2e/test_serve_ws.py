@@ -13,7 +13,7 @@ import urllib.request
 
 from rtxtest import EXIT_OK, RTX, Serve, read_line
 from wspeer import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Closed,
-                    HandshakeError, WsPeer, close_payload)
+                    HandshakeError, WsPeer, close_payload, encode_frame)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -109,6 +109,38 @@ class EchoTest(unittest.TestCase):
         peer.pong(b"unsolicited")  # ignored (RFC 6455 section 5.5.3)
         peer.send_text("still here")
         self.assertEqual(peer.recv_message(), (OP_TEXT, b"still here"))
+
+    def test_echo_of_a_message_in_the_same_read_as_the_close_goes_out_first(self):
+        # `echo hi | rtx ws .../echo`: the message and the close arrive together; RFC 6455
+        # section 5.5.1 lets the server send the echo before answering the close.
+        for extensions in (None, "permessage-deflate"):
+            with self.subTest(extensions=extensions):
+                peer = self.connect(extensions=extensions)
+                peer.send_raw(encode_frame(OP_TEXT, b"hi") +
+                              encode_frame(OP_CLOSE, close_payload(1000)))
+                first = peer.recv_frame()
+                self.assertEqual(first.opcode, OP_TEXT)
+                self.assertEqual(peer.read_close(), 1000)
+
+    def test_text_after_the_close_in_the_same_read_is_not_echoed(self):
+        peer = self.connect()
+        peer.send_raw(encode_frame(OP_CLOSE, close_payload(1000)) +
+                      encode_frame(OP_TEXT, b"after close"))
+        frame = peer.recv_frame()
+        self.assertEqual((frame.opcode, frame.payload[:2]), (OP_CLOSE, b"\x03\xe8"))
+        self.assertTrue(peer.read_eof())
+
+    def test_large_compressed_echo_leaves_in_few_frames(self):
+        # lws deflated into 1 KiB frames (one send() each, on a socket with Nagle on): a
+        # 300 KiB message left as ~300 frames and took ~43 ms a round trip.
+        peer = self.connect(extensions="permessage-deflate")
+        self.assertIn("permessage-deflate", peer.response_headers["sec-websocket-extensions"])
+        payload = os.urandom(300 * 1024)
+        peer.send_binary(payload)  # uncompressed, as RFC 7692 allows
+        frames = []
+        while not frames or not frames[-1].fin:
+            frames.append(peer.recv_frame())
+        self.assertLessEqual(len(frames), 16, [len(f.payload) for f in frames])
 
     def test_close_is_answered_with_the_same_code(self):
         for code in (1000, 1001, 3000, 4999):

@@ -17,6 +17,9 @@ import unittest
 from rtxtest import (EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, EXIT_USAGE, Serve,
                      free_port, popen_rtx, read_line, rtx)
 from test_tcp_tls import make_pki
+import wspeer
+from wspeer import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
+                    close_payload, encode_frame)
 
 EXIT_FAILURE = 1
 EXIT_PROTOCOL = 6
@@ -306,10 +309,6 @@ class WsClientTest(unittest.TestCase):
             self.assertEqual(peer.events("close")[-1]["code"], 1000)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class WsClientAgainstServeTest(unittest.TestCase):
     """rtx ws against rtx serve's /echo and /ws/{topic} (same binary, separate process)."""
 
@@ -392,3 +391,274 @@ class WsClientAgainstServeTest(unittest.TestCase):
                 self.assertEqual(client.wait(timeout=10), EXIT_OK)
         finally:
             serve.stop()
+
+
+class RawServer:
+    """One WebSocket server connection for `rtx ws` to connect to, spoken byte by byte by
+    wspeer (tests/e2e/wspeer.py). `start(*args, input=...)` runs rtx against it; `peer()`
+    answers the handshake. Tests send exact bytes with `peer.send_raw(encode_frame(...,
+    mask=False))`."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.listener.settimeout(15)
+        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
+
+    def peer(self, headers=None):
+        sock, _ = self.listener.accept()
+        return wspeer.WsPeer.accept(sock, headers=headers, timeout=15)
+
+    def close(self):
+        self.listener.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def server_frame(opcode, payload=b"", fin=True, rsv=0, length=None, mask=False):
+    """A frame as a server sends it (unmasked unless the test wants the violation)."""
+    return encode_frame(opcode, payload, fin, rsv, mask, length)
+
+
+def deflate_message(payload):
+    """permessage-deflate (RFC 7692 section 7.2.1): raw deflate, 00 00 FF FF removed."""
+    import zlib
+    compressor = zlib.compressobj(wbits=-15)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert data.endswith(b"\x00\x00\xff\xff")
+    return data[:-4]
+
+
+def inflate_message(data):
+    import zlib
+    return zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff")
+
+
+class WsClientConformanceTest(unittest.TestCase):
+    """RFC 6455 rules `rtx ws` must keep as a client (issues 12 and 13), against a raw peer
+    sending exact bytes. Each scenario waits for rtx's first message ("go", from stdin)
+    before it sends anything, so the bytes arrive after the handshake's read."""
+
+    def session(self, *args, send=b"", headers=None, expect_go=True, stdin=b"go\n"):
+        """Runs rtx ws against a raw peer: sends `send` after the peer has received "go";
+        returns (completed rtx result, peer, frames the peer received after "go")."""
+        with RawServer() as server, popen_rtx("ws", *args, server.url) as client:
+            if stdin is not None:
+                client.stdin.write(stdin)
+                client.stdin.flush()
+            peer = server.peer(headers=headers)
+            try:
+                if expect_go:
+                    first = peer.recv_frame()
+                    payload = inflate_message(first.payload) if first.rsv & 4 else first.payload
+                    self.assertEqual((first.opcode, payload), (OP_TEXT, b"go"))
+                if send:
+                    peer.send_raw(send)
+                frames = []
+                peer.sock.settimeout(15)
+                try:
+                    while True:
+                        frame = peer.recv_frame()
+                        frames.append(frame)
+                        if frame.opcode == OP_CLOSE:
+                            break
+                except wspeer.Closed:
+                    pass
+                client.stdin.close()
+                code = client.wait(timeout=15)
+                stdout = client.stdout.read()
+                stderr = client.stderr.read()
+            finally:
+                peer.abort()
+        return code, stdout, stderr, frames
+
+    def close_code_of(self, frames):
+        closes = [f for f in frames if f.opcode == OP_CLOSE]
+        self.assertTrue(closes, f"no close frame from rtx: {frames}")
+        payload = closes[0].payload
+        return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+
+    def assert_fails(self, send, close_code, *args, **kwargs):
+        code, stdout, stderr, frames = self.session("--no-close", *args, send=send, **kwargs)
+        self.assertEqual(code, EXIT_PROTOCOL, stderr)
+        self.assertEqual(self.close_code_of(frames), close_code, stderr)
+        self.assertNotIn(b"bad", stdout)
+        self.assertEqual(len(stderr.splitlines()), 1, stderr)
+        return stdout, stderr, frames
+
+    def test_protocol_errors_send_1002_and_exit_6(self):
+        cases = {
+            "reserved opcode 3": server_frame(3, b"bad"),
+            "reserved control opcode 0xB": server_frame(0xB, b"bad"),
+            "RSV1 without an extension": server_frame(OP_TEXT, b"bad", rsv=4),
+            "RSV2": server_frame(OP_TEXT, b"bad", rsv=2),
+            "RSV3": server_frame(OP_TEXT, b"bad", rsv=1),
+            "masked frame from a server": server_frame(OP_TEXT, b"bad", mask=True),
+            "fragmented ping": server_frame(OP_PING, b"x", fin=False),
+            "ping over 125 bytes": server_frame(OP_PING, b"x" * 126),
+            "continuation without a start": server_frame(OP_CONTINUATION, b"bad"),
+            "new message inside a fragmented one": server_frame(OP_TEXT, b"ba", fin=False) +
+            server_frame(OP_TEXT, b"d"),
+            "close with a one-byte payload": server_frame(OP_CLOSE, b"\x03"),
+            "length with the top bit set": bytes([0x81, 127]) + b"\x80" + b"\x00" * 7,
+        }
+        for name, send in cases.items():
+            with self.subTest(name):
+                stdout, stderr, _ = self.assert_fails(send, 1002, "--no-compress")
+                self.assertIn(b"protocol error", stderr)
+
+    def test_invalid_close_codes_1002_and_reasons_1007(self):
+        for bad in (0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535):
+            with self.subTest(code=bad):
+                self.assert_fails(server_frame(OP_CLOSE, close_payload(bad)), 1002)
+        for reason in (b"\xff", b"ok\xc3", b"\xed\xa0\x80"):
+            with self.subTest(reason=reason):
+                self.assert_fails(server_frame(OP_CLOSE, close_payload(1000, reason)), 1007)
+        # Allowed codes are answered and end the session as the server asked.
+        for good, exit_code in ((1000, EXIT_OK), (1003, EXIT_CLOSED_ABNORMALLY),
+                                (3000, EXIT_CLOSED_ABNORMALLY), (4999, EXIT_CLOSED_ABNORMALLY)):
+            with self.subTest(code=good):
+                code, _, stderr, frames = self.session(
+                    "--no-close", send=server_frame(OP_CLOSE, close_payload(good, "é")))
+                self.assertEqual(code, exit_code, stderr)
+                self.assertEqual(self.close_code_of(frames), good)
+
+    def test_invalid_utf8_fails_1007_at_the_bad_byte(self):
+        invalid = {
+            "lone continuation": b"\x80",
+            "truncated 2-byte": b"ab\xc3",
+            "truncated 3-byte": b"\xe2\x82",
+            "truncated 4-byte": b"\xf0\x9f\x98",
+            "overlong /": b"\xc0\xaf",
+            "overlong 3-byte": b"\xe0\x80\xaf",
+            "overlong 4-byte": b"\xf0\x80\x80\xaf",
+            "surrogate D800": b"\xed\xa0\x80",
+            "surrogate DFFF": b"\xed\xbf\xbf",
+            "above U+10FFFF": b"\xf4\x90\x80\x80",
+            "F5 lead byte": b"\xf5\x80\x80\x80",
+            "FF byte": b"\xff",
+        }
+        for name, payload in invalid.items():
+            with self.subTest(name):
+                self.assert_fails(server_frame(OP_TEXT, payload), 1007)
+            with self.subTest(name + ", with --echo: nothing echoed"):
+                _, _, frames = self.assert_fails(server_frame(OP_TEXT, payload), 1007, "--echo")
+                self.assertEqual([f.opcode for f in frames], [OP_CLOSE])
+        # Split across fragments: the first fragment alone is a valid prefix.
+        split = server_frame(OP_TEXT, b"ok \xf0\x9f", fin=False) + \
+            server_frame(OP_CONTINUATION, b"\x98\x28", fin=True)
+        self.assert_fails(split, 1007)
+        # Fail fast: the bad byte is in the first fragment and the rest never comes.
+        started = time.monotonic()
+        self.assert_fails(server_frame(OP_TEXT, b"ok \xed\xa0\x80 more", fin=False), 1007)
+        self.assertLess(time.monotonic() - started, 5)
+        # Valid text split inside characters is fine.
+        code, stdout, stderr, _ = self.session(
+            send=server_frame(OP_TEXT, b"\xce", fin=False) +
+            server_frame(OP_CONTINUATION, b"\xba\xf0\x9f", fin=False) +
+            server_frame(OP_CONTINUATION, b"\x98\x80") + server_frame(OP_CLOSE, close_payload(1000)))
+        self.assertEqual((code, stdout), (EXIT_OK, "κ😀\n".encode()), stderr)
+
+    def test_frame_header_over_max_message_closes_1009_at_once(self):
+        # 2^62 announced and nothing sent after it: refused at the header, not waited for.
+        huge = bytes([0x82, 127]) + (1 << 62).to_bytes(8, "big")
+        started = time.monotonic()
+        _, stderr, _ = self.assert_fails(huge, 1009, "--max-message", "1KiB")
+        self.assertIn(b"--max-message", stderr)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assert_fails(bytes([0x81, 126]) + (2000).to_bytes(2, "big") + b"x" * 10, 1009,
+                          "--max-message", "1KiB")
+        # Fragments that add up to more than the limit.
+        self.assert_fails(server_frame(OP_BINARY, b"x" * 600, fin=False) +
+                          bytes([0x80, 126]) + (600).to_bytes(2, "big"), 1009,
+                          "--max-message", "1KiB")
+
+    def test_ping_burst_gets_a_pong_each_in_order(self):
+        for args in ([], ["--echo"]):
+            with self.subTest(args=args):
+                burst = b"".join(server_frame(OP_PING, b"p%d" % i) for i in range(10))
+                code, _, stderr, frames = self.session(
+                    *args, "--no-close", send=burst + server_frame(OP_CLOSE, close_payload(1000)))
+                self.assertEqual(code, EXIT_OK, stderr)
+                pongs = [f.payload for f in frames if f.opcode == OP_PONG]
+                self.assertEqual(pongs, [b"p%d" % i for i in range(10)])
+
+    def test_ping_inside_a_fragmented_message_is_answered_before_the_echo(self):
+        send = (server_frame(OP_TEXT, b"frag1 ", fin=False) + server_frame(OP_PING, b"now") +
+                server_frame(OP_CONTINUATION, b"frag2"))
+        code, stdout, stderr, frames = self.session(
+            "--echo", "--no-close", send=send + server_frame(OP_CLOSE, close_payload(1000)))
+        self.assertEqual(code, EXIT_OK, stderr)
+        self.assertEqual(stdout, b"frag1 frag2\n")
+        self.assertEqual([(f.opcode, f.payload) for f in frames[:2]],
+                         [(OP_PONG, b"now"), (OP_TEXT, b"frag1 frag2")])
+
+    def test_text_after_the_servers_close_is_ignored(self):
+        send = server_frame(OP_CLOSE, close_payload(1000)) + server_frame(OP_TEXT, b"late")
+        code, stdout, stderr, frames = self.session("--echo", "--no-close", send=send)
+        self.assertEqual((code, stdout), (EXIT_OK, b""), stderr)
+        self.assertEqual([f.opcode for f in frames], [OP_CLOSE])
+
+    def test_rsv1_with_negotiated_permessage_deflate(self):
+        headers = {"Sec-WebSocket-Extensions": "permessage-deflate"}
+        text = "compressed ".encode() * 50
+        code, stdout, stderr, _ = self.session(
+            "--no-close", headers=headers,
+            send=server_frame(OP_TEXT, deflate_message(text), rsv=4) +
+            server_frame(OP_CLOSE, close_payload(1000)))
+        self.assertEqual((code, stdout), (EXIT_OK, text + b"\n"), stderr)
+        # Negotiated, RSV1 is still wrong on a continuation and RSV2 is never right.
+        self.assert_fails(server_frame(OP_TEXT, b"ab", fin=False) +
+                          server_frame(OP_CONTINUATION, b"c", rsv=4), 1002, headers=headers)
+        self.assert_fails(server_frame(OP_TEXT, b"bad", rsv=2), 1002, headers=headers)
+        # Compressed invalid UTF-8 is found after inflating.
+        self.assert_fails(server_frame(OP_TEXT, deflate_message(b"ok \xed\xa0\x80"), rsv=4), 1007,
+                          headers=headers)
+
+    def test_commands_send_a_ping_and_a_chosen_close(self):
+        code, _, stderr, frames = self.session(
+            "--commands", stdin=b"go\n/ping hello\n/close 4000 bye\n")
+        self.assertEqual(code, EXIT_OK, stderr)
+        self.assertEqual([(f.opcode, f.payload) for f in frames],
+                         [(OP_PING, b"hello"), (OP_CLOSE, close_payload(4000, "bye"))])
+        # Off by default: the same lines are messages.
+        code, _, stderr, frames = self.session(
+            "--no-compress", stdin=b"go\n/ping hello\n",
+            send=server_frame(OP_CLOSE, close_payload(1000)))
+        self.assertEqual([(f.opcode, f.payload) for f in frames][0], (OP_TEXT, b"/ping hello"))
+
+
+class WsClientPipeEndTest(unittest.TestCase):
+    """`echo hello | rtx ws URL/echo` (the README's example), no sleep in the pipe: at
+    stdin's end the close frame goes out at once, and every echo the server sends before
+    its close is printed (RFC 6455 section 5.5.1)."""
+
+    def check(self, url, lines, *flags):
+        text = "".join(f"line {i}\n" for i in range(lines))
+        result = rtx("ws", *flags, url, input=text)
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertEqual(result.stdout.decode(), text)
+
+    def test_against_rtx_serve(self):
+        with Serve("--no-tcp", "--http-port", "0", expect=3) as serve:
+            for lines in (1, 1000):
+                for flags in ([], ["--no-compress"]):
+                    for attempt in range(5 if lines == 1 else 1):
+                        with self.subTest(lines=lines, flags=flags, attempt=attempt):
+                            self.check(serve.url("ws-echo"), lines, *flags)
+
+    def test_against_node_ws(self):
+        with WsPeer() as peer:
+            for lines in (1, 1000):
+                for flags in ([], ["--no-compress"]):
+                    with self.subTest(lines=lines, flags=flags):
+                        self.check(peer.url("/echo"), lines, *flags)
+
+
+if __name__ == "__main__":
+    unittest.main()

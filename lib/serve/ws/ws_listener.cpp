@@ -8,6 +8,10 @@
 
 #include <fmt/format.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -92,6 +96,8 @@ struct WsListener::Connection final : Subscriber {
     bool heard = true;
     bool ping_due = false;
     bool ping_outstanding = false;
+    /// The peer's close frame came: what follows it is ignored (RFC 6455 section 5.5.1).
+    bool peer_closed = false;
     /// A close frame to send from the next on_writeable (then the connection closes).
     std::optional<std::pair<lws_close_status, std::string>> close;
 };
@@ -185,8 +191,17 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
                                                       : " to /ws/" + connection->topic);
         }
         if (connection->compressed) {
-            // Inflate 64 KiB per step rather than lws's 1 KiB (2^16; see drain_soon()).
+            // Inflate 64 KiB per step rather than lws's 1 KiB (2^16; see drain_soon()), and
+            // deflate into 64 KiB frames: at lws's 1 KiB a large message left as a thousand
+            // frames, one send() each.
             lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "16");
+            lws_set_extension_option(wsi, "permessage-deflate", "tx_buf_size", "16");
+        }
+        if (const lws_sockfd_type fd = lws_get_socket_fd(wsi); fd >= 0) {
+            // Nagle's algorithm would hold the last small segment of a message back until
+            // the peer's delayed ACK (tens of milliseconds per large echo).
+            const int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         // lws 4.1 drops a connection that sends a control frame longer than 125 bytes
         // without a close frame (its parser fails before any callback). lws sends the close
@@ -287,7 +302,7 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
 int WsListener::on_receive(Connection& connection, const char* data, std::size_t len) {
     connection.heard = true;
     connection.ping_outstanding = false;
-    if (connection.close) {
+    if (connection.close || connection.peer_closed) {
         return 0; // closing: what still comes is dropped
     }
     const bool first_piece = !connection.receiving;
@@ -474,13 +489,39 @@ int WsListener::on_peer_close(Connection& connection, const unsigned char* paylo
                               std::size_t len) {
     // lws answers a close with the peer's own payload; one that breaks RFC 6455 section
     // 5.5.1 / 7.4 is answered 1002 (1007 for a reason that is not UTF-8) instead.
+    connection.peer_closed = true;
     const auto error =
         close_payload_error(std::string_view(reinterpret_cast<const char*>(payload), len));
     if (!error) {
+        // lws answers the close on its next WRITEABLE, before any callback of ours, and
+        // then hangs up: what is still queued would be lost, such as the echo of a message
+        // that came in the same read as the close (`echo hi | rtx ws .../echo`). RFC 6455
+        // section 5.5.1 lets an endpoint finish sending before answering a close, so hand
+        // the queue to lws now: it sends what it buffered before its close frame.
+        flush_before_close(connection);
         return 0;
     }
     set_close_reason(connection.wsi, static_cast<lws_close_status>(*error), "");
     return -1;
+}
+
+void WsListener::flush_before_close(Connection& connection) {
+    while (!connection.queue.empty()) {
+        const HubMessage& message = *connection.queue.front();
+        const std::size_t length = message.payload.size() - connection.sent;
+        connection.write_buffer.resize(LWS_PRE + length);
+        std::memcpy(connection.write_buffer.data() + LWS_PRE,
+                    message.payload.data() + connection.sent, length);
+        const int flags = lws_write_ws_flags(message.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
+                                             connection.sent == 0, 1);
+        if (lws_write(connection.wsi, connection.write_buffer.data() + LWS_PRE, length,
+                      static_cast<lws_write_protocol>(flags)) < 0) {
+            break;
+        }
+        connection.queued_bytes -= message.payload.size();
+        connection.queue.pop_front();
+        connection.sent = 0;
+    }
 }
 
 void WsListener::on_ping_timer() {

@@ -76,6 +76,8 @@ private:
     int echo_now(Connection& connection, const HubMessage& message);
     int on_writeable(Connection& connection);
     int on_peer_close(Connection& connection, const unsigned char* payload, std::size_t len);
+    /// Writes every queued message now (the peer's close came; lws answers it next).
+    void flush_before_close(Connection& connection);
     void on_ping_timer();
     void drain_soon(Connection& connection);
     void forget(lws* wsi);

@@ -1,14 +1,14 @@
 #include "serve/ws/ws_rules.hpp"
 
 #include "core/encoding.hpp"
+#include "proto/ws_codec.hpp"
 
 #include <algorithm>
 
 namespace rtx::serve::ws {
 
 bool valid_close_code(unsigned code) {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-           (code >= 3000 && code <= 4999);
+    return code <= 0xFFFF && proto::ws_close_code_allowed_on_wire(static_cast<int>(code));
 }
 
 std::optional<std::uint16_t> close_payload_error(std::string_view payload) {

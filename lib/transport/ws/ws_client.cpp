@@ -3,11 +3,18 @@
 #include "core/fifo.hpp"
 #include "core/log.hpp"
 #include "core/timer.hpp"
+#include "proto/ws_codec.hpp"
 #include "transport/ws/lws_support.hpp"
 
 #include <fmt/format.h>
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -102,7 +109,7 @@ std::string describe_close_code(int code) {
 /// One WebSocket client connection: lws's callbacks drive it, the Connection interface is
 /// its user's. Outgoing messages wait in a queue (with LWS_PRE bytes of headroom each) and
 /// leave in fragments on WRITEABLE; incoming fragments are joined until the final one.
-class WsConnection final : public Connection {
+class WsConnection final : public Connection, private proto::WsReaderEvents {
 public:
     WsConnection(WsClient::Impl& client, const core::Url& url, const ConnectOptions& connect,
                  const WsOptions& options, Handler& handler, std::uint64_t id);
@@ -120,8 +127,12 @@ public:
     bool send(const Message& message) override;
     void finish_sending() override;
     void close() override;
+    bool send_ping(std::string_view payload) override;
+    void close_with(int code, const std::string& reason) override;
     bool is_open() const override { return m_state == State::open; }
-    std::size_t buffered_bytes() const override { return m_queued_bytes; }
+    std::size_t buffered_bytes() const override {
+        return m_queued_bytes + (m_out.size() - m_out_sent);
+    }
     const ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
 
@@ -132,6 +143,7 @@ private:
         std::size_t sent = LWS_PRE;
         bool binary = false;
         bool started = false; ///< The first fragment is out (the rest are continuations).
+        bool ping = false;    ///< A user's ping (--commands) waiting for take_over().
     };
 
     int on_writeable();
@@ -148,6 +160,29 @@ private:
     void start_close(int code, std::string reason);
     void kill();
     std::int64_t now_us() const;
+    void note_ping_sent(std::uint64_t stamp);
+    void note_pong();
+
+    // Own framing (WsOptions::own_framing): after the handshake rtx reads and writes the
+    // frames on a duplicate of lws's socket (and lws's TLS session), lws being told to read
+    // no more (rx flow control). See take_over().
+    void take_over();
+    void read_native();
+    void on_native_bytes(std::string_view bytes);
+    void flush_native();
+    void update_poll();
+    void drop_queued_pings();
+    void queue_frame(int opcode, std::string_view payload);
+    void queue_close(int code, std::string_view reason);
+    void fail_protocol(const proto::WsViolation& violation);
+    /// Stops our I/O and makes lws see the end of the socket, which reports CLIENT_CLOSED.
+    void end_native();
+    void release_native_io();
+    void stop_takeover_prepare();
+    void on_ws_message(bool binary, std::string_view payload) override;
+    void on_ws_ping(std::string_view payload) override;
+    void on_ws_pong(std::string_view payload) override;
+    void on_ws_close(std::optional<int> code, std::string_view reason) override;
 
     WsClient::Impl& m_client;
     std::string m_host; ///< Of the URL, for messages.
@@ -192,9 +227,27 @@ private:
     core::Timer m_pong_timer;
     core::Timer m_linger_timer;
     core::Timer m_deliver_close;
+    uv_prepare_t* m_takeover_prepare = nullptr; ///< Runs take_over() once; see on_established.
     std::int64_t m_started_us = 0;
     std::int64_t m_ping_sent_us = 0;
     bool m_awaiting_pong = false;
+
+    bool m_own = false;                ///< Own framing wanted (and still possible).
+    bool m_taken_over = false;         ///< Our I/O runs; lws reads nothing more.
+    bool m_native_done = false;        ///< end_native() ran.
+    bool m_close_was_answer = false;   ///< Our close frame answered the server's.
+    bool m_reader_stopped = false;     ///< After a violation: frames cannot be told apart.
+    std::size_t m_window_messages = 0; ///< Delivered by lws before take_over().
+    bool m_window_incomplete = false;  ///< ... and the last of them was not finished.
+    std::string m_extensions_header;   ///< The server's Sec-WebSocket-Extensions.
+    int m_fd = -1;                     ///< A duplicate of lws's socket.
+    uv_poll_t* m_poll = nullptr;
+    SSL* m_ssl = nullptr; ///< lws's TLS session (wss://), used by us once taken over.
+    std::unique_ptr<proto::WsReader> m_reader;
+    std::unique_ptr<proto::WsDeflater> m_deflater;
+    std::string m_out; ///< Encoded frames not yet written, in order (pongs before echoes).
+    std::size_t m_out_sent = 0;
+    bool m_end_after_flush = false;
 };
 
 struct WsClient::Impl {
@@ -341,9 +394,11 @@ WsConnection::WsConnection(WsClient::Impl& client, const core::Url& url,
     , m_ping_timer(client.loop)
     , m_pong_timer(client.loop)
     , m_linger_timer(client.loop)
-    , m_deliver_close(client.loop) {}
+    , m_deliver_close(client.loop)
+    , m_own(options.own_framing) {}
 
 WsConnection::~WsConnection() {
+    release_native_io();
     if (m_wsi != nullptr && m_state != State::closed) {
         // Destroyed while lws still has the socket: detach and let lws drop it.
         lws_set_opaque_user_data(m_wsi, nullptr);
@@ -449,15 +504,20 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CONFIRM_EXTENSION_SUPPORTED:
-        // Non-zero: do not offer it. Not with our own pings either: lws 4.1 spins on the
-        // loop after a pong arrives on a permessage-deflate connection (seen on Debian's
-        // 4.1.6 with the libuv event lib), so --ping-interval turns compression off.
-        return m_options.compress && m_options.ping_interval.count() == 0 ? 0 : 1;
+        // Non-zero: do not offer it. Not with our own pings on lws's framing either: lws 4.1
+        // spins on the loop after a pong arrives on a permessage-deflate connection (seen on
+        // Debian's 4.1.6 with the libuv event lib), so there --ping-interval turns
+        // compression off. With our own framing lws never sees the pong.
+        return m_options.compress && (m_own || m_options.ping_interval.count() == 0) ? 0 : 1;
     case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH: {
         // The last moment the response headers are readable.
         char subprotocol[256] = {};
         if (lws_hdr_copy(wsi, subprotocol, sizeof subprotocol, WSI_TOKEN_PROTOCOL) > 0) {
             m_chosen_subprotocol = subprotocol;
+        }
+        char extensions[512] = {};
+        if (lws_hdr_copy(wsi, extensions, sizeof extensions, WSI_TOKEN_EXTENSIONS) > 0) {
+            m_extensions_header = extensions;
         }
         return 0;
     }
@@ -468,16 +528,14 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(static_cast<const char*>(in), len);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        if (m_awaiting_pong) {
-            m_awaiting_pong = false;
-            m_pong_timer.stop();
-            core::log_verbose("ws: pong after {:.3f} ms",
-                              static_cast<double>(now_us() - m_ping_sent_us) / 1000.0);
-        }
+        note_pong();
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return on_writeable();
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (m_taken_over) {
+            return -1; // lws read past our end (see end_native()): it only has to close
+        }
         on_peer_close(static_cast<const unsigned char*>(in), len);
         return 0; // lws answers with its close frame, then closes
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -510,7 +568,7 @@ void WsConnection::on_established() {
     }
     if (!m_extensions.empty()) {
         core::log_verbose("ws: compression on ({})", m_extensions);
-    } else if (m_options.compress && m_options.ping_interval.count() > 0) {
+    } else if (m_options.compress && !m_own && m_options.ping_interval.count() > 0) {
         core::log_verbose("ws: compression off (not offered with --ping-interval)");
     } else {
         core::log_verbose("ws: compression off (no extension negotiated)");
@@ -521,8 +579,22 @@ void WsConnection::on_established() {
         m_ping_timer.start(
             m_options.ping_interval, [this] { send_ping(); }, m_options.ping_interval);
     }
+    if (m_own) {
+        // Not now: bytes that came in the same read as the 101 response are in lws's own
+        // buffer, and lws parses them from its next service (a loop timer or idle handle,
+        // or right after this callback). A prepare handle runs after both and before the
+        // loop's next read: lws has drained its buffer, and every later byte is ours.
+        m_takeover_prepare = new uv_prepare_t{};
+        m_takeover_prepare->data = this;
+        uv_prepare_init(m_client.loop.native(), m_takeover_prepare);
+        uv_prepare_start(m_takeover_prepare, [](uv_prepare_t* prepare) {
+            auto* self = static_cast<WsConnection*>(prepare->data);
+            self->stop_takeover_prepare();
+            self->take_over();
+        });
+    }
     m_handler.on_open(*this);
-    if (!m_queue.empty() || m_sending_finished) {
+    if (!m_own && (!m_queue.empty() || m_sending_finished)) {
         lws_callback_on_writable(m_wsi);
     }
 }
@@ -531,8 +603,75 @@ void WsConnection::send_ping() {
     if (m_state != State::open || m_wsi == nullptr) {
         return;
     }
+    if (m_taken_over) {
+        const auto stamp = static_cast<std::uint64_t>(now_us());
+        char payload[sizeof stamp];
+        std::memcpy(payload, &stamp, sizeof stamp);
+        queue_frame(proto::ws_opcode::ping, std::string_view(payload, sizeof payload));
+        note_ping_sent(stamp);
+        flush_native();
+        return;
+    }
     m_ping_due = true;
-    lws_callback_on_writable(m_wsi);
+    if (!m_own) {
+        lws_callback_on_writable(m_wsi);
+    }
+}
+
+bool WsConnection::send_ping(std::string_view payload) {
+    if (m_state != State::open || m_wsi == nullptr || !m_own || m_sending_finished) {
+        return false;
+    }
+    if (!m_taken_over) {
+        Outgoing& out = m_queue.emplace_back();
+        out.frame = frame_for(payload.substr(0, 125));
+        out.ping = true;
+        return true;
+    }
+    // RFC 6455 section 5.5: a control frame carries at most 125 bytes.
+    queue_frame(proto::ws_opcode::ping, payload.substr(0, 125));
+    flush_native();
+    return true;
+}
+
+void WsConnection::close_with(int code, const std::string& reason) {
+    if (m_state == State::open && m_own) {
+        // After what was sent before it, like stdin's end, and what the server still sends
+        // before its close is delivered (RFC 6455 section 5.5.1).
+        m_options.close_code = code;
+        m_options.close_reason = reason.substr(0, 123);
+        finish_sending();
+        return;
+    }
+    if (m_state == State::open) {
+        start_close(code, reason.substr(0, 123));
+        return;
+    }
+    close();
+}
+
+void WsConnection::note_ping_sent(std::uint64_t stamp) {
+    m_ping_sent_us = static_cast<std::int64_t>(stamp);
+    if (!m_awaiting_pong && m_options.ping_timeout.count() > 0) {
+        m_pong_timer.start(m_options.ping_timeout, [this] {
+            CloseInfo failure;
+            failure.exit_code = ExitCode::timeout;
+            failure.reason =
+                fmt::format("ws: no pong within {}", core::format_duration(m_options.ping_timeout));
+            m_failure = std::move(failure);
+            kill(); // a peer that does not answer pings will not answer a close either
+        });
+    }
+    m_awaiting_pong = true;
+}
+
+void WsConnection::note_pong() {
+    if (m_awaiting_pong) {
+        m_awaiting_pong = false;
+        m_pong_timer.stop();
+        core::log_verbose("ws: pong after {:.3f} ms",
+                          static_cast<double>(now_us() - m_ping_sent_us) / 1000.0);
+    }
 }
 
 std::string WsConnection::frame_for(std::string_view payload) {
@@ -553,12 +692,19 @@ bool WsConnection::send(const Message& message) {
     }
     ++m_stats.messages_out;
     m_stats.bytes_out += message.payload.size();
+    if (m_taken_over) {
+        queue_frame(message.kind == PayloadKind::binary ? proto::ws_opcode::binary
+                                                        : proto::ws_opcode::text,
+                    message.payload);
+        flush_native();
+        return true;
+    }
     // Nothing waits and the socket took everything so far: write now. Waiting for WRITEABLE
     // costs lws's libuv glue four epoll_ctl calls per message (POLLOUT on, then off, each a
     // poll stop and start), a fifth of the CPU of an echo. lws takes a write at any time:
     // what the socket does not take it keeps and sends first (lws_partial_buffered), and
     // without an extension it does not read our buffer after lws_write returns.
-    if (m_queue.empty() && m_extensions.empty() && !m_ping_due && !m_our_close &&
+    if (!m_own && m_queue.empty() && m_extensions.empty() && !m_ping_due && !m_our_close &&
         m_wsi != nullptr && message.payload.size() <= k_fragment && !lws_partial_buffered(m_wsi)) {
         std::string frame = frame_for(message.payload);
         const auto mode = message.kind == PayloadKind::binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
@@ -579,8 +725,8 @@ bool WsConnection::send(const Message& message) {
     out.frame = frame_for(message.payload);
     out.binary = message.kind == PayloadKind::binary;
     m_queued_bytes += message.payload.size();
-    if (m_queue.size() == 1) {
-        lws_callback_on_writable(m_wsi);
+    if (m_queue.size() == 1 && !m_own) {
+        lws_callback_on_writable(m_wsi); // own framing: take_over() sends the queue
     }
     return true;
 }
@@ -588,6 +734,9 @@ bool WsConnection::send(const Message& message) {
 int WsConnection::on_writeable() {
     if (m_wsi == nullptr) {
         return -1;
+    }
+    if (m_own) {
+        return 0; // lws writes nothing of ours: take_over() and flush_native() do
     }
     if (m_failure && !m_our_close) {
         return -1; // kill(): drop the socket without a close frame
@@ -617,18 +766,7 @@ int WsConnection::on_writeable() {
             return -1;
         }
         --writes_left;
-        m_ping_sent_us = static_cast<std::int64_t>(stamp);
-        if (!m_awaiting_pong && m_options.ping_timeout.count() > 0) {
-            m_pong_timer.start(m_options.ping_timeout, [this] {
-                CloseInfo failure;
-                failure.exit_code = ExitCode::timeout;
-                failure.reason = fmt::format("ws: no pong within {}",
-                                             core::format_duration(m_options.ping_timeout));
-                m_failure = std::move(failure);
-                kill(); // a peer that does not answer pings will not answer a close either
-            });
-        }
-        m_awaiting_pong = true;
+        note_ping_sent(stamp);
     }
     if (m_close_sent) {
         return 0; // after our close frame nothing more goes out
@@ -728,6 +866,15 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
         return 0; // closing on our side: the rest is not for the user any more
     }
     const bool first = lws_is_first_fragment(m_wsi) != 0;
+    if (m_taken_over) {
+        return -1; // lws read past our end (see end_native()): it only has to close
+    }
+    if (m_own) {
+        // Parsed by lws before take_over(), which can take over only on a message boundary.
+        m_window_messages += first ? 1 : 0;
+        m_window_incomplete =
+            !lws_is_final_fragment(m_wsi) || lws_remaining_packet_payload(m_wsi) > 0;
+    }
     if (first) {
         m_rx.clear();
         m_rx_binary = lws_frame_is_binary(m_wsi) != 0;
@@ -818,7 +965,7 @@ void WsConnection::on_closed() {
     CloseInfo info;
     if (m_failure) {
         info = *m_failure; // our decision (1009, ping timeout, connect timeout) came first
-    } else if (m_close_sent) {
+    } else if (m_close_sent && !m_close_was_answer) {
         // We closed first; the server's close frame, if it came before --linger, is the ack.
         info.protocol_code = m_peer_close_code.value_or(m_our_close->first);
         info.reason = m_peer_close_code
@@ -859,11 +1006,24 @@ void WsConnection::start_close(int code, std::string reason) {
     m_discard_rx = true;
     m_queue.clear();
     m_queued_bytes = 0;
-    lws_callback_on_writable(m_wsi);
+    if (m_taken_over) {
+        if (!m_close_sent) {
+            queue_close(m_our_close->first, m_our_close->second);
+            flush_native();
+        }
+        return;
+    }
+    if (!m_own) {
+        lws_callback_on_writable(m_wsi); // own framing: take_over() sends it
+    }
 }
 
 void WsConnection::kill() {
     if (m_wsi == nullptr || m_state == State::closed) {
+        return;
+    }
+    if (m_taken_over) {
+        end_native();
         return;
     }
     // Shutting the socket down makes lws see the end on its next poll and close the
@@ -882,7 +1042,19 @@ void WsConnection::finish_sending() {
         return;
     }
     m_sending_finished = true;
-    if (m_state == State::open && m_wsi != nullptr) {
+    if (m_state != State::open || m_wsi == nullptr) {
+        return;
+    }
+    if (m_taken_over) {
+        // After what is queued (m_out is in order): RFC 6455 section 5.5.1 then keeps
+        // reading until the server's close, and every message before it is delivered.
+        if (!m_close_sent) {
+            queue_close(m_options.close_code, m_options.close_reason);
+            flush_native();
+        }
+        return;
+    }
+    if (!m_own) {
         lws_callback_on_writable(m_wsi);
     }
 }
@@ -918,12 +1090,419 @@ void WsConnection::finish(CloseInfo info) {
     m_ping_timer.stop();
     m_pong_timer.stop();
     m_linger_timer.stop();
+    stop_takeover_prepare();
+    release_native_io();
     m_queue.clear();
     m_queued_bytes = 0;
     info.was_open = was_open;
     m_deliver_close.start(core::Duration{0}, [this, info = std::move(info)] {
         m_handler.on_close(*this, info); // last: the owner may destroy us
     });
+}
+
+// --- own framing ------------------------------------------------------------------------------
+
+namespace {
+
+/// The parameters of the server's permessage-deflate answer (RFC 7692 section 7.1).
+struct DeflateParameters {
+    bool negotiated = false;
+    bool server_no_context_takeover = false;
+    bool client_no_context_takeover = false;
+    int client_max_window_bits = 15;
+};
+
+DeflateParameters parse_deflate(std::string_view header) {
+    DeflateParameters parameters;
+    // "permessage-deflate; server_no_context_takeover; client_max_window_bits=10"
+    if (header.find("permessage-deflate") == std::string_view::npos) {
+        return parameters;
+    }
+    parameters.negotiated = true;
+    parameters.server_no_context_takeover =
+        header.find("server_no_context_takeover") != std::string_view::npos;
+    parameters.client_no_context_takeover =
+        header.find("client_no_context_takeover") != std::string_view::npos;
+    constexpr std::string_view bits = "client_max_window_bits=";
+    if (auto at = header.find(bits); at != std::string_view::npos) {
+        int value = 0;
+        for (std::size_t i = at + bits.size();
+             i < header.size() && header[i] >= '0' && header[i] <= '9'; ++i) {
+            value = value * 10 + (header[i] - '0');
+        }
+        if (value >= 8 && value <= 15) {
+            parameters.client_max_window_bits = value;
+        }
+    }
+    return parameters;
+}
+
+std::uint32_t mask_key() {
+    // RFC 6455 section 5.3: a fresh, unpredictable key per frame.
+    std::uint32_t key = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof key);
+    return key;
+}
+
+/// How long to wait for the server's close after we failed the connection for a protocol
+/// error (RFC 6455 section 7.1.7): briefly, since its frames can no longer be told apart.
+constexpr auto k_violation_linger = std::chrono::seconds(1);
+
+} // namespace
+
+void WsConnection::take_over() {
+    if (m_state != State::open || m_wsi == nullptr || m_peer_close_code) {
+        return; // lws is closing it already
+    }
+    const DeflateParameters deflate = parse_deflate(m_extensions_header);
+    if (m_window_incomplete ||
+        (m_window_messages > 0 && deflate.negotiated && !deflate.server_no_context_takeover)) {
+        // lws parsed part of a message that came with the 101 response, or inflated messages
+        // whose history its inflater keeps out of our reach: this connection keeps lws's
+        // framing.
+        core::log_verbose("ws: messages arrived with the handshake; lws keeps the framing");
+        m_own = false;
+        drop_queued_pings();
+        if (!m_queue.empty() || m_sending_finished || m_our_close || m_ping_due) {
+            lws_callback_on_writable(m_wsi);
+        }
+        return;
+    }
+    const int fd = lws_get_socket_fd(m_wsi);
+    m_fd = fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (m_fd < 0) {
+        m_own = false; // lws's framing, as bench has it
+        drop_queued_pings();
+        if (!m_queue.empty() || m_sending_finished || m_our_close || m_ping_due) {
+            lws_callback_on_writable(m_wsi);
+        }
+        return;
+    }
+    const int one = 1;
+    ::setsockopt(m_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    m_ssl = static_cast<SSL*>(lws_get_ssl(m_wsi));
+    if (m_ssl != nullptr) {
+        SSL_set_mode(m_ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+    lws_rx_flow_control(m_wsi, 0);
+    proto::WsReaderOptions reader;
+    reader.max_message = m_options.max_message;
+    reader.deflate = deflate.negotiated;
+    reader.peer_no_context_takeover = deflate.server_no_context_takeover;
+    m_reader = std::make_unique<proto::WsReader>(reader);
+    if (deflate.negotiated) {
+        m_deflater = std::make_unique<proto::WsDeflater>(deflate.client_max_window_bits,
+                                                         deflate.client_no_context_takeover);
+    }
+    m_poll = new uv_poll_t{};
+    m_poll->data = this;
+    uv_poll_init_socket(m_client.loop.native(), m_poll, m_fd);
+    m_taken_over = true;
+    core::log_debug("ws: framing taken over from lws");
+    // What waited for us, in order: messages, a ping, then a close.
+    while (!m_queue.empty()) {
+        Outgoing& out = m_queue.front();
+        queue_frame(out.ping     ? proto::ws_opcode::ping
+                    : out.binary ? proto::ws_opcode::binary
+                                 : proto::ws_opcode::text,
+                    std::string_view(out.frame).substr(LWS_PRE));
+        m_queue.pop_front();
+    }
+    m_queued_bytes = 0;
+    if (m_ping_due) {
+        m_ping_due = false;
+        send_ping();
+    }
+    if (m_our_close) {
+        queue_close(m_our_close->first, m_our_close->second);
+    } else if (m_sending_finished) {
+        queue_close(m_options.close_code, m_options.close_reason);
+    }
+    update_poll();
+    flush_native();
+    if (m_ssl != nullptr && !m_native_done) {
+        read_native(); // records lws's TLS session already holds
+    }
+}
+
+void WsConnection::drop_queued_pings() {
+    // lws's framing has no way to send them in order: a user's ping is dropped (rare: only
+    // when take_over() is not possible).
+    for (std::size_t left = m_queue.size(); left > 0; --left) {
+        Outgoing out = std::move(m_queue.front());
+        m_queue.pop_front();
+        if (!out.ping) {
+            m_queue.emplace_back(std::move(out));
+        }
+    }
+}
+
+void WsConnection::update_poll() {
+    if (m_poll == nullptr) {
+        return;
+    }
+    int events = UV_READABLE;
+    if (m_out_sent < m_out.size()) {
+        events |= UV_WRITABLE;
+    }
+    uv_poll_start(m_poll, events, [](uv_poll_t* poll, int status, int ready) {
+        auto* self = static_cast<WsConnection*>(poll->data);
+        if (status < 0) {
+            self->end_native(); // no close frame: "lost" unless the close handshake was done
+            return;
+        }
+        if (ready & UV_WRITABLE) {
+            self->flush_native();
+        }
+        if ((ready & UV_READABLE) && !self->m_native_done) {
+            self->read_native();
+        }
+    });
+}
+
+void WsConnection::read_native() {
+    static thread_local char buffer[64 * 1024];
+    // A bounded number of reads per turn keeps the loop fair to stdin and timers.
+    for (int reads = 0; reads < 16 && !m_native_done; ++reads) {
+        ssize_t got = 0;
+        if (m_ssl != nullptr) {
+            ERR_clear_error();
+            got = SSL_read(m_ssl, buffer, sizeof buffer);
+            if (got <= 0) {
+                const int error = SSL_get_error(m_ssl, static_cast<int>(got));
+                if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+                    break;
+                }
+                end_native(); // close_notify, EOF or a TLS error: the socket is done
+                return;
+            }
+        } else {
+            got = ::recv(m_fd, buffer, sizeof buffer, 0);
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                break;
+            }
+            if (got <= 0) {
+                end_native();
+                return;
+            }
+        }
+        on_native_bytes(std::string_view(buffer, static_cast<std::size_t>(got)));
+        if (m_ssl == nullptr && static_cast<std::size_t>(got) < sizeof buffer) {
+            break; // the socket is empty for now
+        }
+    }
+    flush_native(); // pongs and echoes of this read, in one write
+}
+
+void WsConnection::on_native_bytes(std::string_view bytes) {
+    if (m_close_sent) {
+        // The server is still sending what it had before our close: wait for it.
+        m_linger_timer.start(m_reader_stopped ? k_violation_linger : m_options.linger,
+                             [this] { kill(); });
+    }
+    if (m_reader_stopped || m_reader->closed()) {
+        return; // after a violation or the server's close only the end of TCP matters
+    }
+    if (auto violation = m_reader->feed(bytes, *this)) {
+        fail_protocol(*violation);
+    }
+}
+
+void WsConnection::fail_protocol(const proto::WsViolation& violation) {
+    m_reader_stopped = true;
+    if (m_failure) {
+        return;
+    }
+    CloseInfo failure;
+    failure.exit_code = ExitCode::protocol_error;
+    failure.protocol_code = violation.close_code;
+    failure.reason =
+        violation.close_code == ws_close::message_too_big
+            ? fmt::format("ws: received a message over the {} byte limit (--max-message)",
+                          m_options.max_message)
+            : fmt::format("ws: protocol error: the server sent {}; closing with {}", violation.what,
+                          describe_close_code(violation.close_code));
+    m_failure = std::move(failure);
+    m_discard_rx = true;
+    if (!m_close_sent) {
+        // RFC 6455 section 7.1.7: fail the connection with a close frame of our own.
+        const char* reason = violation.close_code == ws_close::message_too_big ? "message too big"
+                             : violation.close_code == ws_close::invalid_payload
+                                 ? "invalid payload data"
+                                 : "protocol error";
+        queue_close(violation.close_code, reason);
+    }
+    m_linger_timer.start(std::min<core::Duration>(m_options.linger, k_violation_linger),
+                         [this] { kill(); });
+}
+
+void WsConnection::queue_frame(int opcode, std::string_view payload) {
+    const bool data = opcode == proto::ws_opcode::text || opcode == proto::ws_opcode::binary;
+    // One frame per message, however large: the fewest frames and writes (the socket takes
+    // what it can; the rest waits in m_out for POLLOUT).
+    if (data && m_deflater && !payload.empty()) {
+        proto::append_ws_frame(m_out, opcode, m_deflater->compress(payload), true, true,
+                               mask_key());
+        return;
+    }
+    proto::append_ws_frame(m_out, opcode, payload, true, false, mask_key());
+}
+
+void WsConnection::queue_close(int code, std::string_view reason) {
+    reason = reason.substr(0, 123); // RFC 6455 section 5.5: 125 bytes with the code
+    std::string payload;
+    payload.push_back(static_cast<char>((code >> 8) & 0xFF));
+    payload.push_back(static_cast<char>(code & 0xFF));
+    payload.append(reason);
+    proto::append_ws_frame(m_out, proto::ws_opcode::close, payload, true, false, mask_key());
+    m_our_close = std::pair{code, std::string(reason)};
+    m_close_sent = true;
+    m_state = State::closing;
+    m_linger_timer.start(m_options.linger, [this] { kill(); });
+}
+
+void WsConnection::flush_native() {
+    if (!m_taken_over || m_native_done) {
+        return;
+    }
+    const bool had_output = m_out_sent < m_out.size();
+    while (m_out_sent < m_out.size()) {
+        const char* start = m_out.data() + m_out_sent;
+        const std::size_t left = m_out.size() - m_out_sent;
+        ssize_t wrote = 0;
+        if (m_ssl != nullptr) {
+            ERR_clear_error();
+            wrote = SSL_write(m_ssl, start, static_cast<int>(std::min<std::size_t>(left, 1 << 30)));
+            if (wrote <= 0) {
+                const int error = SSL_get_error(m_ssl, static_cast<int>(wrote));
+                if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) {
+                    break;
+                }
+                end_native();
+                return;
+            }
+        } else {
+            wrote = ::send(m_fd, start, left, MSG_NOSIGNAL);
+            if (wrote < 0 && errno == EINTR) {
+                continue;
+            }
+            if (wrote < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                break;
+            }
+            if (wrote < 0) {
+                end_native();
+                return;
+            }
+        }
+        m_out_sent += static_cast<std::size_t>(wrote);
+    }
+    if (m_out_sent == m_out.size()) {
+        m_out.clear();
+        m_out_sent = 0;
+        if (m_out.capacity() > 4 * 1024 * 1024) {
+            std::string().swap(m_out);
+        }
+    }
+    update_poll();
+    if (m_out_sent != 0 || !m_out.empty()) {
+        return;
+    }
+    if (m_end_after_flush) {
+        end_native();
+        return;
+    }
+    if (had_output && m_state == State::open) {
+        m_handler.on_drain(*this);
+    }
+}
+
+void WsConnection::on_ws_message(bool binary, std::string_view payload) {
+    if (m_discard_rx) {
+        return; // closing on our side: the rest is not for the user any more
+    }
+    if (m_close_sent) {
+        m_linger_timer.start(m_options.linger, [this] { kill(); });
+    }
+    ++m_stats.messages_in;
+    m_stats.bytes_in += payload.size();
+    Message message{payload, binary ? PayloadKind::binary : PayloadKind::text};
+    m_handler.on_message(*this, message);
+}
+
+void WsConnection::on_ws_ping(std::string_view payload) {
+    // RFC 6455 section 5.5.2: every ping is answered, at once and in order, before any
+    // message the same read delivers; after our close frame nothing more goes out.
+    if (!m_close_sent) {
+        queue_frame(proto::ws_opcode::pong, payload);
+    }
+}
+
+void WsConnection::on_ws_pong(std::string_view) {
+    note_pong();
+}
+
+void WsConnection::on_ws_close(std::optional<int> code, std::string_view reason) {
+    m_peer_close_code = code.value_or(ws_close::no_status);
+    m_peer_close_reason.assign(reason);
+    if (!m_close_sent) {
+        // RFC 6455 section 5.5.1: answer with a close frame, echoing the status code.
+        m_close_was_answer = true;
+        if (code) {
+            queue_close(*code, {});
+        } else {
+            proto::append_ws_frame(m_out, proto::ws_opcode::close, {}, true, false, mask_key());
+            m_close_sent = true;
+            m_state = State::closing;
+        }
+    }
+    m_end_after_flush = true;
+}
+
+void WsConnection::end_native() {
+    if (m_native_done) {
+        return;
+    }
+    m_native_done = true;
+    m_linger_timer.stop();
+    release_native_io();
+    if (m_wsi == nullptr || m_state == State::closed) {
+        return;
+    }
+    // lws reads again and finds the end of the socket: it closes the connection through its
+    // usual path (CLIENT_CLOSED), where on_closed() says why from what we recorded.
+    const lws_sockfd_type fd = lws_get_socket_fd(m_wsi);
+    if (fd >= 0) {
+        ::shutdown(fd, SHUT_RDWR);
+    }
+    lws_rx_flow_control(m_wsi, 1);
+    lws_set_timeout(m_wsi, PENDING_TIMEOUT_USER_OK, 1); // a backstop only
+}
+
+void WsConnection::stop_takeover_prepare() {
+    if (m_takeover_prepare != nullptr) {
+        uv_prepare_stop(m_takeover_prepare);
+        uv_close(reinterpret_cast<uv_handle_t*>(m_takeover_prepare),
+                 [](uv_handle_t* handle) { delete reinterpret_cast<uv_prepare_t*>(handle); });
+        m_takeover_prepare = nullptr;
+    }
+}
+
+void WsConnection::release_native_io() {
+    stop_takeover_prepare();
+    if (m_poll != nullptr) {
+        uv_poll_stop(m_poll);
+        uv_close(reinterpret_cast<uv_handle_t*>(m_poll),
+                 [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+        m_poll = nullptr;
+    }
+    if (m_fd >= 0) {
+        ::close(m_fd);
+        m_fd = -1;
+    }
+    m_ssl = nullptr; // lws's: it frees it
 }
 
 } // namespace rtx::transport

@@ -43,6 +43,11 @@ struct WsOptions {
     std::string close_reason;          ///< Its reason text (at most 123 bytes).
     /// After our close frame, how long to wait for the server's before dropping the socket.
     core::Duration linger = std::chrono::seconds(5);
+    /// Once the handshake is done, rtx reads and writes the frames itself (proto::WsReader)
+    /// instead of lws's parser, which cannot follow RFC 6455's rules for failing a
+    /// connection (docs/ARCHITECTURE.md). `rtx ws` sets it; bench, holding thousands of
+    /// connections, keeps lws's framing (this needs a second descriptor per connection).
+    bool own_framing = false;
 };
 
 /// The client side of libwebsockets on one core::Loop: one lws context (TLS trust and
