@@ -214,11 +214,14 @@ std::optional<WsViolation> WsReader::on_header() {
 }
 
 std::optional<WsViolation> WsReader::take_message_bytes(std::string_view bytes) {
-    if (m_message.size() + bytes.size() > m_options.max_message) {
-        return violation(1009, "a message over the size limit");
-    }
-    if (!m_message_binary && !m_utf8.feed(bytes)) {
+    // The bytes within the limit are checked before the limit itself, so which violation a
+    // message gets depends only on its bytes, never on how TCP or inflate cut them.
+    const std::size_t room = m_options.max_message - m_message.size();
+    if (!m_message_binary && !m_utf8.feed(bytes.substr(0, room))) {
         return violation(1007, "a text message that is not valid UTF-8");
+    }
+    if (bytes.size() > room) {
+        return violation(1009, "a message over the size limit");
     }
     m_message.append(bytes);
     return std::nullopt;
@@ -239,13 +242,15 @@ std::optional<WsViolation> WsReader::on_payload(std::string_view piece, WsReader
         stream.next_out = m_inflater->out;
         stream.avail_out = sizeof m_inflater->out;
         const int status = inflate(&stream, Z_SYNC_FLUSH);
-        if (status != Z_OK && status != Z_BUF_ERROR && status != Z_STREAM_END) {
-            return violation(1007, "a compressed message that does not inflate");
-        }
+        // What inflate produced before an error is checked first, as it would have been had
+        // the error arrived in a later read.
         const std::size_t produced = sizeof m_inflater->out - stream.avail_out;
         if (auto bad = take_message_bytes(
                 std::string_view(reinterpret_cast<const char*>(m_inflater->out), produced))) {
             return bad;
+        }
+        if (status != Z_OK && status != Z_BUF_ERROR && status != Z_STREAM_END) {
+            return violation(1007, "a compressed message that does not inflate");
         }
         if (produced == 0) {
             break;

@@ -17,48 +17,7 @@ using rtx::proto::SseEvent;
 using rtx::proto::SseParser;
 
 using rtx::fuzz::check;
-
-// Well-formed UTF-8 as the WHATWG decoder defines it (no overlongs, surrogates or values past
-// U+10FFFF), checked independently of the parser's own decoder.
-bool is_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        std::size_t n = 0;
-        std::uint32_t cp = 0;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1Fu;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0Fu;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07u;
-        } else {
-            return false;
-        }
-        if (s.size() - i <= n) {
-            return false;
-        }
-        for (std::size_t k = 1; k <= n; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3Fu);
-        }
-        const std::uint32_t min = n == 1 ? 0x80 : n == 2 ? 0x800 : 0x10000;
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += n + 1;
-    }
-    return true;
-}
+using rtx::fuzz::is_utf8;
 
 struct Outcome {
     std::vector<std::string> got;

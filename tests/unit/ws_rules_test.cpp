@@ -183,6 +183,21 @@ TEST_CASE("ws reader: a message over the limit is refused at its header") {
     CHECK(read_all(frame(0x82, std::string(1024, 'x')), options).second == 0);
 }
 
+TEST_CASE("ws reader: which violation depends on the bytes, not on how they were cut") {
+    rtx::proto::WsReaderOptions options;
+    options.deflate = true;
+    options.peer_no_context_takeover = true;
+    options.max_message = 64;
+    // Found by fuzz_ws: a compressed text message that inflates to invalid UTF-8 and past the
+    // limit. Inflated whole, the size was checked first (1009); inflated a byte at a time,
+    // the bad byte was seen first (1007). The bytes within the limit are now checked first,
+    // so both give 1007 (read_all checks that the two agree).
+    CHECK(read_all(std::string("\xc1\x06\xea\xa8\xfe\x3f\x00\x00", 8), options).second == 1007);
+    // Valid text past the limit is still 1009 at the byte that crosses it.
+    rtx::proto::WsDeflater deflater(15, true);
+    CHECK(read_all(frame(0xC1, deflater.compress(std::string(65, 'a'))), options).second == 1009);
+}
+
 TEST_CASE("ws writer and deflate: a masked frame, and a compressed message read back") {
     std::string out;
     rtx::proto::append_ws_frame(out, op::text, "Hello", true, false, 0x37fa213d);
