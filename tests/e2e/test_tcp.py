@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -122,6 +123,28 @@ class EchoTest(unittest.TestCase):
             proc.stdin.close()
             proc.wait(timeout=10)
             self.assertEqual(proc.returncode, EXIT_OK)
+
+    def test_fast_endless_stdin_does_not_starve_the_socket(self):
+        # `yes | rtx tcp ADDR | head -1`: stdin never ends and is always ready. Reading it
+        # must not keep the loop from reading the socket and writing stdout: the first echo
+        # shows at once (nc: milliseconds; rtx used to take 3-5 s, until the peer's
+        # backpressure paused stdin), and when the reader goes away rtx ends with exit 0
+        # (man rtx-tcp: "The reader of standard output goes away").
+        yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(yes.wait)
+        self.addCleanup(yes.kill)
+        started = time.monotonic()
+        with popen_rtx("tcp", self.serve.address(), stdin=yes.stdout) as proc:
+            yes.stdout.close()  # rtx holds the only read end, as in a shell pipeline
+            line = read_line(proc.stdout, timeout=30)
+            first_line = time.monotonic() - started
+            self.assertEqual(line, b"y\n")
+            self.assertLess(first_line, 1.5, f"first echo after {first_line:.2f} s")
+            proc.stdout.close()  # what head does after its line
+            closed = time.monotonic()
+            proc.wait(timeout=30)
+            self.assertLess(time.monotonic() - closed, 5)
+            self.assertEqual(proc.returncode, EXIT_OK, proc.stderr.read())
 
 
 class HalfCloseTest(unittest.TestCase):
