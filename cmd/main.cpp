@@ -65,9 +65,28 @@ std::string unknown_command_message(std::string_view typed) {
         }
     }
     if (best.empty()) {
-        return fmt::format("unknown command '{}' (see 'rtx --help')", typed);
+        return fmt::format("unknown command '{}'; see 'rtx --help'", typed);
     }
     return fmt::format("unknown command '{}' (did you mean '{}'?)", typed, best);
+}
+
+/// "rtx ws", "rtx mqtt sub": the command line whose --help explains a usage error, from the
+/// subcommands CLI11 had recognised (it records each before parsing its arguments, so this
+/// holds after a ParseError too).
+std::string help_command(const CLI::App& app) {
+    std::string path = "rtx";
+    const CLI::App* current = &app;
+    while (!current->get_subcommands().empty()) {
+        current = current->get_subcommands().front();
+        path += " " + current->get_name();
+    }
+    return path;
+}
+
+/// `rtx: error: <what>; see 'rtx ws --help'`: a usage error points at the help of the
+/// command the user typed, not at the top-level list.
+void log_usage_error(std::string_view what, const CLI::App& app) {
+    core::log_error("{}; see '{} --help'", what, help_command(app));
 }
 
 int run(int argc, char** argv) {
@@ -121,7 +140,7 @@ rtx-sse(1), ...). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 8 HTT
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        core::log_error("{} (see 'rtx --help')", e.what());
+        log_usage_error(e.what(), app);
         return core::to_int(core::ExitCode::usage);
     }
 
@@ -146,7 +165,12 @@ rtx-sse(1), ...). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 8 HTT
     }
     for (std::size_t i = 0; i < commands().size(); ++i) {
         if (chosen.front()->get_name() == commands()[i].name) {
-            return core::to_int(runners[i]());
+            try {
+                return core::to_int(runners[i]());
+            } catch (const core::UsageError& e) {
+                log_usage_error(e.what(), app);
+                return core::to_int(core::ExitCode::usage);
+            }
         }
     }
     return core::to_int(core::ExitCode::usage);

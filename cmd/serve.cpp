@@ -109,7 +109,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
 core::ExitCode run_serve(const ServeCommandOptions& options) {
     const serve::ServeOptions serve_options = resolve_serve_options(options);
     if (!serve_options.tcp_port && !serve_options.http_port && !serve_options.mqtt_port) {
-        throw core::UsageError("every listener is turned off; nothing to serve");
+        throw core::UsageError("every listener is turned off: nothing to serve");
     }
 
     core::raise_open_files_limit();

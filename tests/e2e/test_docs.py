@@ -91,6 +91,24 @@ class DocsTest(unittest.TestCase):
                 examples = text.split("Examples:", 1)[1]
                 self.assertIn("rtx ", examples)
 
+    def test_usage_errors_point_at_the_help_of_their_command(self):
+        # A mistake inside `rtx ws` is explained by `rtx ws --help`, not the top-level list;
+        # both CLI11's parse errors and the checks a subcommand makes after parsing.
+        cases = [(args, [*args, "--no-such-flag"]) for args in command_lines()]
+        cases += [(["ws"], ["ws", "http://127.0.0.1:1/"]),
+                  (["tcp"], ["tcp", "--raw", "--json", "127.0.0.1:1"]),
+                  (["mqtt", "sub"], ["mqtt", "sub", "-t", "x", "-q", "7", "mqtt://127.0.0.1:1"]),
+                  (["serve"], ["serve", "--no-tcp", "--no-http", "--no-mqtt"]),
+                  ([], ["--no-such-flag"])]
+        for command, args in cases:
+            with self.subTest(args=args):
+                result = rtx(*args, input="")
+                self.assertEqual(result.returncode, 2, result.stderr)
+                [line] = result.stderr.decode().splitlines()
+                self.assertTrue(line.startswith("rtx: error: "), line)
+                self.assertTrue(line.endswith(f"; see '{' '.join(['rtx', *command])} --help'"),
+                                line)
+
     def test_exit_code_table_is_documented(self):
         header = read("lib", "core", "exit_code.hpp")
         codes = re.findall(r"^\s+(\w+) = (\d+),", header, re.M)

@@ -205,12 +205,12 @@ class FailureTest(unittest.TestCase):
         self.assertEqual(result.stdout, b"")
         lines = result.stderr.decode().splitlines()
         self.assertEqual(len(lines), 1, lines)
-        self.assertTrue(lines[0].startswith("rtx: error: connect to 127.0.0.1:1:"), lines)
+        self.assertEqual(lines[0], "rtx: error: connect to 127.0.0.1:1: connection refused")
 
     def test_unresolvable_host(self):
         result = rtx("tcp", "no-such-host.invalid:80", input="")
         self.assertEqual(result.returncode, EXIT_CONNECT)
-        self.assertEqual(len(result.stderr.splitlines()), 1)
+        self.assertEqual(result.stderr, b"rtx: error: resolve no-such-host.invalid: unknown host\n")
 
     def test_usage_errors_are_one_line_exit_2(self):
         for args in (["tcp"], ["tcp", "localhost"], ["tcp", "::1:80"], ["tcp", "h:99999"],
