@@ -28,7 +28,7 @@ std::span<const Command> commands() {
                 &setup_ws},
         Command{"bench", "Load generator: many connections, latency percentiles, loss",
                 &setup_bench},
-        Command{"serve", "Embedded local server: TCP echo, SSE, streaming, long-poll, publish",
+        Command{"serve", "Embedded server: TCP echo, HTTP (SSE, stream, poll), WebSocket, MQTT",
                 &setup_serve},
     };
     return k_commands;
@@ -112,10 +112,13 @@ int run(int argc, char** argv) {
         runners.push_back(command.setup(app, command.name, command.summary));
     }
     app.footer(R"(Examples:
-  rtx serve --tick 1s                        # tcp :7070, http :8080, a counter on "tick"
+  rtx serve --tick 1s                        # TCP echo :7070, HTTP and WebSocket :8080,
+                                             # MQTT :1883; a counter on topic 'tick'
   rtx sse http://127.0.0.1:8080/sse/tick     # 1, 2, 3, ... as they are published
   echo hello | rtx tcp 127.0.0.1:7070        # send a line, print the echo
-  curl -d hi http://127.0.0.1:8080/publish/news & rtx stream http://127.0.0.1:8080/stream/news
+  rtx ws ws://127.0.0.1:8080/ws/news         # type to publish on 'news', see the topic
+  curl -d hi http://127.0.0.1:8080/publish/news      # publish, then read the topic back
+  rtx stream --count 1 'http://127.0.0.1:8080/stream/news?since=0'   # from its history
 
 Every subcommand has --help; the manual is rtx(1), with one page per subcommand (rtx-tcp(1),
 rtx-sse(1), ...). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 8 HTTP status,

@@ -24,4 +24,8 @@ std::optional<std::string> decode_hex(std::string_view text);
 /// valid UTF-8; control characters are escaped.
 void append_json_string(std::string& out, std::string_view text);
 
+/// `text` with &, <, >, " and ' written as character references, safe in HTML text and in
+/// quoted attribute values.
+std::string escape_html(std::string_view text);
+
 } // namespace rtx::core
