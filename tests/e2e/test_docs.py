@@ -1,4 +1,5 @@
 """Documentation stays in step with the binary: man pages, completions, --help examples."""
+import json
 import os
 import re
 import shlex
@@ -8,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from rtxtest import RTX, SOURCE_DIR, Serve, rtx
+from rtxtest import RTX, SOURCE_DIR, Serve, popen_rtx, rtx
 
 
 def subcommands():
@@ -201,6 +202,59 @@ class DocsTest(unittest.TestCase):
                 with self.subTest(endpoint=name):
                     port = int(re.search(r":(\d+)(/|$)", url.split("://", 1)[1]).group(1))
                     self.assertNotIn(port, (0, *DEFAULT_PORTS.values()))
+
+    def test_man_page_names_every_record_key_for_its_protocols(self):
+        # What each client writes with --json, against rtx serve: messages, an open and a
+        # close with a protocol code (a WebSocket close, an HTTP 404, an MQTT SUBACK refusal).
+        with Serve("--tcp-port", "0", "--http-port", "0", "--mqtt-port", "0", expect=5) as serve:
+            http, mqtt = serve.url("http"), serve.url("mqtt")
+            runs = {
+                "tcp": [["tcp", "--json", "--count", "1", serve.address()]],
+                "ws": [["ws", "--json", "--count", "1", serve.url("ws-echo")],
+                       ["ws", "--json", "--count", "1", "--binary", serve.url("ws-echo")]],
+                "sse": [["sse", "--json", "--no-reconnect", f"{http}/nope"]],
+                "stream": [["stream", "--json", f"{http}/nope"]],
+                "poll": [["poll", "--json", f"{http}/nope"]],
+                "mqtt": [["mqtt", "sub", "--json", "--count", "1", mqtt, "-t", "docs/keys"],
+                         ["mqtt", "sub", "--json", "-V", "5", mqtt, "-t", "bad/#/filter"]],
+            }
+            self.assertEqual(rtx("mqtt", "pub", mqtt, "-t", "docs/keys", "-m", "x", "-r")
+                             .returncode, 0)
+            keys = {}  # key -> protocols whose records have it
+            first_keys = set()
+            for protocol, commands in runs.items():
+                for args in commands:
+                    # stdin stays open: the clients that read it end by --count, after the echo.
+                    with popen_rtx(*args) as proc:
+                        proc.stdin.write(b"hi\n")
+                        proc.stdin.flush()
+                        proc.wait(timeout=30)
+                        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+                    records = [json.loads(line) for line in stdout.splitlines()]
+                    self.assertTrue(records, (args, stderr))
+                    for record in records:
+                        first_keys.add(tuple(record)[:9])
+                        for key in record:
+                            keys.setdefault(key, set()).add(protocol)
+        self.assertEqual(len(first_keys), 1, first_keys)  # the same nine, in the same order
+        common = set(next(iter(first_keys)))
+        self.assertTrue({"opcode", "qos", "code", "by_peer"} <= set(keys), keys)
+
+        section = read("man", "rtx.1").split(".SS NDJSON records", 1)[1].split("\n.S", 1)[0]
+        entries = {}  # key -> the text of its .TP entry
+        for chunk in section.split("\n.TP\n")[1:]:
+            tag, _, body = chunk.partition("\n")
+            body = re.split(r"\n\.(?:PP|TP)\b", body, maxsplit=1)[0].replace("\\-", "-")
+            for word in re.findall(r"[a-z_]+", re.sub(r"^\.\w+", "", tag)):
+                entries[word] = body
+        for key, protocols in sorted(keys.items()):
+            with self.subTest(key=key):
+                self.assertTrue(key in entries, f"man rtx does not describe the key {key!r}")
+                if key in common:
+                    continue
+                for protocol in protocols:
+                    self.assertRegex(entries[key], rf"\brtx {protocol}\b",
+                                     f"man rtx: {key!r} does not name rtx {protocol}")
 
     def test_exit_code_table_is_documented(self):
         header = read("lib", "core", "exit_code.hpp")
