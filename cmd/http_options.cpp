@@ -34,6 +34,15 @@ void add_http_flags(CLI::App& app, HttpFlags& flags, bool reconnect_by_default) 
     ClientFlagSet set = ClientFlagSet::url_client();
     set.reconnect_by_default = reconnect_by_default;
     add_client_flags(app, flags.client, set);
+    app.add_flag("--no-lifecycle", flags.no_lifecycle,
+                 "With --json, leave out the open and close records: messages only")
+        ->group("Output");
+}
+
+void add_null_flag(CLI::App& app, HttpFlags& flags) {
+    app.add_flag("-0,--null", flags.client.nul,
+                 "End each message with NUL instead of LF (data with line breaks: xargs -0)")
+        ->group("Output");
 }
 
 HttpSettings resolve_http_flags(const HttpFlags& flags, std::string_view protocol) {
@@ -57,6 +66,7 @@ HttpSettings resolve_http_flags(const HttpFlags& flags, std::string_view protoco
     HttpSettings settings;
     settings.client = resolve_client_flags(flags.client, protocol);
     settings.client.pipe.read_stdin = false;
+    settings.client.pipe.filter.lifecycle = !flags.no_lifecycle;
     auto& request = settings.request;
     // curl gets the URL as typed (with a scheme added when missing): it normalises it itself.
     request.url = flags.url.find("://") == std::string::npos ? "http://" + flags.url : flags.url;

@@ -23,12 +23,17 @@ struct HttpFlags {
     std::string bearer;
     std::string proxy;
     bool http1 = false;
+    bool no_lifecycle = false; ///< --no-lifecycle: --json writes messages only.
     ClientFlags client;
     const CLI::Option* data_option = nullptr; ///< Tells `-d ''` (an empty body) from no -d.
 };
 
 /// Adds the URL positional and the HTTP and shared client flags.
 void add_http_flags(CLI::App& app, HttpFlags& flags, bool reconnect_by_default);
+
+/// Adds -0/--null (NUL after each message, for payloads with line breaks: SSE data, poll
+/// bodies), as `rtx ws` and `rtx tcp` have it.
+void add_null_flag(CLI::App& app, HttpFlags& flags);
 
 /// The validated request and client settings.
 struct HttpSettings {

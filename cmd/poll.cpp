@@ -63,6 +63,7 @@ Runner setup_poll(CLI::App& parent, std::string_view name, std::string_view summ
     auto options = std::make_shared<PollCommandOptions>();
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
     add_http_flags(*app, options->http, /*reconnect_by_default=*/true);
+    add_null_flag(*app, options->http);
     const char* group = "Long polling";
     app->add_option("--interval", options->interval,
                     "Minimum time between two requests (default: ask again at once)")
@@ -93,12 +94,13 @@ back; 429 and 503 wait for Retry-After, and errors back off before the next requ
 Examples:
   rtx serve &
   rtx poll --cursor /cursor --items /messages http://127.0.0.1:8080/poll/news
-  rtx poll --interval 5s --json https://example.org/status
+  rtx poll --interval 5s --json --no-lifecycle https://example.org/status
+  rtx poll -0 https://example.org/status | xargs -0 -n1 echo  # multi-line bodies, one each
   rtx poll --cursor /next --cursor-param since --since 0 https://example.org/updates
 
-Exit status: 0 (--count), 3 connect failed, 4 TLS, 5 timeout, 6 bad JSON, 7 connection lost
-(--no-reconnect), 8 HTTP status, 11 --reconnect gave up, 130 Ctrl-C (rtx(1) has the full
-table).)");
+Exit status: 0 (--count), 3 connect failed, 4 TLS, 5 timeout, 6 bad JSON or a reply that is
+not HTTP, 7 connection lost (--no-reconnect), 8 HTTP status (the start of its body follows;
+all of it with -v), 11 --reconnect gave up, 130 Ctrl-C (rtx(1) has the full table).)");
     return [options] {
         return run_poll(*options);
     };

@@ -54,11 +54,13 @@ Examples:
   rtx serve &
   rtx stream http://127.0.0.1:8080/stream/news          # lines as they are published
   rtx stream --lines --json http://127.0.0.1:8080/stream/news
+  rtx stream --lines --json --no-lifecycle http://127.0.0.1:8080/stream/news  # messages only
   rtx stream --ndjson --count 10 https://example.org/firehose
   rtx stream -X POST -d @query.json -H 'Content-Type: application/json' https://example.org/q
 
 Exit status: 0 the server ended the body, 3 connect failed, 4 TLS, 5 timeout, 6 line over
-64 MiB, 7 connection lost, 8 HTTP status not 2xx, 130 Ctrl-C (rtx(1) has the full table).)");
+64 MiB or a reply that is not HTTP, 7 connection lost, 8 HTTP status not 2xx (the start of
+its body follows; all of it with -v), 130 Ctrl-C (rtx(1) has the full table).)");
     return [options] {
         return run_stream(*options);
     };

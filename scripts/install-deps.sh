@@ -18,18 +18,17 @@ build_packages=(
 )
 test_packages=(
   python3   # end-to-end test driver (standard library only)
+  ccache    # scripts/test.sh builds two trees (plain, ASan+UBSan): shared compiler cache
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   openssl   # makes throwaway certificates for the TLS tests
   curl      # the independent HTTP client of the rtx serve tests (curl -N)
-  chromium  # a real browser client (EventSource, WebSocket), driven by playwright-core
+  chromium  # a real browser client (EventSource, WebSocket), driven from python3 over the
+            # DevTools protocol (tests/e2e/chromium.py): no node or npm package needed
   nghttp2-server  # nghttpd: an independent HTTP/2 server for the HTTP clients' TLS/h2 tests
-  node-ws   # node's `ws`: an independent WebSocket server and client for the ws tests
+  node-ws   # node's `ws` (with Debian's nodejs 18, or the machine's own node): an
+            # independent WebSocket server and client for the ws tests
   mosquitto mosquitto-clients  # a real MQTT broker and mosquitto_pub/sub for the mqtt tests
 )
-# Node.js runs playwright-core (tests/browser). Use the machine's node if there is one.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  test_packages+=(nodejs npm)
-fi
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then

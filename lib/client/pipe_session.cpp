@@ -111,7 +111,9 @@ void PipeSession::write_event(std::string_view event, std::string_view detail) {
     record.event = event;
     record.lifecycle = true;
     record.payload = detail;
-    m_sink.write(record);
+    if (m_options.filter.accepts(record)) {
+        m_sink.write(record);
+    }
 }
 
 void PipeSession::on_open(transport::Connection&) {
@@ -133,6 +135,9 @@ void PipeSession::on_message(transport::Connection& connection, const transport:
     record.binary = message.kind == transport::PayloadKind::binary;
     if (!message.topic.empty() && m_options.protocol == "sse") {
         record.event = message.topic;
+    }
+    if (!m_options.filter.accepts(record)) {
+        return;
     }
     if (m_options.protocol == "mqtt") {
         record.qos = message.qos;
@@ -183,7 +188,9 @@ void PipeSession::on_close(transport::Connection&, const transport::CloseInfo& i
             extra = fmt::format(R"("code":{},"by_peer":{})", info.protocol_code, info.by_peer);
         }
         record.extra_json = extra;
-        m_sink.write(record);
+        if (m_options.filter.accepts(record)) {
+            m_sink.write(record);
+        }
     }
     if (!m_exit) {
         m_exit = info.exit_code;

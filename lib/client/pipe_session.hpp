@@ -40,6 +40,9 @@ struct PipeOptions {
     BinaryDisplay binary_display = BinaryDisplay::as_is;
     bool echo = false;          ///< Send every received message back, same kind (--echo).
     bool record_opcode = false; ///< NDJSON records carry "opcode" (WebSocket).
+    /// Records left out (`rtx sse --event`, --no-lifecycle): not written, and a message left
+    /// out is not counted for --count.
+    output::RecordFilter filter;
 };
 
 /// One client connection joined to stdin and stdout: the data flow of every client

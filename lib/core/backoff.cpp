@@ -29,7 +29,21 @@ std::optional<Duration> Backoff::next_delay() {
     double jitter = std::clamp(m_policy.jitter, 0.0, 1.0);
     double delay = capped * (1.0 - jitter * m_random());
     ++m_attempts;
-    return Duration(static_cast<Duration::rep>(std::llround(delay)));
+    return std::max(m_floor, Duration(static_cast<Duration::rep>(std::llround(delay))));
+}
+
+Duration Backoff::delay_after_clean_end() {
+    m_attempts = 0;
+    m_connected_at.reset();
+    double spread = std::max(m_policy.clean_end_jitter, 0.0) * m_random();
+    double delay = static_cast<double>(m_floor.count()) * (1.0 + spread);
+    return std::clamp(Duration(static_cast<Duration::rep>(std::llround(delay))), m_floor,
+                      std::max(m_floor, m_policy.max));
+}
+
+void Backoff::set_reconnection_time(Duration time) {
+    m_policy.initial = std::min(time, m_policy.max);
+    m_floor = m_policy.initial;
 }
 
 void Backoff::connected() {

@@ -21,6 +21,10 @@ struct BackoffPolicy {
     unsigned max_attempts = 0;
     /// A connection that stayed up this long counts as healthy: the schedule starts over.
     Duration reset_after{std::chrono::seconds(5)};
+    /// After a clean end (delay_after_clean_end), the fraction of the reconnection time added
+    /// on top at random: the wait is uniform in [t, t * (1 + clean_end_jitter)], never
+    /// shorter than t. Spreads out clients a server ended together, as a deploy does.
+    double clean_end_jitter = 0.1;
 };
 
 /// The exponential-backoff schedule with jitter and a cap. Pure: time and randomness are
@@ -35,14 +39,22 @@ public:
     explicit Backoff(BackoffPolicy policy);
 
     /// Call after an attempt failed: the delay before the next one, or nullopt when the
-    /// failed attempt was the max_attempts-th in a row.
+    /// failed attempt was the max_attempts-th in a row. Never shorter than the reconnection
+    /// time (set_reconnection_time), whatever the jitter.
     std::optional<Duration> next_delay();
+    /// Call after a connection that worked ended normally (an SSE response the server
+    /// finished): not a failure, so no backoff and the failure streak is over. WHATWG HTML
+    /// 9.2.3 "reestablish the connection": wait the reconnection time (capped by `max`),
+    /// plus up to clean_end_jitter of it, never less.
+    Duration delay_after_clean_end();
     /// The connection opened (starts the healthy-time clock).
     void connected();
     /// The connection ended; if it had stayed up for reset_after, the schedule starts over.
     void disconnected();
-    /// Overrides the initial delay (SSE `retry:` sets it, WHATWG HTML 9.2.6).
-    void set_initial(Duration initial) { m_policy.initial = initial; }
+    /// The SSE reconnection time (the server's `retry:`, WHATWG HTML 9.2.6, or the 3 s
+    /// default): the first delay after a failure, the floor under every delay (jitter never
+    /// goes below it), and the whole wait after a clean end.
+    void set_reconnection_time(Duration time);
     /// Retries scheduled since the last healthy connection (failed attempts in a row - 1
     /// while connecting).
     unsigned attempts() const { return m_attempts; }
@@ -53,6 +65,7 @@ private:
     Clock m_clock;
     Random m_random;
     unsigned m_attempts = 0;
+    Duration m_floor{0}; ///< No delay is shorter (the reconnection time, capped by max).
     std::optional<std::chrono::steady_clock::time_point> m_connected_at;
 };
 

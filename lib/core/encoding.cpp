@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdint>
 
+#include <fmt/format.h>
+
 namespace rtx::core {
 
 bool is_valid_utf8(std::string_view bytes) {
@@ -223,6 +225,41 @@ std::string escape_html(std::string_view text) {
         default:
             out += c;
         }
+    }
+    return out;
+}
+
+std::string one_line_excerpt(std::string_view text, std::size_t max_bytes) {
+    std::string out;
+    bool cut = false;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        auto c = static_cast<unsigned char>(text[i]);
+        std::size_t length = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+        std::string piece;
+        if (c < 0x20 || c == 0x7F) {
+            piece = " ";
+        } else if (c < 0x80 || is_valid_utf8(text.substr(i, length))) {
+            piece = std::string(text.substr(i, length));
+        } else {
+            piece = fmt::format("\\x{:02x}", c);
+            length = 1;
+        }
+        i += length;
+        if (piece == " " && (out.empty() || out.back() == ' ')) {
+            continue;
+        }
+        if (out.size() + piece.size() > max_bytes) {
+            cut = text.find_first_not_of(" \t\r\n", i - length) != std::string_view::npos;
+            break;
+        }
+        out += piece;
+    }
+    while (!out.empty() && out.back() == ' ') {
+        out.pop_back();
+    }
+    if (cut) {
+        out += "...";
     }
     return out;
 }

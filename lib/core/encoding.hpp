@@ -28,4 +28,10 @@ void append_json_string(std::string& out, std::string_view text);
 /// quoted attribute values.
 std::string escape_html(std::string_view text);
 
+/// `text` as one short line for a diagnostic (an HTTP error body on stderr): line breaks,
+/// tabs and other control characters become spaces, runs of spaces one, the ends trimmed;
+/// bytes that are not UTF-8 become "\xNN". Longer than `max_bytes`: cut at a character
+/// boundary, with "..." added.
+std::string one_line_excerpt(std::string_view text, std::size_t max_bytes);
+
 } // namespace rtx::core

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace rtx::output {
@@ -33,6 +34,13 @@ void append_optional_string(std::string& out, std::string_view value) {
     }
 }
 } // namespace
+
+bool RecordFilter::accepts(const Record& record) const {
+    if (record.lifecycle && !lifecycle) {
+        return false;
+    }
+    return events.empty() || std::find(events.begin(), events.end(), record.event) != events.end();
+}
 
 void append_ndjson(std::string& out, const Record& record) {
     out.append("{\"time\":\"");

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rtx::output {
 
@@ -31,6 +32,15 @@ struct Record {
     /// Protocol-specific members, already JSON ("\"opcode\":\"text\"", a close event's
     /// "\"code\":1000"), written after "size"; empty: none. The common keys never change.
     std::string_view extra_json;
+};
+
+/// Which records a client writes: `rtx sse --event` and the HTTP clients' --no-lifecycle.
+struct RecordFilter {
+    /// Only records whose "event" is one of these, open and close records included (`--event
+    /// update` writes only update events); empty: every event.
+    std::vector<std::string> events;
+    bool lifecycle = true; ///< false: no open and close records, only messages.
+    bool accepts(const Record& record) const;
 };
 
 /// Appends the record as one NDJSON line (with the trailing LF):

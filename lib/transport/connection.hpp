@@ -42,7 +42,8 @@ struct CloseInfo {
     std::string reason;    ///< One line for the user, e.g. "connect to 127.0.0.1:1: refused".
     /// HTTP Retry-After: the next attempt waits at least this long (no jitter, no cap).
     std::optional<core::Duration> retry_after;
-    /// SSE `retry:`: the reconnection time from now on (the base the backoff grows from).
+    /// SSE reconnection time (`retry:` or the default): the wait after a clean end, and the
+    /// base and floor of the backoff after a failure.
     std::optional<core::Duration> reconnect_time;
     /// The server said not to come back (SSE: HTTP 204): no reconnect, whatever the policy.
     bool final = false;

@@ -104,10 +104,15 @@ void ReconnectingConnection::on_close(Connection& inner, const CloseInfo& info) 
         m_backoff.disconnected();
     }
     if (info.reconnect_time) {
-        m_backoff.set_initial(*info.reconnect_time); // SSE retry: (WHATWG HTML 9.2.6)
+        m_backoff.set_reconnection_time(*info.reconnect_time); // SSE retry: (WHATWG HTML 9.2.6)
     }
     unsigned in_a_row = m_backoff.attempts() + 1;
-    auto delay = m_backoff.next_delay();
+    // An SSE response that worked and ended normally is not a failure: wait the reconnection
+    // time, no backoff (WHATWG HTML 9.2.3). Back-off is for failures.
+    bool ended_cleanly = info.reconnect_time && info.was_open && info.by_peer &&
+                         info.exit_code == core::ExitCode::ok;
+    auto delay =
+        ended_cleanly ? std::optional(m_backoff.delay_after_clean_end()) : m_backoff.next_delay();
     if (delay && info.retry_after && *info.retry_after > *delay) {
         delay = info.retry_after; // Retry-After is the server's floor (RFC 9110 10.2.3)
     }

@@ -87,6 +87,13 @@ class Writer:
             self.handler.wfile.write(b"0\r\n\r\n")
             self.handler.wfile.flush()
 
+    def raw(self, data):
+        """Sends `data` as it is, with no status line, and closes the connection: a server
+        that does not speak HTTP (or speaks HTTP/0.9)."""
+        self.handler.wfile.write(data)
+        self.handler.wfile.flush()
+        self.handler.close_connection = True
+
     def full(self, status, body=b"", headers=None):
         if isinstance(body, str):
             body = body.encode()

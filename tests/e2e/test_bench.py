@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from rtxtest import (EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SOURCE_DIR, Serve,
+from rtxtest import (EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Serve,
                      free_port, popen_rtx, rtx)
 from tcpproxy import Proxy
 
@@ -281,20 +281,6 @@ class OutputTest(unittest.TestCase):
                 result = bench(*args)
                 self.assertEqual(result.returncode, EXIT_USAGE, result.stderr.decode())
                 self.assertEqual(len(result.stderr.decode().splitlines()), 1)
-
-    @unittest.skipUnless(shutil.which("chromium") and os.path.isdir(
-        os.path.join(SOURCE_DIR, "tests/browser/node_modules/playwright-core")),
-        "needs Debian chromium and tests/browser/node_modules (scripts/test.sh installs both)")
-    def test_html_report_draws_its_charts(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "report.html")
-            result = bench("tcp", "-c", "4", "-d", "2s", "--html", path)
-            self.assertEqual(result.returncode, EXIT_OK, result.stderr.decode())
-            browser = subprocess.run(
-                ["node", os.path.join(SOURCE_DIR, "tests/browser/bench_report.mjs"), path,
-                 "30000"], capture_output=True, timeout=90)
-            self.assertEqual(browser.returncode, 0,
-                             browser.stdout.decode() + browser.stderr.decode())
 
 
 if __name__ == "__main__":

@@ -27,6 +27,81 @@ def records(stdout):
     return [json.loads(line) for line in stdout.decode().splitlines()]
 
 
+class NotHttpTest(unittest.TestCase):
+    """A reply without a status line is a protocol error in rtx's words (exit 6), not curl's
+    "Received HTTP/0.9 when not allowed" with exit 1; nothing is retried."""
+
+    def setUp(self):
+        self.peer = Peer()
+        self.peer.routes["/x"] = lambda r, w: w.raw(b"hello\n")
+
+    def tearDown(self):
+        self.peer.close()
+
+    def test_sse_stream_and_poll_say_the_reply_is_not_http(self):
+        for command in ("sse", "stream", "poll"):
+            with self.subTest(command=command):
+                before = len(self.peer.requests)
+                result = rtx(command, self.peer.url("/x"), timeout=20)
+                self.assertEqual(result.returncode, EXIT_PROTOCOL, result.stderr)
+                self.assertEqual(result.stdout, b"")
+                self.assertEqual(
+                    result.stderr.decode(),
+                    f"rtx: error: {self.peer.url('/x')}: the reply is not HTTP (no status line; "
+                    "it starts with \"hello\")\n")
+                self.assertEqual(len(self.peer.requests) - before, 1)  # not retried
+
+
+class ErrorBodyTest(unittest.TestCase):
+    """On a 4xx/5xx the start of the body follows the status on the one error line (as curl
+    users expect to see why); -v writes all of it."""
+
+    def setUp(self):
+        self.peer = Peer()
+
+    def tearDown(self):
+        self.peer.close()
+
+    def test_first_bytes_of_the_body_on_the_error_line(self):
+        self.peer.routes["/x"] = lambda r, w: w.full(
+            403, "topic is private\nask an admin\n", {"Content-Type": "text/plain"})
+        for command in ("sse", "stream", "poll"):
+            with self.subTest(command=command):
+                result = rtx(command, self.peer.url("/x"), timeout=20)
+                self.assertEqual(result.returncode, EXIT_HTTP, result.stderr)
+                self.assertEqual(result.stderr.decode(),
+                                 f"rtx: error: {self.peer.url('/x')}: HTTP 403 Forbidden: "
+                                 "topic is private ask an admin\n")
+
+    def test_a_long_body_is_cut_and_verbose_shows_all_of_it(self):
+        body = "why: " + "x" * 5000 + " end"
+        self.peer.routes["/x"] = lambda r, w: w.full(500, body)
+        # A 500 is worth retrying: sse and poll would try again without --no-reconnect.
+        for command in (["sse", "--no-reconnect"], ["stream"], ["poll", "--no-reconnect"]):
+            with self.subTest(command=command[0]):
+                result = rtx(*command, self.peer.url("/x"), timeout=20)
+                self.assertEqual(result.returncode, EXIT_HTTP, result.stderr)
+                lines = result.stderr.decode().splitlines()
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn("HTTP 500 Internal Server Error: why: xxx", lines[0])
+                self.assertTrue(lines[0].endswith("..."), lines[0])
+                self.assertLess(len(lines[0]), 400)
+                verbose = rtx(*command, "-v", self.peer.url("/x"), timeout=20)
+                self.assertIn(body.encode(), verbose.stderr)
+
+    def test_a_body_that_never_ends_does_not_hold_the_error(self):
+        def route(request, writer):
+            writer.head(502, {"Content-Type": "text/plain"}, chunked=True)
+            writer.chunk("upstream down")
+            time.sleep(15)
+        self.peer.routes["/x"] = route
+        started = time.monotonic()
+        result = rtx("stream", self.peer.url("/x"), timeout=20)
+        self.assertEqual(result.returncode, EXIT_HTTP, result.stderr)
+        self.assertIn(b"HTTP 502 Bad Gateway: upstream down", result.stderr)
+        self.assertLess(time.monotonic() - started, 10)
+
+
 class SseTest(unittest.TestCase):
     def setUp(self):
         self.peer = Peer()
@@ -63,6 +138,54 @@ class SseTest(unittest.TestCase):
         sent_ids = [r.headers.get("last-event-id") for r in self.peer.requests]
         self.assertEqual(sent_ids, [None, "3", "6"])
         self.assertLess(time.monotonic() - started, 5)  # retry: 50 ms was honoured
+
+    def test_a_stream_that_ended_waits_retry_each_time_without_backoff(self):
+        # WHATWG HTML 9.2.3: after a stream that worked and ended, wait the reconnection
+        # time; backoff is for failures, and jitter never makes the wait shorter.
+        started = []
+
+        def route(request, writer):
+            started.append(time.monotonic())
+            writer.head(200, {"Content-Type": "text/event-stream", "Connection": "close"})
+            writer.chunk("retry: 300\ndata: x\n\n")
+        self.peer.routes["/e"] = route
+        result = rtx("sse", "--count", "7", self.peer.url("/e"), timeout=60)
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        gaps = [b - a for a, b in zip(started, started[1:])]
+        self.assertEqual(len(gaps), 6)
+        for gap in gaps:
+            self.assertGreaterEqual(gap, 0.29, gaps)  # never shorter than retry:
+            self.assertLess(gap, 1.5, gaps)  # no doubling (today: 2.4 s and more by the 5th)
+
+    def test_content_length_bounded_stream_is_explained_once(self):
+        self.peer.routes["/e"] = lambda r, w: w.full(
+            200, "retry: 50\ndata: one\n\n", {"Content-Type": "text/event-stream"})
+        result = rtx("sse", "--count", "3", self.peer.url("/e"), timeout=20)
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertEqual(result.stdout, b"one\none\none\n")
+        warnings = [l for l in result.stderr.decode().splitlines() if "Content-Length" in l]
+        self.assertEqual(len(warnings), 1, result.stderr)
+        self.assertTrue(warnings[0].startswith("rtx: warning: "), warnings[0])
+
+    def test_event_filter_and_no_lifecycle_apply_to_json_records(self):
+        self.peer.routes["/e"] = sse_stream(lambda r: [
+            "event: a\ndata: 1\n\n", "event: b\ndata: 2\n\n", "event: a\ndata: 3\n\n"])
+        url = self.peer.url("/e")
+        only_a = records(rtx("sse", "--json", "--event", "a", "--count", "2", url).stdout)
+        self.assertEqual([(r["event"], r["payload"]) for r in only_a], [("a", "1"), ("a", "3")])
+        with_close = records(rtx("sse", "--json", "--event", "a", "--event", "close",
+                                 "--count", "2", url).stdout)
+        self.assertEqual([r["event"] for r in with_close], ["a", "a", "close"])
+        messages = records(rtx("sse", "--json", "--no-lifecycle", "--count", "3", url).stdout)
+        self.assertEqual([r["event"] for r in messages], ["a", "b", "a"])
+        stream = records(rtx("stream", "--lines", "--json", "--no-lifecycle", url).stdout)
+        self.assertEqual({r["event"] for r in stream}, {"message"})
+
+    def test_null_after_each_event_for_multiline_data(self):
+        self.peer.routes["/e"] = sse_stream(lambda r: ["data: one\n\n", "data: two\ndata: lines\n\n"])
+        result = rtx("sse", "-0", "--count", "2", self.peer.url("/e"))
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertEqual(result.stdout, b"one\0two\nlines\0")
 
     def test_last_event_id_option_and_id_without_data(self):
         self.peer.routes["/e"] = sse_stream(lambda r: ["id: 99\n\n", "data: after\n\n"], retry=50)
@@ -263,6 +386,12 @@ class PollTest(unittest.TestCase):
         result = rtx("poll", "--cursor", "/next", self.peer.url("/p"))
         self.assertEqual(result.returncode, EXIT_PROTOCOL)
         self.assertEqual(len(result.stderr.splitlines()), 1)
+
+    def test_null_after_each_body(self):
+        self.peer.routes["/p"] = lambda r, w: w.full(200, "line 1\nline 2\n")
+        result = rtx("poll", "--null", "--count", "2", self.peer.url("/p"))
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertEqual(result.stdout, b"line 1\nline 2\0line 1\nline 2\0")
 
     def test_bad_pointer_is_usage(self):
         result = rtx("poll", "--cursor", "next", self.peer.url("/p"))

@@ -2,15 +2,13 @@
 resumes across a dropped connection and a server restart; long-poll keeps up at 200/s; a
 real browser's EventSource receives what is published."""
 import json
-import os
-import shutil
 import subprocess
 import threading
 import time
 import unittest
 import urllib.request
 
-from rtxtest import EXIT_OK, RTX, SOURCE_DIR, Serve, free_port, read_line, take_rest
+from rtxtest import EXIT_OK, RTX, Serve, free_port, read_line, take_rest
 from tcpproxy import Proxy
 
 
@@ -148,31 +146,6 @@ class LongPollRateTest(unittest.TestCase):
             self.assertEqual(status, EXIT_OK, err)
             ids = [json.loads(line)["payload"] for line in out.decode().splitlines()]
             self.assertEqual(ids, [str(i) for i in range(1, n + 1)])
-
-
-@unittest.skipUnless(shutil.which("chromium") and os.path.isdir(
-    os.path.join(SOURCE_DIR, "tests/browser/node_modules/playwright-core")),
-    "needs Debian chromium and tests/browser/node_modules (scripts/test.sh installs both)")
-class BrowserTest(unittest.TestCase):
-    def test_headless_chromium_eventsource_receives_published_events(self):
-        with serve_http() as serve:
-            base = serve.url("http")
-            browser = subprocess.Popen(  # noqa: SIM115 (stopped in finally)
-                ["node", os.path.join(SOURCE_DIR, "tests/browser/eventsource.mjs"),
-                 f"{base}/eventsource.html?topic=browser", "3", "30000"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
-                self.assertEqual(read_line(browser.stdout, timeout=60), b"ready\n")
-                for text in ("hello", "from rtx", "serve"):
-                    publish(base, "browser", text)
-                out, err = browser.communicate(timeout=60)
-                out = take_rest(browser.stdout) + out
-                self.assertEqual(browser.returncode, 0, err.decode())
-                self.assertEqual(json.loads(out), ["hello", "from rtx", "serve"])
-            finally:
-                if browser.poll() is None:
-                    browser.kill()
-                    browser.communicate()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import time
 import unittest
 import urllib.request
 
-from rtxtest import EXIT_OK, RTX, SOURCE_DIR, Serve, read_line, take_rest
+from rtxtest import EXIT_OK, RTX, Serve, read_line
 from wspeer import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Closed,
                     HandshakeError, WsPeer, close_payload)
 
@@ -365,40 +365,6 @@ class NodeWsTest(unittest.TestCase):
         with ServeWs() as serve:
             seen = self.node("fanout", serve.topic("node"))
             self.assertEqual(seen, {"a": ["from a", [1, 2, 3]], "b": ["from a", [1, 2, 3]]})
-
-
-@unittest.skipUnless(shutil.which("chromium") and os.path.isdir(
-    os.path.join(SOURCE_DIR, "tests/browser/node_modules/playwright-core")),
-    "needs Debian chromium and tests/browser/node_modules (scripts/test.sh installs both)")
-class BrowserTest(unittest.TestCase):
-    def page(self, url, count, *sends, publish_after_ready=()):
-        browser = subprocess.Popen(  # noqa: SIM115 (stopped in finally)
-            ["node", os.path.join(SOURCE_DIR, "tests/browser/websocket.mjs"), url, str(count),
-             *sends], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "TIMEOUT_MS": "30000"})
-        try:
-            self.assertEqual(read_line(browser.stdout, timeout=60), b"ready\n")
-            for publish_one in publish_after_ready:
-                publish_one()
-            out, err = browser.communicate(timeout=60)
-            out = take_rest(browser.stdout) + out
-            self.assertEqual(browser.returncode, 0, err.decode())
-            return json.loads(out)
-        finally:
-            if browser.poll() is None:
-                browser.kill()
-                browser.communicate()
-
-    def test_headless_chromium_echo_and_topic(self):
-        with ServeWs() as serve:
-            base = serve.url("http")
-            self.assertEqual(self.page(f"{base}/websocket.html", 2, "hello", "wörld"),
-                             ["hello", "wörld"])
-            received = self.page(f"{base}/websocket.html?topic=browser", 2, "from page",
-                                 publish_after_ready=[
-                                     lambda: time.sleep(0.2),
-                                     lambda: publish(base, "browser", b"from http")])
-            self.assertEqual(sorted(received), ["from http", "from page"])
 
 
 if __name__ == "__main__":

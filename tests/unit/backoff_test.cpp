@@ -298,24 +298,24 @@ TEST_CASE("Backoff: a short connection keeps growing the delay") {
     CHECK(next(backoff) == 200ms);
 }
 
-TEST_CASE("Backoff: set_initial (SSE retry:)") {
+TEST_CASE("Backoff: set_reconnection_time (SSE retry:) is the initial delay") {
     Fakes fakes;
     SUBCASE("before the first attempt") {
         Backoff backoff = fakes.make(no_jitter());
-        backoff.set_initial(3s);
+        backoff.set_reconnection_time(3s);
         CHECK(backoff.policy().initial == 3s);
         CHECK(next(backoff) == 3s);
         CHECK(next(backoff) == 6s);
     }
     SUBCASE("the cap still applies") {
         Backoff backoff = fakes.make(no_jitter());
-        backoff.set_initial(1min);
+        backoff.set_reconnection_time(1min);
         CHECK(next(backoff) == 30s);
     }
     SUBCASE("kept after a reset") {
         Backoff backoff = fakes.make(no_jitter());
         next(backoff);
-        backoff.set_initial(1s);
+        backoff.set_reconnection_time(1s);
         backoff.connected();
         fakes.now += 10s;
         backoff.disconnected();
@@ -323,8 +323,62 @@ TEST_CASE("Backoff: set_initial (SSE retry:)") {
     }
     SUBCASE("other policy fields are untouched") {
         Backoff backoff = fakes.make(no_jitter());
-        backoff.set_initial(1s);
+        backoff.set_reconnection_time(1s);
         CHECK(backoff.policy().max == 30s);
         CHECK(backoff.policy().multiplier == 2.0);
+    }
+}
+
+TEST_CASE("Backoff: after a clean end, the reconnection time without backoff (SSE 9.2.3)") {
+    Fakes fakes;
+    SUBCASE("the same wait every time, however short the streams were") {
+        Backoff backoff = fakes.make(BackoffPolicy{});
+        backoff.set_reconnection_time(300ms);
+        for (int i = 0; i < 10; ++i) {
+            backoff.connected();
+            fakes.now += 10ms;
+            backoff.disconnected();
+            CHECK(backoff.delay_after_clean_end() == 300ms);
+        }
+        CHECK(backoff.attempts() == 0);
+    }
+    SUBCASE("jitter only adds, up to clean_end_jitter of the time") {
+        fakes.randoms = {0.999};
+        Backoff backoff = fakes.make(BackoffPolicy{});
+        backoff.set_reconnection_time(3s);
+        Duration delay = backoff.delay_after_clean_end();
+        CHECK(delay > 3s);
+        CHECK(delay <= 3300ms);
+    }
+    SUBCASE("a clean end ends a failure streak") {
+        Backoff backoff = fakes.make(no_jitter());
+        backoff.set_reconnection_time(1s);
+        CHECK(next(backoff) == 1s);
+        CHECK(next(backoff) == 2s);
+        CHECK(backoff.delay_after_clean_end() == 1s);
+        CHECK(backoff.attempts() == 0);
+        CHECK(next(backoff) == 1s);
+    }
+    SUBCASE("the cap still applies") {
+        fakes.randoms = {0.999};
+        Backoff backoff = fakes.make(BackoffPolicy{});
+        backoff.set_reconnection_time(1min);
+        CHECK(backoff.delay_after_clean_end() == 30s);
+    }
+}
+
+TEST_CASE("Backoff: after a failure, jitter never goes below the reconnection time") {
+    Fakes fakes;
+    fakes.randoms = {0.999}; // the most jitter: today's schedule would halve the delay
+    Backoff backoff = fakes.make(BackoffPolicy{});
+    backoff.set_reconnection_time(3s);
+    CHECK(next(backoff) == 3s);
+    Duration second = next(backoff);
+    CHECK(second >= 3s);
+    CHECK(second <= 6s);
+    SUBCASE("a later retry: moves the floor") {
+        backoff.set_reconnection_time(500ms);
+        CHECK(backoff.delay_after_clean_end() >= 500ms);
+        CHECK(next(backoff) == 500ms);
     }
 }

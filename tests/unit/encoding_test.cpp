@@ -401,3 +401,32 @@ TEST_CASE("escape_html: the five characters HTML gives meaning to, and nothing e
           "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     CHECK(rtx::core::escape_html("caf\xc3\xa9") == "caf\xc3\xa9");
 }
+
+TEST_CASE("one_line_excerpt: an error body as one short line") {
+    using rtx::core::one_line_excerpt;
+    SUBCASE("line breaks, tabs and runs of spaces become one space; ends trimmed") {
+        CHECK(one_line_excerpt("\n  topic is private\r\n\task   an admin\n", 200) ==
+              "topic is private ask an admin");
+    }
+    SUBCASE("short enough: unchanged") {
+        CHECK(one_line_excerpt("not found", 9) == "not found");
+        CHECK(one_line_excerpt("", 10).empty());
+    }
+    SUBCASE("cut at max_bytes with an ellipsis") {
+        CHECK(one_line_excerpt("abcdefghij", 4) == "abcd...");
+        CHECK(one_line_excerpt("ab cd ef", 5) == "ab cd...");
+    }
+    SUBCASE("trailing whitespace past the cut is not a cut") {
+        CHECK(one_line_excerpt("abcd\n\n\n", 4) == "abcd");
+    }
+    SUBCASE("never inside a UTF-8 character") {
+        CHECK(one_line_excerpt("caf\xc3\xa9!", 4) == "caf...");
+        CHECK(one_line_excerpt("caf\xc3\xa9!", 5) == "caf\xc3\xa9...");
+    }
+    SUBCASE("bytes that are not UTF-8 are shown as \\xNN, control bytes as spaces") {
+        CHECK(one_line_excerpt("a\xff"
+                               "b\x01"
+                               "c",
+                               40) == "a\\xffb c");
+    }
+}

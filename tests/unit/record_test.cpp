@@ -231,3 +231,44 @@ TEST_CASE("append_ndjson: MQTT records add qos, retain and properties at the end
         CHECK(out.find("qos") == std::string::npos);
     }
 }
+
+TEST_CASE("RecordFilter: --event and --no-lifecycle") {
+    rtx::output::RecordFilter filter;
+    rtx::output::Record message;
+    message.event = "update";
+    rtx::output::Record open;
+    open.event = "open";
+    open.lifecycle = true;
+    rtx::output::Record close;
+    close.event = "close";
+    close.lifecycle = true;
+    SUBCASE("by default every record") {
+        CHECK(filter.accepts(message));
+        CHECK(filter.accepts(open));
+        CHECK(filter.accepts(close));
+    }
+    SUBCASE("--event keeps only records with that event, lifecycle records included") {
+        filter.events = {"update"};
+        CHECK(filter.accepts(message));
+        CHECK_FALSE(filter.accepts(open));
+        CHECK_FALSE(filter.accepts(close));
+        filter.events.push_back("close");
+        CHECK(filter.accepts(close));
+    }
+    SUBCASE("--no-lifecycle keeps only messages") {
+        filter.lifecycle = false;
+        CHECK(filter.accepts(message));
+        CHECK_FALSE(filter.accepts(open));
+        CHECK_FALSE(filter.accepts(close));
+        SUBCASE("even when --event names them") {
+            filter.events = {"update", "close"};
+            CHECK_FALSE(filter.accepts(close));
+        }
+    }
+    SUBCASE("an SSE event named like a lifecycle record is still a message") {
+        rtx::output::Record named_open;
+        named_open.event = "open";
+        filter.lifecycle = false;
+        CHECK(filter.accepts(named_open));
+    }
+}

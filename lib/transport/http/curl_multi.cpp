@@ -1,5 +1,6 @@
 #include "transport/http/curl_multi.hpp"
 
+#include "core/encoding.hpp"
 #include "core/log.hpp"
 
 #include <curl/curl.h>
@@ -228,6 +229,9 @@ struct HttpTransfer::Impl {
     char error_buffer[CURL_ERROR_SIZE] = {};
     HttpResponseHead head;
     bool head_done = false;
+    /// Set when the reply had no HTTP status line (HTTP/0.9 or another protocol): the
+    /// start of what the server sent, for the error.
+    std::optional<std::string> not_http;
     bool added = false;
     bool aborted = false;
     bool orphaned = false;
@@ -281,6 +285,10 @@ HttpTransfer::Impl::Impl(CurlMulti::Impl& owner, const HttpRequest& request, Htt
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
                      request.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    // A reply without a status line reaches on_write as an HTTP/0.9 body instead of failing
+    // inside curl with "Received HTTP/0.9 when not allowed" (exit 1): on_write then ends the
+    // transfer as a protocol error and shows what the server sent.
+    curl_easy_setopt(easy, CURLOPT_HTTP09_ALLOWED, 1L);
     if (!request.source_ip.empty()) {
         // "host!" makes curl take the text as an address, never an interface name.
         std::string local = "host!" + request.source_ip;
@@ -413,6 +421,13 @@ std::size_t HttpTransfer::Impl::on_write(char* data, std::size_t size, std::size
     if (self->aborted) {
         return 0; // makes curl end the transfer with CURLE_WRITE_ERROR
     }
+    if (!self->head_done) {
+        // Body bytes before any status line: curl read the reply as HTTP/0.9. Every HTTP/1.x
+        // response starts with a status line (RFC 9112 section 4), so the server speaks
+        // something else.
+        self->not_http = std::string(data, std::min<std::size_t>(length, 64));
+        return 0;
+    }
     ++self->in_callback;
     bool keep = self->handler->on_body(std::string_view(data, length));
     --self->in_callback;
@@ -433,14 +448,24 @@ void HttpTransfer::Impl::finish(CURLcode code) {
         return; // the user asked for it and expects no on_done
     }
     HttpResult result;
-    result.ok = code == CURLE_OK;
+    result.ok = code == CURLE_OK && !not_http;
     if (!result.ok) {
-        result.exit_code = exit_code_for(code);
         char* url = nullptr;
         curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
-        result.error =
-            fmt::format("{}: {}", url != nullptr ? url : "request",
-                        error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code));
+        std::string_view where = url != nullptr ? url : "request";
+        std::string_view detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+        if (not_http) {
+            result.exit_code = ExitCode::protocol_error;
+            result.error =
+                fmt::format("{}: the reply is not HTTP (no status line; it starts with \"{}\")",
+                            where, core::one_line_excerpt(*not_http, 40));
+        } else if (code == CURLE_WEIRD_SERVER_REPLY) {
+            result.exit_code = ExitCode::protocol_error;
+            result.error = fmt::format("{}: the reply is not valid HTTP ({})", where, detail);
+        } else {
+            result.exit_code = exit_code_for(code);
+            result.error = fmt::format("{}: {}", where, detail);
+        }
     }
     handler->on_done(result); // last: may destroy the transfer
 }

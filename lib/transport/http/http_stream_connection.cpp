@@ -53,8 +53,8 @@ bool HttpStreamConnection::on_response_head(const HttpResponseHead& head) {
         info.by_peer = true;
         info.reason = fmt::format("{}: HTTP {} {}", m_request.url, head.status, head.reason);
         info.retry_after = head.retry_after();
-        finish(std::move(info));
-        return false;
+        begin_error_body(std::move(info)); // the body says why, as curl shows it
+        return true;
     }
     if (m_format == BodyFormat::sse) {
         std::string_view type = head.header("content-type");
@@ -74,11 +74,19 @@ bool HttpStreamConnection::on_response_head(const HttpResponseHead& head) {
         }
     }
     core::log_verbose("{}: HTTP {} {}", m_request.url, head.status, head.reason);
+    m_content_length = std::string(head.header("content-length"));
     open();
     return !m_finished;
 }
 
 bool HttpStreamConnection::on_body(std::string_view bytes) {
+    if (collecting_error_body()) {
+        if (!collect_error_body(bytes)) {
+            finish_with_error_body();
+            return false;
+        }
+        return true;
+    }
     if (m_finished || !m_open) {
         return false;
     }
@@ -117,7 +125,7 @@ bool HttpStreamConnection::on_body(std::string_view bytes) {
             },
             [this](std::uint64_t ms) {
                 if (m_sse) {
-                    m_sse->retry = std::chrono::milliseconds(ms);
+                    m_sse->reconnection_time = std::chrono::milliseconds(ms);
                 }
                 core::log_verbose("server asks to reconnect after {} ms", ms);
             },
@@ -142,6 +150,10 @@ bool HttpStreamConnection::on_body(std::string_view bytes) {
 }
 
 void HttpStreamConnection::on_done(const HttpResult& result) {
+    if (collecting_error_body()) {
+        finish_with_error_body();
+        return;
+    }
     if (m_finished) {
         return;
     }
@@ -160,13 +172,23 @@ void HttpStreamConnection::on_done(const HttpResult& result) {
             });
         }
         info.reason = "server ended the response";
+        if (m_format == BodyFormat::sse && !m_content_length.empty() && m_sse &&
+            !m_sse->warned_content_length) {
+            // An event stream is meant to stay open (WHATWG HTML 9.2); a Content-Length
+            // ends it after that many bytes, and every reconnect starts it over.
+            m_sse->warned_content_length = true;
+            core::log_info("warning: {}: the event stream has a Content-Length ({} bytes), so "
+                           "it ends after them and each reconnect starts it over; a server "
+                           "that streams events sends no Content-Length",
+                           m_request.url, m_content_length);
+        }
     }
     finish(std::move(info));
 }
 
 void HttpStreamConnection::complete(CloseInfo& info) {
-    if (m_sse && m_sse->retry) {
-        info.reconnect_time = m_sse->retry; // SSE retry: outlives this connection
+    if (m_sse) {
+        info.reconnect_time = m_sse->reconnection_time; // outlives this connection (9.2.6)
     }
 }
 

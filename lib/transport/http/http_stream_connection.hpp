@@ -23,7 +23,10 @@ enum class BodyFormat {
 /// the reconnection time survive the connection). Shared by every attempt of one client.
 struct SseState {
     std::string last_event_id;
-    std::optional<core::Duration> retry; ///< Set by `retry:`.
+    /// The reconnection time: 3 s by default (what browsers use), then each `retry:`.
+    core::Duration reconnection_time{std::chrono::seconds(3)};
+    /// The "body bounded by Content-Length" warning was given (once per client).
+    bool warned_content_length = false;
 };
 
 /// One streamed HTTP response read as messages: `rtx stream` and `rtx sse`. Receive only
@@ -51,6 +54,7 @@ private:
     proto::Framer m_framer{proto::Framing::lines};
     proto::SseParser m_parser;
     long m_status = 0;
+    std::string m_content_length; ///< The response's Content-Length; empty: none.
 };
 
 } // namespace rtx::transport::http

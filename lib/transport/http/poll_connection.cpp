@@ -179,6 +179,7 @@ void PollConnection::on_done(const HttpResult& result) {
         info.by_peer = true;
         info.retry_after = m_head.retry_after();
         info.reason = fmt::format("{}: HTTP {} {}", m_request.url, status, m_head.reason);
+        add_error_body(info, m_body);
         finish(std::move(info));
         return;
     }
@@ -198,6 +199,7 @@ void PollConnection::on_done(const HttpResult& result) {
         info.protocol_code = static_cast<int>(status);
         info.by_peer = true;
         info.reason = fmt::format("{}: HTTP {} {}", m_request.url, status, m_head.reason);
+        add_error_body(info, m_body);
         finish(std::move(info));
         return;
     }
