@@ -28,7 +28,7 @@ std::span<const Command> commands() {
                 &setup_ws},
         Command{"bench", "Load generator: many connections, latency percentiles, loss",
                 &setup_bench},
-        Command{"serve", "Embedded local server: TCP echo, SSE, streaming, long-poll, publish",
+        Command{"serve", "Embedded server: TCP echo, HTTP (SSE, stream, poll), WebSocket, MQTT",
                 &setup_serve},
     };
     return k_commands;
@@ -65,9 +65,28 @@ std::string unknown_command_message(std::string_view typed) {
         }
     }
     if (best.empty()) {
-        return fmt::format("unknown command '{}' (see 'rtx --help')", typed);
+        return fmt::format("unknown command '{}'; see 'rtx --help'", typed);
     }
     return fmt::format("unknown command '{}' (did you mean '{}'?)", typed, best);
+}
+
+/// "rtx ws", "rtx mqtt sub": the command line whose --help explains a usage error, from the
+/// subcommands CLI11 had recognised (it records each before parsing its arguments, so this
+/// holds after a ParseError too).
+std::string help_command(const CLI::App& app) {
+    std::string path = "rtx";
+    const CLI::App* current = &app;
+    while (!current->get_subcommands().empty()) {
+        current = current->get_subcommands().front();
+        path += " " + current->get_name();
+    }
+    return path;
+}
+
+/// `rtx: error: <what>; see 'rtx ws --help'`: a usage error points at the help of the
+/// command the user typed, not at the top-level list.
+void log_usage_error(std::string_view what, const CLI::App& app) {
+    core::log_error("{}; see '{} --help'", what, help_command(app));
 }
 
 int run(int argc, char** argv) {
@@ -93,10 +112,13 @@ int run(int argc, char** argv) {
         runners.push_back(command.setup(app, command.name, command.summary));
     }
     app.footer(R"(Examples:
-  rtx serve --tick 1s                        # tcp :7070, http :8080, a counter on "tick"
+  rtx serve --tick 1s                        # TCP echo :7070, HTTP and WebSocket :8080,
+                                             # MQTT :1883; a counter on topic 'tick'
   rtx sse http://127.0.0.1:8080/sse/tick     # 1, 2, 3, ... as they are published
   echo hello | rtx tcp 127.0.0.1:7070        # send a line, print the echo
-  curl -d hi http://127.0.0.1:8080/publish/news & rtx stream http://127.0.0.1:8080/stream/news
+  rtx ws ws://127.0.0.1:8080/ws/news         # type to publish on 'news', see the topic
+  curl -d hi http://127.0.0.1:8080/publish/news      # publish, then read the topic back
+  rtx stream --count 1 'http://127.0.0.1:8080/stream/news?since=0'   # from its history
 
 Every subcommand has --help; the manual is rtx(1), with one page per subcommand (rtx-tcp(1),
 rtx-sse(1), ...). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 8 HTTP status,
@@ -121,7 +143,7 @@ rtx-sse(1), ...). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 8 HTT
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        core::log_error("{} (see 'rtx --help')", e.what());
+        log_usage_error(e.what(), app);
         return core::to_int(core::ExitCode::usage);
     }
 
@@ -146,7 +168,12 @@ rtx-sse(1), ...). Exit status: 0 ok, 2 usage, 3 connect, 4 TLS, 5 timeout, 8 HTT
     }
     for (std::size_t i = 0; i < commands().size(); ++i) {
         if (chosen.front()->get_name() == commands()[i].name) {
-            return core::to_int(runners[i]());
+            try {
+                return core::to_int(runners[i]());
+            } catch (const core::UsageError& e) {
+                log_usage_error(e.what(), app);
+                return core::to_int(core::ExitCode::usage);
+            }
         }
     }
     return core::to_int(core::ExitCode::usage);

@@ -426,8 +426,7 @@ a message not delivered, 11 --reconnect gave up, 13 refused (CONNACK), 130 Ctrl-
         }
         const std::vector<std::string>& extra = *stray;
         if (extra.empty()) {
-            throw core::UsageError(
-                "rtx mqtt needs a subcommand: sub or pub (see 'rtx mqtt --help')");
+            throw core::UsageError("rtx mqtt needs a subcommand: sub or pub");
         }
         throw core::UsageError(
             fmt::format("rtx mqtt: unknown subcommand '{}' (use sub or pub)", extra.front()));

@@ -109,7 +109,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
 core::ExitCode run_serve(const ServeCommandOptions& options) {
     const serve::ServeOptions serve_options = resolve_serve_options(options);
     if (!serve_options.tcp_port && !serve_options.http_port && !serve_options.mqtt_port) {
-        throw core::UsageError("every listener is turned off; nothing to serve");
+        throw core::UsageError("every listener is turned off: nothing to serve");
     }
 
     core::raise_open_files_limit();
@@ -247,19 +247,23 @@ Endpoints:
                                    published to the topic (the sender gets it too), and
                                    every message of the topic is sent to it
   ws-echo   ws://127.0.0.1:8080/echo        WebSocket echo: each message comes back
-  mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; shares topics with http
+  mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; same topics as http and ws
 
 Examples:
   rtx serve                                 # every listener on its default port
   rtx serve --tick 1s                       # and a counter on topic 'tick'
-  curl -N http://127.0.0.1:8080/sse/tick    # ... watch it
-  curl -d hello http://127.0.0.1:8080/publish/news
+  rtx serve --tcp-port 0 --http-port 0 --mqtt-port 0   # free ports, printed on start
+  rtx serve --no-http --no-mqtt             # the TCP echo alone
   rtx serve --ws-origin http://localhost:3000 --ws-max-message 1MiB
-  rtx serve --tcp-port 0 --http-port 0      # pick free ports, print them
-  mosquitto_sub -t news & mosquitto_pub -t news -m hi   # MQTT through the broker
   rtx serve --mqtt-user u --mqtt-password p # MQTT clients must log in
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
-  rtx serve & echo hi | rtx tcp 127.0.0.1:7070)");
+With rtx serve running (every listener shares one set of topics):
+  echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi
+  curl -N http://127.0.0.1:8080/sse/tick    # SSE: the counter of --tick
+  rtx ws ws://127.0.0.1:8080/ws/news        # WebSocket: type to publish, see the topic
+  curl -d hello http://127.0.0.1:8080/publish/news   # HTTP: publish to every protocol
+  rtx mqtt pub mqtt://127.0.0.1:1883 -t news -m hi -r   # MQTT: a retained message,
+  rtx mqtt sub mqtt://127.0.0.1:1883 -t news --count 1  # which a later subscriber gets)");
     return [options] {
         return run_serve(*options);
     };

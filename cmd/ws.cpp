@@ -9,6 +9,7 @@
 #include "core/loop.hpp"
 #include "core/url.hpp"
 #include "proto/ws_codec.hpp"
+#include "transport/connect_probe.hpp"
 #include "transport/ws/ws_client.hpp"
 
 #include <fmt/format.h>
@@ -116,8 +117,16 @@ core::ExitCode run_ws(const WsCommandOptions& options) {
     {
         output::Sink sink(settings.format, 1, settings.output_delimiter);
         client::PipeSession session(loop, settings.pipe, sink);
-        auto factory = [&](transport::Handler& handler) {
+        auto connect = [&](transport::Handler& handler) {
             return client.connect(url.value(), settings.connect, ws, handler, 1);
+        };
+        // lws says only "closed before established" when the connect fails: a TCP probe
+        // finds the cause (through a proxy, lws never reaches the host itself).
+        transport::ProbeTarget probe{url->host, url->port, settings.connect.connect_timeout};
+        auto factory = [&](transport::Handler& handler) {
+            return options.proxy.empty()
+                       ? transport::with_connect_probe(loop, probe, handler, connect)
+                       : connect(handler);
         };
         code = session.run(factory, settings.reconnect);
     } // the session's connection goes before the client's lws context

@@ -1,5 +1,7 @@
 #include "bench/html_report.hpp"
 
+#include "core/encoding.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -11,34 +13,8 @@ namespace rtx::bench {
 
 namespace {
 
+using core::escape_html;
 using nlohmann::json;
-
-std::string escape_html(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        default:
-            out += c;
-        }
-    }
-    return out;
-}
 
 // JSON inside <script>: '<' only occurs in strings, where \u003c means the same, so a target
 // like "ws://h/</script>" cannot end the script element early.

@@ -202,6 +202,33 @@ void append_json_string(std::string& out, std::string_view text) {
     out.push_back('"');
 }
 
+std::string escape_html(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            out += c;
+        }
+    }
+    return out;
+}
+
 std::string one_line_excerpt(std::string_view text, std::size_t max_bytes) {
     std::string out;
     bool cut = false;

@@ -24,6 +24,10 @@ std::optional<std::string> decode_hex(std::string_view text);
 /// valid UTF-8; control characters are escaped.
 void append_json_string(std::string& out, std::string_view text);
 
+/// `text` with &, <, >, " and ' written as character references, safe in HTML text and in
+/// quoted attribute values.
+std::string escape_html(std::string_view text);
+
 /// `text` as one short line for a diagnostic (an HTTP error body on stderr): line breaks,
 /// tabs and other control characters become spaces, runs of spaces one, the ends trimmed;
 /// bytes that are not UTF-8 become "\xNN". Longer than `max_bytes`: cut at a character

@@ -125,25 +125,36 @@ void StdinPump::read_loop() {
 }
 
 void StdinPump::deliver() {
-    for (;;) {
-        Chunk chunk;
-        {
-            std::lock_guard lock(m_mutex);
-            if (m_stopping || m_queue.empty() || m_paused) {
-                return;
-            }
-            chunk = std::move(m_queue.front());
-            m_queue.pop_front();
-        }
-        m_cv.notify_all();
-        if (chunk.end) {
-            m_finished = true;
-            uv_unref(reinterpret_cast<uv_handle_t*>(m_async));
-            m_on_end(chunk.error);
+    // One chunk per loop turn. Draining the whole queue here would starve the loop: the
+    // reader thread refills the queue as fast as a chunk is taken, so with a fast producer
+    // (`yes | rtx tcp ...`) this callback would never return, and the socket would not be
+    // read nor stdout written until the peer's backpressure paused us. Coming back on the
+    // next turn lets the loop read the socket and flush stdout in between; the queue's bound
+    // keeps the reader thread from running ahead.
+    Chunk chunk;
+    bool more = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_stopping || m_queue.empty() || m_paused) {
             return;
         }
-        m_on_data(chunk.bytes);
+        chunk = std::move(m_queue.front());
+        m_queue.pop_front();
+        more = !m_queue.empty();
     }
+    m_cv.notify_all();
+    if (chunk.end) {
+        m_finished = true;
+        uv_unref(reinterpret_cast<uv_handle_t*>(m_async));
+        m_on_end(chunk.error);
+        return;
+    }
+    if (more) {
+        // An async send from the loop thread is delivered on the next turn's poll phase,
+        // after the I/O that is ready now.
+        uv_async_send(m_async);
+    }
+    m_on_data(chunk.bytes);
 }
 
 } // namespace rtx::core

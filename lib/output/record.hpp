@@ -46,8 +46,10 @@ struct RecordFilter {
 /// Appends the record as one NDJSON line (with the trailing LF):
 /// {"time":"2026-11-28T15:51:06.123456Z","protocol":"tcp","connection":1,"event":"message",
 ///  "topic":null,"id":null,"payload":"hello","encoding":"utf8","size":5}
-/// The key set and order are the same for every protocol; "encoding" is "utf8" or "base64".
-/// MQTT messages add ,"qos":1,"retain":false,"properties":{...} at the end.
+/// The first nine keys and their order are the same for every protocol; "encoding" is "utf8"
+/// or "base64". Protocol keys follow "size" (man/rtx.1, "NDJSON records"): MQTT messages add
+/// ,"qos":1,"retain":false,"properties":{...}, then extra_json (WebSocket "opcode", a close
+/// record's "code" and "by_peer").
 void append_ndjson(std::string& out, const Record& record);
 
 /// Appends an RFC 3339 UTC timestamp with microseconds: 2026-11-28T15:51:06.123456Z.

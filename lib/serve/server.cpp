@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace rtx::serve {
 
@@ -22,6 +23,7 @@ Server::~Server() {
 void Server::stop() {
     m_tick.reset();
     m_lws.reset(); // first: it closes HTTP connections through the listener's callback
+    m_http = nullptr;
     m_listeners.clear();
     m_hub.reset();
 }
@@ -67,6 +69,14 @@ core::Result<bool> Server::start(const ServeOptions& options) {
         }
         m_listeners.push_back(std::move(broker.value()));
     }
+    if (m_http != nullptr) {
+        // GET / names every listener with the port it bound, known only now.
+        std::vector<http::PageEndpoint> endpoints;
+        for (const auto& listener : m_listeners) {
+            endpoints.push_back({listener->name(), listener->url()});
+        }
+        m_http->set_index_listeners(endpoints);
+    }
     if (options.tick.count() > 0) {
         m_tick = std::make_unique<core::Timer>(m_loop);
         m_tick->start(
@@ -109,6 +119,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
         m_lws.reset(); // while the listeners it calls back into are still alive
         return port.error();
     }
+    m_http = listener.get();
     m_listeners.push_back(std::move(listener));
     m_listeners.push_back(std::move(pubsub));
     m_listeners.push_back(std::move(echo));

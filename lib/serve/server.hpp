@@ -19,8 +19,9 @@
 namespace rtx::serve {
 
 namespace http {
+class HttpListener;
 class LwsContext;
-}
+} // namespace http
 
 /// Documented default ports (man/rtx-serve.1); `rtx serve` with no flags uses them all.
 inline constexpr std::uint16_t k_default_tcp_port = 7070;
@@ -100,6 +101,7 @@ private:
     std::unique_ptr<Hub> m_hub;
     std::vector<std::unique_ptr<Listener>> m_listeners;
     std::unique_ptr<http::LwsContext> m_lws;
+    http::HttpListener* m_http = nullptr; ///< In m_listeners when the HTTP port is on.
     std::unique_ptr<core::Timer> m_tick;
     std::uint64_t m_ticks = 0;
 };

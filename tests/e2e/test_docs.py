@@ -1,12 +1,15 @@
 """Documentation stays in step with the binary: man pages, completions, --help examples."""
+import json
 import os
 import re
+import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
 
-from rtxtest import SOURCE_DIR, rtx
+from rtxtest import RTX, SOURCE_DIR, Serve, popen_rtx, rtx
 
 
 def subcommands():
@@ -35,6 +38,43 @@ def read(*parts):
 
 
 COMPLETIONS = {"bash": "rtx.bash", "zsh": "_rtx", "fish": "rtx.fish"}
+
+DEFAULT_PORTS = {"tcp-echo": 7070, "http": 8080, "mqtt": 1883}
+
+
+def example_lines(*args):
+    """The command lines under "Examples:" in `rtx ARGS --help`, without their comments."""
+    text = rtx(*args, "--help").stdout.decode()
+    lines = []
+    for line in text.split("Examples:", 1)[1].splitlines():
+        if not line.strip():
+            if lines:
+                break  # a blank line ends the examples
+            continue
+        if not line.startswith("  "):
+            continue  # a heading such as "With rtx serve running ...:"
+        command = re.split(r"\s+#\s", line.strip(), maxsplit=1)[0].strip()
+        if command and not command.startswith("#"):
+            lines.append(command)
+    return lines
+
+
+def find_example(lines, prefix):
+    found = [line for line in lines if line.startswith(prefix)]
+    if not found:
+        raise AssertionError(f"no example starts with {prefix!r} in {lines}")
+    return found[0]
+
+
+def run_example(command, serve, timeout=30):
+    """Runs an example command line in bash against `serve`: default ports become the ports
+    it bound, and `rtx` the binary under test."""
+    for name, port in DEFAULT_PORTS.items():
+        if name in serve.endpoints:
+            command = command.replace(f"127.0.0.1:{port}", serve.address(name))
+    command = re.sub(r"(^|[|;&]\s*)rtx ", lambda m: m.group(1) + shlex.quote(RTX) + " ", command)
+    return subprocess.run(["bash", "-c", command], capture_output=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
 
 
 class DocsTest(unittest.TestCase):
@@ -90,6 +130,131 @@ class DocsTest(unittest.TestCase):
                 self.assertIn("Examples:", text)
                 examples = text.split("Examples:", 1)[1]
                 self.assertIn("rtx ", examples)
+
+    def test_usage_errors_point_at_the_help_of_their_command(self):
+        # A mistake inside `rtx ws` is explained by `rtx ws --help`, not the top-level list;
+        # both CLI11's parse errors and the checks a subcommand makes after parsing.
+        cases = [(args, [*args, "--no-such-flag"]) for args in command_lines()]
+        cases += [(["ws"], ["ws", "http://127.0.0.1:1/"]),
+                  (["tcp"], ["tcp", "--raw", "--json", "127.0.0.1:1"]),
+                  (["mqtt", "sub"], ["mqtt", "sub", "-t", "x", "-q", "7", "mqtt://127.0.0.1:1"]),
+                  (["serve"], ["serve", "--no-tcp", "--no-http", "--no-mqtt"]),
+                  ([], ["--no-such-flag"])]
+        for command, args in cases:
+            with self.subTest(args=args):
+                result = rtx(*args, input="")
+                self.assertEqual(result.returncode, 2, result.stderr)
+                [line] = result.stderr.decode().splitlines()
+                self.assertTrue(line.startswith("rtx: error: "), line)
+                self.assertTrue(line.endswith(f"; see '{' '.join(['rtx', *command])} --help'"),
+                                line)
+
+    def test_serve_is_summed_up_with_every_listener(self):
+        summary = [line for line in rtx("--help").stdout.decode().splitlines()
+                   if line.strip().startswith("serve ")]
+        self.assertEqual(len(summary), 1)
+        for listener in ("TCP echo", "SSE", "WebSocket", "MQTT"):
+            with self.subTest(listener=listener):
+                self.assertIn(listener, summary[0])
+
+    @unittest.skipUnless(shutil.which("curl"), "no curl")
+    def test_top_level_examples_work(self):
+        lines = example_lines()
+        with Serve("--tcp-port", "0", "--http-port", "0", expect=4) as serve:
+            echo = run_example(find_example(lines, "echo hello | rtx tcp"), serve)
+            self.assertEqual((echo.returncode, echo.stdout), (0, b"hello\n"), echo.stderr)
+            # Publish, then a subscriber that reads it back: no race between the two.
+            publish = run_example(find_example(lines, "curl -d hi "), serve)
+            self.assertEqual(publish.returncode, 0, publish.stderr)
+            stream = run_example(find_example(lines, "rtx stream "), serve)
+            self.assertEqual((stream.returncode, stream.stdout), (0, b"hi\n"), stream.stderr)
+        for client in ("rtx tcp ", "rtx ws ", "rtx sse ", "rtx serve "):
+            with self.subTest(example=client):
+                self.assertTrue(any(client in line for line in lines), lines)
+
+    @unittest.skipUnless(shutil.which("curl"), "no curl")
+    def test_serve_examples_work_against_every_listener(self):
+        lines = example_lines("serve")
+        with Serve("--tcp-port", "0", "--http-port", "0", "--mqtt-port", "0", expect=5) as serve:
+            echo = run_example(find_example(lines, "echo hi | rtx tcp"), serve)
+            self.assertEqual((echo.returncode, echo.stdout), (0, b"hi\n"), echo.stderr)
+            publish = run_example(find_example(lines, "curl -d hello "), serve)
+            self.assertEqual(publish.returncode, 0, publish.stderr)
+            retained = run_example(find_example(lines, "rtx mqtt pub "), serve)
+            self.assertEqual(retained.returncode, 0, retained.stderr)
+            sub = run_example(find_example(lines, "rtx mqtt sub "), serve)
+            self.assertEqual((sub.returncode, sub.stdout), (0, b"hi\n"), sub.stderr)
+        find_example(lines, "rtx ws ws://")
+
+    def test_serve_free_port_example_leaves_every_default_port_alone(self):
+        example = shlex.split(find_example(example_lines("serve"), "rtx serve --tcp-port 0"))
+        # Hold MQTT's default port, as a running broker would: the example must not need it.
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        try:
+            holder.bind(("127.0.0.1", DEFAULT_PORTS["mqtt"]))
+            holder.listen(1)
+        except OSError:
+            pass  # in use already: just as good
+        with Serve(*example[2:], expect=5) as serve:
+            self.assertEqual(set(serve.endpoints), {"tcp-echo", "http", "ws", "ws-echo", "mqtt"})
+            for name, url in serve.endpoints.items():
+                with self.subTest(endpoint=name):
+                    port = int(re.search(r":(\d+)(/|$)", url.split("://", 1)[1]).group(1))
+                    self.assertNotIn(port, (0, *DEFAULT_PORTS.values()))
+
+    def test_man_page_names_every_record_key_for_its_protocols(self):
+        # What each client writes with --json, against rtx serve: messages, an open and a
+        # close with a protocol code (a WebSocket close, an HTTP 404, an MQTT SUBACK refusal).
+        with Serve("--tcp-port", "0", "--http-port", "0", "--mqtt-port", "0", expect=5) as serve:
+            http, mqtt = serve.url("http"), serve.url("mqtt")
+            runs = {
+                "tcp": [["tcp", "--json", "--count", "1", serve.address()]],
+                "ws": [["ws", "--json", "--count", "1", serve.url("ws-echo")],
+                       ["ws", "--json", "--count", "1", "--binary", serve.url("ws-echo")]],
+                "sse": [["sse", "--json", "--no-reconnect", f"{http}/nope"]],
+                "stream": [["stream", "--json", f"{http}/nope"]],
+                "poll": [["poll", "--json", f"{http}/nope"]],
+                "mqtt": [["mqtt", "sub", "--json", "--count", "1", mqtt, "-t", "docs/keys"],
+                         ["mqtt", "sub", "--json", "-V", "5", mqtt, "-t", "bad/#/filter"]],
+            }
+            self.assertEqual(rtx("mqtt", "pub", mqtt, "-t", "docs/keys", "-m", "x", "-r")
+                             .returncode, 0)
+            keys = {}  # key -> protocols whose records have it
+            first_keys = set()
+            for protocol, commands in runs.items():
+                for args in commands:
+                    # stdin stays open: the clients that read it end by --count, after the echo.
+                    with popen_rtx(*args) as proc:
+                        proc.stdin.write(b"hi\n")
+                        proc.stdin.flush()
+                        proc.wait(timeout=30)
+                        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+                    records = [json.loads(line) for line in stdout.splitlines()]
+                    self.assertTrue(records, (args, stderr))
+                    for record in records:
+                        first_keys.add(tuple(record)[:9])
+                        for key in record:
+                            keys.setdefault(key, set()).add(protocol)
+        self.assertEqual(len(first_keys), 1, first_keys)  # the same nine, in the same order
+        common = set(next(iter(first_keys)))
+        self.assertTrue({"opcode", "qos", "code", "by_peer"} <= set(keys), keys)
+
+        section = read("man", "rtx.1").split(".SS NDJSON records", 1)[1].split("\n.S", 1)[0]
+        entries = {}  # key -> the text of its .TP entry
+        for chunk in section.split("\n.TP\n")[1:]:
+            tag, _, body = chunk.partition("\n")
+            body = re.split(r"\n\.(?:PP|TP)\b", body, maxsplit=1)[0].replace("\\-", "-")
+            for word in re.findall(r"[a-z_]+", re.sub(r"^\.\w+", "", tag)):
+                entries[word] = body
+        for key, protocols in sorted(keys.items()):
+            with self.subTest(key=key):
+                self.assertTrue(key in entries, f"man rtx does not describe the key {key!r}")
+                if key in common:
+                    continue
+                for protocol in protocols:
+                    self.assertRegex(entries[key], rf"\brtx {protocol}\b",
+                                     f"man rtx: {key!r} does not name rtx {protocol}")
 
     def test_exit_code_table_is_documented(self):
         header = read("lib", "core", "exit_code.hpp")

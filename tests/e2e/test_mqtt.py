@@ -734,5 +734,24 @@ class RtxServeBrokerTest(unittest.TestCase):
                     no_local_round_trip(self, serve.url("mqtt"), no_local)
 
 
+class ConnectErrorTest(unittest.TestCase):
+    """No broker needed: what the user reads when there is none."""
+
+    def test_connect_errors_say_what_rtx_tcp_says(self):
+        # Paho says "connection failed" for all of these; rtx names the cause as `rtx tcp`.
+        for target, why in ((f"127.0.0.1:{free_port()}", "connection refused"),
+                            ("no-such-host.invalid:1883", "unknown host")):
+            tcp = rtx("tcp", target, input="")
+            for scheme in ("mqtt", "mqtts"):
+                for args in (["sub", "-t", "x"], ["pub", "-t", "x", "-m", "hi"]):
+                    with self.subTest(url=f"{scheme}://{target}", command=args[0]):
+                        result = rtx("mqtt", *args, f"{scheme}://{target}")
+                        self.assertEqual(result.returncode, EXIT_CONNECT, result.stderr)
+                        self.assertEqual(result.stderr, tcp.stderr)
+                        [line] = result.stderr.decode().splitlines()
+                        self.assertTrue(line.endswith(f": {why}"), line)
+                        self.assertNotRegex(line, r"  |\( | \)|\s$")
+
+
 if __name__ == "__main__":
     unittest.main()

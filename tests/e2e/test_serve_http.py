@@ -166,6 +166,22 @@ class ServeHttpTest(unittest.TestCase):
         for link in (b"/sse/", b"/stream/", b"/poll/", b"/eventsource.html"):
             self.assertIn(link, body)
 
+    def test_index_page_names_every_listener_with_its_url(self):
+        with Serve("--tcp-port", "0", "--http-port", "0", "--mqtt-port", "0",
+                   expect=5) as serve:
+            status, _, body = request(serve, "GET", "/")
+            self.assertEqual(status, 200)
+            page = body.decode()
+            for name, url in serve.endpoints.items():
+                with self.subTest(listener=name):
+                    self.assertIn(url, page)
+            for words in ("TCP echo", "WebSocket", "MQTT", "Server-Sent Events"):
+                with self.subTest(words=words):
+                    self.assertIn(words, page)
+        with Serve("--tcp-port", "0", "--http-port", "0", "--no-mqtt", expect=4) as serve:
+            _, _, body = request(serve, "GET", "/")
+            self.assertNotIn(b"mqtt://", body)  # only the listeners that run
+
     def test_eventsource_page(self):
         status, headers, body = request(self.serve, "GET", "/eventsource.html?topic=news")
         self.assertEqual(status, 200)

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -123,6 +124,28 @@ class EchoTest(unittest.TestCase):
             proc.wait(timeout=10)
             self.assertEqual(proc.returncode, EXIT_OK)
 
+    def test_fast_endless_stdin_does_not_starve_the_socket(self):
+        # `yes | rtx tcp ADDR | head -1`: stdin never ends and is always ready. Reading it
+        # must not keep the loop from reading the socket and writing stdout: the first echo
+        # shows at once (nc: milliseconds; rtx used to take 3-5 s, until the peer's
+        # backpressure paused stdin), and when the reader goes away rtx ends with exit 0
+        # (man rtx-tcp: "The reader of standard output goes away").
+        yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(yes.wait)
+        self.addCleanup(yes.kill)
+        started = time.monotonic()
+        with popen_rtx("tcp", self.serve.address(), stdin=yes.stdout) as proc:
+            yes.stdout.close()  # rtx holds the only read end, as in a shell pipeline
+            line = read_line(proc.stdout, timeout=30)
+            first_line = time.monotonic() - started
+            self.assertEqual(line, b"y\n")
+            self.assertLess(first_line, 1.5, f"first echo after {first_line:.2f} s")
+            proc.stdout.close()  # what head does after its line
+            closed = time.monotonic()
+            proc.wait(timeout=30)
+            self.assertLess(time.monotonic() - closed, 5)
+            self.assertEqual(proc.returncode, EXIT_OK, proc.stderr.read())
+
 
 class HalfCloseTest(unittest.TestCase):
     def test_stdin_eof_half_closes_and_keeps_reading(self):
@@ -182,12 +205,12 @@ class FailureTest(unittest.TestCase):
         self.assertEqual(result.stdout, b"")
         lines = result.stderr.decode().splitlines()
         self.assertEqual(len(lines), 1, lines)
-        self.assertTrue(lines[0].startswith("rtx: error: connect to 127.0.0.1:1:"), lines)
+        self.assertEqual(lines[0], "rtx: error: connect to 127.0.0.1:1: connection refused")
 
     def test_unresolvable_host(self):
         result = rtx("tcp", "no-such-host.invalid:80", input="")
         self.assertEqual(result.returncode, EXIT_CONNECT)
-        self.assertEqual(len(result.stderr.splitlines()), 1)
+        self.assertEqual(result.stderr, b"rtx: error: resolve no-such-host.invalid: unknown host\n")
 
     def test_usage_errors_are_one_line_exit_2(self):
         for args in (["tcp"], ["tcp", "localhost"], ["tcp", "::1:80"], ["tcp", "h:99999"],

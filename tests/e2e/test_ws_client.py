@@ -221,6 +221,20 @@ class WsClientTest(unittest.TestCase):
         self.assertEqual(result.stdout, b"")
         self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
 
+    def test_connect_errors_say_what_rtx_tcp_says(self):
+        # lws itself says only "closed before established"; the user needs the cause.
+        for target, why in ((f"127.0.0.1:{free_port()}", b": connection refused"),
+                            ("no-such-host.invalid:80", b": unknown host")):
+            for scheme in ("ws", "wss"):
+                with self.subTest(url=f"{scheme}://{target}/"):
+                    tcp = rtx("tcp", target, input="")
+                    ws = rtx("ws", f"{scheme}://{target}/", input="")
+                    self.assertEqual(ws.returncode, EXIT_CONNECT, ws.stderr)
+                    self.assertEqual(ws.stderr, tcp.stderr)
+                    [line] = ws.stderr.decode().splitlines()
+                    self.assertTrue(line.endswith(why.decode()), line)
+                    self.assertNotRegex(line, r"  |\( | \)|\s$")
+
     def test_count_closes_after_n(self):
         with WsPeer() as peer:
             result = rtx("ws", "--no-stdin", "--count", "3", peer.url("/burst/10"))

@@ -394,6 +394,14 @@ TEST_CASE("decode_base64: only the canonical form is accepted") {
     }
 }
 
+TEST_CASE("escape_html: the five characters HTML gives meaning to, and nothing else") {
+    CHECK(rtx::core::escape_html("") == "");
+    CHECK(rtx::core::escape_html("tcp://127.0.0.1:7070") == "tcp://127.0.0.1:7070");
+    CHECK(rtx::core::escape_html(R"(<a href="x">'&'</a>)") ==
+          "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    CHECK(rtx::core::escape_html("caf\xc3\xa9") == "caf\xc3\xa9");
+}
+
 TEST_CASE("one_line_excerpt: an error body as one short line") {
     using rtx::core::one_line_excerpt;
     SUBCASE("line breaks, tabs and runs of spaces become one space; ends trimmed") {

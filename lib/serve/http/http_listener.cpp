@@ -242,6 +242,10 @@ std::string HttpListener::url() const {
     return "http://" + m_lws.bound().authority();
 }
 
+void HttpListener::set_index_listeners(std::span<const PageEndpoint> listeners) {
+    m_index_page = index_page(listeners);
+}
+
 void HttpListener::shutdown() {
     m_shutting_down = true;
     m_heartbeat.stop();
@@ -393,7 +397,7 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     }
     switch (route.endpoint) {
     case Endpoint::index:
-        return reply(page(index_page()));
+        return reply(page(m_index_page));
     case Endpoint::eventsource_page:
         return reply(page(eventsource_page()));
     case Endpoint::websocket_page:

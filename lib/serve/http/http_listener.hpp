@@ -6,6 +6,7 @@
 #include "serve/http/exchange.hpp"
 #include "serve/http/http_format.hpp"
 #include "serve/http/lws_context.hpp"
+#include "serve/http/pages.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
 
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,6 +50,9 @@ public:
     /// requests get 503; the connections close once their responses are written.
     void shutdown() override;
     std::size_t connections() const override { return m_connections.size(); }
+    /// The listeners GET / names (every listener of the server, this one included); set once
+    /// they are all bound, since their ports are known only then.
+    void set_index_listeners(std::span<const PageEndpoint> listeners);
 
 private:
     static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
@@ -73,6 +78,7 @@ private:
     LwsContext& m_lws;
     Hub& m_hub;
     HttpListenerOptions m_options;
+    std::string m_index_page; ///< GET /, rendered by set_index_listeners.
     /// Every open connection, and whether a request has arrived on it (header timeout).
     std::unordered_map<lws*, bool> m_connections;
     std::unordered_map<lws*, std::unique_ptr<Exchange>> m_exchanges;

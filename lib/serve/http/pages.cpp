@@ -1,37 +1,75 @@
 #include "serve/http/pages.hpp"
 
+#include "core/encoding.hpp"
+
+#include <fmt/format.h>
+
 namespace rtx::serve::http {
 
-std::string_view index_page() {
-    return R"html(<!doctype html>
+namespace {
+
+/// What each listener is for, as the help of `rtx serve` says it.
+std::string_view listener_purpose(std::string_view name) {
+    if (name == "tcp-echo") {
+        return "TCP echo: every byte received is sent back (<code>rtx tcp</code>, nc)";
+    }
+    if (name == "http") {
+        return "HTTP: Server-Sent Events, streaming, long poll, publish, these pages";
+    }
+    if (name == "ws") {
+        return "WebSocket pub/sub: what the client sends is published to the topic, and it "
+               "gets every message of the topic (its own too)";
+    }
+    if (name == "ws-echo") {
+        return "WebSocket echo: each message comes back";
+    }
+    if (name == "mqtt") {
+        return "MQTT 3.1.1 and 5 broker (<code>rtx mqtt</code>, mosquitto_sub): the same topics";
+    }
+    return "";
+}
+
+} // namespace
+
+std::string index_page(std::span<const PageEndpoint> listeners) {
+    std::string listener_items;
+    for (const auto& listener : listeners) {
+        listener_items +=
+            fmt::format("<li><code>{}</code>: {}</li>\n", core::escape_html(listener.url),
+                        listener_purpose(listener.name));
+    }
+    return fmt::format(R"html(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>rtx serve</title>
-<style>body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}code{background:#eee;padding:0 .2em}</style>
+<style>body{{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}}code{{background:#eee;padding:0 .2em}}</style>
 </head>
 <body>
 <h1>rtx serve</h1>
-<p>A local mock server for real-time protocols. Every endpoint shares one hub: a message
-published to a topic reaches every subscriber of that topic.</p>
+<p>A local mock server for real-time protocols. Every listener shares one hub: a message
+published to a topic on any protocol reaches every subscriber of that topic.</p>
+<h2>Listeners</h2>
+<ul>
+{}</ul>
+<h2>HTTP endpoints</h2>
 <ul>
 <li><a href="/eventsource.html?topic=tick">/eventsource.html?topic=tick</a>: an EventSource in this browser</li>
 <li><a href="/websocket.html">/websocket.html</a> (echo), <a href="/websocket.html?topic=tick">/websocket.html?topic=tick</a>: a WebSocket in this browser</li>
-<li><a href="/sse/tick">/sse/{topic}</a>: Server-Sent Events (text/event-stream, Last-Event-ID replay)</li>
-<li><a href="/stream/tick">/stream/{topic}</a>: one message per line (<a href="/stream/tick?format=ndjson">?format=ndjson</a>, <code>?since=N</code>)</li>
-<li><a href="/poll/tick">/poll/{topic}?cursor=N</a>: long poll, JSON</li>
-<li><code>POST /publish/{topic}</code>: the body becomes one message (<code>?event=name</code>)</li>
-<li><code>ws://HOST/ws/{topic}</code>: WebSocket pub/sub: what the client sends is published to the topic, and it gets every message of the topic (its own too)</li>
-<li><code>ws://HOST/echo</code>: WebSocket echo</li>
+<li><a href="/sse/tick">/sse/{{topic}}</a>: Server-Sent Events (text/event-stream, Last-Event-ID replay)</li>
+<li><a href="/stream/tick">/stream/{{topic}}</a>: one message per line (<a href="/stream/tick?format=ndjson">?format=ndjson</a>, <code>?since=N</code>)</li>
+<li><a href="/poll/tick">/poll/{{topic}}?cursor=N</a>: long poll, JSON</li>
+<li><code>POST /publish/{{topic}}</code>: the body becomes one message (<code>?event=name</code>)</li>
 </ul>
 <pre>curl -N http://HOST/sse/tick
 curl -d 'hello' http://HOST/publish/tick</pre>
-<script>for (const element of document.querySelectorAll('pre, code')) {
+<script>for (const element of document.querySelectorAll('pre')) {{
   element.textContent = element.textContent.replaceAll('HOST', location.host);
-}</script>
+}}</script>
 </body>
 </html>
-)html";
+)html",
+                       listener_items);
 }
 
 std::string_view eventsource_page() {

@@ -1,12 +1,21 @@
 #pragma once
 
+#include <span>
+#include <string>
 #include <string_view>
 
 namespace rtx::serve::http {
 
-/// GET /: a small HTML page with a title and links to every endpoint. Self-contained: no
-/// external resources.
-std::string_view index_page();
+/// One listener of the server as `rtx serve` prints it on start.
+struct PageEndpoint {
+    std::string name; ///< "tcp-echo", "http", "ws", "ws-echo", "mqtt".
+    std::string url;  ///< With the port actually bound.
+};
+
+/// GET /: a small HTML page with a title, every listener of the server (TCP echo, HTTP,
+/// WebSocket, MQTT) with its URL and what it does, and links to the HTTP endpoints.
+/// Self-contained: no external resources.
+std::string index_page(std::span<const PageEndpoint> listeners);
 
 /// GET /eventsource.html?topic=NAME: a page whose script opens
 /// `new EventSource('/sse/' + topic)` (topic from the query, default "tick"), appends each

@@ -3,8 +3,7 @@
 #include "core/encoding.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "core/url.hpp"
-#include "transport/connect.hpp"
+#include "transport/connect_probe.hpp"
 #include "transport/mqtt/session_store.hpp"
 
 #include <fmt/format.h>
@@ -418,18 +417,15 @@ public:
         bool timed_out = elapsed >= m_impl->options.connect_timeout;
         const MqttOptions& o = m_impl->options;
         bool generic = rc == MQTTASYNC_FAILURE && reason < 0x80;
-        if (o.tls && generic && !timed_out && !o.host.empty()) {
-            // Paho reports a failed TLS handshake with the same code as a refused TCP
-            // connect: a plain TCP connect to the broker tells them apart.
-            core::Url url;
-            url.scheme = "tcp";
-            url.host = o.host;
-            url.port = o.port;
-            ConnectOptions probe_options;
-            probe_options.connect_timeout = o.connect_timeout;
-            m_probe_handler = std::make_unique<TcpProbe>(
-                [this, rc, reason](bool reached) { probe_done(reached, rc, reason, false); });
-            m_probe = transport::connect(m_impl->loop, url, probe_options, *m_probe_handler, 0);
+        if (generic && !timed_out && !o.host.empty()) {
+            // Paho says "connection failed" for a refused connect, an unknown host and a
+            // failed TLS handshake alike: a plain TCP connect to the broker says which, in
+            // the words of `rtx tcp`.
+            m_probe =
+                std::make_unique<TcpProbe>(m_impl->loop, o.host, o.port, o.connect_timeout,
+                                           [this, rc, reason](std::optional<CloseInfo> failure) {
+                                               probe_done(std::move(failure), rc, reason);
+                                           });
             return;
         }
         report_connect_failure(rc, reason, false, timed_out);
@@ -605,9 +601,14 @@ public:
         m_handler.on_close(*this, info);
     }
 
-    /// The TCP probe after a generic TLS connect failure: reached means TLS failed.
-    void probe_done(bool reached, int rc, int reason, bool timed_out) {
-        report_connect_failure(rc, reason, reached, timed_out);
+    /// The TCP probe after a generic connect failure. When TCP fails too, its words are
+    /// the reason; when it works, TLS failed (mqtts://) or the broker closed the connection.
+    void probe_done(std::optional<CloseInfo> tcp_failure, int rc, int reason) {
+        if (tcp_failure) {
+            finish(*tcp_failure);
+            return;
+        }
+        report_connect_failure(rc, reason, m_impl->options.tls, false);
     }
 
 private:
@@ -707,28 +708,8 @@ private:
     std::uint64_t m_id;
     State m_state = State::connecting;
     bool m_sending_finished = false;
-    bool m_all_sent = false; ///< Every message is complete; closing because of that.
-    /// Says whether a plain TCP connect to the broker works (see connect_failed).
-    class TcpProbe final : public Handler {
-    public:
-        explicit TcpProbe(std::function<void(bool)> done)
-            : m_done(std::move(done)) {}
-        void on_open(Connection& c) override {
-            m_reached = true;
-            c.close();
-        }
-        void on_message(Connection&, const Message&) override {}
-        void on_close(Connection&, const CloseInfo&) override {
-            auto done = std::move(m_done); // the call may destroy this probe
-            done(m_reached);
-        }
-
-    private:
-        std::function<void(bool)> m_done;
-        bool m_reached = false;
-    };
-    std::unique_ptr<TcpProbe> m_probe_handler;
-    std::unique_ptr<Connection> m_probe;
+    bool m_all_sent = false;           ///< Every message is complete; closing because of that.
+    std::unique_ptr<TcpProbe> m_probe; ///< See connect_failed.
     CloseInfo m_end_info;
     ConnectionStats m_stats;
 };

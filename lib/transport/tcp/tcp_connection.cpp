@@ -31,6 +31,19 @@ ExitCode exit_code_for_uv_error(int status) {
     }
 }
 
+/// getaddrinfo's failures as a user reads them: libuv says "unknown node or service" for a
+/// name that does not exist, which reads like a bug report; curl and ssh say "unknown host"
+/// or "could not resolve host".
+std::string resolve_error_text(int status) {
+    switch (status) {
+    case UV_EAI_NONAME:
+    case UV_EAI_NODATA:
+        return "unknown host";
+    default:
+        return uv_strerror(status);
+    }
+}
+
 } // namespace
 
 TcpConnection::TcpConnection(core::Loop& loop, core::Url url, ConnectOptions options,
@@ -132,7 +145,7 @@ void TcpConnection::begin() {
         delete m_resolve;
         m_resolve = nullptr;
         finish(ExitCode::connect_failed, false,
-               fmt::format("resolve {}: {}", m_url.host, uv_strerror(rc)));
+               fmt::format("resolve {}: {}", m_url.host, resolve_error_text(rc)));
     }
 }
 
@@ -140,7 +153,7 @@ void TcpConnection::on_resolved(int status, addrinfo* result) {
     if (status != 0) {
         uv_freeaddrinfo(result);
         finish(ExitCode::connect_failed, false,
-               fmt::format("resolve {}: {}", m_url.host, uv_strerror(status)));
+               fmt::format("resolve {}: {}", m_url.host, resolve_error_text(status)));
         return;
     }
     for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {

@@ -933,7 +933,8 @@ void WsConnection::on_connection_error(std::string_view error) {
     }
     CloseInfo failure;
     std::string text(error.empty() ? "connection failed" : error);
-    while (!text.empty() && text.back() == ' ') {
+    // lws counts the terminating NUL in `len` ("closed before established \0").
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) {
         text.pop_back();
     }
     const int status =
