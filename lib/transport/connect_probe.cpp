@@ -67,6 +67,18 @@ public:
         m_inner->close();
     }
     bool is_open() const override { return !m_probe && m_inner->is_open(); }
+    // A wrapper forwards every optional operation too: Connection's defaults (no ping, a
+    // plain close) would silently drop `rtx ws --commands`' /ping and /close CODE.
+    bool send_ping(std::string_view payload) override {
+        return !m_probe && m_inner->send_ping(payload);
+    }
+    void close_with(int code, const std::string& reason) override {
+        if (m_probe) {
+            close();
+            return;
+        }
+        m_inner->close_with(code, reason);
+    }
     std::size_t buffered_bytes() const override { return m_inner->buffered_bytes(); }
     const ConnectionStats& stats() const override { return m_inner->stats(); }
     std::uint64_t id() const override { return m_inner->id(); }
