@@ -36,6 +36,47 @@ std::string first_line(std::string_view body) {
     return core::is_valid_utf8(line) ? line : std::string("(binary body)");
 }
 
+/// The reason phrase for a status line that came without one (HTTP/2 has none, and some
+/// servers send "201 " alone): the statuses push services answer (RFC 9110 section 15).
+std::string_view standard_reason(long status) {
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "";
+    }
+}
+
 bool retryable(long status) {
     // 429 (RFC 8030 section 8.4) and the 5xx a service answers when it is overloaded or
     // restarting; everything else would fail the same way again.
@@ -161,13 +202,17 @@ void PushSender::on_done(const transport::http::HttpResult& result) {
         outcome.error = result.error.empty() ? "push: no response" : result.error;
     } else {
         outcome.status = m_head->status;
-        outcome.reason = m_head->reason;
+        outcome.reason =
+            m_head->reason.empty() ? std::string(standard_reason(m_head->status)) : m_head->reason;
         outcome.location = std::string(m_head->header("location"));
         outcome.body = std::move(m_body);
         outcome.exit_code = exit_code_for_status(outcome.status);
         if (outcome.exit_code != core::ExitCode::ok) {
             outcome.error = fmt::format("push to {}: {} {}", m_options.subscription.endpoint,
                                         outcome.status, outcome.reason);
+            while (!outcome.error.empty() && outcome.error.back() == ' ') {
+                outcome.error.pop_back();
+            }
             if (!outcome.body.empty()) {
                 outcome.error += ": " + first_line(outcome.body);
             }
@@ -211,7 +256,10 @@ void PushSender::write_record(const PushOutcome& outcome) {
     }
     if (m_sink.format() != output::Format::ndjson) {
         // Text: "201 Created https://service/message/id", one line per push.
-        std::string line = fmt::format("{} {}", outcome.status, outcome.reason);
+        std::string line = std::to_string(outcome.status);
+        if (!outcome.reason.empty()) {
+            line += " " + outcome.reason;
+        }
         if (!outcome.location.empty()) {
             line += " " + outcome.location;
         }

@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.request
 
-from rtxtest import EXIT_OK, EXIT_USAGE, free_port, read_line, rtx
+from rtxtest import EXIT_OK, EXIT_USAGE, Serve, free_port, popen_rtx, read_line, rtx
 
 EXIT_HTTP_STATUS = 8
 EXIT_GONE = 14
@@ -24,6 +24,8 @@ EXIT_RATE_LIMITED = 16
 PUSH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push")
 WPT_SERVER = os.path.join(PUSH_DIR, "node_modules", "web-push-testing", "src", "bin",
                           "server.js")
+WEB_PUSH = os.path.join(PUSH_DIR, "node_modules", "web-push")
+WEB_PUSH_REQUEST = os.path.join(PUSH_DIR, "web_push_request.js")
 
 
 def unb64(text):
@@ -328,6 +330,185 @@ class SendToScriptedServiceTest(unittest.TestCase):
             no_message = rtx("push", "send", "-", "--vapid-key", key_file.name,
                              input=subscription(service.endpoint))
             self.assertEqual(no_message.returncode, EXIT_USAGE)
+
+
+class ServePush:
+    """`rtx serve` with only its HTTP listener, on a free port, and its mock push service."""
+
+    def __init__(self):
+        self.serve = Serve("--tcp-port", "0", "--http-port", "0", expect=2)
+
+    def __enter__(self):
+        self.serve.__enter__()
+        self.base = self.serve.url("http")
+        return self
+
+    def __exit__(self, *exc):
+        self.serve.__exit__(*exc)
+
+    def request(self, method, path, body=None, headers=None):
+        """(status, headers, body) of one request; error statuses are returned, not raised."""
+        url = path if path.startswith("http") else self.base + path
+        # urllib sets Content-Length from the body; web-push's own may not match a body a
+        # test changed.
+        headers = {k: v for k, v in (headers or {}).items() if k.lower() != "content-length"}
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def subscribe(self, **options):
+        status, headers, body = self.request("POST", "/push/subscribe",
+                                             json.dumps(options).encode() if options else None)
+        assert status == 201, (status, body)
+        sub = json.loads(body)
+        self.last_id = sub["endpoint"].rsplit("/", 1)[1]
+        return sub
+
+    def messages(self, sub):
+        push_id = sub["endpoint"].rsplit("/", 1)[1]
+        status, _, body = self.request("GET", f"/push/{push_id}/messages")
+        assert status == 200, (status, body)
+        return json.loads(body)["messages"]
+
+
+def web_push_request(sub, payload, public, private, **extra):
+    """The request npm web-push builds for `payload` (tests/push/web_push_request.js)."""
+    options = {"subscription": sub, "payload": payload, "publicKey": public,
+               "privateKey": private, "subject": "mailto:tests@example.org", "ttl": 60, **extra}
+    result = subprocess.run(["node", WEB_PUSH_REQUEST, json.dumps(options)], capture_output=True,
+                            timeout=60, cwd=PUSH_DIR)
+    assert result.returncode == 0, result.stderr
+    details = json.loads(result.stdout)
+    return details["headers"], base64.b64decode(details["body"])
+
+
+class ServePushTest(unittest.TestCase):
+    """rtx serve's mock push service: rtx push send and npm web-push deliver to it; the
+    plaintext reaches /push/{id}/messages and hub subscribers on /sse/push/{id}."""
+
+    def test_rtx_push_send_to_rtx_serve_to_rtx_sse(self):
+        public, private = new_keys()
+        with ServePush() as service:
+            sub = service.subscribe(applicationServerKey=public)
+            push_id = service.last_id
+            self.assertTrue(sub["endpoint"].startswith(service.base + "/push/"))
+            self.assertEqual(len(unb64(sub["keys"]["p256dh"])), 65)
+            self.assertEqual(len(unb64(sub["keys"]["auth"])), 16)
+            with popen_rtx("sse", "--count", "3", "--json", "--no-reconnect",
+                           f"{service.base}/sse/push/{push_id}?lastEventId=0") as sse:
+                sent = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--subject",
+                           "mailto:tests@example.org", "--ttl", "120", "--urgency", "high",
+                           "--topic", "scores", "-m", "one", "-m", "twö", "-m", "3")
+                self.assertEqual(sent.returncode, EXIT_OK, sent.stderr)
+                lines = sent.stdout.decode().splitlines()
+                self.assertEqual(lines, [f"201 Created {service.base}/push/{push_id}/messages/{n}"
+                                         for n in (1, 2, 3)])
+                received = []
+                while len(received) < 3:
+                    record = json.loads(read_line(sse.stdout, timeout=20))
+                    if record["event"] == "message":  # not the open record
+                        received.append(record)
+                self.assertEqual([r["payload"] for r in received], ["one", "twö", "3"])
+                self.assertEqual(sse.wait(timeout=20), EXIT_OK)
+            listed = service.messages(sub)
+            self.assertEqual([m["payload"] for m in listed], ["one", "twö", "3"])
+            self.assertEqual(listed[0]["ttl"], 120)
+            self.assertEqual(listed[0]["urgency"], "high")
+            self.assertEqual(listed[0]["topic"], "scores")
+
+            # DELETE ends the subscription: the next push is 410, exit status 14 (gone).
+            status, _, _ = service.request("DELETE", f"/push/{push_id}")
+            self.assertEqual(status, 204)
+            gone = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "-m", "late")
+            self.assertEqual(gone.returncode, EXIT_GONE, gone.stderr)
+            self.assertEqual(gone.stdout, b"410 Gone\n")
+
+    def test_vapid_is_checked(self):
+        public, private = new_keys()
+        other_public, other_private = new_keys()
+        with ServePush() as service:
+            sub = json.dumps(service.subscribe(applicationServerKey=public))
+            wrong_key = rtx("push", "send", sub, "--vapid-key", other_private, "-m", "x")
+            self.assertEqual(wrong_key.returncode, EXIT_HTTP_STATUS)
+            self.assertIn(b"403 Forbidden", wrong_key.stderr)
+            # Without an applicationServerKey any key is accepted, if its token verifies.
+            open_sub = json.dumps(service.subscribe())
+            fine = rtx("push", "send", open_sub, "--vapid-key", other_private, "-m", "x")
+            self.assertEqual(fine.returncode, EXIT_OK, fine.stderr)
+
+    def test_fault_modes(self):
+        _, private = new_keys()
+        cases = [({"fault": 410}, EXIT_GONE), ({"fault": 404}, EXIT_GONE),
+                 ({"fault": 413}, EXIT_TOO_LARGE), ({"fault": 429}, EXIT_RATE_LIMITED),
+                 ({"fault": 503}, EXIT_HTTP_STATUS)]
+        with ServePush() as service:
+            for options, code in cases:
+                with self.subTest(options=options):
+                    sub = json.dumps(service.subscribe(**options))
+                    result = rtx("push", "send", sub, "--vapid-key", private, "-m", "x")
+                    self.assertEqual(result.returncode, code, result.stderr)
+                    self.assertTrue(result.stdout.startswith(str(options["fault"]).encode()))
+            sub = service.subscribe(fault=429, faultCount=1, retryAfter=1)
+            started = time.monotonic()
+            result = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--retry", "2",
+                         "-m", "after the wait")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertGreaterEqual(time.monotonic() - started, 0.9)
+            self.assertEqual([m["payload"] for m in service.messages(sub)], ["after the wait"])
+
+    def test_ttl_zero_without_a_listener_is_dropped(self):
+        _, private = new_keys()
+        with ServePush() as service:
+            sub = service.subscribe()
+            result = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--ttl", "0",
+                          "-m", "now or never")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertEqual(service.messages(sub), [])
+
+    @unittest.skipUnless(shutil.which("node") and os.path.isdir(WEB_PUSH),
+                         "node or tests/push/node_modules missing (run `npm ci` in tests/push; "
+                         "scripts/test.sh does)")
+    def test_npm_web_push_delivers_and_bad_requests_are_refused(self):
+        public, private = new_keys()
+        with ServePush() as service:
+            sub = service.subscribe(applicationServerKey=public)
+            push_id = service.last_id
+            with popen_rtx("sse", "--count", "1", "--no-reconnect",
+                           f"{service.base}/sse/push/{push_id}?lastEventId=0") as sse:
+                headers, body = web_push_request(sub, "from web-push ✓", public, private)
+                status, answer, _ = service.request("POST", sub["endpoint"], body, headers)
+                self.assertEqual(status, 201)
+                self.assertIn(f"/push/{push_id}/messages/1", answer["location"])
+                self.assertEqual(read_line(sse.stdout, timeout=20).decode().rstrip("\n"),
+                                 "from web-push ✓")
+            self.assertEqual([m["payload"] for m in service.messages(sub)], ["from web-push ✓"])
+
+            now = int(time.time())
+            refusals = [
+                ({"expiration": now - 60}, {}, 401),
+                ({"audience": "https://push.example.net"}, {}, 401),
+                ({}, {"TTL": None}, 400),
+                ({}, {"Urgency": "urgent"}, 400),
+                ({}, {"Content-Encoding": "aesgcm"}, 415),
+                ({}, {"Authorization": None}, 401),
+            ]
+            for extra, header_changes, expected in refusals:
+                with self.subTest(extra=extra, headers=header_changes):
+                    headers, body = web_push_request(sub, "refused", public, private, **extra)
+                    for name, value in header_changes.items():
+                        if value is None:
+                            headers.pop(name, None)
+                        else:
+                            headers[name] = value
+                    status, _, reply = service.request("POST", sub["endpoint"], body, headers)
+                    self.assertEqual(status, expected, reply)
+            headers, body = web_push_request(sub, "x", public, private)
+            status, _, _ = service.request("POST", sub["endpoint"], body + b"\0" * 4096, headers)
+            self.assertEqual(status, 413)
+            self.assertEqual(len(service.messages(sub)), 1)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,9 @@ struct Prefix {
 };
 
 constexpr std::array k_prefixes{
-    Prefix{"/sse/", Endpoint::sse},
-    Prefix{"/stream/", Endpoint::stream},
-    Prefix{"/poll/", Endpoint::poll},
-    Prefix{"/publish/", Endpoint::publish},
+    Prefix{"/sse/", Endpoint::sse},   Prefix{"/stream/", Endpoint::stream},
+    Prefix{"/poll/", Endpoint::poll}, Prefix{"/publish/", Endpoint::publish},
+    Prefix{"/push/", Endpoint::push},
 };
 
 bool is_text(const HubMessage& message) {
@@ -75,6 +74,8 @@ std::string_view allowed_methods(Endpoint endpoint) {
     switch (endpoint) {
     case Endpoint::publish:
         return "POST, OPTIONS";
+    case Endpoint::push:
+        return "GET, POST, DELETE, OPTIONS";
     case Endpoint::not_found:
         return "";
     default:

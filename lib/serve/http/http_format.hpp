@@ -22,6 +22,7 @@ enum class Endpoint {
     stream,           ///< GET /stream/{topic}
     poll,             ///< GET /poll/{topic}
     publish,          ///< POST /publish/{topic}
+    push,             ///< /push/...: the mock Web Push service (push_service.hpp)
 };
 
 /// Where a request path leads.
