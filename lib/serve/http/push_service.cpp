@@ -177,6 +177,9 @@ Response PushService::deliver(std::string_view id, const PushRequest& request, s
         m_hub.publish(topic, *plaintext, std::move(options));
         message.payload = std::move(plaintext.value());
         subscription.messages.push_back(std::move(message));
+        if (subscription.messages.size() > max_kept_messages) {
+            subscription.messages.pop_front();
+        }
     }
     Response response;
     response.status = 201;

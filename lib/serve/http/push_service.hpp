@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct PushRequest {
 
 class PushService {
 public:
+    static constexpr std::size_t max_kept_messages = 10000;
+
     explicit PushService(Hub& hub)
         : m_hub(hub) {}
 
@@ -41,7 +44,8 @@ public:
     Response subscribe(std::string_view host, std::string_view body);
     /// POST /push/{id}: checks and delivers one push message (201 + Location).
     Response deliver(std::string_view id, const PushRequest& request, std::int64_t now);
-    /// GET /push/{id}/messages: {"messages":[{"id","payload","ttl","urgency","topic"}...]}.
+    /// GET /push/{id}/messages: {"messages":[{"id","payload","ttl","urgency","topic"}...]},
+    /// the last max_kept_messages of them (a long-running mock must not grow without bound).
     Response messages(std::string_view id) const;
     /// DELETE /push/{id}: the subscription ends; later pushes get 410 Gone.
     Response remove(std::string_view id);
@@ -63,7 +67,7 @@ private:
         unsigned retry_after = 0;
         bool gone = false;
         std::uint64_t next_number = 1;
-        std::vector<Message> messages;
+        std::deque<Message> messages; ///< the last max_kept_messages
     };
 
     Hub& m_hub;
