@@ -459,6 +459,17 @@ class ServePushTest(unittest.TestCase):
             self.assertGreaterEqual(time.monotonic() - started, 0.9)
             self.assertEqual([m["payload"] for m in service.messages(sub)], ["after the wait"])
 
+    def test_push_page(self):
+        with ServePush() as service:
+            status, headers, body = service.request("GET", "/push.html")
+            self.assertEqual(status, 200)
+            self.assertTrue(headers["content-type"].startswith("text/html"))
+            for needle in (b"fetch('/push/subscribe'", b"new EventSource('/sse/push/'",
+                           b"window.received"):
+                self.assertIn(needle, body)
+            _, _, index = service.request("GET", "/")
+            self.assertIn(b'href="/push.html"', index)
+
     def test_ttl_zero_without_a_listener_is_dropped(self):
         _, private = new_keys()
         with ServePush() as service:

@@ -171,4 +171,6 @@ TEST_CASE("push service: routes") {
     CHECK(http::route("/push/subscribe").endpoint == http::Endpoint::push);
     CHECK(http::route("/push/ab/messages").topic == "ab/messages");
     CHECK(http::allowed_methods(http::Endpoint::push) == "GET, POST, DELETE, OPTIONS");
+    CHECK(http::route("/push.html").endpoint == http::Endpoint::push_page);
+    CHECK(http::allowed_methods(http::Endpoint::push_page) == "GET, OPTIONS");
 }

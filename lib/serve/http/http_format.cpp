@@ -58,6 +58,9 @@ Route route(std::string_view path) {
     if (path == "/websocket.html") {
         return {Endpoint::websocket_page, {}};
     }
+    if (path == "/push.html") {
+        return {Endpoint::push_page, {}};
+    }
     for (const Prefix& prefix : k_prefixes) {
         if (path.starts_with(prefix.text)) {
             return {prefix.endpoint, path.substr(prefix.text.size())};

@@ -18,6 +18,7 @@ enum class Endpoint {
     index,            ///< GET /
     eventsource_page, ///< GET /eventsource.html
     websocket_page,   ///< GET /websocket.html
+    push_page,        ///< GET /push.html
     sse,              ///< GET /sse/{topic}
     stream,           ///< GET /stream/{topic}
     poll,             ///< GET /poll/{topic}

@@ -409,6 +409,8 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         return reply(page(eventsource_page()));
     case Endpoint::websocket_page:
         return reply(page(websocket_page()));
+    case Endpoint::push_page:
+        return reply(page(push_page()));
     default:
         break;
     }
