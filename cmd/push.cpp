@@ -197,6 +197,7 @@ core::ExitCode run_send(const SendOptions& options) {
     int signal_received = 0;
     // Input errors (a line over the limit) stop the run before anything else is sent.
     std::optional<core::Error> input_error;
+    bool running = false;
 
     client::PushSender sender(multi, std::move(push), sink, [&] {
         if (sender.failed()) {
@@ -220,7 +221,11 @@ core::ExitCode run_send(const SendOptions& options) {
             if (pump) {
                 pump->stop();
             }
-            loop.stop();
+            // Not before run(): a stop flag set then would make the Loop's destructor skip
+            // the run that closes its handles.
+            if (running) {
+                loop.stop();
+            }
         }
     };
     core::SignalWatcher signals(loop, [&](int signum) {
@@ -273,6 +278,7 @@ core::ExitCode run_send(const SendOptions& options) {
         }
     }
     if (!input_error && (from_stdin || sender.pending() > 0)) {
+        running = true;
         loop.run();
     }
     if (pump) {
