@@ -32,6 +32,7 @@ Runner setup_sse(CLI::App& parent, std::string_view name, std::string_view summa
 Runner setup_mqtt(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view summary);
+Runner setup_push(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view summary);
 
 /// Prints a completion script for `shell` (bash, zsh, fish) generated from the CLI tree.

@@ -26,6 +26,8 @@ std::span<const Command> commands() {
                 &setup_mqtt},
         Command{"ws", "WebSocket client for terminals and pipes: stdin -> messages -> stdout",
                 &setup_ws},
+        Command{"push", "Web Push sender: encrypt, sign with VAPID, POST to a subscription",
+                &setup_push},
         Command{"bench", "Load generator: many connections, latency percentiles, loss",
                 &setup_bench},
         Command{"serve", "Embedded server: TCP echo, HTTP (SSE, stream, poll), WebSocket, MQTT",

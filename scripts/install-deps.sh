@@ -28,11 +28,19 @@ test_packages=(
   node-ws   # node's `ws` (with Debian's nodejs 18, or the machine's own node): an
             # independent WebSocket server and client for the ws tests
   mosquitto mosquitto-clients  # a real MQTT broker and mosquitto_pub/sub for the mqtt tests
+  npm       # installs tests/push's pinned web-push and web-push-testing (independent Web Push
+            # peers); left out below when the machine's own node already brings npm
 )
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then
-  wanted+=("${test_packages[@]}")
+  for pkg in "${test_packages[@]}"; do
+    # A node from elsewhere (nodesource) ships its own npm and conflicts with Debian's.
+    if [[ "$pkg" == npm ]] && command -v npm >/dev/null; then
+      continue
+    fi
+    wanted+=("$pkg")
+  done
 fi
 
 missing=()

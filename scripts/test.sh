@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh --with-tests
+# The npm peers of the Web Push tests (web-push, web-push-testing), pinned by the lock file.
+(cd tests/push && npm ci --no-audit --no-fund --loglevel=error)
 # install-deps put chromium here: a browser test that cannot find it fails instead of skipping.
 export RTX_REQUIRE_BROWSER=1
 jobs=$(nproc)

@@ -55,11 +55,79 @@ bool is_valid_utf8(std::string_view bytes) {
 namespace {
 constexpr std::string_view k_base64 =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view k_base64url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::string_view k_hex = "0123456789abcdef";
 
-int base64_value(char c) {
-    auto pos = k_base64.find(c);
+int alphabet_value(std::string_view alphabet, char c) {
+    auto pos = alphabet.find(c);
     return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
+}
+
+/// The two RFC 4648 encodings differ only in their alphabet and whether they pad.
+void append_base64_with(std::string& out, std::string_view bytes, std::string_view alphabet,
+                        bool pad) {
+    out.reserve(out.size() + (bytes.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    auto byte = [&](std::size_t k) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+    };
+    for (; i + 3 <= bytes.size(); i += 3) {
+        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+        out.push_back(alphabet[v >> 18 & 63]);
+        out.push_back(alphabet[v >> 12 & 63]);
+        out.push_back(alphabet[v >> 6 & 63]);
+        out.push_back(alphabet[v & 63]);
+    }
+    std::size_t left = bytes.size() - i;
+    if (left == 1) {
+        std::uint32_t v = byte(i) << 16;
+        out.push_back(alphabet[v >> 18 & 63]);
+        out.push_back(alphabet[v >> 12 & 63]);
+        if (pad) {
+            out.append("==");
+        }
+    } else if (left == 2) {
+        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
+        out.push_back(alphabet[v >> 18 & 63]);
+        out.push_back(alphabet[v >> 12 & 63]);
+        out.push_back(alphabet[v >> 6 & 63]);
+        if (pad) {
+            out.push_back('=');
+        }
+    }
+}
+
+std::optional<std::string> decode_base64_with(std::string_view text, std::string_view alphabet) {
+    std::size_t padding = 0;
+    while (!text.empty() && text.back() == '=') {
+        text.remove_suffix(1);
+        ++padding;
+    }
+    // At most two '=', and with padding the whole text is a multiple of 4 (RFC 4648 s. 4).
+    if (text.size() % 4 == 1 || padding > 2 || (padding > 0 && (text.size() + padding) % 4 != 0)) {
+        return std::nullopt;
+    }
+    std::string out;
+    out.reserve(text.size() * 3 / 4);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : text) {
+        int v = alphabet_value(alphabet, c);
+        if (v < 0) {
+            return std::nullopt;
+        }
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+        }
+    }
+    if ((acc & ((1u << bits) - 1)) != 0) {
+        return std::nullopt; // leftover bits must be zero (RFC 4648 section 3.5, canonical)
+    }
+    return out;
 }
 
 int hex_digit(char c) {
@@ -75,63 +143,19 @@ int hex_digit(char c) {
 } // namespace
 
 void append_base64(std::string& out, std::string_view bytes) {
-    out.reserve(out.size() + (bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    auto byte = [&](std::size_t k) {
-        return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
-    };
-    for (; i + 3 <= bytes.size(); i += 3) {
-        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-        out.push_back(k_base64[v >> 18 & 63]);
-        out.push_back(k_base64[v >> 12 & 63]);
-        out.push_back(k_base64[v >> 6 & 63]);
-        out.push_back(k_base64[v & 63]);
-    }
-    std::size_t left = bytes.size() - i;
-    if (left == 1) {
-        std::uint32_t v = byte(i) << 16;
-        out.push_back(k_base64[v >> 18 & 63]);
-        out.push_back(k_base64[v >> 12 & 63]);
-        out.append("==");
-    } else if (left == 2) {
-        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
-        out.push_back(k_base64[v >> 18 & 63]);
-        out.push_back(k_base64[v >> 12 & 63]);
-        out.push_back(k_base64[v >> 6 & 63]);
-        out.push_back('=');
-    }
+    append_base64_with(out, bytes, k_base64, /*pad=*/true);
 }
 
 std::optional<std::string> decode_base64(std::string_view text) {
-    std::size_t padding = 0;
-    while (!text.empty() && text.back() == '=') {
-        text.remove_suffix(1);
-        ++padding;
-    }
-    // At most two '=', and with padding the whole text is a multiple of 4 (RFC 4648 s. 4).
-    if (text.size() % 4 == 1 || padding > 2 || (padding > 0 && (text.size() + padding) % 4 != 0)) {
-        return std::nullopt;
-    }
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : text) {
-        int v = base64_value(c);
-        if (v < 0) {
-            return std::nullopt;
-        }
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-        }
-    }
-    if ((acc & ((1u << bits) - 1)) != 0) {
-        return std::nullopt; // leftover bits must be zero (RFC 4648 section 3.5, canonical)
-    }
-    return out;
+    return decode_base64_with(text, k_base64);
+}
+
+void append_base64url(std::string& out, std::string_view bytes) {
+    append_base64_with(out, bytes, k_base64url, /*pad=*/false);
+}
+
+std::optional<std::string> decode_base64url(std::string_view text) {
+    return decode_base64_with(text, k_base64url);
 }
 
 void append_hex(std::string& out, std::string_view bytes) {

@@ -15,6 +15,13 @@ void append_base64(std::string& out, std::string_view bytes);
 /// bits zero, no whitespace); nullopt if malformed.
 std::optional<std::string> decode_base64(std::string_view text);
 
+/// Appends base64url without padding (RFC 4648 section 5), as JWTs (RFC 7515 section 2) and
+/// Web Push keys (RFC 8291 section 3.2, RFC 8292 section 3.2) write binary values.
+void append_base64url(std::string& out, std::string_view bytes);
+/// Decodes canonical base64url; '=' padding is accepted but not needed (JSON from browsers
+/// omits it, some tools keep it). nullopt if malformed.
+std::optional<std::string> decode_base64url(std::string_view text);
+
 /// Appends lower-case hex, two digits per byte.
 void append_hex(std::string& out, std::string_view bytes);
 /// Decodes hex (either case, optional whitespace between bytes); nullopt if malformed.

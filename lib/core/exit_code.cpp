@@ -27,6 +27,11 @@ constexpr std::array k_table{
     ExitCodeInfo{ExitCode::refused, "refused",
                  "the server refused the session (MQTT CONNACK: bad credentials, not authorized, "
                  "identifier rejected, ...)"},
+    ExitCodeInfo{ExitCode::gone, "gone", "push: the subscription is gone (404, 410): delete it"},
+    ExitCodeInfo{ExitCode::too_large, "too_large",
+                 "push: the message is over 4096 octets, or the service answered 413"},
+    ExitCodeInfo{ExitCode::rate_limited, "rate_limited",
+                 "push: the service answered 429 Too Many Requests"},
     ExitCodeInfo{ExitCode::interrupted, "interrupted", "SIGINT: closed gracefully"},
     ExitCodeInfo{ExitCode::terminated, "terminated", "SIGTERM: closed gracefully"},
 };

@@ -24,6 +24,14 @@ enum class ExitCode : int {
     /// The server refused the session: MQTT CONNACK bad credentials, not authorized,
     /// identifier rejected, ...
     refused = 13,
+    /// push: the push service answered 404 or 410: the subscription is gone, and the sender
+    /// must delete it (RFC 8030 section 7.3).
+    gone = 14,
+    /// push: the message is over the 4096-octet limit (RFC 8291 section 4), or the push
+    /// service answered 413.
+    too_large = 15,
+    /// push: the push service answered 429 Too Many Requests (after --retry, if given).
+    rate_limited = 16,
     interrupted = 130, ///< SIGINT (Ctrl-C): connections were closed gracefully.
     terminated = 143,  ///< SIGTERM: connections were closed gracefully.
 };

@@ -29,6 +29,9 @@ constexpr ExitCode k_all[] = {
     ExitCode::reconnect_exhausted,
     ExitCode::bind_failed,
     ExitCode::refused,
+    ExitCode::gone,
+    ExitCode::too_large,
+    ExitCode::rate_limited,
     ExitCode::interrupted,
     ExitCode::terminated,
 };
@@ -50,6 +53,9 @@ TEST_CASE("to_int: the documented, stable values") {
     CHECK(to_int(ExitCode::reconnect_exhausted) == 11);
     CHECK(to_int(ExitCode::bind_failed) == 12);
     CHECK(to_int(ExitCode::refused) == 13);
+    CHECK(to_int(ExitCode::gone) == 14);
+    CHECK(to_int(ExitCode::too_large) == 15);
+    CHECK(to_int(ExitCode::rate_limited) == 16);
     CHECK(to_int(ExitCode::interrupted) == 130); // 128 + SIGINT
     CHECK(to_int(ExitCode::terminated) == 143);  // 128 + SIGTERM
 }

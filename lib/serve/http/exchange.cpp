@@ -105,4 +105,17 @@ Response error_response(unsigned status, std::string_view message) {
     return response;
 }
 
+Next collect_body(lws* wsi, std::string& body, std::string_view bytes, std::size_t max_body) {
+    if (body.size() + bytes.size() > max_body) {
+        Response response = error_response(
+            413,
+            fmt::format("request body too large: the limit is {} bytes (--max-body)", max_body));
+        response.close = true; // the rest of the body is never read
+        write_response(wsi, response);
+        return Next::close;
+    }
+    body.append(bytes);
+    return Next::wait;
+}
+
 } // namespace rtx::serve::http

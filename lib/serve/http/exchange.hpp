@@ -79,6 +79,10 @@ bool write_response(lws* wsi, const Response& response);
 /// A one-line text/plain error ("404 not found: /nope").
 Response error_response(unsigned status, std::string_view message);
 
+/// Appends the next piece of a request body to `body`, or, when that would pass `max_body`,
+/// answers 413 (closing: the rest is never read). Next::wait or Next::close.
+Next collect_body(lws* wsi, std::string& body, std::string_view bytes, std::size_t max_body);
+
 /// Writes buffer[offset, end) (already framed) as more of the response body; `offset` must be
 /// at least LWS_PRE, room lws may use in front. False when the connection failed. lws keeps
 /// what the socket does not take and calls on_writeable only once that has gone out.

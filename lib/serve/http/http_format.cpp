@@ -18,10 +18,9 @@ struct Prefix {
 };
 
 constexpr std::array k_prefixes{
-    Prefix{"/sse/", Endpoint::sse},
-    Prefix{"/stream/", Endpoint::stream},
-    Prefix{"/poll/", Endpoint::poll},
-    Prefix{"/publish/", Endpoint::publish},
+    Prefix{"/sse/", Endpoint::sse},   Prefix{"/stream/", Endpoint::stream},
+    Prefix{"/poll/", Endpoint::poll}, Prefix{"/publish/", Endpoint::publish},
+    Prefix{"/push/", Endpoint::push},
 };
 
 bool is_text(const HubMessage& message) {
@@ -59,6 +58,9 @@ Route route(std::string_view path) {
     if (path == "/websocket.html") {
         return {Endpoint::websocket_page, {}};
     }
+    if (path == "/push.html") {
+        return {Endpoint::push_page, {}};
+    }
     for (const Prefix& prefix : k_prefixes) {
         if (path.starts_with(prefix.text)) {
             return {prefix.endpoint, path.substr(prefix.text.size())};
@@ -75,6 +77,8 @@ std::string_view allowed_methods(Endpoint endpoint) {
     switch (endpoint) {
     case Endpoint::publish:
         return "POST, OPTIONS";
+    case Endpoint::push:
+        return "GET, POST, DELETE, OPTIONS";
     case Endpoint::not_found:
         return "";
     default:

@@ -18,10 +18,12 @@ enum class Endpoint {
     index,            ///< GET /
     eventsource_page, ///< GET /eventsource.html
     websocket_page,   ///< GET /websocket.html
+    push_page,        ///< GET /push.html
     sse,              ///< GET /sse/{topic}
     stream,           ///< GET /stream/{topic}
     poll,             ///< GET /poll/{topic}
     publish,          ///< POST /publish/{topic}
+    push,             ///< /push/...: the mock Web Push service (push_service.hpp)
 };
 
 /// Where a request path leads.

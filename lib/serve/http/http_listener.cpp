@@ -102,6 +102,7 @@ struct HttpListener::Request {
     bool bad_length = false;
     bool chunked = false; ///< Any Transfer-Encoding (lws reads only Content-Length bodies).
     std::optional<std::string> last_event_id;
+    PushRequest push; ///< The headers the mock push service reads (no body yet).
 
     std::optional<std::string_view> arg(std::string_view name) const {
         for (const auto& [key, value] : args) {
@@ -177,6 +178,12 @@ HttpListener::Request HttpListener::read_request(lws* wsi) {
     }
     request.chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     request.last_event_id = custom_header(wsi, "last-event-id:");
+    request.push.host = request_header(wsi, WSI_TOKEN_HOST).value_or("");
+    request.push.content_encoding = request_header(wsi, WSI_TOKEN_HTTP_CONTENT_ENCODING);
+    request.push.authorization = request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    request.push.ttl = custom_header(wsi, "ttl:");
+    request.push.urgency = custom_header(wsi, "urgency:");
+    request.push.topic = custom_header(wsi, "topic:");
     return request;
 }
 
@@ -185,7 +192,8 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
     , m_lws(lws)
     , m_hub(hub)
     , m_options(options)
-    , m_heartbeat(loop) {
+    , m_heartbeat(loop)
+    , m_push(hub) {
     lws_protocols protocol{};
     protocol.name = k_protocol_name;
     protocol.callback = &HttpListener::callback;
@@ -385,7 +393,10 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         return reply(std::move(response));
     }
     const int wanted = route.endpoint == Endpoint::publish ? LWSHUMETH_POST : LWSHUMETH_GET;
-    if (request.method != wanted) {
+    const bool push_method =
+        route.endpoint == Endpoint::push &&
+        (request.method == LWSHUMETH_POST || request.method == LWSHUMETH_DELETE);
+    if (request.method != wanted && !push_method) {
         Response response =
             error_response(405, fmt::format("method not allowed: {} {} (allowed: {})",
                                             method_name(request.method), printable(path), allowed));
@@ -402,6 +413,8 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         return reply(page(eventsource_page()));
     case Endpoint::websocket_page:
         return reply(page(websocket_page()));
+    case Endpoint::push_page:
+        return reply(page(push_page()));
     default:
         break;
     }
@@ -419,6 +432,8 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         return held(wsi, start_poll(wsi, request, route.topic, reply));
     case Endpoint::publish:
         return start_publish(wsi, request, route.topic, reply);
+    case Endpoint::push:
+        return start_push(wsi, request, route.topic, reply);
     default:
         return reply(error_response(404, fmt::format("not found: {}", printable(path))));
     }
@@ -543,6 +558,39 @@ Next HttpListener::start_publish(lws* wsi, const Request& request, std::string_v
     m_exchanges.emplace(wsi,
                         std::make_unique<PublishExchange>(wsi, m_hub, std::string(topic),
                                                           std::move(event), m_options.max_body));
+    return Next::wait;
+}
+
+Next HttpListener::start_push(lws* wsi, const Request& request, std::string_view rest,
+                              const Replier& reply) {
+    const auto slash = rest.find('/');
+    const std::string_view id = rest.substr(0, slash);
+    const std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (request.method == LWSHUMETH_GET && tail == "/messages") {
+        return reply(m_push.messages(id));
+    }
+    if (request.method == LWSHUMETH_DELETE && tail.empty()) {
+        return reply(m_push.remove(id));
+    }
+    if (request.method != LWSHUMETH_POST || !tail.empty()) {
+        return reply(error_response(404, "not found: the push service has POST /push/subscribe, "
+                                         "POST and DELETE /push/{id}, GET /push/{id}/messages"));
+    }
+    if (request.bad_length || request.chunked) {
+        return reply.bad_request("send the body with a Content-Length");
+    }
+    const std::uint64_t length = request.content_length.value_or(0);
+    if (length > m_options.max_body) {
+        return reply(error_response(
+            413, fmt::format("payload too large: {} bytes, the limit is {} (--max-body)", length,
+                             m_options.max_body)));
+    }
+    const std::string push_id(id == "subscribe" ? std::string_view() : id);
+    if (length == 0) {
+        return answer_push(wsi, m_push, push_id, request.push, false);
+    }
+    m_exchanges.emplace(wsi, std::make_unique<PushExchange>(wsi, m_push, push_id, request.push,
+                                                            m_options.max_body));
     return Next::wait;
 }
 

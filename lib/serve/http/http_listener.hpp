@@ -7,6 +7,7 @@
 #include "serve/http/http_format.hpp"
 #include "serve/http/lws_context.hpp"
 #include "serve/http/pages.hpp"
+#include "serve/http/push_service.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
 
@@ -33,7 +34,8 @@ struct HttpListenerOptions {
 };
 
 /// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /websocket.html, /sse/{topic},
-/// /stream/{topic}, /poll/{topic}, POST /publish/{topic}; man/rtx-serve.1) as the default
+/// /stream/{topic}, /poll/{topic}, POST /publish/{topic}, the mock push service under /push/;
+/// man/rtx-serve.1) as the default
 /// protocol of an LwsContext, over the server's hub. Owns one Exchange per request that
 /// cannot be answered at once, keyed by its lws connection. Loop thread only.
 class HttpListener final : public Listener {
@@ -66,6 +68,7 @@ private:
     Next start_poll(lws* wsi, const Request& request, std::string_view topic, const Replier& reply);
     Next start_publish(lws* wsi, const Request& request, std::string_view topic,
                        const Replier& reply);
+    Next start_push(lws* wsi, const Request& request, std::string_view rest, const Replier& reply);
     int dispatch(lws* wsi, Next next);
     int forward(lws* wsi, Next (Exchange::*call)());
     void forget(lws* wsi);
@@ -89,6 +92,7 @@ private:
     std::vector<lws*> m_detach_soon;
     std::uint64_t m_detach_hook = 0;
     core::Timer m_heartbeat;
+    PushService m_push;
     bool m_shutting_down = false;
 };
 

@@ -60,6 +60,7 @@ published to a topic on any protocol reaches every subscriber of that topic.</p>
 <li><a href="/stream/tick">/stream/{{topic}}</a>: one message per line (<a href="/stream/tick?format=ndjson">?format=ndjson</a>, <code>?since=N</code>)</li>
 <li><a href="/poll/tick">/poll/{{topic}}?cursor=N</a>: long poll, JSON</li>
 <li><code>POST /publish/{{topic}}</code>: the body becomes one message (<code>?event=name</code>)</li>
+<li><a href="/push.html">/push.html</a>: a Web Push subscription on the mock push service (<code>POST /push/subscribe</code>, <code>POST /push/{{id}}</code>, <code>GET /push/{{id}}/messages</code>) and its notifications</li>
 </ul>
 <pre>curl -N http://HOST/sse/tick
 curl -d 'hello' http://HOST/publish/tick</pre>
@@ -149,6 +150,54 @@ document.getElementById('send').addEventListener('submit', (event) => {
   event.preventDefault();
   socket.send(document.getElementById('message').value);
 });
+</script>
+</body>
+</html>
+)html";
+}
+
+std::string_view push_page() {
+    return R"html(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>rtx serve: Web Push</title>
+<style>body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}pre{background:#eee;padding:.5em;min-height:2em;white-space:pre-wrap;word-break:break-all}</style>
+</head>
+<body>
+<h1>Web Push</h1>
+<p>A subscription on this server's mock push service: <span id="state">subscribing</span></p>
+<pre id="subscription"></pre>
+<p>Send to it (the key must be the pair of <code>?applicationServerKey=</code>, if given):</p>
+<pre id="command"></pre>
+<h2>Notifications</h2>
+<pre id="notifications"></pre>
+<script>
+const key = new URLSearchParams(location.search).get('applicationServerKey');
+const state = document.getElementById('state');
+const notifications = document.getElementById('notifications');
+window.received = [];
+fetch('/push/subscribe', {method: 'POST', body: key ? JSON.stringify({applicationServerKey: key}) : ''})
+  .then((response) => {
+    if (!response.ok) throw new Error('subscribe: ' + response.status);
+    return response.json();
+  })
+  .then((subscription) => {
+    window.subscription = subscription;
+    const text = JSON.stringify(subscription);
+    document.getElementById('subscription').textContent = text;
+    document.getElementById('command').textContent =
+      "rtx push send '" + text + "' --vapid-key KEY -m hello";
+    const id = subscription.endpoint.split('/').pop();
+    const source = new EventSource('/sse/push/' + id + '?lastEventId=0');
+    source.onopen = () => { state.textContent = 'listening'; };
+    source.onerror = () => { state.textContent = 'reconnecting'; };
+    source.onmessage = (event) => {
+      window.received.push(event.data);
+      notifications.textContent += event.data + '\n';
+    };
+  })
+  .catch((error) => { state.textContent = error.message; });
 </script>
 </body>
 </html>

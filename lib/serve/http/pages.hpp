@@ -30,4 +30,11 @@ std::string_view eventsource_page();
 /// window.received (the browser test reads it); window.send(text) sends a message.
 std::string_view websocket_page();
 
+/// GET /push.html (optionally ?applicationServerKey=KEY): a page whose script makes a
+/// subscription on the mock push service (POST /push/subscribe), shows its JSON and the
+/// `rtx push send` line to use it, and lists every notification as it arrives through
+/// `new EventSource('/sse/push/' + id + '?lastEventId=0')`, also in window.received. A
+/// constant: the query is read by the script.
+std::string_view push_page();
+
 } // namespace rtx::serve::http

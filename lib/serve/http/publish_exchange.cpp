@@ -38,16 +38,7 @@ PublishExchange::PublishExchange(lws* wsi, Hub& hub, std::string topic, std::str
     , m_max_body(max_body) {}
 
 Next PublishExchange::on_body(std::string_view bytes) {
-    if (m_body.size() + bytes.size() > m_max_body) {
-        Response response = error_response(
-            413,
-            fmt::format("request body too large: the limit is {} bytes (--max-body)", m_max_body));
-        response.close = true; // the rest of the body is never read
-        write_response(wsi(), response);
-        return Next::close;
-    }
-    m_body.append(bytes);
-    return Next::wait;
+    return collect_body(wsi(), m_body, bytes, m_max_body);
 }
 
 Next PublishExchange::on_body_complete() {
