@@ -634,14 +634,14 @@ class SessionHandOverTest(unittest.TestCase):
             conn.close()  # RST while pub keeps writing
 
         for i in range(cuts + 1):
-            conn = broker.accept()
-            self.expect(conn, 1)
-            conn.send(mqttraw.connack(4, session_present=i > 0))
-            timeline.append(f"{time.monotonic():.3f} connection {i} from port "
-                            f"{conn.sock.getpeername()[1]}: CONNACK sent")
-            if i == 0:
-                writer.start()
             try:
+                conn = broker.accept()
+                self.expect(conn, 1)
+                conn.send(mqttraw.connack(4, session_present=i > 0))
+                timeline.append(f"{time.monotonic():.3f} connection {i} from port "
+                                f"{conn.sock.getpeername()[1]}: CONNACK sent")
+                if i == 0:
+                    writer.start()
                 serve(conn, per_connection if i < cuts else None)
             except (TimeoutError, AssertionError) as failure:
                 timeline.append(f"{time.monotonic():.3f} connection {i}: {failure}")
