@@ -31,7 +31,7 @@ struct BenchOptions {
     std::string pattern;
     int qos = 0;
     std::size_t conns = 10;
-    double connect_rate = 0;
+    std::optional<double> connect_rate; ///< Unset: the default ramp (a window).
     std::string duration;
     std::uint64_t messages = 0;
     std::size_t size = 64;
@@ -202,10 +202,13 @@ bench::Plan resolve_plan(const BenchOptions& options) {
             "--topic '{}': a topic name without '/', '?', '#', '%' or spaces", options.topic));
     }
     plan.topic = options.topic;
-    if (!(options.connect_rate >= 0) || !std::isfinite(options.connect_rate)) {
-        throw core::UsageError("--connect-rate: must be 0 (all at once) or more");
+    if (options.connect_rate) {
+        if (!(*options.connect_rate >= 0) || !std::isfinite(*options.connect_rate)) {
+            throw core::UsageError("--connect-rate: must be 0 (all at once) or more");
+        }
+        plan.connect_rate = *options.connect_rate;
+        plan.connect_window = 0; // a fixed rate, or all at once: what was asked for
     }
-    plan.connect_rate = options.connect_rate;
     plan.messages = options.messages;
     if (!options.duration.empty()) {
         plan.duration = positive_duration_flag("--duration", options.duration);
@@ -361,8 +364,9 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
         ->capture_default_str()
         ->group(load);
     app->add_option("--connect-rate", options->connect_rate,
-                    "New connections per second during the ramp; 0: all at once")
-        ->capture_default_str()
+                    fmt::format("New connections per second during the ramp; 0: all at once "
+                                "(default: as fast as they open, at most {} connecting at once)",
+                                bench::k_default_connect_window))
         ->group(load);
     app->add_option("-d,--duration", options->duration,
                     "How long to measure after the ramp (default 10s; with --messages: until "

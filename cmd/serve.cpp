@@ -112,7 +112,9 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
         throw core::UsageError("every listener is turned off: nothing to serve");
     }
 
-    core::raise_open_files_limit();
+    unsigned long open_files = core::raise_open_files_limit();
+    core::log_verbose("open-files limit {}, listen backlog {} (net.core.somaxconn)", open_files,
+                      serve::listen_backlog());
     core::Loop loop;
     serve::Server server(loop);
     auto started = server.start(serve_options);

@@ -221,7 +221,7 @@ complete -c rtx -n '__fish_seen_subcommand_from push' -l insecure -s k -d 'Do no
 complete -c rtx -n '__fish_seen_subcommand_from push' -l cacert -r -d 'Trust the CA certificates in this PEM file'
 complete -c rtx -n '__fish_seen_subcommand_from bench' -l help -s h -d 'Print this help message and exit'
 complete -c rtx -n '__fish_seen_subcommand_from bench' -l conns -s c -r -d 'Connections (echo) or subscribers (fan-out)'
-complete -c rtx -n '__fish_seen_subcommand_from bench' -l connect-rate -r -d 'New connections per second during the ramp; 0: all at once'
+complete -c rtx -n '__fish_seen_subcommand_from bench' -l connect-rate -r -d 'New connections per second during the ramp; 0: all at once (default: as fast as they open, at most 128 connecting at once)'
 complete -c rtx -n '__fish_seen_subcommand_from bench' -l duration -s d -r -d 'How long to measure after the ramp (default 10s; with --messages: until they are done)'
 complete -c rtx -n '__fish_seen_subcommand_from bench' -l messages -s n -r -d 'Messages to send (echo) or publish (fan-out) in total'
 complete -c rtx -n '__fish_seen_subcommand_from bench' -l size -s s -r -d 'Payload bytes per message, the 38-byte stamp included'

@@ -163,7 +163,13 @@ public:
         , m_quota(context.plan.quota(index))
         , m_builder(context.plan.payload_text, context.plan.size) {}
 
-    void begin() override {}
+    /// The ramp is over: an open connection starts sending (one that opens later starts
+    /// in opened()).
+    void begin() override {
+        if (m_connection && m_connection->is_open()) {
+            start_sending();
+        }
+    }
 
     void send_at(std::uint64_t intended_ns) override { send(intended_ns); }
 
@@ -182,6 +188,12 @@ private:
     }
 
     void opened() override {
+        if (m_context.recorder.sending()) {
+            start_sending();
+        }
+    }
+
+    void start_sending() {
         const Plan& plan = m_context.plan;
         if (!plan.open_model) {
             send(plan.now_ns());

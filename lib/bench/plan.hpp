@@ -30,6 +30,13 @@ std::string_view protocol_name(Protocol protocol);
 /// True for the protocols that only fan out (sse, stream, poll, mqtt); ws does both.
 bool is_fanout(Protocol protocol);
 
+/// The default ramp (no --connect-rate): connection attempts in flight at most. On this
+/// project's 2-core machine, 10,000 ws connections to the embedded server opened as fast
+/// with 32 or 128 in flight as with 1,024 (~2,000-2,800/s), with connect times of tens of
+/// milliseconds instead of hundreds; all at once, most timed out (docs/benchmarks.md).
+/// Over a 100 ms round trip, 128 in flight still open several hundred per second.
+inline constexpr std::size_t k_default_connect_window = 128;
+
 /// Everything one run needs, resolved from the command line: what to connect to, how many,
 /// how fast, for how long. Read-only once the run starts (shared by every worker thread).
 struct Plan {
@@ -49,7 +56,13 @@ struct Plan {
     /// Fan-out: subscribers and publishers are spread over this many topics (i % topics).
     std::size_t topics = 1;
     std::string topic = "bench"; ///< Topic name, or prefix ("bench-0", ...) with topics > 1.
-    double connect_rate = 0;     ///< New connections per second in total; 0: all at once.
+    /// The ramp's pace: new connections per second in total (a fixed rate); 0: not paced
+    /// by a rate (see connect_window).
+    double connect_rate = 0;
+    /// With connect_rate 0: first attempts in flight at most, over every worker, each
+    /// started when an earlier one settles, so the ramp goes as fast as the server
+    /// completes handshakes and never floods its listen backlog; 0: all at once.
+    std::size_t connect_window = k_default_connect_window;
     /// How long to measure, counted from the end of the connect ramp; 0 with messages > 0:
     /// until the messages are done.
     core::Duration duration{std::chrono::seconds(10)};

@@ -91,6 +91,14 @@ public:
         }
     }
 
+    /// For fields added after version 1: a report written before them has none, and
+    /// keeps the default.
+    template <typename T> void read_if_present(std::string_view key, T& out) {
+        if (m_object.is_object() && m_object.contains(key)) {
+            read(key, out);
+        }
+    }
+
     void read(std::string_view key, std::string& out) {
         if (const json* value = field(key)) {
             if (!value->is_string()) {
@@ -192,6 +200,9 @@ json to_json(const Report& report) {
         {"connections", report.connections},
         {"connections_failed", report.connections_failed},
         {"threads", report.threads},
+        {"connect_rate", report.connect_rate},
+        {"connect_window", report.connect_window},
+        {"ramp_seconds", report.ramp_seconds},
         {"publishers", report.publishers},
         {"subscribers", report.subscribers},
         {"duration_seconds", report.duration_seconds},
@@ -233,6 +244,9 @@ std::optional<std::string> from_json(const json& document, Report& report) {
     top.read("connections", report.connections);
     top.read("connections_failed", report.connections_failed);
     top.read("threads", report.threads);
+    top.read_if_present("connect_rate", report.connect_rate);
+    top.read_if_present("connect_window", report.connect_window);
+    top.read_if_present("ramp_seconds", report.ramp_seconds);
     top.read("publishers", report.publishers);
     top.read("subscribers", report.subscribers);
     top.read("duration_seconds", report.duration_seconds);
@@ -375,6 +389,9 @@ core::Result<Report> merge_reports(const std::vector<Report>& reports) {
         merged.connections += report.connections;
         merged.connections_failed += report.connections_failed;
         merged.threads += report.threads;
+        merged.connect_rate += report.connect_rate;
+        merged.connect_window += report.connect_window;
+        merged.ramp_seconds = std::max(merged.ramp_seconds, report.ramp_seconds);
         merged.publishers += report.publishers;
         merged.subscribers += report.subscribers;
         merged.duration_seconds = std::max(merged.duration_seconds, report.duration_seconds);
@@ -488,6 +505,26 @@ std::string load_model_text(const Report& report) {
     return "closed model: each connection sends its next message when the reply arrives";
 }
 
+/// How the connections were opened: "10000 in 3.52s (2.84k/s), at most 256 connecting at
+/// once (the default; --connect-rate for a fixed rate)".
+std::string ramp_text(const Report& report) {
+    std::string text = fmt::format("{} in {:.2f}s", report.connections, report.ramp_seconds);
+    if (report.ramp_seconds > 0) {
+        text += fmt::format(
+            " ({}/s)", format_count(static_cast<double>(report.connections) / report.ramp_seconds));
+    }
+    if (report.connect_rate > 0) {
+        return text +
+               fmt::format(", paced at {}/s (--connect-rate)", format_count(report.connect_rate));
+    }
+    if (report.connect_window > 0) {
+        return text + fmt::format(", at most {} connecting at once (the default; "
+                                  "--connect-rate for a fixed rate)",
+                                  report.connect_window);
+    }
+    return text + ", all at once (--connect-rate 0)";
+}
+
 std::string percentile_line(const Histogram& histogram) {
     if (histogram.count() == 0) {
         return "no samples";
@@ -545,8 +582,8 @@ std::string render_summary(const Report& report) {
         out += fmt::format(", {}, {}", counted(report.publishers, "publisher"),
                            counted(report.subscribers, "subscriber"));
     }
-    out +=
-        fmt::format("\n  duration      {:.2f}s, {}-byte messages\n", seconds, report.message_size);
+    out += fmt::format("\n  ramp          {}\n", ramp_text(report));
+    out += fmt::format("  duration      {:.2f}s, {}-byte messages\n", seconds, report.message_size);
     out += fmt::format("  sent          {} msgs  {} msg/s  {}  {}/s\n", report.messages_sent,
                        format_count(sent_per_second(report)),
                        format_bytes(static_cast<double>(report.bytes_sent)),

@@ -48,6 +48,13 @@ struct Report {
     std::uint64_t connections = 0; ///< Connections attempted.
     std::uint64_t connections_failed = 0; ///< Of those, never established.
     std::uint64_t threads = 0;
+    /// The ramp's pace: connections per second asked for; 0: none (see connect_window).
+    double connect_rate = 0;
+    /// Without a connect rate: connection attempts in flight at most (the default ramp);
+    /// 0 with connect_rate 0: all at once.
+    std::uint64_t connect_window = 0;
+    /// From the start of the run until every connection's first attempt ended.
+    double ramp_seconds = 0;
     std::uint64_t publishers = 0;  ///< fanout only.
     std::uint64_t subscribers = 0; ///< fanout only.
     double duration_seconds = 0;   ///< Measured time (warm-up excluded).

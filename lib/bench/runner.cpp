@@ -128,6 +128,7 @@ private:
             if (sum(&WorkerProgress::settled) < m_plan.connections) {
                 return;
             }
+            m_ramp_end_ns = now;
             // A poll subscriber opens only with its first answer, which needs a publish.
             if (sum(&WorkerProgress::opened) == 0 && m_plan.protocol != Protocol::poll) {
                 enter(Phase::drain, now); // nothing to measure
@@ -236,11 +237,14 @@ private:
         }
         auto merged = merge_reports(reports);
         Report report = merged ? std::move(merged.value()) : Report{};
-        std::uint64_t start =
-            m_plan.messages > 0 && !m_plan.fanout ? m_run_start_ns : m_measure_start_ns;
+        // Nothing is sent before the ramp's end: the measured time starts there.
+        std::uint64_t start = m_measure_start_ns;
         std::uint64_t end = m_measure_end_ns != 0 ? m_measure_end_ns : m_plan.now_ns();
         report.duration_seconds =
             start != 0 && end > start ? static_cast<double>(end - start) / 1e9 : 0.0;
+        // A run cut short during the ramp: the ramp so far.
+        std::uint64_t ramp_end = m_ramp_end_ns != 0 ? m_ramp_end_ns : end;
+        report.ramp_seconds = static_cast<double>(ramp_end - m_run_start_ns) / 1e9;
         std::uint64_t expected_deliveries = report.messages_sent;
         if (m_plan.fanout) {
             expected_deliveries = 0;
@@ -269,6 +273,7 @@ private:
     Phase m_phase = Phase::ramp;
     std::uint64_t m_run_start_ns = 0;
     std::uint64_t m_phase_start_ns = 0;
+    std::uint64_t m_ramp_end_ns = 0; ///< When every connection's first attempt had ended.
     std::uint64_t m_measure_start_ns = 0;
     std::uint64_t m_measure_end_ns = 0;
     std::uint64_t m_tick = 0;
@@ -279,60 +284,75 @@ private:
 
 } // namespace
 
+core::Result<std::unique_ptr<EmbeddedServer>> Runner::start_embedded_server(bool own_process) {
+    serve::ServeOptions options;
+    options.tcp_port = 0;
+    options.http_port = 0;
+    // The MQTT listener on a free port too: the default 1883 may be taken (a broker).
+    options.mqtt_port = 0;
+    options.max_subscribers =
+        std::max<std::size_t>(options.max_subscribers, 2 * m_plan.connections + 16);
+    options.ws_max_connections =
+        std::max<std::size_t>(options.ws_max_connections, m_plan.connections + 16);
+    // The listener the run connects to: its URL becomes the target.
+    const char* endpoint = "http";
+    if (m_plan.protocol == Protocol::tcp) {
+        endpoint = "tcp-echo";
+    } else if (m_plan.protocol == Protocol::ws && !m_plan.fanout) {
+        endpoint = "ws-echo";
+    } else if (m_plan.protocol == Protocol::mqtt) {
+        endpoint = "mqtt";
+    }
+    auto started = own_process ? EmbeddedServer::start_process(options, endpoint)
+                               : EmbeddedServer::start_thread(options, endpoint);
+    if (!started) {
+        return started.error();
+    }
+    std::string url = started.value()->url();
+    if (m_plan.protocol == Protocol::ws) {
+        url = replace_scheme(url, "ws"); // fan-out: the http base URL, as ws://
+    } else if (m_plan.protocol == Protocol::mqtt) {
+        url = replace_scheme(url, "tcp");
+    }
+    auto parsed = core::parse_url(url, "tcp");
+    if (!parsed) {
+        return parsed.error();
+    }
+    m_plan.target = parsed.value();
+    core::log_verbose("embedded rtx serve at {}", url);
+    return started;
+}
+
 Runner::Runner(Plan plan, bool live)
     : m_plan(std::move(plan))
     , m_live(live) {}
 
 core::Result<RunResult> Runner::run() {
     const bool embedded = m_plan.target.host.empty();
-    unsigned long needed = m_plan.connections + m_plan.publishers + 64;
-    if (embedded) {
-        needed += m_plan.connections + m_plan.publishers; // the server's side of each
-    }
-    unsigned long limit = raise_open_files(needed);
-    if (limit < needed) {
+    // Each process's descriptors: one per connection and publisher, and a margin for the
+    // loops, the lws contexts, stdio and the report files.
+    const unsigned long one_side = m_plan.connections + m_plan.publishers + 64;
+    const unsigned long both_sides = one_side + m_plan.connections + m_plan.publishers;
+    unsigned long limit = raise_open_files(embedded ? both_sides : one_side);
+    // The embedded server shares bench's fd table when it fits, else it takes its own.
+    const bool own_process = embedded && limit < both_sides;
+    if (limit < one_side) {
         core::log_info("warning: the open-files limit is {} and this run needs about {}; "
                        "connections past it will fail (ulimit -Hn)",
-                       limit, needed);
+                       limit, one_side);
     }
     std::unique_ptr<EmbeddedServer> server;
     if (embedded) {
-        serve::ServeOptions options;
-        options.tcp_port = 0;
-        options.http_port = 0;
-        // The MQTT listener on a free port too: the default 1883 may be taken (a broker).
-        options.mqtt_port = 0;
-        options.max_subscribers =
-            std::max<std::size_t>(options.max_subscribers, 2 * m_plan.connections + 16);
-        options.ws_max_connections =
-            std::max<std::size_t>(options.ws_max_connections, m_plan.connections + 16);
-        auto started = EmbeddedServer::start(options);
+        auto started = start_embedded_server(own_process);
         if (!started) {
             return started.error();
         }
         server = std::move(started.value());
-        std::string url;
-        switch (m_plan.protocol) {
-        case Protocol::tcp:
-            url = server->url("tcp-echo");
-            break;
-        case Protocol::ws:
-            url =
-                m_plan.fanout ? replace_scheme(server->url("http"), "ws") : server->url("ws-echo");
-            break;
-        case Protocol::mqtt:
-            url = replace_scheme(server->url("mqtt"), "tcp");
-            break;
-        default:
-            url = server->url("http");
-            break;
+        if (own_process) {
+            core::log_verbose("the open-files limit {} cannot hold both ends of {} connections "
+                              "in one process: the embedded rtx serve runs in its own",
+                              limit, m_plan.connections);
         }
-        auto parsed = core::parse_url(url, "tcp");
-        if (!parsed) {
-            return parsed.error();
-        }
-        m_plan.target = parsed.value();
-        core::log_verbose("embedded rtx serve at {}", url);
     }
     m_plan.epoch = std::chrono::steady_clock::now();
     Control control(m_plan, m_live);

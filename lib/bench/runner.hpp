@@ -4,9 +4,12 @@
 #include "bench/report.hpp"
 #include "core/error.hpp"
 
+#include <memory>
 #include <optional>
 
 namespace rtx::bench {
+
+class EmbeddedServer;
 
 /// How a run ended.
 struct RunResult {
@@ -28,6 +31,10 @@ public:
     core::Result<RunResult> run();
 
 private:
+    /// Starts the embedded server (on a thread, or in a child process when `own_process`)
+    /// and points the plan's target at the endpoint the run needs.
+    core::Result<std::unique_ptr<EmbeddedServer>> start_embedded_server(bool own_process);
+
     Plan m_plan;
     bool m_live;
 };

@@ -218,7 +218,13 @@ public:
         }
     }
     void record_disconnected() override { --m_open; }
-    void record_settled() override { m_progress.settled.fetch_add(1, std::memory_order_relaxed); }
+    void record_settled() override {
+        m_progress.settled.fetch_add(1, std::memory_order_relaxed);
+        if (m_in_flight > 0) {
+            --m_in_flight;
+            connect_within_window();
+        }
+    }
     void sender_done() override {
         ++m_senders_done;
         check_sending_done();
@@ -226,15 +232,21 @@ public:
 
 private:
     bool may_send() const {
-        // Echo connections send as soon as they open; publishers wait for the ramp's end.
-        return m_measuring || !m_plan.fanout;
+        // Nobody sends before the ramp's end: publishers, so that every subscriber is up
+        // for the first publish; echo connections, because a server echoing for the open
+        // connections at full speed (the closed model) answers the handshakes of the others
+        // late: with 10,000 ws connections the ramp took 106 s instead of a few.
+        return m_measuring;
     }
 
     void ramp() {
         if (m_plan.connect_rate <= 0) {
-            for (auto& client : m_clients) {
-                client->connect();
-            }
+            // This worker's share of the window (the shares add up to the whole); with no
+            // window, all at once.
+            m_window = m_plan.connect_window == 0
+                           ? m_clients.size()
+                           : std::max<std::size_t>(1, share(m_plan.connect_window));
+            connect_within_window();
             return;
         }
         // This worker's share of the rate, paced by a 10 ms timer: after t seconds,
@@ -253,6 +265,27 @@ private:
                 }
             },
             std::chrono::milliseconds(10));
+    }
+
+    /// Starts first attempts while fewer than m_window are in flight. A connect() may
+    /// settle at once (a failure, or poll, which settles on start) and call back here:
+    /// the outer call keeps going instead.
+    void connect_within_window() {
+        if (m_connecting) {
+            return;
+        }
+        m_connecting = true;
+        while (m_next_connect < m_clients.size() && m_in_flight < m_window) {
+            ++m_in_flight;
+            m_clients[m_next_connect++]->connect();
+        }
+        m_connecting = false;
+    }
+
+    /// This worker's part of `total` when it is split over the workers as the connections
+    /// are (the first total % threads workers take one more).
+    std::size_t share(std::size_t total) const {
+        return total / m_plan.threads + (m_index < total % m_plan.threads ? 1 : 0);
     }
 
     /// The curl multi handle of the subscriber with local index `local`: one per group of
@@ -297,6 +330,10 @@ private:
         r.arrival =
             m_plan.open_model ? (m_plan.arrival == Arrival::poisson ? "poisson" : "uniform") : "";
         r.threads = 1;
+        r.connect_rate = m_index == 0 ? m_plan.connect_rate : 0;
+        r.connect_window = m_plan.connect_rate <= 0 && m_plan.connect_window > 0
+                               ? std::max<std::size_t>(1, share(m_plan.connect_window))
+                               : 0;
         r.message_size = std::max(m_plan.size, k_stamp_size);
         std::uint64_t never_opened = 0;
         for (const auto& client : m_clients) {
@@ -323,8 +360,10 @@ private:
 
     void teardown() {
         // Clients before publishers before the curl multi they run on; the clock last, as
-        // clients stop their schedules when they close.
+        // clients stop their schedules when they close. Closing clients settle: a closed
+        // window keeps them from starting others.
         m_ramp.stop();
+        m_window = 0;
         m_probe.reset();
         m_senders.clear();
         m_clients.clear();
@@ -348,6 +387,9 @@ private:
     std::vector<std::unique_ptr<Sender>> m_publishers;
     std::vector<Sender*> m_senders; ///< Echo clients or publishers, by local sender index.
     std::size_t m_next_connect = 0;
+    std::size_t m_window = 0;    ///< Without a connect rate: first attempts in flight at most.
+    std::size_t m_in_flight = 0; ///< First attempts started and not yet settled.
+    bool m_connecting = false;   ///< connect_within_window() is on the stack.
     std::uint64_t m_started_ns = 0;
     bool m_measuring = false;
     bool m_sending = true;

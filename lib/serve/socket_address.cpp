@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <fstream>
+
 namespace rtx::serve {
 
 using core::Error;
@@ -23,6 +26,21 @@ std::string SocketAddress::authority() const {
                                                : fmt::format("{}:{}", host, port);
 }
 
+int listen_backlog() {
+    // Linux silently caps a listen backlog at net.core.somaxconn (4096 by default since
+    // 5.4; hosts that take many connections raise it). Asking for exactly that makes the
+    // accept queue as deep as this host allows; a fixed 4096 would stay at 4096 there.
+    static const int backlog = [] {
+        int value = 0;
+        std::ifstream file("/proc/sys/net/core/somaxconn");
+        if (!(file >> value) || value <= 0) {
+            value = k_fallback_backlog;
+        }
+        return std::min(value, 65535);
+    }();
+    return backlog;
+}
+
 core::Result<std::uint16_t> bind_and_listen(uv_tcp_t* handle, const SocketAddress& address,
                                             uv_connection_cb on_connection) {
     sockaddr_storage storage{};
@@ -38,7 +56,9 @@ core::Result<std::uint16_t> bind_and_listen(uv_tcp_t* handle, const SocketAddres
     if (int rc = uv_tcp_bind(handle, reinterpret_cast<const sockaddr*>(&storage), 0); rc != 0) {
         return fail(rc);
     }
-    if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 4096, on_connection); rc != 0) {
+    const int backlog = listen_backlog();
+    if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), backlog, on_connection);
+        rc != 0) {
         return fail(rc);
     }
     sockaddr_storage bound{};

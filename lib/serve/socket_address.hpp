@@ -21,7 +21,15 @@ struct SocketAddress {
     std::string authority() const;
 };
 
-/// Binds `handle` to `address` and listens; returns the actually bound port.
+/// The listen backlog where net.core.somaxconn cannot be read (the Linux default).
+inline constexpr int k_fallback_backlog = 4096;
+
+/// The backlog every listener asks for: net.core.somaxconn, the most Linux grants (read
+/// once per process).
+int listen_backlog();
+
+/// Binds `handle` to `address` and listens with listen_backlog(); returns the actually
+/// bound port.
 core::Result<std::uint16_t> bind_and_listen(uv_tcp_t* handle, const SocketAddress& address,
                                             uv_connection_cb on_connection);
 

@@ -183,6 +183,50 @@ class WsTest(unittest.TestCase):
         check(self, report, 2, 100)
 
 
+class HeadlineScaleTest(unittest.TestCase):
+    def test_embedded_ten_thousand_ws_connections_run_clean(self):
+        """`rtx bench ws --conns 10000` with no URL, the headline use: every connection opens
+        and nothing fails. Under an open-files limit of 15,000 (the ~20,100 descriptors of
+        both ends do not fit in one process, as on a host with 20,000) bench must run its
+        embedded server in a process of its own, and its default ramp must not start more
+        handshakes than the server completes (all at once, most of them timed out)."""
+        import resource
+        connections = 10000
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        limit = 15000 if hard == resource.RLIM_INFINITY else min(15000, hard)
+        if limit < connections + 200:
+            self.skipTest(f"the hard open-files limit {hard} cannot hold {connections} "
+                          "connections in one process")
+
+        def lower_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "report.json")
+            started = time.monotonic()
+            result = rtx("bench", "ws", "--conns", str(connections), "-d", "2s", "--json", path,
+                         timeout=120, preexec_fn=lower_limit)
+            elapsed = time.monotonic() - started
+            stderr = result.stderr.decode()
+            self.assertEqual(result.returncode, EXIT_OK, stderr)
+            with open(path) as f:
+                report = json.load(f)
+        summary = result.stdout.decode()
+        print(f"\n{summary}wall {elapsed:.1f}s")
+        self.assertNotIn("open-files limit", stderr)  # no warning: each side fits
+        self.assertEqual(report["connections"], connections)
+        self.assertEqual(report["connections_failed"], 0, summary)
+        self.assertEqual(report["errors"], {k: 0 for k in report["errors"]}, summary)
+        self.assertEqual(histogram_total(report["connect_time_us"]), connections)
+        self.assertGreater(report["messages_received"], 0)
+        self.assertEqual(report["lost"], 0)
+        # The summary says how the ramp went and what paced it.
+        self.assertEqual(report["connect_window"], 128)
+        self.assertGreater(report["ramp_seconds"], 0)
+        self.assertRegex(summary, r"ramp +10000 in [\d.]+s \([\d.k]+/s\), at most 128 "
+                                  r"connecting at once")
+
+
 class MqttTest(unittest.TestCase):
     def check(self, report, subscribers, messages):
         FanoutTest.check_all_delivered(self, report, subscribers, messages)

@@ -29,6 +29,8 @@ Report sample_report(std::uint64_t seed) {
     report.connections = 10;
     report.connections_failed = 1;
     report.threads = 2;
+    report.connect_window = 64;
+    report.ramp_seconds = 2.5 + static_cast<double>(seed) / 10;
     report.duration_seconds = 3.25;
     report.message_size = 64;
     report.messages_sent = 1600 + seed;
@@ -86,6 +88,18 @@ TEST_CASE("Report: JSON round trip is exact") {
         auto empty = parse_report_json(report_to_json_text(Report{}));
         REQUIRE(empty.ok());
         CHECK(*empty == Report{});
+    }
+    SUBCASE("a report written before the ramp fields reads with none") {
+        json document = json::parse(text);
+        for (const char* key : {"connect_rate", "connect_window", "ramp_seconds"}) {
+            document.erase(key);
+        }
+        auto older = parse_report_json(document.dump());
+        REQUIRE_MESSAGE(older.ok(), older.error().message);
+        Report expected = report;
+        expected.connect_window = 0;
+        expected.ramp_seconds = 0;
+        CHECK(*older == expected);
     }
 }
 
@@ -196,6 +210,8 @@ TEST_CASE("Report: merge_reports is exact") {
     CHECK(merged->rate == 1500);
     CHECK(merged->duration_seconds == 3.5);
     CHECK(merged->target == workers[0].target);
+    CHECK(merged->connect_window == 3 * 64);             // each worker's share of the window
+    CHECK(merged->ramp_seconds == doctest::Approx(2.8)); // the slowest worker's
 
     REQUIRE(merged->timeline.size() == 4);
     CHECK(merged->timeline[0].t_seconds == 1);
@@ -340,6 +356,20 @@ TEST_CASE("render_summary") {
         CHECK(summary.find("2 publishers, 8 subscribers") != std::string::npos);
         CHECK(summary.find("when the server acknowledged the previous one") != std::string::npos);
         CHECK(summary.find("lost 10, duplicates 4, reordered 0") != std::string::npos);
+    }
+    SUBCASE("the ramp: what paced it and how fast it went") {
+        CHECK(summary.find("ramp          10 in 2.60s (3.8/s), at most 64 connecting at "
+                           "once (the default; --connect-rate for a fixed rate)") !=
+              std::string::npos);
+        report.connect_window = 0;
+        report.connect_rate = 2000;
+        summary = render_summary(report);
+        CHECK(summary.find("10 in 2.60s (3.8/s), paced at 2000/s (--connect-rate)") !=
+              std::string::npos);
+        report.connect_rate = 0;
+        summary = render_summary(report);
+        CHECK(summary.find("10 in 2.60s (3.8/s), all at once (--connect-rate 0)") !=
+              std::string::npos);
     }
     SUBCASE("nothing measured") {
         summary = render_summary(Report{});
