@@ -26,6 +26,8 @@ std::span<const Command> commands() {
                 &setup_mqtt},
         Command{"ws", "WebSocket client for terminals and pipes: stdin -> messages -> stdout",
                 &setup_ws},
+        Command{"webrtc", "WebRTC data channel with manual signalling: stdin -> messages -> stdout",
+                &setup_webrtc},
         Command{"bench", "Load generator: many connections, latency percentiles, loss",
                 &setup_bench},
         Command{"serve", "Embedded local server: TCP echo, SSE, streaming, long-poll, publish",
