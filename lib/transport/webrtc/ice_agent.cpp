@@ -113,7 +113,8 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
                 self.connected = true;
                 self.callbacks.on_connected();
             } else if (state == NICE_COMPONENT_STATE_FAILED) {
-                self.callbacks.on_failed();
+                self.callbacks.on_failed(
+                    "ICE failed: no candidate pair answered connectivity checks");
             }
         });
     }
@@ -122,10 +123,20 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
                                  NiceCandidate* remote, gpointer data) {
         std::string local_text = describe(local);
         std::string remote_text = describe(remote);
-        static_cast<Impl*>(data)->post(
-            [local_text = std::move(local_text), remote_text = std::move(remote_text)](Impl& self) {
-                self.callbacks.on_selected_pair(local_text, remote_text);
-            });
+        std::string remote_address = canonical_ip(address_string(remote->addr));
+        static_cast<Impl*>(data)->post([local_text = std::move(local_text),
+                                        remote_text = std::move(remote_text),
+                                        remote_address = std::move(remote_address)](Impl& self) {
+            self.callbacks.on_selected_pair(local_text, remote_text);
+            // A peer-reflexive candidate (RFC 8445 section 7.3.1.3) is learned from a check
+            // the peer sent, not from its description, so the filter in set_remote never saw
+            // it: a pair on an address outside --ice-address is refused here.
+            if (!self.address_allowed(remote_address)) {
+                self.callbacks.on_failed(
+                    fmt::format("ICE selected the peer address {}, which is not an --ice-address",
+                                remote_address));
+            }
+        });
     }
 
     static void on_receive(NiceAgent*, guint, guint, guint length, gchar* buffer, gpointer data) {

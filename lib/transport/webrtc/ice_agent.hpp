@@ -15,8 +15,9 @@ struct IceCallbacks {
     std::function<void()> on_gathering_done;
     /// The one component has a working pair (libnice CONNECTED or READY); once.
     std::function<void()> on_connected;
-    /// Every candidate pair failed (RFC 8445 section 8.1.2: the check list is Failed).
-    std::function<void()> on_failed;
+    /// Every candidate pair failed (RFC 8445 section 8.1.2: the check list is Failed), or the
+    /// selected pair's remote address is not an allowed one; one line.
+    std::function<void(std::string reason)> on_failed;
     /// The pair libnice selected, as "ADDR:PORT typ T" for each side (for -v).
     std::function<void(std::string local, std::string remote)> on_selected_pair;
     /// One datagram received on the selected pair; the view is valid during the call.

@@ -108,9 +108,8 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         callbacks.on_connected = [this] {
             ice_connected();
         };
-        callbacks.on_failed = [this] {
-            fail(core::ExitCode::connect_failed,
-                 "ICE failed: no candidate pair answered connectivity checks");
+        callbacks.on_failed = [this](std::string reason) {
+            fail(core::ExitCode::connect_failed, std::move(reason));
         };
         callbacks.on_selected_pair = [](const std::string& local_pair,
                                         const std::string& remote_pair) {
