@@ -209,8 +209,11 @@ class WebrtcPeers(unittest.TestCase):
         self.assertIn('"protocol":"webrtc"', messages[0])
         self.assertIn('"payload":"one"', messages[0])
         self.assertIn('"payload":"two"', messages[1])
+        # --count closes the channel the way a peer expects: the echo side sees a clean close
+        # (before, rtx exited at once and the peer saw the association aborted: exit 7).
+        self.assertEqual(answerer.finish(), EXIT_OK, answerer.stderr_text())
+        self.assertIn("webrtc: the peer closed the data channel", answerer.stderr_text())
         answerer.proc.stdin.close()
-        answerer.finish()
 
     def test_remote_candidates_off_loopback_are_dropped(self):
         offerer = self.peer("offer")

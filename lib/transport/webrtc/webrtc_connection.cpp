@@ -19,6 +19,8 @@ namespace {
 
 // RFC 8841 section 5: the SCTP port in a=sctp-port; browsers use 5000 and so do we.
 constexpr std::uint16_t k_sctp_port = 5000;
+// close(): how long to wait for the peer to reset its side of the channel.
+constexpr auto k_close_linger = std::chrono::seconds(2);
 
 std::uint64_t random_session_id() {
     std::uint64_t value = 0;
@@ -421,10 +423,20 @@ void WebrtcConnection::close() {
     if (impl.ended) {
         return;
     }
-    if (impl.open) {
-        impl.sctp->close_channel(impl.stream);
+    if (!impl.open) {
+        impl.end(CloseInfo{});
+        return;
     }
-    impl.end(CloseInfo{});
+    // Close as the peer expects (RFC 8831 section 6.7: reset our stream, wait for its reset),
+    // so that it ends cleanly instead of seeing the association aborted when we exit; but
+    // not for longer than k_close_linger.
+    impl.finish_requested = true;
+    impl.sctp->close_channel(impl.stream);
+    impl.deadline.start(k_close_linger, [&impl] {
+        CloseInfo info;
+        info.reason = "webrtc: the peer did not close its side in time";
+        impl.end(std::move(info));
+    });
 }
 
 bool WebrtcConnection::is_open() const {
