@@ -198,7 +198,8 @@ class WebrtcPeers(unittest.TestCase):
         self.assertEqual(answerer.stdout, payload)
 
     def test_json_records_and_count(self):
-        offerer = self.peer("offer", "--json", "--count", "2")
+        offerer = self.peer("offer", "--json", "--count", "2", "--label", "chat",
+                            "--protocol", "p1")
         answerer = self.peer("answer", "--echo")
         self.signal(offerer, answerer)
         offerer.feed(b"one\ntwo\n")
@@ -213,6 +214,9 @@ class WebrtcPeers(unittest.TestCase):
         # (before, rtx exited at once and the peer saw the association aborted: exit 7).
         self.assertEqual(answerer.finish(), EXIT_OK, answerer.stderr_text())
         self.assertIn("webrtc: the peer closed the data channel", answerer.stderr_text())
+        # DATA_CHANNEL_OPEN carried the offerer's label and protocol (RFC 8832 section 5.1).
+        self.assertIn('channel open: stream 1, label "chat", protocol "p1"',
+                      answerer.stderr_text())
         answerer.proc.stdin.close()
 
     def test_remote_candidates_off_loopback_are_dropped(self):
@@ -281,6 +285,20 @@ class WebrtcPeers(unittest.TestCase):
         self.assertEqual(offerer.finish(), EXIT_TIMEOUT, offerer.stderr_text())
         self.assertIn("rtx: error: timed out after 3s", offerer.stderr_text())
         self.assertEqual(offerer.stdout, b"")
+
+    def test_usage_errors(self):
+        for args, message in [
+                ((), "give one of --offer or --answer"),
+                (("--answer", "--label", "x"), "--label and --protocol belong to --offer"),
+                (("--offer", "--reconnect"), "--reconnect"),
+                (("--offer", "--sdp-in", os.path.join(self.workdir, "missing")),
+                 "--sdp-in"),
+        ]:
+            result = subprocess.run([RTX, "webrtc", *args], capture_output=True, timeout=WAIT,
+                                    stdin=subprocess.DEVNULL)
+            self.assertEqual(result.returncode, 2, (args, result.stderr))
+            self.assertIn(message, result.stderr.decode(), args)
+            self.assertEqual(result.stdout, b"")
 
     def test_bad_remote_description(self):
         answerer = self.peer("answer")
