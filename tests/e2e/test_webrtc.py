@@ -18,6 +18,11 @@ import unittest
 
 from rtxtest import EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, RTX
 
+# werift (npm) as an independent peer: WERIFT_DIR names a directory whose node_modules holds
+# it (`npm install werift` there); without it that test is skipped.
+WERIFT_DIR = os.environ.get("WERIFT_DIR", "")
+WERIFT_PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "werift_peer.mjs")
+
 EXIT_PROTOCOL = 6
 WAIT = 60  # generous: a loaded 2-core machine, and sanitizer builds
 
@@ -285,6 +290,42 @@ class WebrtcPeers(unittest.TestCase):
         self.assertEqual(offerer.finish(), EXIT_TIMEOUT, offerer.stderr_text())
         self.assertIn("rtx: error: timed out after 3s", offerer.stderr_text())
         self.assertEqual(offerer.stdout, b"")
+
+    @unittest.skipUnless(os.path.isdir(os.path.join(WERIFT_DIR, "node_modules", "werift")),
+                         "WERIFT_DIR with node_modules/werift not set")
+    def test_werift_answers_and_echoes(self):
+        offerer = self.peer("offer", "--count", "2", "--label", "to-werift")
+        answer_path = os.path.join(self.workdir, "werift.answer")
+        werift = subprocess.Popen(["node", WERIFT_PEER, offerer.sdp_out, answer_path],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  env={**os.environ, "WERIFT_DIR": WERIFT_DIR})
+        try:
+            deadline = time.monotonic() + WAIT
+            while not (os.path.exists(answer_path) and
+                       open(answer_path, "rb").read().endswith(b"\n")):
+                if time.monotonic() > deadline or werift.poll() is not None:
+                    werift.kill()
+                    self.fail("werift wrote no answer: " + werift.communicate()[1].decode())
+                time.sleep(0.05)
+            answer = base64.b64decode(open(answer_path, "rb").read()).decode()
+            offerer.give(answer)
+            big = b"w" * 60000  # werift announces a=max-message-size:65536
+            offerer.feed(b"hello werift\n" + big + b"\n")
+            self.assertEqual(offerer.finish(), EXIT_OK, offerer.stderr_text())
+            self.assertEqual(offerer.stdout, b"hello werift\n" + big + b"\n")
+            self.assertEqual(werift.wait(timeout=WAIT), 0)
+            err = werift.stderr.read().decode()
+            self.assertIn('werift: channel "to-werift" open', err)
+            self.assertIn("werift: channel closed", err)
+            pairs = re.findall(r"ICE selected pair (\S+) typ \S+ <-> (\S+) typ",
+                               offerer.stderr_text())
+            self.assertTrue(pairs and all(a.startswith("127.0.0.1:") and b.startswith("127.0.0.1:")
+                                          for a, b in pairs), pairs)
+        finally:
+            if werift.poll() is None:
+                werift.kill()
+                werift.wait()
+            werift.stderr.close()
 
     def test_usage_errors(self):
         for args, message in [
