@@ -83,6 +83,13 @@ tar -C "$root" -xf "$base"
 # for apt, and the machine's apt sources (debootstrap wrote only the main suite).
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The machine's trust anchors, for npm only (npm ci of tests/push and tests/webrtc): where the
+# registry is reached through a TLS-inspecting egress proxy, its CA is in the host's bundle.
+# Like resolv.conf this is the machine's network path, not a package; apt uses plain http.
+host_ca=/etc/ssl/certs/ca-certificates.crt
+if [[ -s "$host_ca" ]]; then
+  cp "$host_ca" "$root/etc/rtx-host-ca.crt"
+fi
 cat >"$root/etc/apt/sources.list" <<EOF
 deb $mirror $suite main
 deb $mirror $suite-updates main
@@ -107,7 +114,11 @@ git clone -q --no-local "$repo" "$root/root/rtx"
 git -C "$root/root/rtx" checkout -q "$commit"
 
 in_chroot() {
-  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  local ca=()
+  if [[ -s "$root/etc/rtx-host-ca.crt" ]]; then
+    ca=(NPM_CONFIG_CAFILE=/etc/rtx-host-ca.crt)
+  fi
+  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb "${ca[@]}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash -c "cd /root/rtx && $1"
 }
