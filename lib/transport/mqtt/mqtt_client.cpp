@@ -254,10 +254,9 @@ struct MqttClient::Impl {
     void create_client(const std::shared_ptr<Impl>& self);
     /// Retires the Paho client of the last connection and makes a fresh one (see attempt()).
     void renew_client(const std::shared_ptr<Impl>& self);
-    /// Destroys retired Paho clients that are done; a client whose write failed is kept.
-    /// `settled`: a later client has connected (or none will), so a retired client that
-    /// was connected has recorded any failed write by now.
-    void reap_retired(bool settled);
+    /// Destroys retired Paho clients that never connected; one that did is kept (see the
+    /// definition: destroying it can free memory Paho no longer owns).
+    void reap_retired();
     ::mqtt::connect_options connect_options() const;
     /// Hands the message to Paho, or holds it while Paho has k_max_handed messages (or
     /// has already seen the connection drop).
@@ -370,7 +369,7 @@ public:
         }
         m_impl->paho->ever_connected = true;
         m_impl->session_resumed(session_present);
-        m_impl->reap_retired(true);
+        m_impl->reap_retired();
         m_stats.connect_time = std::chrono::duration_cast<core::Duration>(
             std::chrono::steady_clock::now() - m_impl->connect_started);
         const auto& subs = m_impl->options.subscriptions;
@@ -890,7 +889,7 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
         // Paho refuses while one of its callbacks runs; the generation check drops it.
     }
     retired.push_back(std::move(paho));
-    reap_retired(false); // those that never connected (a broker that stays away)
+    reap_retired(); // those that never connected (a broker that stays away)
     if (store) {
         resend_if_session_lost = store->sent_payloads(options.version);
     }
@@ -914,22 +913,25 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
     create_client(self);
 }
 
-void MqttClient::Impl::reap_retired(bool settled) {
-    // Settled: a later client is connected, so Paho's send thread has processed that
-    // connect since, and a failed write of a retired client has been recorded by now
-    // (is_connected() also takes Paho's lock). A client that never connected never wrote.
-    static auto* kept_forever = new std::vector<std::unique_ptr<PahoClient>>(); // see below
+void MqttClient::Impl::reap_retired() {
+    // A client that was ever connected is never destroyed. Paho C 1.3.12 can hold
+    // publications whose payload and topic it has already freed, not only after a failed
+    // write (write_failed): MQTTAsync_destroy of a retired client whose writes all succeeded
+    // then frees them a second time (its trace says "Failed to remove heap item" at
+    // MQTTProtocolClient.c 302 and 307). Its heap tracker catches a second free only while
+    // the address is unused; once the block belongs to someone else, it frees that live
+    // block instead: the current client's payloads, or the socket module's poll array, after
+    // which Paho loses the next connection's socket and its CONNACK or drop never reaches
+    // rtx. A client that never connected never wrote, so it holds nothing freed. A kept
+    // client costs a few KiB and the messages it held, once per drop; reachable, so no leak
+    // report either.
+    static auto* kept_forever = new std::vector<std::unique_ptr<PahoClient>>();
     for (auto it = retired.begin(); it != retired.end();) {
         PahoClient& r = **it;
-        bool still_connected = r.client->is_connected();
-        if (!settled && r.ever_connected) {
-            ++it;
-        } else if (r.write_failed) {
-            // Destroying it would free Paho's dangling topic a second time. It costs a few
-            // KiB, once per failed write; reachable, so no leak report either.
+        if (r.ever_connected || r.write_failed) {
             kept_forever->push_back(std::move(*it));
             it = retired.erase(it);
-        } else if (!still_connected) {
+        } else if (!r.client->is_connected()) {
             it = retired.erase(it); // ~PahoClient: MQTTAsync_destroy
         } else {
             ++it;
@@ -1135,7 +1137,7 @@ MqttClient::MqttClient(core::Loop& loop, MqttOptions options)
 }
 
 MqttClient::~MqttClient() {
-    // Stop Paho's threads from posting first, then destroy the clients (MQTTAsync_destroy).
+    // Stop Paho's threads from posting first, then retire the clients (reap_retired).
     m_impl->bridge->detach();
     if (m_impl->paho) {
         try {
@@ -1144,9 +1146,9 @@ MqttClient::~MqttClient() {
             // Paho refuses while a callback runs; the detached bridge already drops it.
         }
     }
-    // Retired like the others, so that a client whose write failed is not destroyed either.
+    // Retired like the others: a client that was connected is not destroyed either.
     m_impl->retired.push_back(std::move(m_impl->paho));
-    m_impl->reap_retired(true);
+    m_impl->reap_retired();
 }
 
 std::unique_ptr<Connection> MqttClient::attempt(Handler& handler, std::uint64_t id) {
