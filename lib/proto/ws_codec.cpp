@@ -131,6 +131,10 @@ std::optional<WsViolation> WsReader::feed(std::string_view bytes, WsReaderEvents
                     return violation(1009, "a message over the size limit");
                 }
             }
+            if (m_options.masked) {
+                std::memcpy(m_mask, m_header + m_header_needed - 4, 4);
+                m_mask_offset = 0;
+            }
             m_header_size = 0;
             m_header_needed = 2;
             m_in_payload = true;
@@ -145,7 +149,8 @@ std::optional<WsViolation> WsReader::feed(std::string_view bytes, WsReaderEvents
         }
         const std::size_t take =
             static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), m_payload_left));
-        if (auto bad = on_payload(bytes.substr(0, take), events)) {
+        const std::string_view piece = bytes.substr(0, take);
+        if (auto bad = on_payload(m_options.masked ? unmask(piece) : piece, events)) {
             return bad;
         }
         bytes.remove_prefix(take);
@@ -168,8 +173,12 @@ std::optional<WsViolation> WsReader::on_header() {
     if (first & 0x30) {
         return violation(1002, "reserved bits RSV2/RSV3 set (no extension defines them)");
     }
-    if (m_header[1] & 0x80) {
+    const bool masked = (m_header[1] & 0x80) != 0;
+    if (masked && !m_options.masked) {
         return violation(1002, "a masked frame (a server must not mask, RFC 6455 section 5.1)");
+    }
+    if (!masked && m_options.masked) {
+        return violation(1002, "an unmasked frame (a client must mask, RFC 6455 section 5.1)");
     }
     switch (m_opcode) {
     case ws_opcode::continuation:
@@ -211,6 +220,29 @@ std::optional<WsViolation> WsReader::on_header() {
         return violation(1002, "reserved opcode " + std::to_string(m_opcode));
     }
     return std::nullopt;
+}
+
+std::string_view WsReader::unmask(std::string_view piece) {
+    m_unmasked.resize(piece.size());
+    // Eight bytes at a time with the key rotated to this piece's offset in the frame.
+    unsigned char key8[8];
+    for (int i = 0; i < 8; ++i) {
+        key8[i] = m_mask[(m_mask_offset + static_cast<std::uint64_t>(i)) & 3];
+    }
+    std::uint64_t key = 0;
+    std::memcpy(&key, key8, 8);
+    std::size_t i = 0;
+    for (; i + 8 <= piece.size(); i += 8) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, piece.data() + i, 8);
+        word ^= key;
+        std::memcpy(m_unmasked.data() + i, &word, 8);
+    }
+    for (; i < piece.size(); ++i) {
+        m_unmasked[i] = static_cast<char>(static_cast<unsigned char>(piece[i]) ^ key8[i & 7]);
+    }
+    m_mask_offset += piece.size();
+    return m_unmasked;
 }
 
 std::optional<WsViolation> WsReader::take_message_bytes(std::string_view bytes) {
@@ -323,22 +355,36 @@ std::optional<WsViolation> WsReader::on_frame_end(WsReaderEvents& events) {
 
 // --- writing ---------------------------------------------------------------------------------
 
-void append_ws_frame(std::string& out, int opcode, std::string_view payload, bool fin, bool rsv1,
-                     std::uint32_t mask_key) {
+namespace {
+
+void append_frame_header(std::string& out, int opcode, std::uint64_t size, bool fin, bool rsv1,
+                         bool masked) {
+    const char mask_bit = masked ? static_cast<char>(0x80) : 0;
     out.push_back(static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | (opcode & 0x0F)));
-    const std::uint64_t size = payload.size();
     if (size < 126) {
-        out.push_back(static_cast<char>(0x80 | size));
+        out.push_back(static_cast<char>(mask_bit | static_cast<char>(size)));
     } else if (size <= 0xFFFF) {
-        out.push_back(static_cast<char>(0x80 | 126));
+        out.push_back(static_cast<char>(mask_bit | 126));
         out.push_back(static_cast<char>(size >> 8));
         out.push_back(static_cast<char>(size & 0xFF));
     } else {
-        out.push_back(static_cast<char>(0x80 | 127));
+        out.push_back(static_cast<char>(mask_bit | 127));
         for (int shift = 56; shift >= 0; shift -= 8) {
             out.push_back(static_cast<char>((size >> shift) & 0xFF));
         }
     }
+}
+
+} // namespace
+
+void append_ws_server_frame_header(std::string& out, int opcode, std::uint64_t payload_size,
+                                   bool fin, bool rsv1) {
+    append_frame_header(out, opcode, payload_size, fin, rsv1, false);
+}
+
+void append_ws_frame(std::string& out, int opcode, std::string_view payload, bool fin, bool rsv1,
+                     std::uint32_t mask_key) {
+    append_frame_header(out, opcode, payload.size(), fin, rsv1, true);
     const unsigned char key[4] = {
         static_cast<unsigned char>(mask_key >> 24), static_cast<unsigned char>(mask_key >> 16),
         static_cast<unsigned char>(mask_key >> 8), static_cast<unsigned char>(mask_key)};

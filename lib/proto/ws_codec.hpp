@@ -55,6 +55,9 @@ struct WsReaderOptions {
     /// The peer resets its compressor after each message (server_no_context_takeover for a
     /// client): our inflater starts over too.
     bool peer_no_context_takeover = false;
+    /// The reader is a server's: every frame must be masked (RFC 6455 section 5.1) and is
+    /// unmasked here. A client's reader refuses masked frames instead.
+    bool masked = false;
 };
 
 /// What a WsReader found, in the order it is in the byte stream: control frames that
@@ -72,11 +75,12 @@ public:
     virtual void on_ws_close(std::optional<int> code, std::string_view reason) = 0;
 };
 
-/// Parses the frames a WebSocket server sends to a client (RFC 6455 section 5), byte-exact
-/// and incremental: bytes may be fed in any split. Every rule a client must check is
-/// checked, and the first violation stops the reader:
+/// Parses the frames a WebSocket peer sends (RFC 6455 section 5): a server's frames to a
+/// client, or with WsReaderOptions::masked a client's to a server. Byte-exact and
+/// incremental: bytes may be fed in any split. Every rule a receiver must check is checked,
+/// and the first violation stops the reader:
 ///  - reserved bits (RSV1 only on the first frame of a message with permessage-deflate),
-///    reserved opcodes, masked frames (a server never masks, section 5.1);
+///    reserved opcodes, masking (a server never masks, a client always does, section 5.1);
 ///  - control frames fragmented or longer than 125 bytes (section 5.5), a close payload of
 ///    one byte, a close code no peer may send (1002) or a close reason that is not UTF-8;
 ///  - a continuation with no message started, a new message inside a fragmented one;
@@ -103,6 +107,7 @@ private:
     std::optional<WsViolation> on_payload(std::string_view piece, WsReaderEvents& events);
     std::optional<WsViolation> on_frame_end(WsReaderEvents& events);
     std::optional<WsViolation> take_message_bytes(std::string_view bytes);
+    std::string_view unmask(std::string_view piece);
 
     WsReaderOptions m_options;
     std::unique_ptr<Inflater> m_inflater;
@@ -113,6 +118,9 @@ private:
     int m_opcode = 0;
     bool m_fin = false;
     std::uint64_t m_payload_left = 0;
+    unsigned char m_mask[4] = {};  ///< The frame's masking key (masked readers).
+    std::uint64_t m_mask_offset = 0; ///< Payload bytes of the frame unmasked so far.
+    std::string m_unmasked;        ///< Scratch for the unmasked piece being parsed.
     std::string m_control;     ///< The payload of the control frame being read.
     bool m_in_message = false; ///< A data message is started and not finished.
     bool m_message_binary = false;
@@ -125,6 +133,11 @@ private:
 /// Appends one frame a client sends (RFC 6455 section 5.2): masked with `mask_key`.
 void append_ws_frame(std::string& out, int opcode, std::string_view payload, bool fin, bool rsv1,
                      std::uint32_t mask_key);
+
+/// Appends the header of one unmasked frame a server sends (RFC 6455 section 5.2) whose
+/// payload is `payload_size` bytes; the payload follows it on the wire as it is.
+void append_ws_server_frame_header(std::string& out, int opcode, std::uint64_t payload_size,
+                                   bool fin, bool rsv1);
 
 /// Compresses outgoing messages for permessage-deflate (RFC 7692 section 7.2.1): each one
 /// a raw deflate block flushed with Z_SYNC_FLUSH, its 00 00 FF FF tail removed.

@@ -10,6 +10,7 @@ import threading
 import time
 import unittest
 import urllib.request
+import zlib
 
 from rtxtest import EXIT_OK, RTX, Serve, read_line
 from wspeer import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Closed,
@@ -45,7 +46,9 @@ def publish(base, topic, payload):
         return json.loads(response.read())
 
 
-class EchoTest(unittest.TestCase):
+class OneServeTest(unittest.TestCase):
+    """Tests that share one rtx serve; connect() opens a raw peer on /echo (or `path`)."""
+
     @classmethod
     def setUpClass(cls):
         cls.serve = ServeWs().__enter__()
@@ -58,6 +61,9 @@ class EchoTest(unittest.TestCase):
         peer = WsPeer.connect(path or self.serve.echo(), **kwargs)
         self.addCleanup(peer.abort)
         return peer
+
+
+class EchoTest(OneServeTest):
 
     def test_endpoint_lines_share_the_http_port(self):
         http = self.serve.url("http")
@@ -168,9 +174,7 @@ class EchoTest(unittest.TestCase):
             "close code 999": (1002, [(OP_CLOSE, close_payload(999), True, 0)]),
             "close code 1005": (1002, [(OP_CLOSE, close_payload(1005), True, 0)]),
             "close code 2000": (1002, [(OP_CLOSE, close_payload(2000), True, 0)]),
-            # RFC 6455 section 8.1 fails the connection without naming a code; lws says 1002.
-            "close reason not UTF-8":
-                ((1002, 1007), [(OP_CLOSE, close_payload(1000, b"\xff"), True, 0)]),
+            "close reason not UTF-8": (1007, [(OP_CLOSE, close_payload(1000, b"\xff"), True, 0)]),
         }
         for name, (code, frames) in cases.items():
             with self.subTest(name):
@@ -201,6 +205,183 @@ class EchoTest(unittest.TestCase):
         self.assertIn("permessage-deflate", peer.response_headers["sec-websocket-extensions"])
         plain = self.connect()
         self.assertNotIn("sec-websocket-extensions", plain.response_headers)
+
+
+def deflate(payload, wbits=-15):
+    """permessage-deflate (RFC 7692 section 7.2.1): raw deflate, 00 00 FF FF removed."""
+    compressor = zlib.compressobj(wbits=wbits)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return data[:-4]
+
+
+class ServeConformanceTest(OneServeTest):
+    """The RFC 6455 / RFC 7692 rules of issue 13 for `rtx serve`'s /echo and /ws/{topic},
+    each with the exact bytes a raw peer sends in one write."""
+
+    def endpoints(self):
+        return (("echo", self.serve.echo()), ("topic", self.serve.topic("conformance")))
+
+    def frames_until_close(self, peer):
+        frames = []
+        while not frames or frames[-1].opcode != OP_CLOSE:
+            frames.append(peer.recv_frame())
+        return frames
+
+    def assert_fails(self, send, code, **kwargs):
+        """Sends `send` in one write; the server closes with `code` and, once the peer
+        answers its close, ends the TCP connection at once (not after lws's 5 s)."""
+        peer = self.connect(**kwargs)
+        peer.send_raw(send)
+        frames = self.frames_until_close(peer)
+        self.assertNotIn(OP_TEXT, [f.opcode for f in frames], "the bad message was echoed")
+        self.assertEqual(int.from_bytes(frames[-1].payload[:2], "big"), code)
+        answered = time.monotonic()
+        try:
+            peer.send_frame(OP_CLOSE, close_payload(code))
+        except OSError:
+            pass  # the server may have hung up already
+        self.assertTrue(peer.read_eof(timeout=10), "the server keeps the socket open")
+        return time.monotonic() - answered
+
+    def test_ping_burst_in_one_write_gets_a_pong_each_in_order(self):
+        for name, url in self.endpoints():
+            with self.subTest(name):
+                peer = self.connect(url)
+                peer.send_raw(b"".join(encode_frame(OP_PING, b"p%d" % i) for i in range(10)) +
+                              encode_frame(OP_CLOSE, close_payload(1000)))
+                frames = self.frames_until_close(peer)
+                self.assertEqual([f.payload for f in frames if f.opcode == OP_PONG],
+                                 [b"p%d" % i for i in range(10)])
+                self.assertTrue(peer.read_eof())
+
+    def test_ping_with_the_last_fragment_is_answered_before_the_echo(self):
+        peer = self.connect()
+        peer.send_frame(OP_TEXT, b"frag1 ", fin=False)
+        peer.send_raw(encode_frame(OP_PING, b"now") +
+                      encode_frame(OP_CONTINUATION, b"frag2", fin=True))
+        first, second = peer.recv_frame(), peer.recv_frame()
+        self.assertEqual([(f.opcode, f.payload) for f in (first, second)],
+                         [(OP_PONG, b"now"), (OP_TEXT, b"frag1 frag2")])
+
+    def test_after_the_peers_close_nothing_but_the_answer(self):
+        for name, url in self.endpoints():
+            with self.subTest(name):
+                peer = self.connect(url)
+                peer.send_raw(encode_frame(OP_CLOSE, close_payload(4001, b"bye")) +
+                              encode_frame(OP_TEXT, b"after close") + encode_frame(OP_PING, b"p") +
+                              encode_frame(0x3, b"even a bad frame"))
+                frames = self.frames_until_close(peer)
+                self.assertEqual([(f.opcode, f.payload) for f in frames],
+                                 [(OP_CLOSE, close_payload(4001))])
+                self.assertTrue(peer.read_eof(timeout=5))
+
+    def test_close_1002_ends_tcp_when_the_peer_answers_or_after_a_short_linger(self):
+        waited = self.assert_fails(encode_frame(0x3, b"x"), 1002)
+        self.assertLess(waited, 3, "lws waited 5 s for the close answer")
+        # A peer that never answers: the server hangs up by itself after its linger.
+        peer = self.connect()
+        peer.send_raw(encode_frame(0x3, b"x"))
+        self.assertEqual(peer.read_close(), 1002)
+        started = time.monotonic()
+        self.assertTrue(peer.read_eof(timeout=10))
+        self.assertLess(time.monotonic() - started, 4.5)
+
+    def test_invalid_utf8_fails_1007_even_inside_a_fragment(self):
+        invalid = {
+            "lone continuation": b"\x80", "truncated 2-byte": b"ab\xc3",
+            "truncated 3-byte": b"\xe2\x82", "truncated 4-byte": b"\xf0\x9f\x98",
+            "overlong /": b"\xc0\xaf", "overlong 3-byte": b"\xe0\x80\xaf",
+            "overlong 4-byte": b"\xf0\x80\x80\xaf", "surrogate D800": b"\xed\xa0\x80",
+            "surrogate DFFF": b"\xed\xbf\xbf", "above U+10FFFF": b"\xf4\x90\x80\x80",
+            "F5 lead byte": b"\xf5\x80\x80\x80", "FF byte": b"\xff",
+        }
+        for name, payload in invalid.items():
+            with self.subTest(name):
+                self.assert_fails(encode_frame(OP_TEXT, payload), 1007)
+        # Split across fragments; and found in the first fragment, without waiting for more.
+        self.assert_fails(encode_frame(OP_TEXT, b"ok \xf0\x9f", fin=False) +
+                          encode_frame(OP_CONTINUATION, b"\x98\x28"), 1007)
+        self.assert_fails(encode_frame(OP_TEXT, b"ok \xed\xa0\x80 more", fin=False), 1007)
+        # Inside a compressed message: found after inflating.
+        self.assert_fails(encode_frame(OP_TEXT, deflate(b"ok \xed\xa0\x80"), rsv=4), 1007,
+                          extensions="permessage-deflate")
+
+    def test_close_codes_and_reasons(self):
+        for bad in (0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535):
+            with self.subTest(code=bad):
+                self.assert_fails(encode_frame(OP_CLOSE, close_payload(bad)), 1002)
+        for reason in (b"\xff", b"ok\xc3", b"\xed\xa0\x80"):
+            with self.subTest(reason=reason):
+                self.assert_fails(encode_frame(OP_CLOSE, close_payload(1000, reason)), 1007)
+        for good in (1000, 1003, 1007, 1011, 1014, 3000, 4999):
+            with self.subTest(code=good):
+                self.assertEqual(self.connect().close(good, "é".encode()), good)
+
+    def test_reserved_bits_with_and_without_a_negotiated_extension(self):
+        self.assert_fails(encode_frame(OP_TEXT, deflate(b"x" * 100), rsv=4), 1002)
+        deflated = {"extensions": "permessage-deflate"}
+        self.assert_fails(encode_frame(OP_TEXT, b"ab", fin=False) +
+                          encode_frame(OP_CONTINUATION, b"c", rsv=4), 1002, **deflated)
+        self.assert_fails(encode_frame(OP_TEXT, b"bad", rsv=2), 1002, **deflated)
+        self.assert_fails(encode_frame(OP_PING, b"", rsv=4), 1002, **deflated)
+        # A compressed message split in fragments (RSV1 on the first only) is echoed.
+        peer = self.connect(**deflated)
+        text = b"compressed " * 200
+        body = deflate(text)
+        peer.send_raw(encode_frame(OP_TEXT, body[:10], fin=False, rsv=4) +
+                      encode_frame(OP_CONTINUATION, body[10:]))
+        frame = peer.recv_frame()
+        self.assertEqual(frame.rsv, 4)
+        self.assertEqual(zlib.decompressobj(wbits=-15).decompress(frame.payload + b"\0\0\xff\xff"),
+                         text)
+
+    def test_server_max_window_bits_and_no_context_takeover_are_honoured(self):
+        peer = self.connect(extensions="permessage-deflate; server_max_window_bits=9; "
+                                       "server_no_context_takeover")
+        # A repeat 1000 bytes back, and the same message three times: a compressor with a
+        # 15-bit window and context takeover would refer to both.
+        block = os.urandom(500).hex().encode()
+        text = block + block
+        for _ in range(3):
+            peer.send_text(text.decode())
+            frame = peer.recv_frame()
+            self.assertEqual(frame.rsv, 4)
+            # A fresh 9-bit inflater per message reads it: no distance beyond 512 bytes, no
+            # reference to an earlier message.
+            self.assertEqual(zlib.decompressobj(wbits=-9).decompress(frame.payload + b"\0\0\xff\xff"),
+                             text)
+
+    def test_unmasked_frame_from_a_client_is_1002(self):
+        self.assert_fails(encode_frame(OP_TEXT, b"unmasked", mask=False), 1002)
+
+    def test_frame_header_over_the_limit_is_1009_at_once(self):
+        with ServeWs("--ws-max-message", "1KiB") as serve:
+            peer = WsPeer.connect(serve.echo())
+            self.addCleanup(peer.abort)
+            started = time.monotonic()
+            peer.send_raw(bytes([0x82, 0xFF]) + (1 << 62).to_bytes(8, "big") + os.urandom(4))
+            self.assertEqual(peer.read_close(), 1009)
+            self.assertLess(time.monotonic() - started, 5)
+
+    def test_frames_sent_with_the_upgrade_request_are_refused(self):
+        # RFC 6455 section 4.1: a client waits for the 101 before it sends frames.
+        import socket as socketlib
+        port = int(self.serve.url("http").rsplit(":", 1)[1])
+        with socketlib.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         b"Sec-WebSocket-Version: 13\r\n\r\n" + encode_frame(OP_TEXT, b"early"))
+            data = b""
+            sock.settimeout(10)
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertIn(b" 101 ", data.split(b"\r\n", 1)[0])
+            self.assertNotIn(b"early", data)
+            body = data.split(b"\r\n\r\n", 1)[1]
+            self.assertEqual(body[:1], b"\x88")  # a close frame (1002), and TCP ends
 
 
 class PubSubTest(unittest.TestCase):

@@ -1,6 +1,7 @@
-// libFuzzer target for proto/ws_codec.hpp's WsReader: what a WebSocket server sends to rtx ws.
-// The first byte picks the session (permessage-deflate or not, the peer's context takeover, a
-// small or the default --max-message); the second a split position; the rest is the byte
+// libFuzzer target for proto/ws_codec.hpp's WsReader: what a WebSocket server sends to rtx ws,
+// or (masked) what a client sends to rtx serve. The first byte picks the session
+// (permessage-deflate or not, the peer's context takeover, a small or the default
+// --max-message, the server's masked reader); the second a split position; the rest is the byte
 // stream. Feeding it whole, in two pieces and byte by byte must give the same events and the
 // same violation; every text message and close reason must be valid UTF-8, no message may
 // pass the limit, nothing may follow the close frame, and a violation's code is one RFC 6455
@@ -94,6 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if ((data[0] & 4) != 0) {
         options.max_message = 64; // small enough that the fuzzer reaches the 1009 path
     }
+    options.masked = (data[0] & 8) != 0;
     std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
     const std::size_t split = data[1] % (input.size() + 1);
 

@@ -1,5 +1,5 @@
-// serve/ws/ws_rules: the RFC 6455 checks rtx serve makes itself, and the origin check;
-// proto/ws_codec: the frame reader and writer `rtx ws` uses after the handshake.
+// serve/ws/ws_rules: the origin check of rtx serve's upgrades; proto/ws_codec: the frame
+// reader and writer `rtx ws` and `rtx serve` use after the handshake.
 #include "proto/ws_codec.hpp"
 #include "serve/ws/ws_rules.hpp"
 
@@ -22,25 +22,13 @@ std::string close_payload(unsigned code, std::string reason = "") {
 } // namespace
 
 TEST_CASE("close codes a peer may send") {
-    for (unsigned code : {1000u, 1001u, 1002u, 1003u, 1007u, 1008u, 1009u, 1010u, 1011u, 1012u,
-                          1013u, 1014u, 3000u, 3999u, 4000u, 4999u}) {
-        CHECK(ws::valid_close_code(code));
+    for (int code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000,
+                     3999, 4000, 4999}) {
+        CHECK(rtx::proto::ws_close_code_allowed_on_wire(code));
     }
-    for (unsigned code :
-         {0u, 999u, 1004u, 1005u, 1006u, 1015u, 1016u, 1100u, 2000u, 2999u, 5000u, 65535u}) {
-        CHECK_FALSE(ws::valid_close_code(code));
+    for (int code : {0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
+        CHECK_FALSE(rtx::proto::ws_close_code_allowed_on_wire(code));
     }
-}
-
-TEST_CASE("close payloads") {
-    CHECK_FALSE(ws::close_payload_error(""));
-    CHECK_FALSE(ws::close_payload_error(close_payload(1000)));
-    CHECK_FALSE(ws::close_payload_error(close_payload(4001, "h\xc3\xa9 bye")));
-    CHECK(ws::close_payload_error("\x03") == 1002);
-    CHECK(ws::close_payload_error(close_payload(1005)) == 1002);
-    CHECK(ws::close_payload_error(close_payload(999, "x")) == 1002);
-    CHECK(ws::close_payload_error(close_payload(1000, "\xff")) == 1007);
-    CHECK(ws::close_payload_error(close_payload(1000, "\xc3")) == 1007); // cut character
 }
 
 TEST_CASE("origin check") {
@@ -215,4 +203,35 @@ TEST_CASE("ws writer and deflate: a masked frame, and a compressed message read 
         CHECK(!reader.feed(frame(0xC1, compressed), recorder));
         CHECK(recorder.events.back() == "text:" + text);
     }
+}
+
+TEST_CASE("ws reader, server side: masked frames are unmasked, unmasked ones are 1002") {
+    rtx::proto::WsReaderOptions options;
+    options.masked = true;
+    // RFC 6455 section 5.7's masked "Hello", then a masked ping split in two frames' worth of
+    // bytes, and a 300-byte masked binary message (the 16-bit length form).
+    std::string bytes("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);
+    rtx::proto::append_ws_frame(bytes, op::ping, "are you there", true, false, 0x01020304);
+    const std::string big(300, 'b');
+    rtx::proto::append_ws_frame(bytes, op::binary, big, true, false, 0xa5a55a5a);
+    const auto [events, code] = read_all(bytes, options);
+    CHECK(code == 0);
+    CHECK(events == std::vector<std::string>{"text:Hello", "ping:are you there", "binary:" + big});
+    CHECK(read_all(frame(0x81, "unmasked"), options).second == 1002);
+    // Invalid UTF-8 is found after unmasking.
+    std::string bad;
+    rtx::proto::append_ws_frame(bad, op::text, "ok \xed\xa0\x80", true, false, 0xdeadbeef);
+    CHECK(read_all(bad, options).second == 1007);
+}
+
+TEST_CASE("ws server frame header: the three length forms, unmasked") {
+    std::string out;
+    rtx::proto::append_ws_server_frame_header(out, op::text, 5, true, false);
+    CHECK(out == std::string("\x81\x05", 2));
+    out.clear();
+    rtx::proto::append_ws_server_frame_header(out, op::binary, 300, true, true);
+    CHECK(out == std::string("\xc2\x7e\x01\x2c", 4));
+    out.clear();
+    rtx::proto::append_ws_server_frame_header(out, op::binary, 70000, false, false);
+    CHECK(out == std::string("\x02\x7f\x00\x00\x00\x00\x00\x01\x11\x70", 10));
 }

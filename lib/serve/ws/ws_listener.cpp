@@ -1,19 +1,20 @@
 #include "serve/ws/ws_listener.hpp"
 
 #include "core/encoding.hpp"
-#include "core/fifo.hpp"
 #include "core/log.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/ws/ws_rules.hpp"
 
 #include <fmt/format.h>
 
+#include <openssl/ssl.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cstring>
+#include <chrono>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -25,13 +26,15 @@ namespace {
 constexpr std::string_view k_echo_path = "/echo";
 constexpr std::string_view k_topic_prefix = "/ws/";
 
-/// lws's LWS_WRITE_CLOSE, which its public header leaves out (value 4 in lws 4.1's
-/// private-lib-core.h, between LWS_WRITE_HTTP and LWS_WRITE_PING).
-constexpr auto k_write_close = static_cast<lws_write_protocol>(4);
+/// The close codes the endpoints send (RFC 6455 section 7.4.1).
+namespace ws_close {
+constexpr int going_away = 1001;
+constexpr int policy_violation = 1008;
+constexpr int internal_error = 1011;
+} // namespace ws_close
 
-/// Bytes handed to one lws_write: big enough that a 16 MiB message takes a few hundred
-/// writes, small enough that one connection never holds the loop for long.
-constexpr std::size_t k_write_chunk = 128 * 1024;
+/// How long a connection we close waits for the peer's answer (and its end of TCP).
+constexpr auto k_close_linger = std::chrono::seconds(2);
 
 /// Answers an HTTP request or refused upgrade and returns -1: lws closes the connection.
 int refuse(lws* wsi, unsigned status, std::string_view message) {
@@ -47,16 +50,11 @@ int refuse(lws* wsi, unsigned status, std::string_view message) {
     return -1;
 }
 
-/// The close frame lws sends when it closes the connection (`reason` at most 123 bytes).
-void set_close_reason(lws* wsi, lws_close_status code, std::string_view reason) {
-    std::string text(reason.substr(0, 123));
-    lws_close_reason(wsi, code, reinterpret_cast<unsigned char*>(text.data()), text.size());
-}
-
 } // namespace
 
-/// One WebSocket connection: its reassembly buffer, its send queue, its subscription.
-struct WsListener::Connection final : Subscriber {
+/// One WebSocket connection: its subscription, and once lws made the handshake, its session
+/// (our own framing, WsSession).
+struct WsListener::Connection final : Subscriber, WsSessionEvents {
     Connection(WsListener& listener, lws* connection)
         : owner(listener)
         , wsi(connection) {}
@@ -64,42 +62,42 @@ struct WsListener::Connection final : Subscriber {
     void on_hub_message(const std::shared_ptr<const HubMessage>& message) override {
         owner.enqueue(*this, message);
     }
+    void on_session_message(bool binary, std::string_view payload) override {
+        owner.on_message(*this, binary, payload);
+    }
+    void on_session_heard() override {
+        heard = true;
+        ping_outstanding = false;
+    }
+    void on_session_end() override { owner.release(*this); }
+
+    std::size_t queued_bytes() const {
+        return session ? session->queued_bytes() : early_bytes;
+    }
 
     WsListener& owner;
     lws* wsi;
-    /// The chunk being sent, with LWS_PRE bytes of room in front. One per connection:
-    /// with permessage-deflate lws goes on reading a written message from it after
-    /// lws_write returns, until it has deflated it all (the next WRITEABLE).
-    std::vector<unsigned char> write_buffer;
     Subscription subscription;
     std::string topic;
-    bool established = false;
-    /// permessage-deflate was offered, so lws has taken it on.
-    bool compressed = false;
-    // Receiving: the message being reassembled.
-    std::string received;
-    bool receiving = false;
-    bool received_binary = false;
-    /// The message came in one piece: no control frame (a ping lws answers from its own
-    /// WRITEABLE) arrived between its fragments.
-    bool received_whole = false;
-    bool reading_paused = false;
-    // Sending: whole messages, the front one sent up to `sent`.
-    core::Fifo<std::shared_ptr<const HubMessage>> queue;
-    /// /echo: the last message echoed, once nobody else holds it, reused for the next one
-    /// (its payload's capacity too): echoing does not allocate.
-    std::shared_ptr<HubMessage> spare;
-    std::size_t sent = 0;
-    std::size_t queued_bytes = 0;
-    // Keepalive: something came since the last ping timer tick; a ping is to be sent, or was
-    // sent and not answered yet.
+    /// The client's Sec-WebSocket-Extensions (with compression on): what it offered.
+    std::string deflate_offers;
+    /// lws parsed frames of this client before take_over() (see LWS_CALLBACK_RECEIVE).
+    bool early_frames = false;
+    /// lws answers a close that came before take_over(): the connection stays lws's.
+    bool lws_closing = false;
+    /// Our framing, from the first loop turn after the handshake (take_over()).
+    std::unique_ptr<WsSession> session;
+    /// Hub messages that came before the session started, and their bytes.
+    std::vector<std::shared_ptr<const HubMessage>> early;
+    std::size_t early_bytes = 0;
+    /// A close to begin as soon as the session starts (shutdown() came first).
+    std::optional<std::pair<int, std::string>> early_close;
+    /// The session ended: the socket is lws's again, to close.
+    bool released = false;
+    // Keepalive: something came since the last ping timer tick; a ping was sent and not
+    // answered yet.
     bool heard = true;
-    bool ping_due = false;
     bool ping_outstanding = false;
-    /// The peer's close frame came: what follows it is ignored (RFC 6455 section 5.5.1).
-    bool peer_closed = false;
-    /// A close frame to send from the next on_writeable (then the connection closes).
-    std::optional<std::pair<lws_close_status, std::string>> close;
 };
 
 WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndpoint endpoint,
@@ -111,15 +109,11 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     , m_options(std::move(options))
     , m_count(std::move(count))
     , m_protocol_name(endpoint == WsEndpoint::echo ? "rtx-ws-echo" : "rtx-ws")
-    , m_ping_timer(loop)
-    , m_drain_timer(loop) {
+    , m_ping_timer(loop) {
     lws_protocols protocol{};
     protocol.name = m_protocol_name.c_str();
     protocol.callback = &WsListener::callback;
     protocol.user = this;
-    // Not the size of each connection's receive buffer: lws sizes that by the protocol the
-    // connection is bound to, and an upgrade through a mount stays on LwsContext's first
-    // (HTTP) protocol, which sets it (HttpListener: 4 KiB; docs/benchmarks.md).
     protocol.rx_buffer_size = 64 * 1024;
     m_lws.add_protocol(protocol);
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
@@ -128,9 +122,12 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
         m_ping_timer.start(
             m_options.ping_interval, [this] { on_ping_timer(); }, m_options.ping_interval);
     }
+    m_take_over_hook = m_loop.add_before_poll_hook([this] { take_over_pending(); });
 }
 
-WsListener::~WsListener() = default;
+WsListener::~WsListener() {
+    m_loop.remove_before_poll_hook(m_take_over_hook);
+}
 
 std::string WsListener::name() const {
     return m_endpoint == WsEndpoint::echo ? "ws-echo" : "ws";
@@ -146,8 +143,7 @@ void WsListener::shutdown() {
     m_ping_timer.stop();
     for (auto& [wsi, connection] : m_connections) {
         connection->subscription.reset();
-        connection->close.emplace(LWS_CLOSE_STATUS_GOINGAWAY, "going away");
-        lws_callback_on_writable(wsi);
+        begin_close(*connection, ws_close::going_away, "going away", false);
     }
 }
 
@@ -181,8 +177,6 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         if (connection == nullptr) {
             return -1;
         }
-        connection->established = true;
-        connection->heard = true;
         if (core::log_level() >= core::LogLevel::debug) {
             char peer[64] = "";
             lws_get_peer_simple(wsi, peer, sizeof peer);
@@ -190,50 +184,31 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
                             connection->topic.empty() ? std::string(" to /echo")
                                                       : " to /ws/" + connection->topic);
         }
-        if (connection->compressed) {
-            // Inflate 64 KiB per step rather than lws's 1 KiB (2^16; see drain_soon()), and
-            // deflate into 64 KiB frames: at lws's 1 KiB a large message left as a thousand
-            // frames, one send() each.
-            lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "16");
-            lws_set_extension_option(wsi, "permessage-deflate", "tx_buf_size", "16");
-        }
-        if (const lws_sockfd_type fd = lws_get_socket_fd(wsi); fd >= 0) {
-            // Nagle's algorithm would hold the last small segment of a message back until
-            // the peer's delayed ACK (tens of milliseconds per large echo).
-            const int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        // lws 4.1 drops a connection that sends a control frame longer than 125 bytes
-        // without a close frame (its parser fails before any callback). lws sends the close
-        // reason set last when it closes a connection for any reason of its own, so set the
-        // one RFC 6455 asks for a protocol error now; every close of ours sets its own, and
-        // a close begun by the peer is answered with the peer's code.
-        set_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, "protocol error");
-        if (!connection->queue.empty() || connection->close) {
-            lws_callback_on_writable(wsi);
-        }
+        // Not now: bytes that came in the same read as the upgrade request are in lws's
+        // buffer, parsed after this callback. The framing is ours from the loop's next
+        // before-poll hook, when lws is done with that read and before any later one.
+        m_taking_over.push_back(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        return connection != nullptr ? on_receive(*connection, static_cast<const char*>(in), len)
-                                     : -1;
     case LWS_CALLBACK_RECEIVE_PONG:
+        // lws parsed a frame before take_over(): the client sent it before it could have
+        // read our 101 response (RFC 6455 section 4.1: it must wait for it). Its frames can
+        // no longer be split between lws and us: the session fails it with 1002 at once.
         if (connection != nullptr) {
-            connection->heard = true;
-            connection->ping_outstanding = false;
+            connection->early_frames = true;
         }
         return 0;
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return connection != nullptr ? on_writeable(*connection) : -1;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        return connection != nullptr
-                   ? on_peer_close(*connection, static_cast<const unsigned char*>(in), len)
-                   : 0;
+        // The same early client, and its close: lws answers it and hangs up.
+        if (connection != nullptr) {
+            connection->lws_closing = true;
+        }
+        return 0;
     case LWS_CALLBACK_TIMER:
         // LwsContext's request deadline, which the upgrade request disarmed: nothing to do.
         return 0;
     case LWS_CALLBACK_CLOSED:
-        // lws may still be sending the close frame: the connection counts (for shutdown's
-        // busy check too) until lws destroys it.
+        // The connection counts (for shutdown's busy check too) until lws destroys it.
         if (connection != nullptr) {
             connection->subscription.reset();
         }
@@ -273,10 +248,10 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
                                   m_options.max_connections));
     }
     auto connection = std::make_unique<Connection>(*this, wsi);
-    connection->compressed =
-        m_options.compression &&
-        http::request_header(wsi, WSI_TOKEN_EXTENSIONS).value_or("").find("permessage-deflate") !=
-            std::string::npos;
+    if (m_options.compression) {
+        // Kept for take_over(): lws frees the request headers once the upgrade is done.
+        connection->deflate_offers = http::request_header(wsi, WSI_TOKEN_EXTENSIONS).value_or("");
+    }
     if (m_endpoint == WsEndpoint::pubsub) {
         const std::string path = http::request_header(wsi, WSI_TOKEN_GET_URI).value_or("");
         const std::string_view topic =
@@ -299,234 +274,165 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
     return 0;
 }
 
-int WsListener::on_receive(Connection& connection, const char* data, std::size_t len) {
-    connection.heard = true;
-    connection.ping_outstanding = false;
-    if (connection.close || connection.peer_closed) {
-        return 0; // closing: what still comes is dropped
+namespace {
+
+/// The permessage-deflate parameters our compressor must honour, from the client's offers
+/// (RFC 7692 section 7.1): lws accepts an offer and echoes its parameters, so the strictest
+/// of all offers is safe whichever lws took. Inflating needs nothing: a 15-bit window with
+/// context takeover reads whatever the client's compressor writes.
+void apply_deflate_offers(std::string_view offers, WsSessionSettings& settings) {
+    if (offers.find("server_no_context_takeover") != std::string_view::npos) {
+        settings.deflate_no_context_takeover = true;
     }
-    const bool first_piece = !connection.receiving;
-    if (first_piece) {
-        connection.receiving = true;
-        connection.received.clear();
-        connection.received_binary = lws_frame_is_binary(connection.wsi) != 0;
-    }
-    if (len > m_options.max_message - connection.received.size()) {
-        core::log_verbose("ws: a message is larger than --ws-max-message ({} bytes)",
-                          m_options.max_message);
-        set_close_reason(connection.wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
-        connection.received = std::string();
-        return -1;
-    }
-    connection.received.append(data, len);
-    if (!lws_is_final_fragment(connection.wsi)) {
-        if (connection.compressed) {
-            drain_soon(connection);
+    constexpr std::string_view bits = "server_max_window_bits=";
+    for (auto at = offers.find(bits); at != std::string_view::npos;
+         at = offers.find(bits, at + bits.size())) {
+        int value = 0;
+        for (std::size_t i = at + bits.size();
+             i < offers.size() && offers[i] >= '0' && offers[i] <= '9' && value < 100; ++i) {
+            value = value * 10 + (offers[i] - '0');
         }
-        return 0;
+        if (value >= 8 && value <= 15) {
+            // zlib cannot write an 8-bit window: messages then go out uncompressed.
+            settings.deflate_window_bits =
+                std::min(settings.deflate_window_bits, value == 8 ? 0 : value);
+        }
     }
-    connection.receiving = false;
-    connection.received_whole = first_piece;
-    return on_message(connection);
 }
 
-int WsListener::on_message(Connection& connection) {
-    const bool binary = connection.received_binary;
+} // namespace
+
+void WsListener::take_over_pending() {
+    if (m_taking_over.empty()) {
+        return;
+    }
+    std::vector<lws*> pending = std::exchange(m_taking_over, {});
+    for (lws* wsi : pending) {
+        auto it = m_connections.find(wsi);
+        if (it != m_connections.end() && !it->second->lws_closing) {
+            take_over(*it->second);
+        }
+    }
+}
+
+void WsListener::take_over(Connection& connection) {
+    lws* wsi = connection.wsi;
+    const lws_sockfd_type fd = lws_get_socket_fd(wsi);
+    if (fd < 0) {
+        connection.released = true;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    // Nagle's algorithm would hold the last small segment of a message back until the
+    // peer's delayed ACK (tens of milliseconds per large echo).
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    lws_rx_flow_control(wsi, 0); // lws reads no more: every later byte is ours
+    WsSessionSettings settings;
+    settings.max_message = m_options.max_message;
+    settings.max_queued = m_options.max_message;
+    // Active only when lws accepted one of the client's offers.
+    settings.deflate = !connection.deflate_offers.empty() &&
+                       lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "10") == 0;
+    if (settings.deflate) {
+        apply_deflate_offers(connection.deflate_offers, settings);
+    }
+    auto* ssl = static_cast<SSL*>(lws_get_ssl(wsi));
+    if (ssl != nullptr) {
+        SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+    connection.session = std::make_unique<WsSession>(m_loop, fd, ssl, settings, connection);
+    if (!connection.session->start()) {
+        connection.released = true;
+        lws_rx_flow_control(wsi, 1);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (connection.early_frames) {
+        core::log_verbose("ws: a client sent frames before the handshake response");
+        connection.session->fail({1002, "frames sent before the handshake response"});
+        return;
+    }
+    for (auto& message : std::exchange(connection.early, {})) {
+        connection.session->send(std::move(message));
+    }
+    connection.early_bytes = 0;
+    if (connection.early_close) {
+        auto [code, reason] = *std::exchange(connection.early_close, std::nullopt);
+        begin_close(connection, code, reason, code != ws_close::going_away);
+    }
+}
+
+void WsListener::on_message(Connection& connection, bool binary, std::string_view payload) {
     if (m_endpoint == WsEndpoint::echo) {
-        std::shared_ptr<HubMessage> message = std::move(connection.spare);
-        if (!message) {
-            message = std::make_shared<HubMessage>();
-            message->source = "ws";
-        }
-        // The payload moves into the message; `received` takes the spare's old buffer.
-        message->payload.swap(connection.received);
-        message->binary = binary;
-        if (const int written = echo_now(connection, *message); written != 0) {
-            connection.spare = std::move(message);
-            return written > 0 ? 0 : -1; // -1: the write failed, lws closes
-        }
-        enqueue(connection, std::move(message));
-    } else {
-        std::string payload = std::exchange(connection.received, std::string());
-        PublishOptions options;
-        options.binary = binary;
-        options.source = "ws";
-        // The sender is a subscriber of the topic too: its own message comes back to it
-        // through the hub, in order with everyone else's.
-        auto published = m_hub.publish(connection.topic, std::move(payload), std::move(options));
-        if (!published) {
-            core::log_verbose("ws: publish to '{}': {}", connection.topic,
-                              published.error().message);
-            connection.close.emplace(LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-                                     published.error().message.substr(0, 120));
-            lws_callback_on_writable(connection.wsi);
-            return 0;
-        }
+        connection.session->echo(binary, payload);
+        return;
     }
-    // Stop reading from a peer that sends faster than it reads what comes back; reading
-    // resumes once its queue is empty (on_writeable). This bounds memory per connection.
-    if (connection.queued_bytes > m_options.max_message && !connection.reading_paused) {
-        connection.reading_paused = true;
-        lws_rx_flow_control(connection.wsi, 0);
+    PublishOptions options;
+    options.binary = binary;
+    options.source = "ws";
+    // The sender is a subscriber of the topic too: its own message comes back to it through
+    // the hub, in order with everyone else's.
+    auto published = m_hub.publish(connection.topic, std::string(payload), std::move(options));
+    if (!published) {
+        core::log_verbose("ws: publish to '{}': {}", connection.topic, published.error().message);
+        begin_close(connection, ws_close::internal_error, published.error().message.substr(0, 120),
+                    true);
     }
-    return 0;
-}
-
-int WsListener::echo_now(Connection& connection, const HubMessage& message) {
-    // Nothing waits and the socket took everything so far: write the echo from inside the
-    // receive callback instead of asking for WRITEABLE, which costs lws's libuv glue four
-    // epoll_ctl calls per message (POLLOUT on, then off), a quarter of the CPU of an echo.
-    // lws keeps what the socket does not take and sends it first (lws_partial_buffered:
-    // then the queue takes over, so a peer that does not read still stops being read).
-    // Not compressed: permessage-deflate reads the buffer after lws_write returns. Not a
-    // message that came in fragments: a ping between them is answered from lws's next
-    // WRITEABLE, and its pong goes before the echo (a ping in the same read as a whole
-    // message may still be answered after that message's echo, which RFC 6455 section
-    // 5.5.3 allows: a pong "as soon as is practical").
-    const std::size_t size = message.payload.size();
-    if (!connection.received_whole || !connection.queue.empty() || connection.compressed ||
-        connection.close || connection.ping_due || !connection.established ||
-        size > k_write_chunk || lws_partial_buffered(connection.wsi)) {
-        return 0;
-    }
-    connection.write_buffer.resize(LWS_PRE + size);
-    std::memcpy(connection.write_buffer.data() + LWS_PRE, message.payload.data(), size);
-    const auto mode = message.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
-    return lws_write(connection.wsi, connection.write_buffer.data() + LWS_PRE, size, mode) < 0 ? -1
-                                                                                               : 1;
 }
 
 void WsListener::enqueue(Connection& connection, std::shared_ptr<const HubMessage> message) {
-    if (connection.close) {
+    if (connection.released || (connection.session && connection.session->closing())) {
         return;
     }
     // A subscriber that does not read falls behind; past two of the largest messages (and at
     // least 16 MiB) it is dropped rather than let its queue grow without bound.
     const std::size_t limit = std::max<std::size_t>(2 * m_options.max_message, 16 * 1024 * 1024);
-    if (connection.queued_bytes + message->payload.size() > limit) {
+    if (connection.queued_bytes() + message->payload.size() > limit) {
         core::log_verbose("ws: dropping a subscriber of '{}' that does not keep up",
                           connection.topic);
         connection.subscription.reset();
-        connection.close.emplace(LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow: messages dropped");
-        lws_callback_on_writable(connection.wsi);
+        begin_close(connection, ws_close::policy_violation, "too slow: messages dropped", true);
         return;
     }
-    connection.queued_bytes += message->payload.size();
-    connection.queue.push_back(std::move(message));
-    if (connection.established && connection.queue.size() == 1) {
-        lws_callback_on_writable(connection.wsi);
+    if (!connection.session) {
+        connection.early_bytes += message->payload.size();
+        connection.early.push_back(std::move(message));
+        return;
     }
+    connection.session->send(std::move(message));
 }
 
-int WsListener::on_writeable(Connection& connection) {
-    lws* wsi = connection.wsi;
-    if (connection.close) {
-        // lws 4.1 sends the close frame of lws_close_reason() only when the close begins in
-        // a receive callback; from here (returning -1) or from a timeout it hangs up without
-        // one, or never. So write the close frame and hang up: RFC 6455 section 7.1.1 lets
-        // the server close the TCP connection first.
-        const std::string& reason = connection.close->second;
-        std::vector<unsigned char> frame(LWS_PRE + 2 + reason.size());
-        frame[LWS_PRE] = static_cast<unsigned char>(connection.close->first >> 8);
-        frame[LWS_PRE + 1] = static_cast<unsigned char>(connection.close->first & 0xff);
-        std::memcpy(frame.data() + LWS_PRE + 2, reason.data(), reason.size());
-        lws_write(wsi, frame.data() + LWS_PRE, 2 + reason.size(), k_write_close);
-        return -1;
+void WsListener::begin_close(Connection& connection, int code, std::string reason,
+                             bool drop_queued) {
+    if (connection.released) {
+        return;
     }
-    // One lws_write per callback: with permessage-deflate lws may hold compressed output
-    // back, and asks for the next callback only once it has gone out.
-    if (connection.ping_due) {
-        connection.ping_due = false;
-        // With a payload: lws 4.1 does not report an empty pong (LWS_CALLBACK_RECEIVE_PONG).
-        unsigned char ping[LWS_PRE + 3] = {};
-        std::memcpy(ping + LWS_PRE, "rtx", 3);
-        if (lws_write(wsi, ping + LWS_PRE, 3, LWS_WRITE_PING) < 0) {
-            return -1;
-        }
-    } else if (!connection.queue.empty()) {
-        const HubMessage& message = *connection.queue.front();
-        const std::size_t size = message.payload.size();
-        // lws 4.1's permessage-deflate loses the WRITEABLE callback that should follow a
-        // compressed fragment (a message written in pieces with LWS_WRITE_NO_FIN stalls), so
-        // a compressed message goes in one lws_write; lws then deflates and sends it a
-        // buffer at a time from its own POLLOUT handling, without blocking the loop.
-        const std::size_t length =
-            connection.compressed ? size : std::min(k_write_chunk, size - connection.sent);
-        connection.write_buffer.resize(LWS_PRE + length);
-        std::memcpy(connection.write_buffer.data() + LWS_PRE,
-                    message.payload.data() + connection.sent, length);
-        const bool last = connection.sent + length == size;
-        const int flags = lws_write_ws_flags(message.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
-                                             connection.sent == 0, last);
-        if (lws_write(wsi, connection.write_buffer.data() + LWS_PRE, length,
-                      static_cast<lws_write_protocol>(flags)) < 0) {
-            return -1;
-        }
-        connection.sent += length;
-        if (last) {
-            connection.queued_bytes -= size;
-            if (m_endpoint == WsEndpoint::echo && connection.queue.front().use_count() == 1 &&
-                message.payload.capacity() <= k_write_chunk) {
-                // An echo's message is this connection's own (made mutable in on_message);
-                // a big one is freed, not kept for the connection's life.
-                connection.spare =
-                    std::const_pointer_cast<HubMessage>(std::move(connection.queue.front()));
-            }
-            connection.queue.pop_front();
-            connection.sent = 0;
-        }
+    if (!connection.session) {
+        connection.early_close.emplace(code, std::move(reason));
+        return;
     }
-    if (!connection.queue.empty() || connection.ping_due) {
-        lws_callback_on_writable(wsi);
-    } else if (connection.reading_paused) {
-        connection.reading_paused = false;
-        lws_rx_flow_control(wsi, 1);
-    }
-    return 0;
+    // A peer that reads nothing never lets the close frame out: the linger bounds the wait.
+    connection.session->close(code, reason, drop_queued, k_close_linger);
 }
 
-int WsListener::on_peer_close(Connection& connection, const unsigned char* payload,
-                              std::size_t len) {
-    // lws answers a close with the peer's own payload; one that breaks RFC 6455 section
-    // 5.5.1 / 7.4 is answered 1002 (1007 for a reason that is not UTF-8) instead.
-    connection.peer_closed = true;
-    const auto error =
-        close_payload_error(std::string_view(reinterpret_cast<const char*>(payload), len));
-    if (!error) {
-        // lws answers the close on its next WRITEABLE, before any callback of ours, and
-        // then hangs up: what is still queued would be lost, such as the echo of a message
-        // that came in the same read as the close (`echo hi | rtx ws .../echo`). RFC 6455
-        // section 5.5.1 lets an endpoint finish sending before answering a close, so hand
-        // the queue to lws now: it sends what it buffered before its close frame.
-        flush_before_close(connection);
-        return 0;
+void WsListener::release(Connection& connection) {
+    // The session stopped watching the socket; shutting it down makes lws see the end on its
+    // next read and close the connection through its usual path (CLOSED, WSI_DESTROY),
+    // without a close frame of its own (the socket is unusable by then).
+    connection.released = true;
+    connection.subscription.reset();
+    if (const lws_sockfd_type fd = lws_get_socket_fd(connection.wsi); fd >= 0) {
+        ::shutdown(fd, SHUT_RDWR);
     }
-    set_close_reason(connection.wsi, static_cast<lws_close_status>(*error), "");
-    return -1;
-}
-
-void WsListener::flush_before_close(Connection& connection) {
-    while (!connection.queue.empty()) {
-        const HubMessage& message = *connection.queue.front();
-        const std::size_t length = message.payload.size() - connection.sent;
-        connection.write_buffer.resize(LWS_PRE + length);
-        std::memcpy(connection.write_buffer.data() + LWS_PRE,
-                    message.payload.data() + connection.sent, length);
-        const int flags = lws_write_ws_flags(message.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
-                                             connection.sent == 0, 1);
-        if (lws_write(connection.wsi, connection.write_buffer.data() + LWS_PRE, length,
-                      static_cast<lws_write_protocol>(flags)) < 0) {
-            break;
-        }
-        connection.queued_bytes -= message.payload.size();
-        connection.queue.pop_front();
-        connection.sent = 0;
-    }
+    lws_rx_flow_control(connection.wsi, 1);
+    lws_set_timeout(connection.wsi, PENDING_TIMEOUT_USER_OK, 1); // a backstop only
 }
 
 void WsListener::on_ping_timer() {
     for (auto& [wsi, connection] : m_connections) {
-        if (!connection->established || connection->close) {
+        WsSession* session = connection->session.get();
+        if (session == nullptr || session->closing() || session->ended()) {
             continue;
         }
         if (connection->heard) {
@@ -534,46 +440,17 @@ void WsListener::on_ping_timer() {
             connection->ping_outstanding = false;
         } else if (connection->ping_outstanding) {
             core::log_verbose("ws: dropping a connection that did not answer a ping");
-            connection->close.emplace(LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
-            lws_callback_on_writable(wsi);
-            // A peer that reads nothing never makes the connection writeable.
-            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2);
+            begin_close(*connection, ws_close::going_away, "ping timeout", true);
         } else {
-            connection->ping_due = true;
             connection->ping_outstanding = true;
-            lws_callback_on_writable(wsi);
+            session->ping("rtx");
         }
     }
 }
 
-void WsListener::drain_soon(Connection& connection) {
-    // lws 4.1 on a foreign libuv loop takes one step of "forced service" per socket event:
-    // when the inflater holds more of a compressed message than it hands over in one go
-    // (up to rx_buf_size), the rest waits for the next event, which may never come (the
-    // whole compressed message was read). So service the connection as though its socket
-    // were readable, on the next loop turn: lws drains the inflater first (a read finding
-    // nothing is harmless), and each piece received asks for one more turn.
-    if (std::find(m_draining.begin(), m_draining.end(), connection.wsi) == m_draining.end()) {
-        m_draining.push_back(connection.wsi);
-    }
-    if (!m_drain_timer.active()) {
-        m_drain_timer.start(core::Duration{0}, [this] {
-            std::vector<lws*> draining = std::exchange(m_draining, {});
-            for (lws* wsi : draining) {
-                if (m_connections.count(wsi) == 0) {
-                    continue; // closed meanwhile
-                }
-                lws_pollfd poll{};
-                poll.fd = lws_get_socket_fd(wsi);
-                poll.events = POLLIN;
-                poll.revents = POLLIN;
-                lws_service_fd(lws_get_context(wsi), &poll);
-            }
-        });
-    }
-}
-
 void WsListener::forget(lws* wsi) {
+    m_taking_over.erase(std::remove(m_taking_over.begin(), m_taking_over.end(), wsi),
+                        m_taking_over.end());
     if (m_connections.erase(wsi) == 0) {
         return;
     }

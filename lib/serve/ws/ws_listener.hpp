@@ -6,13 +6,16 @@
 #include "serve/http/lws_context.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
+#include "serve/ws/ws_session.hpp"
 
 #include <libwebsockets.h>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -45,9 +48,10 @@ struct WsConnectionCount {
 };
 
 /// One WebSocket endpoint of `rtx serve` (man/rtx-serve.1) on the shared lws context and
-/// HTTP port, mounted at "/echo" or "/ws/". Receives whole messages (fragments reassembled,
-/// bounded by max_message) and sends queued messages in chunks from LWS_CALLBACK_
-/// SERVER_WRITEABLE, so a large message never blocks the loop. Loop thread only.
+/// HTTP port, mounted at "/echo" or "/ws/". lws makes the handshake (the HTTP port, Origin,
+/// limits, permessage-deflate negotiation); then the connection's frames are ours, both
+/// ways (WsSession), so every rule of RFC 6455 and RFC 7692 is kept as we mean it, not as
+/// lws 4.1 approximates it. Loop thread only.
 class WsListener final : public Listener {
 public:
     /// Registers its protocol and mount with `lws` (before LwsContext::listen). `lws`, `hub`
@@ -68,18 +72,16 @@ private:
                         std::size_t len);
     int on_callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len);
     int on_confirm_upgrade(lws* wsi);
-    int on_receive(Connection& connection, const char* data, std::size_t len);
-    int on_message(Connection& connection);
+    /// Starts the sessions of the connections established since the last loop turn.
+    void take_over_pending();
+    void take_over(Connection& connection);
+    void on_message(Connection& connection, bool binary, std::string_view payload);
     void enqueue(Connection& connection, std::shared_ptr<const HubMessage> message);
-    /// /echo: writes `message` at once when nothing waits to go out. 1: written; 0: not
-    /// now (queue it); -1: the write failed.
-    int echo_now(Connection& connection, const HubMessage& message);
-    int on_writeable(Connection& connection);
-    int on_peer_close(Connection& connection, const unsigned char* payload, std::size_t len);
-    /// Writes every queued message now (the peer's close came; lws answers it next).
-    void flush_before_close(Connection& connection);
+    /// Closes with `code` (before the session starts: as soon as it does).
+    void begin_close(Connection& connection, int code, std::string reason, bool drop_queued);
+    /// The session ended: lws closes the socket and destroys the connection.
+    void release(Connection& connection);
     void on_ping_timer();
-    void drain_soon(Connection& connection);
     void forget(lws* wsi);
 
     core::Loop& m_loop;
@@ -91,9 +93,9 @@ private:
     std::string m_protocol_name;
     std::unordered_map<lws*, std::unique_ptr<Connection>> m_connections;
     core::Timer m_ping_timer;
-    /// Compressed connections to service once more on the next loop turn (drain_soon).
-    std::vector<lws*> m_draining;
-    core::Timer m_drain_timer;
+    /// Connections established and not yet taken over (take_over_pending).
+    std::vector<lws*> m_taking_over;
+    std::uint64_t m_take_over_hook = 0;
     bool m_shutting_down = false;
 };
 

@@ -3,7 +3,12 @@
 #include "core/log.hpp"
 
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
 #include <string_view>
 #include <thread>
@@ -73,6 +78,31 @@ void destroy_lws_context_now(uv_loop_t* loop, lws_context** context) {
     }
     if (*context != nullptr) {
         core::log_verbose("lws: the context was not freed");
+    }
+}
+
+SocketRead read_socket(int fd, SSL* ssl, char* buffer, std::size_t size) {
+    if (ssl != nullptr) {
+        ERR_clear_error();
+        const int got = SSL_read(ssl, buffer, static_cast<int>(size));
+        if (got > 0) {
+            return {SocketRead::data, static_cast<std::size_t>(got)};
+        }
+        const int error = SSL_get_error(ssl, got);
+        return {error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE
+                    ? SocketRead::would_block
+                    : SocketRead::end};
+    }
+    for (;;) {
+        const ssize_t got = ::recv(fd, buffer, size, 0);
+        if (got > 0) {
+            return {SocketRead::data, static_cast<std::size_t>(got)};
+        }
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        return {got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? SocketRead::would_block
+                                                                      : SocketRead::end};
     }
 }
 

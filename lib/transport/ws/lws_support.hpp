@@ -5,7 +5,10 @@
 
 #include <uv.h>
 
+#include <cstddef>
+
 struct lws_context;
+typedef struct ssl_st SSL;
 
 namespace rtx::transport::ws {
 
@@ -22,5 +25,16 @@ bool loop_handles_closing(uv_loop_t* loop);
 /// the rest and writes null to `*context` (the creation info's pcontext). Runs the loop
 /// itself (UV_RUN_NOWAIT), so it must not be called from inside a loop callback.
 void destroy_lws_context_now(uv_loop_t* loop, lws_context** context);
+
+/// What one read from a socket lws handed over (rtx ws and rtx serve frame their own
+/// WebSocket frames after lws's handshake) gave.
+struct SocketRead {
+    enum Status { data, would_block, end } status;
+    std::size_t size = 0; ///< Bytes read, for `data`.
+};
+
+/// Reads once from `fd`, or through lws's TLS session `ssl` when not null: data, nothing
+/// now (EAGAIN or TLS wants more), or the end (EOF, close_notify, an error).
+SocketRead read_socket(int fd, SSL* ssl, char* buffer, std::size_t size);
 
 } // namespace rtx::transport::ws

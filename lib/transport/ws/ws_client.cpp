@@ -1265,33 +1265,16 @@ void WsConnection::read_native() {
     static thread_local char buffer[64 * 1024];
     // A bounded number of reads per turn keeps the loop fair to stdin and timers.
     for (int reads = 0; reads < 16 && !m_native_done; ++reads) {
-        ssize_t got = 0;
-        if (m_ssl != nullptr) {
-            ERR_clear_error();
-            got = SSL_read(m_ssl, buffer, sizeof buffer);
-            if (got <= 0) {
-                const int error = SSL_get_error(m_ssl, static_cast<int>(got));
-                if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-                    break;
-                }
-                end_native(); // close_notify, EOF or a TLS error: the socket is done
-                return;
-            }
-        } else {
-            got = ::recv(m_fd, buffer, sizeof buffer, 0);
-            if (got < 0 && errno == EINTR) {
-                continue;
-            }
-            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                break;
-            }
-            if (got <= 0) {
-                end_native();
-                return;
-            }
+        const ws::SocketRead got = ws::read_socket(m_fd, m_ssl, buffer, sizeof buffer);
+        if (got.status == ws::SocketRead::would_block) {
+            break;
         }
-        on_native_bytes(std::string_view(buffer, static_cast<std::size_t>(got)));
-        if (m_ssl == nullptr && static_cast<std::size_t>(got) < sizeof buffer) {
+        if (got.status == ws::SocketRead::end) {
+            end_native(); // close_notify, EOF or an error: the socket is done
+            return;
+        }
+        on_native_bytes(std::string_view(buffer, got.size));
+        if (m_ssl == nullptr && got.size < sizeof buffer) {
             break; // the socket is empty for now
         }
     }
