@@ -124,6 +124,22 @@ class SharedSubscriptions(unittest.TestCase):
             c.send(mqttraw.subscribe("$share/g/t", options=0x04, packet_id=9))
             self.assertEqual(c.closed(), [(0xE0, b"\x82")])
 
+    def test_a_message_left_in_an_ending_session_goes_to_another_member(self):
+        with broker() as serve:
+            port = port_of(serve)
+            with mqttraw.Client(port) as brief:  # session expiry 1 s
+                brief.connect(client_id="brief", clean=False, props=prop_u32(SESSION_EXPIRY, 1))
+                brief.send(mqttraw.subscribe("$share/g/orphan", qos=1))
+                brief.read_packet()
+            pub(port, "orphan", "-q", "1", message="kept")  # the only member: queued
+            with mqttraw.Client(port) as other:
+                other.connect(client_id="other")
+                other.send(mqttraw.subscribe("$share/g/orphan", qos=1))
+                other.read_packet()
+                # When "brief" expires, its undelivered message goes to the group's next member.
+                got = read_publish(other)
+                self.assertEqual((got["payload"], got["qos"]), (b"kept", 1))
+
     def test_shared_and_ordinary_subscription_of_one_session_get_a_copy_each(self):
         with broker() as serve, mqttraw.Client(port_of(serve)) as c:
             c.connect(client_id="both")

@@ -78,6 +78,9 @@ struct Outgoing {
     bool released = false; ///< QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP.
     /// The Subscription Identifiers it is sent with, on every try (MQTT 5 section 3.3.4).
     std::vector<std::uint32_t> identifiers;
+    /// The shared subscription ("$share/...") it came through, if any: should the session
+    /// end before it is delivered, another member gets it (MQTT 5 section 4.8.2).
+    std::string shared_key;
 };
 
 } // namespace detail
@@ -852,7 +855,21 @@ void MqttListener::end_session(const std::string& client_id) {
     }
     std::unique_ptr<Session> session = std::move(it->second);
     m_sessions.erase(it);
+    std::vector<Outgoing> orphans; // shared-subscription messages not yet delivered
+    for (auto* list : {&session->inflight, &session->queue}) {
+        for (Outgoing& outgoing : *list) {
+            if (!outgoing.shared_key.empty() && outgoing.message && !outgoing.released) {
+                orphans.push_back(std::move(outgoing));
+            }
+        }
+    }
     remove_subscriptions(*session);
+    for (const Outgoing& orphan : orphans) {
+        auto group = m_groups.find(orphan.shared_key);
+        if (group != m_groups.end()) {
+            deliver_to_group(*group->second, orphan.message);
+        }
+    }
     if (session->will) {
         publish_will(*session->will); // the session ended before the will delay did
     }
@@ -1024,27 +1041,32 @@ void MqttListener::deliver_shared(const std::shared_ptr<const HubMessage>& messa
     // Each matching shared subscription gives the message to one of its members, in turn,
     // preferring a member whose client is connected (MQTT 5 section 4.8.2). This copy is
     // apart from the ones sent for the session's ordinary subscriptions.
-    std::vector<SharedGroup*> groups;
+    m_matched_groups.clear();
     m_shared_tree.match(message->topic, [&](SubscriptionTree::Key key, std::uint8_t) {
-        groups.push_back(const_cast<SharedGroup*>(static_cast<const SharedGroup*>(key)));
+        m_matched_groups.push_back(const_cast<SharedGroup*>(static_cast<const SharedGroup*>(key)));
     });
-    for (SharedGroup* group : groups) {
-        const auto* member = static_cast<const SessionSubscription*>(
-            group->members.pick([](RoundRobin::Member candidate) {
-                return static_cast<const SessionSubscription*>(candidate)->session->connection !=
-                       nullptr;
-            }));
-        const auto qos = static_cast<std::uint8_t>(member->options & 0x03);
-        const bool rap = (member->options & k_option_retain_as_published) != 0;
-        const std::uint32_t id = member->identifier;
-        deliver(*member->session, message, std::min(message->qos, qos), rap && message->retain,
-                std::span<const std::uint32_t>(&id, id != 0 ? 1 : 0));
+    for (SharedGroup* group : m_matched_groups) {
+        deliver_to_group(*group, message);
     }
+}
+
+void MqttListener::deliver_to_group(SharedGroup& group,
+                                    const std::shared_ptr<const HubMessage>& message) {
+    const auto* member = static_cast<const SessionSubscription*>(
+        group.members.pick([](RoundRobin::Member candidate) {
+            return static_cast<const SessionSubscription*>(candidate)->session->connection !=
+                   nullptr;
+        }));
+    const auto qos = static_cast<std::uint8_t>(member->options & 0x03);
+    const bool rap = (member->options & k_option_retain_as_published) != 0;
+    const std::uint32_t id = member->identifier;
+    deliver(*member->session, message, std::min(message->qos, qos), rap && message->retain,
+            std::span<const std::uint32_t>(&id, id != 0 ? 1 : 0), &group);
 }
 
 void MqttListener::deliver(Session& session, const std::shared_ptr<const HubMessage>& message,
                            std::uint8_t qos, bool retain,
-                           std::span<const std::uint32_t> identifiers) {
+                           std::span<const std::uint32_t> identifiers, const SharedGroup* group) {
     Connection* connection = session.connection;
     if (qos == 0) {
         // QoS 0 is not kept for a client that is away, nor piled up for one that is slow.
@@ -1053,9 +1075,14 @@ void MqttListener::deliver(Session& session, const std::shared_ptr<const HubMess
         }
         return;
     }
-    Outgoing outgoing{message, qos,
-                      retain,  0,
-                      false,   std::vector<std::uint32_t>(identifiers.begin(), identifiers.end())};
+    Outgoing outgoing;
+    outgoing.message = message;
+    outgoing.qos = qos;
+    outgoing.retain = retain;
+    outgoing.identifiers.assign(identifiers.begin(), identifiers.end());
+    if (group != nullptr) {
+        outgoing.shared_key = group->key;
+    }
     if (connection != nullptr && session.queue.empty() &&
         session.inflight.size() < connection->inflight_limit()) {
         outgoing.packet_id = session.allocate_packet_id();

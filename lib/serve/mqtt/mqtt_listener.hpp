@@ -100,11 +100,15 @@ private:
     /// connection (no-local), null for wills. False if the hub refused (topic limit).
     bool publish(std::string_view topic, std::string payload, std::uint8_t qos, bool retain,
                  std::string properties, std::uint64_t expires_at_ms, const Connection* from);
-    /// Queues or sends one message to a session, with these Subscription Identifiers.
+    /// Queues or sends one message to a session, with these Subscription Identifiers;
+    /// `group` is the shared subscription it is delivered for, if any.
     void deliver(Session& session, const std::shared_ptr<const HubMessage>& message,
-                 std::uint8_t qos, bool retain, std::span<const std::uint32_t> identifiers);
+                 std::uint8_t qos, bool retain, std::span<const std::uint32_t> identifiers,
+                 const SharedGroup* group = nullptr);
     /// Hands a message to one member of each shared subscription that matches it.
     void deliver_shared(const std::shared_ptr<const HubMessage>& message);
+    /// Hands a message to the member of `group` whose turn it is.
+    void deliver_to_group(SharedGroup& group, const std::shared_ptr<const HubMessage>& message);
     /// Sends queued messages while the session's in-flight window has room.
     void pump(Session& session);
     /// Called when a connection ends: the will, and the session's expiry.
@@ -133,6 +137,7 @@ private:
     const Connection* m_publishing = nullptr; ///< The connection whose PUBLISH is in the hub.
     std::uint64_t m_match_round = 0;
     std::vector<Session*> m_matched;
+    std::vector<SharedGroup*> m_matched_groups;
     std::uint64_t m_assigned_ids = 0;
     bool m_shutting_down = false;
     std::string m_scratch;            ///< Every outgoing packet is encoded here.
