@@ -197,11 +197,26 @@ bench::Plan resolve_plan(const BenchOptions& options) {
         throw core::UsageError("--topics 0: must be at least 1");
     }
     plan.topics = options.topics;
-    if (options.topic.empty() || options.topic.find_first_of("/?#% ") != std::string::npos) {
+    std::string_view topic = options.topic;
+    if (plan.protocol == bench::Protocol::mqtt && topic.starts_with("$share/")) {
+        // $share/{group}/{name}: the subscribers share one subscription (MQTT 5 shared
+        // subscriptions); the publishers publish to {name}.
+        const std::string_view rest = topic.substr(7);
+        const std::size_t slash = rest.find('/');
+        const std::string_view group = rest.substr(0, slash);
+        if (slash == std::string_view::npos || group.empty() ||
+            group.find_first_of("+#") != std::string_view::npos) {
+            throw core::UsageError(fmt::format(
+                "--topic '{}': a shared subscription is $share/GROUP/NAME", options.topic));
+        }
+        plan.share_group = std::string(group);
+        topic = rest.substr(slash + 1);
+    }
+    if (topic.empty() || topic.find_first_of("/?#% ") != std::string::npos) {
         throw core::UsageError(fmt::format(
             "--topic '{}': a topic name without '/', '?', '#', '%' or spaces", options.topic));
     }
-    plan.topic = options.topic;
+    plan.topic = std::string(topic);
     if (options.connect_rate) {
         if (!(*options.connect_rate >= 0) || !std::isfinite(*options.connect_rate)) {
             throw core::UsageError("--connect-rate: must be 0 (all at once) or more");
@@ -404,7 +419,9 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
                     "sequence")
         ->capture_default_str()
         ->group(fanout);
-    app->add_option("--topic", options->topic, "Topic name (the prefix with --topics)")
+    app->add_option("--topic", options->topic,
+                    "Topic name (the prefix with --topics); mqtt: $share/GROUP/NAME makes the "
+                    "subscribers one shared subscription")
         ->capture_default_str()
         ->group(fanout);
     app->add_option("--topics", options->topics,

@@ -33,6 +33,8 @@ struct ServeCommandOptions {
     std::string mqtt_password;
     std::string mqtt_max_packet = "1MiB";
     std::size_t mqtt_max_queued = 10000;
+    int mqtt_receive_max = 100;
+    std::string mqtt_keep_alive;
     std::string tick;
     std::string heartbeat = "15s";
     std::string poll_hold = "25s";
@@ -83,6 +85,20 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
         throw core::UsageError("--mqtt-max-packet: at most 256MiB (the MQTT limit)");
     }
     out.mqtt_max_queued = options.mqtt_max_queued;
+    if (options.mqtt_receive_max < 1 || options.mqtt_receive_max > 65535) {
+        throw core::UsageError(
+            fmt::format("--mqtt-receive-max {}: must be 1-65535", options.mqtt_receive_max));
+    }
+    out.mqtt_receive_max = static_cast<std::uint16_t>(options.mqtt_receive_max);
+    if (!options.mqtt_keep_alive.empty()) {
+        const auto keep_alive = duration_flag("--mqtt-keep-alive", options.mqtt_keep_alive);
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(keep_alive);
+        if (seconds != keep_alive || seconds.count() > 65535) {
+            throw core::UsageError(fmt::format(
+                "--mqtt-keep-alive {}: whole seconds, at most 65535s", options.mqtt_keep_alive));
+        }
+        out.mqtt_keep_alive = static_cast<std::uint16_t>(seconds.count());
+    }
     if (!options.tick.empty()) {
         out.tick = duration_flag("--tick", options.tick);
     }
@@ -187,6 +203,15 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "QoS 1/2 messages kept per session for an absent or slow client")
         ->capture_default_str()
         ->group("MQTT");
+    app->add_option("--mqtt-receive-max", options->mqtt_receive_max,
+                    "QoS 1/2 PUBLISH an MQTT 5 client may have unacknowledged (told in CONNACK; "
+                    "more: disconnect 0x93)")
+        ->capture_default_str()
+        ->group("MQTT");
+    app->add_option("--mqtt-keep-alive", options->mqtt_keep_alive,
+                    "Server Keep Alive for MQTT 5 clients (60s; 0 for none), replacing theirs; "
+                    "silent 1.5x as long: disconnect")
+        ->group("MQTT");
     app->add_option("--tick", options->tick,
                     "Publish an increasing counter on topic 'tick' this often (1s, 250ms)")
         ->group("HTTP");
@@ -249,7 +274,8 @@ Endpoints:
                                    published to the topic (the sender gets it too), and
                                    every message of the topic is sent to it
   ws-echo   ws://127.0.0.1:8080/echo        WebSocket echo: each message comes back
-  mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; same topics as http and ws
+  mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; same topics as http and ws;
+                                   $share/{group}/{filter} shares a topic in turn
 
 Examples:
   rtx serve                                 # every listener on its default port
@@ -258,6 +284,7 @@ Examples:
   rtx serve --no-http --no-mqtt             # the TCP echo alone
   rtx serve --ws-origin http://localhost:3000 --ws-max-message 1MiB
   rtx serve --mqtt-user u --mqtt-password p # MQTT clients must log in
+  rtx serve --mqtt-keep-alive 30s --mqtt-receive-max 20   # MQTT 5 limits, told in CONNACK
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
 With rtx serve running (every listener shares one set of topics):
   echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi

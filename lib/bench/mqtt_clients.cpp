@@ -130,7 +130,7 @@ class MqttSubscriber final : public Client {
 public:
     MqttSubscriber(ClientContext context, std::size_t index)
         : Client(context, index)
-        , m_topic(context.plan.topic_name(index))
+        , m_filter(context.plan.subscription_filter(index))
         , m_client_id(fmt::format("rtx-bench-{:04x}-s{}", context.plan.run_id, index))
         , m_trackers(context.plan.publishers)
         , m_link(context.loop) {}
@@ -171,7 +171,7 @@ private:
                 return;
             }
             pm::SubscribeTopic topic;
-            topic.filter = m_topic;
+            topic.filter = m_filter;
             topic.qos = static_cast<std::uint8_t>(m_context.plan.qos);
             pm::encode_subscribe(m_link.out(), pm::Version::v311, 1, std::span(&topic, 1));
             m_link.flush();
@@ -221,7 +221,7 @@ private:
         connection.close();
     }
 
-    std::string m_topic;
+    std::string m_filter; ///< The topic, or its shared subscription.
     std::string m_client_id;
     std::vector<SequenceTracker> m_trackers; ///< One per publisher.
     MqttLink m_link;

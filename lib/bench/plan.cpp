@@ -31,6 +31,18 @@ std::string Plan::topic_name(std::size_t index) const {
     return topic + "-" + std::to_string(index % topics);
 }
 
+std::string Plan::subscription_filter(std::size_t index) const {
+    if (share_group.empty()) {
+        return topic_name(index);
+    }
+    return "$share/" + share_group + "/" + topic_name(index);
+}
+
+std::size_t Plan::deliveries_per_message(std::size_t topic_index) const {
+    const std::size_t subscribers = subscribers_on(topic_index);
+    return share_group.empty() ? subscribers : std::min<std::size_t>(subscribers, 1);
+}
+
 std::size_t Plan::subscribers_on(std::size_t topic_index) const {
     if (topics <= 1) {
         return connections;

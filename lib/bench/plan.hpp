@@ -56,6 +56,9 @@ struct Plan {
     /// Fan-out: subscribers and publishers are spread over this many topics (i % topics).
     std::size_t topics = 1;
     std::string topic = "bench"; ///< Topic name, or prefix ("bench-0", ...) with topics > 1.
+    /// mqtt: when set, subscribers take `$share/{share_group}/{topic}`, one shared
+    /// subscription (MQTT 5 section 4.8.2): each message is delivered once, to one of them.
+    std::string share_group;
     /// The ramp's pace: new connections per second in total (a fixed rate); 0: not paced
     /// by a rate (see connect_window).
     double connect_rate = 0;
@@ -85,8 +88,13 @@ struct Plan {
 
     /// The topic of subscriber or publisher `index`.
     std::string topic_name(std::size_t index) const;
+    /// The filter subscriber `index` subscribes to: its topic, or the shared subscription.
+    std::string subscription_filter(std::size_t index) const;
     /// Subscribers on `topic_index`.
     std::size_t subscribers_on(std::size_t topic_index) const;
+    /// Deliveries of each message published to `topic_index`: every subscriber, or one
+    /// with a shared subscription.
+    std::size_t deliveries_per_message(std::size_t topic_index) const;
     /// Senders: echo connections or fan-out publishers.
     std::size_t senders() const { return fanout ? publishers : connections; }
     /// Messages sender `index` sends in total (messages split evenly); 0: no limit.

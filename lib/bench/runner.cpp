@@ -104,7 +104,8 @@ private:
     }
 
     /// Fan-out: deliveries expected so far (every subscriber of a topic gets every
-    /// acknowledged publish to it); echo: replies expected.
+    /// acknowledged publish to it; one of them with a shared subscription); echo: replies
+    /// expected.
     std::uint64_t expected() const {
         if (!m_plan.fanout) {
             return sum(&WorkerProgress::sent);
@@ -115,7 +116,7 @@ private:
             for (const auto& worker : m_workers) {
                 acked += worker->progress().acked[t].load(std::memory_order_relaxed);
             }
-            total += acked * m_plan.subscribers_on(t);
+            total += acked * m_plan.deliveries_per_message(t);
         }
         return total;
     }
@@ -249,7 +250,7 @@ private:
         if (m_plan.fanout) {
             expected_deliveries = 0;
             for (std::size_t t = 0; t < acked.size(); ++t) {
-                expected_deliveries += acked[t] * m_plan.subscribers_on(t);
+                expected_deliveries += acked[t] * m_plan.deliveries_per_message(t);
             }
         }
         report.lost = expected_deliveries > report.messages_received

@@ -61,6 +61,8 @@ core::Result<bool> Server::start(const ServeOptions& options) {
         mqtt_options.password = options.mqtt_password;
         mqtt_options.max_packet = options.mqtt_max_packet;
         mqtt_options.max_queued = options.mqtt_max_queued;
+        mqtt_options.receive_max = options.mqtt_receive_max;
+        mqtt_options.keep_alive = options.mqtt_keep_alive;
         auto broker = mqtt::MqttListener::create(
             m_loop, *m_hub, SocketAddress{options.bind, *options.mqtt_port}, mqtt_options);
         if (!broker) {

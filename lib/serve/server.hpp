@@ -44,6 +44,10 @@ struct ServeOptions {
     std::size_t mqtt_max_packet = 1024 * 1024;
     /// QoS 1/2 messages kept per MQTT session for a client that is away or slow.
     std::size_t mqtt_max_queued = 10000;
+    /// The broker's Receive Maximum, announced to MQTT 5 clients and enforced (0x93).
+    std::uint16_t mqtt_receive_max = 100;
+    /// When set, the Server Keep Alive (seconds) MQTT 5 clients are given in CONNACK.
+    std::optional<std::uint16_t> mqtt_keep_alive;
     /// Publish "1", "2", ... on topic `tick` this often; zero: no ticks.
     core::Duration tick{0};
     /// A comment on an SSE stream that carried nothing for this long.

@@ -26,7 +26,7 @@ def packet(first, body):
 
 
 def connect(client_id="", version=5, keepalive=60, clean=True, user=None, password=None,
-            props=b"", will_topic=None, will_payload=b""):
+            props=b"", will_topic=None, will_payload=b"", will_props=b""):
     flags = (0x02 if clean else 0) | (0x80 if user is not None else 0) | (
         0x40 if password is not None else 0) | (0x04 if will_topic is not None else 0)
     body = string("MQTT") + bytes([version, flags]) + struct.pack(">H", keepalive)
@@ -35,7 +35,7 @@ def connect(client_id="", version=5, keepalive=60, clean=True, user=None, passwo
     body += string(client_id)
     if will_topic is not None:
         if version == 5:
-            body += b"\x00"
+            body += varint(len(will_props)) + will_props
         body += string(will_topic) + string(will_payload)
     if user is not None:
         body += string(user)
@@ -53,10 +53,102 @@ def publish(topic, payload, version=5, qos=0, packet_id=1, retain=False, props=b
     return packet(0x30 | qos << 1 | (1 if retain else 0), body + payload)
 
 
-def subscribe(topic, qos=0, version=5, packet_id=1, options=None):
-    body = struct.pack(">H", packet_id) + (b"\x00" if version == 5 else b"")
+def subscribe(topic, qos=0, version=5, packet_id=1, options=None, props=b""):
+    body = struct.pack(">H", packet_id) + (varint(len(props)) + props if version == 5 else b"")
     body += string(topic) + bytes([qos if options is None else options])
     return packet(0x82, body)
+
+
+def unsubscribe(topic, version=5, packet_id=1):
+    body = struct.pack(">H", packet_id) + (b"\x00" if version == 5 else b"")
+    return packet(0xA2, body + string(topic))
+
+
+# MQTT 5 properties (section 2.2.2.2): builders, and a reader that gives [(id, value)].
+def prop_byte(pid, value):
+    return bytes([pid, value])
+
+
+def prop_u16(pid, value):
+    return bytes([pid]) + struct.pack(">H", value)
+
+
+def prop_u32(pid, value):
+    return bytes([pid]) + struct.pack(">I", value)
+
+
+def prop_varint(pid, value):
+    return bytes([pid]) + varint(value)
+
+
+_BYTE, _U16, _U32, _VARINT, _STRING, _PAIR = range(6)
+_PROPERTY_TYPES = {
+    0x01: _BYTE, 0x02: _U32, 0x03: _STRING, 0x08: _STRING, 0x09: _STRING, 0x0B: _VARINT,
+    0x11: _U32, 0x12: _STRING, 0x13: _U16, 0x15: _STRING, 0x16: _STRING, 0x17: _BYTE,
+    0x18: _U32, 0x19: _BYTE, 0x1A: _STRING, 0x1C: _STRING, 0x1F: _STRING, 0x21: _U16,
+    0x22: _U16, 0x23: _U16, 0x24: _BYTE, 0x25: _BYTE, 0x26: _PAIR, 0x27: _U32, 0x28: _BYTE,
+    0x29: _BYTE, 0x2A: _BYTE,
+}
+
+
+def read_varint(data, i=0):
+    """(value, index after it)."""
+    value, multiplier = 0, 1
+    while True:
+        byte = data[i]
+        value += (byte & 0x7F) * multiplier
+        multiplier *= 128
+        i += 1
+        if not byte & 0x80:
+            return value, i
+
+
+def parse_properties(block):
+    """[(identifier, value)] of a property block (without its length), in wire order."""
+    out, i = [], 0
+    while i < len(block):
+        pid = block[i]
+        i += 1
+        kind = _PROPERTY_TYPES[pid]
+        if kind == _BYTE:
+            value, i = block[i], i + 1
+        elif kind == _U16:
+            value, i = struct.unpack(">H", block[i:i + 2])[0], i + 2
+        elif kind == _U32:
+            value, i = struct.unpack(">I", block[i:i + 4])[0], i + 4
+        elif kind == _VARINT:
+            value, i = read_varint(block, i)
+        elif kind == _STRING:
+            n = struct.unpack(">H", block[i:i + 2])[0]
+            value, i = block[i + 2:i + 2 + n], i + 2 + n
+        else:
+            n = struct.unpack(">H", block[i:i + 2])[0]
+            name = block[i + 2:i + 2 + n]
+            i += 2 + n
+            m = struct.unpack(">H", block[i:i + 2])[0]
+            value, i = (name, block[i + 2:i + 2 + m]), i + 2 + m
+        out.append((pid, value))
+    return out
+
+
+def connack_properties(body):
+    """The properties of an MQTT 5 CONNACK body as {identifier: value}."""
+    length, i = read_varint(body, 2)
+    return dict(parse_properties(body[i:i + length]))
+
+
+def parse_publish5(first, body):
+    """An MQTT 5 PUBLISH as a dict: topic, qos, retain, dup, packet_id, props, payload."""
+    qos = (first >> 1) & 3
+    n = struct.unpack(">H", body[:2])[0]
+    topic, i = body[2:2 + n].decode(), 2 + n
+    packet_id = None
+    if qos:
+        packet_id, i = struct.unpack(">H", body[i:i + 2])[0], i + 2
+    length, i = read_varint(body, i)
+    return {"topic": topic, "qos": qos, "retain": bool(first & 1), "dup": bool(first & 8),
+            "packet_id": packet_id, "props": parse_properties(body[i:i + length]),
+            "payload": body[i + length:]}
 
 
 class Client:

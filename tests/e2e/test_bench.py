@@ -253,6 +253,22 @@ class MqttTest(unittest.TestCase):
                                    serve.address("mqtt"))
             self.check(report, 3, 60)
 
+    def test_shared_subscription_delivers_each_message_once_per_group(self):
+        # Four subscribers in one $share group: 200 messages are 200 deliveries, not 800.
+        for qos in ("0", "1", "2"):
+            with self.subTest(qos=qos):
+                report, _ = bench_json(self, "mqtt", "--qos", qos, "-c", "4", "--publishers",
+                                       "2", "--topic", "$share/g/jobs", "-n", "200")
+                self.check(report, 1, 200)
+        # With --topics 2 each topic has its own shared subscription.
+        report, _ = bench_json(self, "mqtt", "--qos", "1", "-c", "4", "--topics", "2",
+                               "--publishers", "2", "--topic", "$share/g/jobs", "-n", "200")
+        self.check(report, 1, 200)
+        for bad in ("$share/g", "$share//jobs", "$share/g+/jobs", "$share/g/a/b"):
+            with self.subTest(topic=bad):
+                result = bench("mqtt", "--topic", bad, "-n", "1")
+                self.assertEqual(result.returncode, EXIT_USAGE, result.stderr.decode())
+
     @unittest.skipUnless(MOSQUITTO, "needs Debian's mosquitto")
     def test_mosquitto(self):
         port = free_port()
@@ -278,6 +294,9 @@ class MqttTest(unittest.TestCase):
                                                "--publishers", "2", "-n", "100",
                                                f"mqtt://127.0.0.1:{port}")
                         self.check(report, 4, 100)
+                report, _ = bench_json(self, "mqtt", "--qos", "1", "-c", "4", "--topic",
+                                       "$share/g/jobs", "-n", "100", f"mqtt://127.0.0.1:{port}")
+                self.check(report, 1, 100)  # mosquitto shares the same way
             finally:
                 broker.terminate()
                 broker.wait(timeout=10)

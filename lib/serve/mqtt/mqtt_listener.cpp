@@ -3,6 +3,7 @@
 #include "core/encoding.hpp"
 #include "core/log.hpp"
 #include "proto/mqtt_codec.hpp"
+#include "serve/mqtt/shared_subscription.hpp"
 #include "transport/tcp/tcp_stream.hpp"
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <span>
 #include <unordered_set>
 
 namespace rtx::serve::mqtt {
@@ -29,6 +31,14 @@ constexpr std::size_t k_qos0_high_water = 16 * 1024 * 1024;
 /// Subscription options byte fields (MQTT 5 section 3.8.3.1).
 constexpr std::uint8_t k_option_no_local = 0x04;
 constexpr std::uint8_t k_option_retain_as_published = 0x08;
+
+/// Lets an unordered_map keyed by std::string be searched with a string_view.
+struct TopicHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const {
+        return std::hash<std::string_view>{}(text);
+    }
+};
 
 /// The properties of `block` but those in `drop`.
 template <class Drop> std::string filter_properties(std::string_view block, Drop drop) {
@@ -66,18 +76,41 @@ struct Outgoing {
     bool retain = false;
     std::uint16_t packet_id = 0;
     bool released = false; ///< QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP.
+    /// The Subscription Identifiers it is sent with, on every try (MQTT 5 section 3.3.4).
+    std::vector<std::uint32_t> identifiers;
+    /// The shared subscription ("$share/...") it came through, if any: should the session
+    /// end before it is delivered, another member gets it (MQTT 5 section 4.8.2).
+    std::string shared_key;
 };
 
 } // namespace detail
 
 using detail::Outgoing;
 
+/// One subscription of a session; its address is the key in the subscription tree (or
+/// the member of a shared group), so the match finds the options and the identifier.
+struct MqttListener::SessionSubscription {
+    Session* session = nullptr;
+    std::uint8_t options = 0;     ///< The SUBSCRIBE options byte (MQTT 5 section 3.8.3.1).
+    std::uint32_t identifier = 0; ///< The Subscription Identifier; 0: none.
+    SharedGroup* group = nullptr; ///< The shared subscription it is a member of, if any.
+};
+
+/// A shared subscription (MQTT 5 section 4.8.2): its members take the messages of its
+/// filter in turn.
+struct MqttListener::SharedGroup {
+    std::string key;    ///< The whole "$share/{group}/{filter}" text.
+    std::string filter; ///< The filter proper, as held in the shared tree.
+    RoundRobin members; ///< Of SessionSubscription*.
+};
+
 /// The state that outlives a connection (MQTT 4.1): subscriptions, messages in flight
 /// and queued, QoS 2 packet ids received and not yet released.
 struct MqttListener::Session {
     std::string client_id;
     Connection* connection = nullptr;
-    std::map<std::string, std::uint8_t, std::less<>> subscriptions; ///< Filter -> options.
+    /// Topic filter as subscribed ("$share/..." included) -> the subscription.
+    std::map<std::string, SessionSubscription, std::less<>> subscriptions;
     std::deque<Outgoing> inflight;
     std::deque<Outgoing> queue;
     std::unordered_set<std::uint16_t> incoming_qos2;
@@ -89,6 +122,7 @@ struct MqttListener::Session {
     std::uint64_t match_round = 0;
     std::uint8_t match_qos = 0;
     bool match_retain_as_published = false;
+    std::vector<std::uint32_t> match_identifiers;
 
     std::uint16_t allocate_packet_id() {
         for (;;) {
@@ -152,12 +186,15 @@ public:
     }
     bool can_take_qos0() const { return m_stream.buffered() < k_qos0_high_water; }
 
-    /// Sends one PUBLISH; false if it cannot go (expired, or past the client's maximum
-    /// packet size: MQTT 5 section 3.1.2.11.4 says drop it as if delivered).
+    /// Sends one PUBLISH with these Subscription Identifiers (MQTT 5); false if it cannot
+    /// go (expired, or past the client's maximum packet size: MQTT 5 section 3.1.2.11.4 says
+    /// drop it as if delivered).
     bool send_publish(const HubMessage& message, std::uint8_t qos, bool retain, bool dup,
-                      std::uint16_t packet_id) {
+                      std::uint16_t packet_id, std::span<const std::uint32_t> identifiers) {
         std::string& props = m_listener.m_properties_scratch;
         props.clear();
+        std::string_view topic = message.topic;
+        std::uint16_t new_alias = 0;
         if (m_version == Version::v5) {
             if (message.expires_at_ms != 0) {
                 const std::uint64_t now = m_listener.m_loop.now_ms();
@@ -169,14 +206,33 @@ public:
                 pm::put_property_u32(props, PropertyId::message_expiry_interval, left);
             }
             props.append(message.properties);
+            for (const std::uint32_t id : identifiers) {
+                pm::put_property_varint(props, PropertyId::subscription_identifier, id);
+            }
+            if (m_topic_alias_max != 0) {
+                // Server topic aliases (MQTT 5 section 3.3.2.3.4): the first PUBLISH on a
+                // topic names it and sets an alias; later ones send the alias alone. Once
+                // the client's Topic Alias Maximum is used up, new topics go by name.
+                auto known = m_aliases.find(topic);
+                if (known != m_aliases.end()) {
+                    pm::put_property_u16(props, PropertyId::topic_alias, known->second);
+                    topic = {};
+                } else if (m_aliases.size() < m_topic_alias_max) {
+                    new_alias = static_cast<std::uint16_t>(m_aliases.size() + 1);
+                    pm::put_property_u16(props, PropertyId::topic_alias, new_alias);
+                }
+            }
         }
         std::string& out = scratch();
-        if (!pm::encode_publish(out, m_version, message.topic, message.payload, qos, retain, dup,
-                                packet_id, props)) {
+        if (!pm::encode_publish(out, m_version, topic, message.payload, qos, retain, dup, packet_id,
+                                props)) {
             return false;
         }
         if (m_client_max_packet != 0 && out.size() > m_client_max_packet) {
-            return false;
+            return false; // and an alias it would have set stays unassigned
+        }
+        if (new_alias != 0) {
+            m_aliases.emplace(message.topic, new_alias);
         }
         m_stream.write(out);
         return true;
@@ -340,6 +396,7 @@ private:
                 m_receive_maximum = p.properties.receive_maximum;
             }
             m_client_max_packet = p.properties.maximum_packet_size;
+            m_topic_alias_max = p.properties.topic_alias_maximum;
         }
         if (c.will) {
             auto will = std::make_unique<Will>();
@@ -377,18 +434,28 @@ private:
             pm::put_property_u32(props, PropertyId::maximum_packet_size,
                                  static_cast<std::uint32_t>(std::min<std::size_t>(
                                      options.max_packet, pm::k_max_packet_size)));
-            pm::put_property(props, PropertyId::subscription_identifier_available, std::uint8_t{0});
-            pm::put_property(props, PropertyId::shared_subscription_available, std::uint8_t{0});
+            if (options.receive_max != 0xFFFF) {
+                pm::put_property_u16(props, PropertyId::receive_maximum, options.receive_max);
+            }
+            if (options.keep_alive) {
+                pm::put_property_u16(props, PropertyId::server_keep_alive, *options.keep_alive);
+            }
+            pm::put_property(props, PropertyId::subscription_identifier_available, std::uint8_t{1});
+            pm::put_property(props, PropertyId::shared_subscription_available, std::uint8_t{1});
         }
         std::string& out = scratch();
         pm::encode_connack(out, m_version, session_present, 0, props);
         m_stream.write(out);
+        // The Server Keep Alive replaces the client's (MQTT 5 section 3.2.2.3.14); either
+        // way a client silent for 1.5 times it is gone (section 3.1.2.10).
+        const std::uint16_t keep_alive =
+            v5 && options.keep_alive ? *options.keep_alive : c.keep_alive;
         core::log_debug("mqtt: {}: connected (MQTT {}, keepalive {}s)", m_peer, v5 ? "5" : "3.1.1",
-                        c.keep_alive);
+                        keep_alive);
 
         m_timer.stop();
-        if (c.keep_alive > 0) {
-            m_keepalive_ms = static_cast<std::uint64_t>(c.keep_alive) * 1500;
+        if (keep_alive > 0) {
+            m_keepalive_ms = static_cast<std::uint64_t>(keep_alive) * 1500;
             arm_keepalive(m_keepalive_ms);
         }
         m_listener.resume(*session);
@@ -418,6 +485,15 @@ private:
         }
         if (p.qos == 2 && m_session->incoming_qos2.contains(p.packet_id)) {
             send_ack(PacketType::pubrec, p.packet_id); // a retry: already published once
+            return;
+        }
+        // Receive Maximum (MQTT 5 section 3.3.4): QoS 1 is acknowledged at once, so what is
+        // unacknowledged is the QoS 2 exchanges waiting for PUBREL, plus this PUBLISH.
+        if (m_version == Version::v5 && p.qos > 0 &&
+            m_session->incoming_qos2.size() >= m_listener.m_options.receive_max) {
+            protocol_error(fmt::format("more than {} QoS 1/2 PUBLISH unacknowledged",
+                                       m_listener.m_options.receive_max),
+                           pm::reason::receive_maximum_exceeded);
             return;
         }
         std::uint64_t expires_at = 0;
@@ -502,10 +578,23 @@ private:
 
     void on_subscribe(const pm::Packet& p) {
         const bool v5 = m_version == Version::v5;
-        if (v5 && p.properties.has(PropertyId::subscription_identifier)) {
-            protocol_error("subscription identifiers are not supported",
-                           pm::reason::subscription_identifiers_not_supported);
-            return;
+        std::uint32_t identifier = 0;
+        if (v5 && !p.properties.subscription_identifiers.empty()) {
+            if (p.properties.subscription_identifiers.size() > 1) {
+                protocol_error("SUBSCRIBE with more than one subscription identifier");
+                return;
+            }
+            identifier = p.properties.subscription_identifiers.front(); // never 0 (decoder)
+        }
+        const auto is_shared = [](std::string_view filter) {
+            SharedFilter shared;
+            return parse_shared_filter(filter, shared);
+        };
+        for (const pm::SubscribeTopic& topic : p.topics) {
+            if (topic.no_local && is_shared(topic.filter) == ShareParse::shared) {
+                protocol_error("no local on a shared subscription"); // MQTT-3.8.3-4
+                return;
+            }
         }
         std::vector<std::uint8_t> codes;
         codes.reserve(p.topics.size());
@@ -513,22 +602,20 @@ private:
         for (const pm::SubscribeTopic& topic : p.topics) {
             const std::uint8_t fail =
                 v5 ? pm::reason::topic_filter_invalid : pm::k_v311_subscribe_failure;
-            if (!valid_topic_filter(topic.filter)) {
+            const ShareParse share = is_shared(topic.filter);
+            if (share == ShareParse::invalid || !valid_topic_filter(topic.filter)) {
                 codes.push_back(fail);
                 continue;
             }
-            if (topic.filter.starts_with("$share/")) {
-                codes.push_back(v5 ? pm::reason::shared_subscriptions_not_supported
-                                   : pm::k_v311_subscribe_failure);
-                continue;
-            }
             const std::uint8_t options = topic.options_byte();
-            auto [code, is_new] = m_listener.subscribe(*m_session, topic.filter, options);
+            auto [code, is_new] =
+                m_listener.subscribe(*m_session, topic.filter, options, identifier);
             if (code >= 0x80 && !v5) {
                 code = pm::k_v311_subscribe_failure;
             }
             codes.push_back(code);
-            if (code < 0x80 &&
+            // No retained messages for a shared subscription (MQTT 5 section 4.8.2).
+            if (code < 0x80 && share == ShareParse::not_shared &&
                 (topic.retain_handling == 0 || (topic.retain_handling == 1 && is_new))) {
                 retained_for.emplace_back(std::string(topic.filter), topic.qos);
             }
@@ -537,7 +624,7 @@ private:
         pm::encode_suback(out, m_version, p.packet_id, codes);
         m_stream.write(out);
         for (const auto& [filter, qos] : retained_for) {
-            m_listener.send_retained(*m_session, filter, qos);
+            m_listener.send_retained(*m_session, filter, qos, identifier);
         }
     }
 
@@ -587,6 +674,10 @@ private:
     std::uint64_t m_last_rx = 0;
     std::uint64_t m_keepalive_ms = 0;
     std::uint32_t m_client_max_packet = 0; ///< 0: no limit.
+    std::uint16_t m_topic_alias_max = 0;   ///< The client's Topic Alias Maximum (MQTT 5).
+    /// Topic -> the alias this connection's client was given for it (aliases are per
+    /// connection, MQTT 5 section 3.3.2.3.4).
+    std::unordered_map<std::string, std::uint16_t, TopicHash, std::equal_to<>> m_aliases;
     std::uint32_t m_connect_expiry = 0;
     bool m_connected = false;
     bool m_closed = false;
@@ -702,7 +793,7 @@ void MqttListener::resume(Session& session) {
             connection->send_ack(PacketType::pubrel, it->packet_id);
             ++it;
         } else if (it->message && connection->send_publish(*it->message, it->qos, it->retain, true,
-                                                           it->packet_id)) {
+                                                           it->packet_id, it->identifiers)) {
             ++it;
         } else {
             it = session.inflight.erase(it);
@@ -764,8 +855,20 @@ void MqttListener::end_session(const std::string& client_id) {
     }
     std::unique_ptr<Session> session = std::move(it->second);
     m_sessions.erase(it);
-    for (const auto& [filter, options] : session->subscriptions) {
-        m_tree.remove(filter, session.get());
+    std::vector<Outgoing> orphans; // shared-subscription messages not yet delivered
+    for (auto* list : {&session->inflight, &session->queue}) {
+        for (Outgoing& outgoing : *list) {
+            if (!outgoing.shared_key.empty() && outgoing.message && !outgoing.released) {
+                orphans.push_back(std::move(outgoing));
+            }
+        }
+    }
+    remove_subscriptions(*session);
+    for (const Outgoing& orphan : orphans) {
+        auto group = m_groups.find(orphan.shared_key);
+        if (group != m_groups.end()) {
+            deliver_to_group(*group->second, orphan.message);
+        }
     }
     if (session->will) {
         publish_will(*session->will); // the session ended before the will delay did
@@ -773,19 +876,59 @@ void MqttListener::end_session(const std::string& client_id) {
 }
 
 std::pair<std::uint8_t, bool> MqttListener::subscribe(Session& session, std::string_view filter,
-                                                      std::uint8_t options) {
+                                                      std::uint8_t options,
+                                                      std::uint32_t identifier) {
     auto existing = session.subscriptions.find(filter);
-    if (existing == session.subscriptions.end() &&
-        m_tree.size() + m_hub.subscriber_count() >= m_hub.limits().max_subscribers) {
+    if (existing != session.subscriptions.end()) {
+        // The same filter again replaces the options and the identifier (MQTT 3.8.4-3).
+        SessionSubscription& subscription = existing->second;
+        subscription.options = options;
+        subscription.identifier = identifier;
+        if (subscription.group == nullptr) {
+            m_tree.add(filter, &subscription, options);
+        }
+        return {static_cast<std::uint8_t>(options & 0x03), false};
+    }
+    if (m_tree.size() + m_shared_members + m_hub.subscriber_count() >=
+        m_hub.limits().max_subscribers) {
         return {pm::reason::quota_exceeded, false};
     }
-    const bool is_new = m_tree.add(filter, &session, options);
-    if (existing == session.subscriptions.end()) {
-        session.subscriptions.emplace(std::string(filter), options);
+    SessionSubscription& subscription =
+        session.subscriptions.emplace(std::string(filter), SessionSubscription{}).first->second;
+    subscription.session = &session;
+    subscription.options = options;
+    subscription.identifier = identifier;
+    SharedFilter shared;
+    if (parse_shared_filter(filter, shared) == ShareParse::shared) {
+        auto group = m_groups.find(std::string(filter));
+        if (group == m_groups.end()) {
+            auto created = std::make_unique<SharedGroup>();
+            created->key = std::string(filter);
+            created->filter = std::string(shared.filter);
+            m_shared_tree.add(created->filter, created.get(), 0);
+            group = m_groups.emplace(created->key, std::move(created)).first;
+        }
+        group->second->members.add(&subscription);
+        subscription.group = group->second.get();
+        ++m_shared_members;
     } else {
-        existing->second = options;
+        m_tree.add(filter, &subscription, options);
     }
-    return {static_cast<std::uint8_t>(options & 0x03), is_new};
+    return {static_cast<std::uint8_t>(options & 0x03), true};
+}
+
+void MqttListener::drop_subscription(const std::string& filter, SessionSubscription& subscription) {
+    SharedGroup* group = subscription.group;
+    if (group == nullptr) {
+        m_tree.remove(filter, &subscription);
+        return;
+    }
+    group->members.remove(&subscription);
+    --m_shared_members;
+    if (group->members.empty()) {
+        m_shared_tree.remove(group->filter, group);
+        m_groups.erase(group->key);
+    }
 }
 
 bool MqttListener::unsubscribe(Session& session, std::string_view filter) {
@@ -793,12 +936,20 @@ bool MqttListener::unsubscribe(Session& session, std::string_view filter) {
     if (it == session.subscriptions.end()) {
         return false;
     }
-    m_tree.remove(filter, &session);
+    drop_subscription(it->first, it->second);
     session.subscriptions.erase(it);
     return true;
 }
 
-void MqttListener::send_retained(Session& session, std::string_view filter, std::uint8_t qos) {
+void MqttListener::remove_subscriptions(Session& session) {
+    for (auto& [filter, subscription] : session.subscriptions) {
+        drop_subscription(filter, subscription);
+    }
+    session.subscriptions.clear();
+}
+
+void MqttListener::send_retained(Session& session, std::string_view filter, std::uint8_t qos,
+                                 std::uint32_t identifier) {
     std::vector<std::shared_ptr<const HubMessage>> found;
     if (!has_wildcard(filter)) {
         if (auto message = m_hub.retained(filter)) {
@@ -813,9 +964,10 @@ void MqttListener::send_retained(Session& session, std::string_view filter, std:
             }
         });
     }
+    const std::span<const std::uint32_t> identifiers(&identifier, identifier != 0 ? 1 : 0);
     for (const auto& message : found) {
         // A message sent because of a new subscription keeps its retain flag (MQTT 3.3.1.3).
-        deliver(session, message, std::min(message->qos, qos), true);
+        deliver(session, message, std::min(message->qos, qos), true, identifiers);
     }
 }
 
@@ -847,12 +999,14 @@ void MqttListener::on_hub_message(const std::shared_ptr<const HubMessage>& messa
         return;
     }
     // The best of each session's matching subscriptions: one copy per session (MQTT 5
-    // section 3.3.4), at the highest QoS granted, retained as published if any says so.
+    // section 3.3.4), at the highest QoS granted, retained as published if any says so, with
+    // the identifier of every matching subscription that has one.
     const std::uint64_t round = ++m_match_round;
     m_matched.clear();
     const Connection* publisher = m_publishing;
     m_tree.match(message->topic, [&](SubscriptionTree::Key key, std::uint8_t options) {
-        auto* session = const_cast<Session*>(static_cast<const Session*>(key));
+        const auto* subscription = static_cast<const SessionSubscription*>(key);
+        Session* session = subscription->session;
         if ((options & k_option_no_local) != 0 && publisher != nullptr &&
             session->connection == publisher) {
             return;
@@ -863,34 +1017,78 @@ void MqttListener::on_hub_message(const std::shared_ptr<const HubMessage>& messa
             session->match_round = round;
             session->match_qos = qos;
             session->match_retain_as_published = rap;
+            session->match_identifiers.clear();
             m_matched.push_back(session);
         } else {
             session->match_qos = std::max(session->match_qos, qos);
             session->match_retain_as_published = session->match_retain_as_published || rap;
         }
+        if (subscription->identifier != 0) {
+            session->match_identifiers.push_back(subscription->identifier);
+        }
     });
     for (Session* session : m_matched) {
+        std::sort(session->match_identifiers.begin(), session->match_identifiers.end());
         deliver(*session, message, std::min(message->qos, session->match_qos),
-                session->match_retain_as_published && message->retain);
+                session->match_retain_as_published && message->retain, session->match_identifiers);
+    }
+    if (m_shared_members != 0) {
+        deliver_shared(message);
     }
 }
 
+void MqttListener::deliver_shared(const std::shared_ptr<const HubMessage>& message) {
+    // Each matching shared subscription gives the message to one of its members, in turn,
+    // preferring a member whose client is connected (MQTT 5 section 4.8.2). This copy is
+    // apart from the ones sent for the session's ordinary subscriptions.
+    m_matched_groups.clear();
+    m_shared_tree.match(message->topic, [&](SubscriptionTree::Key key, std::uint8_t) {
+        m_matched_groups.push_back(const_cast<SharedGroup*>(static_cast<const SharedGroup*>(key)));
+    });
+    for (SharedGroup* group : m_matched_groups) {
+        deliver_to_group(*group, message);
+    }
+}
+
+void MqttListener::deliver_to_group(SharedGroup& group,
+                                    const std::shared_ptr<const HubMessage>& message) {
+    const auto* member = static_cast<const SessionSubscription*>(
+        group.members.pick([](RoundRobin::Member candidate) {
+            return static_cast<const SessionSubscription*>(candidate)->session->connection !=
+                   nullptr;
+        }));
+    const auto qos = static_cast<std::uint8_t>(member->options & 0x03);
+    const bool rap = (member->options & k_option_retain_as_published) != 0;
+    const std::uint32_t id = member->identifier;
+    deliver(*member->session, message, std::min(message->qos, qos), rap && message->retain,
+            std::span<const std::uint32_t>(&id, id != 0 ? 1 : 0), &group);
+}
+
 void MqttListener::deliver(Session& session, const std::shared_ptr<const HubMessage>& message,
-                           std::uint8_t qos, bool retain) {
+                           std::uint8_t qos, bool retain,
+                           std::span<const std::uint32_t> identifiers, const SharedGroup* group) {
     Connection* connection = session.connection;
     if (qos == 0) {
         // QoS 0 is not kept for a client that is away, nor piled up for one that is slow.
         if (connection != nullptr && connection->can_take_qos0()) {
-            connection->send_publish(*message, 0, retain, false, 0);
+            connection->send_publish(*message, 0, retain, false, 0, identifiers);
         }
         return;
     }
-    Outgoing outgoing{message, qos, retain, 0, false};
+    Outgoing outgoing;
+    outgoing.message = message;
+    outgoing.qos = qos;
+    outgoing.retain = retain;
+    outgoing.identifiers.assign(identifiers.begin(), identifiers.end());
+    if (group != nullptr) {
+        outgoing.shared_key = group->key;
+    }
     if (connection != nullptr && session.queue.empty() &&
         session.inflight.size() < connection->inflight_limit()) {
         outgoing.packet_id = session.allocate_packet_id();
-        session.inflight.push_back(outgoing);
-        if (!connection->send_publish(*message, qos, retain, false, outgoing.packet_id)) {
+        session.inflight.push_back(std::move(outgoing));
+        if (!connection->send_publish(*message, qos, retain, false,
+                                      session.inflight.back().packet_id, identifiers)) {
             session.inflight.pop_back();
         }
         return;
@@ -907,12 +1105,12 @@ void MqttListener::pump(Session& session) {
     Connection* connection = session.connection;
     while (connection != nullptr && !session.queue.empty() &&
            session.inflight.size() < connection->inflight_limit()) {
-        Outgoing outgoing = std::move(session.queue.front());
+        session.inflight.push_back(std::move(session.queue.front()));
         session.queue.pop_front();
+        Outgoing& outgoing = session.inflight.back();
         outgoing.packet_id = session.allocate_packet_id();
-        session.inflight.push_back(outgoing);
         if (!connection->send_publish(*outgoing.message, outgoing.qos, outgoing.retain, false,
-                                      outgoing.packet_id)) {
+                                      outgoing.packet_id, outgoing.identifiers)) {
             session.inflight.pop_back();
         }
     }
@@ -940,9 +1138,7 @@ void MqttListener::shutdown() {
     }
     for (const auto& id : ids) {
         auto it = m_sessions.find(id);
-        for (const auto& [filter, options] : it->second->subscriptions) {
-            m_tree.remove(filter, it->second.get());
-        }
+        remove_subscriptions(*it->second);
         m_sessions.erase(it);
     }
 }

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -37,6 +38,13 @@ struct MqttOptions {
     std::size_t max_inflight = 100;
     /// A connection must send CONNECT within this time.
     std::uint32_t connect_timeout_ms = 10000;
+    /// The broker's Receive Maximum, announced to MQTT 5 clients in CONNACK: a client with
+    /// more QoS 1/2 PUBLISH unacknowledged than this is disconnected (0x93, MQTT 5 section
+    /// 3.3.4). 3.1.1 has no such limit.
+    std::uint16_t receive_max = 100;
+    /// When set, the Server Keep Alive (seconds) given to MQTT 5 clients in CONNACK, which
+    /// then replaces the keep alive of their CONNECT (0: none); 3.1.1 clients keep theirs.
+    std::optional<std::uint16_t> keep_alive;
 };
 
 /// The MQTT 3.1.1 and 5 broker of `rtx serve`, on the core loop. Every PUBLISH goes through
@@ -63,6 +71,8 @@ public:
 
     class Connection;
     struct Session;
+    struct SessionSubscription;
+    struct SharedGroup;
     struct Will;
 
 private:
@@ -75,20 +85,30 @@ private:
                     std::uint32_t expiry_s);
     /// A session's connection is (back): resend what was in flight, then the queue.
     void resume(Session& session);
-    /// Adds or updates a subscription: the SUBACK code (granted QoS or an error) and
-    /// whether it is new.
+    /// Adds or updates a subscription (`filter` may be "$share/{group}/{filter}", already
+    /// checked): the SUBACK code (granted QoS or an error) and whether it is new.
     std::pair<std::uint8_t, bool> subscribe(Session& session, std::string_view filter,
-                                            std::uint8_t options);
+                                            std::uint8_t options, std::uint32_t identifier);
     bool unsubscribe(Session& session, std::string_view filter);
-    /// Sends the retained messages matching `filter` (after a SUBSCRIBE).
-    void send_retained(Session& session, std::string_view filter, std::uint8_t qos);
+    /// Takes `subscription` (of `filter`) out of the tree or its shared group.
+    void drop_subscription(const std::string& filter, SessionSubscription& subscription);
+    /// Sends the retained messages matching `filter` (after a SUBSCRIBE), with the
+    /// subscription's identifier (0: none).
+    void send_retained(Session& session, std::string_view filter, std::uint8_t qos,
+                       std::uint32_t identifier);
     /// Publishes to the hub (and so to every subscriber); `from` is the publishing
     /// connection (no-local), null for wills. False if the hub refused (topic limit).
     bool publish(std::string_view topic, std::string payload, std::uint8_t qos, bool retain,
                  std::string properties, std::uint64_t expires_at_ms, const Connection* from);
-    /// Queues or sends one message to a session.
+    /// Queues or sends one message to a session, with these Subscription Identifiers;
+    /// `group` is the shared subscription it is delivered for, if any.
     void deliver(Session& session, const std::shared_ptr<const HubMessage>& message,
-                 std::uint8_t qos, bool retain);
+                 std::uint8_t qos, bool retain, std::span<const std::uint32_t> identifiers,
+                 const SharedGroup* group = nullptr);
+    /// Hands a message to one member of each shared subscription that matches it.
+    void deliver_shared(const std::shared_ptr<const HubMessage>& message);
+    /// Hands a message to the member of `group` whose turn it is.
+    void deliver_to_group(SharedGroup& group, const std::shared_ptr<const HubMessage>& message);
     /// Sends queued messages while the session's in-flight window has room.
     void pump(Session& session);
     /// Called when a connection ends: the will, and the session's expiry.
@@ -106,13 +126,18 @@ private:
     Subscription m_hub_subscription;
     std::unordered_map<Connection*, std::unique_ptr<Connection>> m_connections;
     std::unordered_map<std::string, std::unique_ptr<Session>> m_sessions;
-    SubscriptionTree m_tree;
+    SubscriptionTree m_tree;        ///< Ordinary subscriptions; keys are SessionSubscription*.
+    SubscriptionTree m_shared_tree; ///< Shared subscriptions; keys are SharedGroup*.
+    /// "$share/{group}/{filter}" -> its group, while it has members.
+    std::unordered_map<std::string, std::unique_ptr<SharedGroup>> m_groups;
+    std::size_t m_shared_members = 0; ///< Members over every group (the subscriber limit).
     /// Connections closed from inside their own callbacks, freed on the next loop turn.
     std::vector<std::unique_ptr<Connection>> m_graveyard;
     core::Timer m_reaper;
     const Connection* m_publishing = nullptr; ///< The connection whose PUBLISH is in the hub.
     std::uint64_t m_match_round = 0;
     std::vector<Session*> m_matched;
+    std::vector<SharedGroup*> m_matched_groups;
     std::uint64_t m_assigned_ids = 0;
     bool m_shutting_down = false;
     std::string m_scratch;            ///< Every outgoing packet is encoded here.
