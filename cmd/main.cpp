@@ -28,6 +28,8 @@ std::span<const Command> commands() {
                 &setup_ws},
         Command{"push", "Web Push sender: encrypt, sign with VAPID, POST to a subscription",
                 &setup_push},
+        Command{"webrtc", "WebRTC data channel with manual signalling: stdin -> messages -> stdout",
+                &setup_webrtc},
         Command{"bench", "Load generator: many connections, latency percentiles, loss",
                 &setup_bench},
         Command{"serve", "Embedded server: TCP echo, HTTP (SSE, stream, poll), WebSocket, MQTT",
