@@ -62,7 +62,7 @@ void release_usrsctp() {
 }
 
 struct Event {
-    enum class Kind { connected, message, dry, reset, failed, writable } kind;
+    enum class Kind { connected, message, dry, reset, failed } kind;
     std::uint16_t stream = 0;
     std::uint32_t ppid = 0;
     std::string data;
@@ -91,7 +91,12 @@ struct SctpAssociation::Impl {
     std::deque<Outgoing> queue;
     std::size_t queued_bytes = 0;
     std::size_t send_buffer = k_send_buffer;
-    std::map<std::uint16_t, std::string> partial; // message fragments per stream
+    std::vector<char> receive_buffer = std::vector<char>(k_partial_delivery_point);
+    std::string partial_message; // the pieces of the message being delivered (no MSG_EOR yet)
+    bool partial_started = false;
+    std::uint16_t partial_stream = 0;
+    std::uint16_t partial_ssn = 0;
+    std::string partial_notification;
     struct ChannelState {
         bool awaiting_ack = false;
         bool closing = false;        // our outgoing reset is wanted
@@ -114,34 +119,126 @@ struct SctpAssociation::Impl {
         , callbacks(std::move(cbs))
         , timer(owner) {}
 
-    static int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length,
-                          struct sctp_rcvinfo info, int flags, void* ulp_info) {
-        auto* self = static_cast<Impl*>(ulp_info);
-        if (data == nullptr) {
-            self->events.push_back(Event{Event::Kind::failed, 0, 0, "association closed", 0, {}});
-            return 1;
-        }
-        std::string_view bytes(static_cast<const char*>(data), length);
-        if ((flags & MSG_NOTIFICATION) != 0) {
-            self->notification(bytes);
-        } else {
-            std::string& pending = self->partial[info.rcv_sid];
-            pending.append(bytes);
-            if ((flags & MSG_EOR) != 0) {
-                Event event{Event::Kind::message, info.rcv_sid, ntohl(info.rcv_ppid), {}, 0, {}};
-                event.data.swap(pending);
-                self->events.push_back(std::move(event));
+    // Reads everything usrsctp holds for us (RFC 6458 section 9.13, usrsctp_recvv). The socket
+    // has no receive callback: usrsctp invokes it per read-queue entry, outside the in-order
+    // reading of sctp_sorecvmsg, and with it the tail of a large message could come after the
+    // next message (measured: a 3 MiB message arrived split around the 'bye' sent after it,
+    // about one run in four under ASan). recvv reads the read queue in order, and
+    // SCTP_FRAGMENT_INTERLEAVE level 0 makes a partial delivery block every other message and
+    // notification of the association until its last piece, so pieces without MSG_EOR are always
+    // the front of one message.
+    //
+    // A message of a partially reliable channel may be abandoned by the sender while it is
+    // being delivered: usrsctp then ends it early (its last piece carries MSG_EOR) and queues
+    // SCTP_PARTIAL_DELIVERY_EVENT right behind it. So a message that came in pieces is held
+    // until the next read shows no such event, and dropped when it does.
+    void read_available() {
+        Event held{Event::Kind::message, 0, 0, {}, 0, {}};
+        bool holding = false;
+        auto release = [this, &held, &holding] {
+            if (holding) {
+                events.push_back(std::move(held));
+                holding = false;
+            }
+        };
+        while (!failed) {
+            struct sctp_rcvinfo info {};
+            socklen_t info_length = sizeof info;
+            socklen_t from_length = 0;
+            unsigned int info_type = 0;
+            int flags = 0;
+            ssize_t length =
+                usrsctp_recvv(socket, receive_buffer.data(), receive_buffer.size(), nullptr,
+                              &from_length, &info, &info_length, &info_type, &flags);
+            if (length < 0) {
+                release();
+                if (errno == EWOULDBLOCK || errno == EAGAIN || errno == ENOTCONN) {
+                    return; // nothing more now (or not connected yet)
+                }
+                events.push_back(Event{Event::Kind::failed,
+                                       0,
+                                       0,
+                                       fmt::format("SCTP receive failed: {}", std::strerror(errno)),
+                                       0,
+                                       {}});
+                return;
+            }
+            std::string_view bytes(receive_buffer.data(), static_cast<std::size_t>(length));
+            if ((flags & MSG_NOTIFICATION) != 0) {
+                partial_notification.append(bytes);
+                if ((flags & MSG_EOR) == 0) {
+                    continue;
+                }
+                if (delivery_aborted(partial_notification)) {
+                    core::log_verbose("webrtc: the peer abandoned a message while it was being "
+                                      "delivered (partial reliability): dropped");
+                    holding = false;
+                    partial_message.clear();
+                    partial_started = false;
+                } else {
+                    release();
+                    notification(partial_notification);
+                }
+                partial_notification.clear();
+                continue;
+            }
+            release();
+            if (length == 0) {
+                events.push_back(Event{Event::Kind::failed, 0, 0, "association closed", 0, {}});
+                return;
+            }
+            if (info_type != SCTP_RECVV_RCVINFO) {
+                events.push_back(Event{Event::Kind::failed,
+                                       0,
+                                       0,
+                                       "SCTP message without its stream (no SCTP_RCVINFO)",
+                                       0,
+                                       {}});
+                return;
+            }
+            if (partial_started &&
+                (info.rcv_sid != partial_stream || info.rcv_ssn != partial_ssn)) {
+                // Level 0 forbids this; never join two messages into one.
+                events.push_back(Event{
+                    Event::Kind::failed,
+                    0,
+                    0,
+                    fmt::format("SCTP delivered stream {} message {} inside stream {} message {}",
+                                info.rcv_sid, info.rcv_ssn, partial_stream, partial_ssn),
+                    0,
+                    {}});
+                return;
+            }
+            bool in_pieces = partial_started || (flags & MSG_EOR) == 0;
+            partial_started = true;
+            partial_stream = info.rcv_sid;
+            partial_ssn = info.rcv_ssn;
+            partial_message.append(bytes);
+            if ((flags & MSG_EOR) == 0) {
+                continue;
+            }
+            partial_started = false;
+            if ((flags & MSG_TRUNC) != 0) {
+                partial_message.clear(); // abandoned before its first byte came up
+                continue;
+            }
+            Event event{Event::Kind::message, info.rcv_sid, ntohl(info.rcv_ppid), {}, 0, {}};
+            event.data.swap(partial_message);
+            if (in_pieces) {
+                held = std::move(event);
+                holding = true;
+            } else {
+                events.push_back(std::move(event));
             }
         }
-        // usrsctp hands the callback a malloc'ed buffer that the callback owns.
-        std::free(data);
-        return 1;
+        release();
     }
 
-    static int on_send_space(struct socket*, uint32_t, void* ulp_info) {
-        auto* self = static_cast<Impl*>(ulp_info);
-        self->events.push_back(Event{Event::Kind::writable, 0, 0, {}, 0, {}});
-        return 0;
+    static bool delivery_aborted(std::string_view bytes) {
+        const auto* n = reinterpret_cast<const union sctp_notification*>(bytes.data());
+        return bytes.size() >= sizeof(struct sctp_pdapi_event) &&
+               n->sn_header.sn_type == SCTP_PARTIAL_DELIVERY_EVENT &&
+               n->sn_pdapi_event.pdapi_indication == SCTP_PARTIAL_DELIVERY_ABORTED;
     }
 
     void notification(std::string_view bytes) {
@@ -185,14 +282,26 @@ struct SctpAssociation::Impl {
         }
     }
 
-    // Runs after every call into usrsctp: what its callbacks queued is handled here, where
-    // user callbacks may call back into the association.
+    // Runs after every call into usrsctp: reads what it holds for us and handles it here, where
+    // user callbacks may call back into the association; then retries what waits for room in
+    // the send buffer (acknowledgements free it during those calls).
     void dispatch() {
         if (dispatching) {
             return;
         }
         dispatching = true;
-        while (!events.empty() && !failed) {
+        while (!failed) {
+            read_available();
+            if (events.empty()) {
+                if (queue.empty()) {
+                    break;
+                }
+                flush();
+                if (events.empty()) {
+                    break;
+                }
+                continue;
+            }
             std::vector<Event> batch;
             batch.swap(events);
             for (auto& event : batch) {
@@ -221,9 +330,6 @@ struct SctpAssociation::Impl {
             break;
         case Event::Kind::failed:
             fail(event.data);
-            break;
-        case Event::Kind::writable:
-            flush();
             break;
         case Event::Kind::dry:
             for (auto& [stream, channel] : channels) {
@@ -317,7 +423,6 @@ struct SctpAssociation::Impl {
                     channel.closing = true;
                     channel.peer_first = true;
                 }
-                partial.erase(stream);
             }
             if ((event.flags & SCTP_STREAM_RESET_OUTGOING_SSN) != 0) {
                 channel.outgoing_reset = true;
@@ -390,7 +495,7 @@ struct SctpAssociation::Impl {
             if (sent < 0) {
                 if (errno == EWOULDBLOCK || errno == EAGAIN) {
                     core::log_debug("webrtc: SCTP send buffer full, {} bytes queued", queued_bytes);
-                    return; // the send-space callback brings us back
+                    return; // dispatch() retries after the next SACK
                 }
                 fail(fmt::format("SCTP send failed: {}", std::strerror(errno)));
                 return;
@@ -464,8 +569,8 @@ bool SctpAssociation::start(std::string& error) {
     Impl& impl = *m_impl;
     usrsctp_register_address(&impl);
     impl.registered = true;
-    impl.socket = usrsctp_socket(AF_CONN, SOCK_STREAM, IPPROTO_SCTP, Impl::on_receive,
-                                 Impl::on_send_space, k_send_buffer / 2, &impl);
+    // No receive or send-space callbacks: dispatch() reads and retries after each call.
+    impl.socket = usrsctp_socket(AF_CONN, SOCK_STREAM, IPPROTO_SCTP, nullptr, nullptr, 0, nullptr);
     if (impl.socket == nullptr) {
         error = fmt::format("usrsctp_socket: {}", std::strerror(errno));
         return false;
@@ -492,8 +597,12 @@ bool SctpAssociation::start(std::string& error) {
     // Connection, and the peer's count bounds ours anyway.
     // A message larger than the receive buffer could never be completed there: the window
     // would close on its first megabyte. Partial delivery (RFC 6458 section 8.1.21) hands it
-    // up in pieces, joined in `partial`, so messages of any size up to --max-message arrive.
+    // up in pieces, joined in read_available(), so messages of any size up to --max-message
+    // arrive.
     int partial_delivery = k_partial_delivery_point;
+    // RFC 6458 section 8.1.20, level 0: no interleaving of a partially delivered message with
+    // anything else of the association (see read_available()).
+    int interleave = 0;
     struct sctp_initmsg init {};
     init.sinit_num_ostreams = 1024;
     init.sinit_max_instreams = 1024;
@@ -506,10 +615,13 @@ bool SctpAssociation::start(std::string& error) {
         !set(IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof on, "SCTP_NODELAY") ||
         !set(IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof init, "SCTP_INITMSG") ||
         !set(IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT, &partial_delivery, sizeof partial_delivery,
-             "SCTP_PARTIAL_DELIVERY_POINT")) {
+             "SCTP_PARTIAL_DELIVERY_POINT") ||
+        !set(IPPROTO_SCTP, SCTP_FRAGMENT_INTERLEAVE, &interleave, sizeof interleave,
+             "SCTP_FRAGMENT_INTERLEAVE")) {
         return false;
     }
-    for (int type : {SCTP_ASSOC_CHANGE, SCTP_SENDER_DRY_EVENT, SCTP_STREAM_RESET_EVENT}) {
+    for (int type : {SCTP_ASSOC_CHANGE, SCTP_SENDER_DRY_EVENT, SCTP_STREAM_RESET_EVENT,
+                     SCTP_PARTIAL_DELIVERY_EVENT}) {
         struct sctp_event event {};
         event.se_assoc_id = SCTP_ALL_ASSOC;
         event.se_on = 1;

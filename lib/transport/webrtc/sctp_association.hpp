@@ -34,7 +34,7 @@ struct SctpCallbacks {
 /// One SCTP association over DTLS (RFC 8261) through usrsctp in AF_CONN mode, with the Data
 /// Channel Establishment Protocol (RFC 8832) and the data-channel message rules of RFC 8831.
 /// usrsctp is started without its threads (usrsctp_init_nothreads) and its timers are driven
-/// by a loop timer, so every usrsctp call and callback happens on the loop thread. usrsctp's
+/// by a loop timer, so every usrsctp call happens on the loop thread. usrsctp's
 /// state is process-wide: one loop per process may own associations.
 class SctpAssociation {
 public:
