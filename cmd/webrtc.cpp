@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 namespace rtx::cmd {
 
@@ -33,6 +34,9 @@ struct WebrtcCommandOptions {
     std::vector<std::string> ice_addresses;
     std::string label = "rtx";
     std::string protocol;
+    bool unordered = false;
+    std::optional<std::uint32_t> max_retransmits;
+    std::optional<std::uint32_t> max_packet_life;
     MessageFlags message_flags;
     std::string max_message = "64MiB";
     ClientFlags flags;
@@ -168,9 +172,12 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     if (options.offer == options.answer) {
         throw core::UsageError("give one of --offer or --answer");
     }
-    if (options.answer && (options.label != "rtx" || !options.protocol.empty())) {
-        throw core::UsageError("--label and --protocol belong to --offer (the answerer takes "
-                               "the channel the offerer opens)");
+    if (options.answer &&
+        (options.label != "rtx" || !options.protocol.empty() || options.unordered ||
+         options.max_retransmits || options.max_packet_life)) {
+        throw core::UsageError("--label, --protocol, --unordered, --max-retransmits and "
+                               "--max-packet-life belong to --offer (the answerer takes the "
+                               "channel the offerer opens)");
     }
     ClientSettings settings = resolve_client_flags(options.flags, "webrtc");
     settings.pipe.stdin_after_open = true;
@@ -181,6 +188,15 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     webrtc.ice_addresses = options.ice_addresses;
     webrtc.label = options.label;
     webrtc.protocol = options.protocol;
+    webrtc.channel.ordered = !options.unordered;
+    using Reliability = transport::webrtc::ChannelParameters::Reliability;
+    if (options.max_retransmits) {
+        webrtc.channel.reliability = Reliability::max_retransmits;
+        webrtc.channel.value = *options.max_retransmits;
+    } else if (options.max_packet_life) {
+        webrtc.channel.reliability = Reliability::max_packet_life;
+        webrtc.channel.value = *options.max_packet_life;
+    }
     webrtc.connect_timeout = settings.connect.connect_timeout;
     webrtc.max_message_size = size_flag("--max-message", options.max_message);
 
@@ -242,6 +258,21 @@ Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view su
         ->group(webrtc);
     app->add_option("--protocol", options->protocol, "Sub-protocol of the data channel (--offer)")
         ->group(webrtc);
+    app->add_flag("--unordered", options->unordered,
+                  "Open an unordered channel: messages may arrive out of order (--offer)")
+        ->group(webrtc);
+    auto* retransmits =
+        app->add_option("--max-retransmits", options->max_retransmits,
+                        "Partially reliable: abandon a message after N retransmissions (--offer)")
+            ->type_name("N")
+            ->group(webrtc);
+    auto* packet_life =
+        app->add_option("--max-packet-life", options->max_packet_life,
+                        "Partially reliable: abandon a message MS milliseconds after it was "
+                        "sent (--offer)")
+            ->type_name("MS")
+            ->group(webrtc);
+    retransmits->excludes(packet_life);
 
     add_message_flags(*app, options->message_flags,
                       "Send each stdin message as binary (default: text)",
@@ -260,9 +291,10 @@ Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view su
     set.reconnect = false; // a new connection needs new signalling
     set.preamble = false;
     add_client_flags(*app, options->flags, set);
-    app->footer(R"(One reliable ordered data channel with manual signalling: each side writes its
-description as one base64 line (stderr, or --sdp-out FILE) and reads the peer's (the
-terminal, or --sdp-in FILE/FIFO). Once the channel is open, stdin lines are sent as
+    app->footer(R"(One data channel (reliable and ordered unless --unordered, --max-retransmits or
+--max-packet-life) with manual signalling: each side writes its description as one
+base64 line (stderr, or --sdp-out FILE) and reads the peer's (the terminal, or --sdp-in
+FILE/FIFO). Once the channel is open, stdin lines are sent as
 messages and messages received are written to stdout. On stdin EOF rtx closes the channel
 once everything sent is acknowledged, and exits when the peer has closed its side (what
 the peer sent before that is printed). --connect-timeout bounds ICE + DTLS + SCTP + the
@@ -275,6 +307,7 @@ Examples:
   rtx webrtc --offer --ice-address 127.0.0.1 --sdp-out o2a --sdp-in a2o < file.txt &
   rtx webrtc --answer --ice-address 127.0.0.1 --sdp-in o2a --sdp-out a2o > copy.txt
   rtx webrtc --answer --echo --no-stdin --sdp-in offer.b64   # a reflector
+  rtx webrtc --offer --unordered --max-retransmits 0 ...      # like UDP: no order, no retry
   rtx webrtc --offer --json -v ...       # NDJSON records; ICE, DTLS and SCTP steps on stderr
 
 Exit status: 0 done, 1 local I/O failure, 2 usage, 3 ICE failed (no candidate pair

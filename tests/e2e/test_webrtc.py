@@ -143,8 +143,8 @@ class WebrtcPeers(unittest.TestCase):
             peer.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def peer(self, role, *args, **kwargs):
-        peer = Peer(self.workdir, role, *args, **kwargs)
+    def peer(self, role, *args, workdir=None, **kwargs):
+        peer = Peer(workdir or self.workdir, role, *args, **kwargs)
         self.peers.append(peer)
         return peer
 
@@ -224,6 +224,32 @@ class WebrtcPeers(unittest.TestCase):
                       answerer.stderr_text())
         answerer.proc.stdin.close()
 
+    def test_unordered_and_partially_reliable_channels(self):
+        # The offerer's parameters travel in DATA_CHANNEL_OPEN (RFC 8832 section 5.1) and the
+        # answerer sends back with them; loopback loses nothing, so every message comes back.
+        for index, (args, described) in enumerate([
+                (("--unordered",), "reliable unordered"),
+                (("--max-retransmits", "0"), "ordered, at most 0 retransmissions"),
+                (("--unordered", "--max-packet-life", "1500"),
+                 "unordered, abandoned after 1500 ms"),
+        ]):
+            with self.subTest(args=args):
+                workdir = os.path.join(self.workdir, str(index))
+                os.mkdir(workdir)
+                offerer = self.peer("offer", "--count", "3", *args, workdir=workdir)
+                answerer = self.peer("answer", "--echo", "--no-stdin", stdin=subprocess.DEVNULL,
+                                     workdir=workdir)
+                self.signal(offerer, answerer)
+                big = b"p" * 200000  # partial delivery (64 KiB pieces) on such a channel
+                offerer.feed(b"one\n" + big + b"\nthree\n")
+                self.assertEqual(offerer.finish(), EXIT_OK, offerer.stderr_text())
+                self.assertEqual(answerer.finish(), EXIT_OK, answerer.stderr_text())
+                self.assertEqual(sorted(offerer.stdout.splitlines()),
+                                 sorted([b"one", big, b"three"]))
+                for peer in (offerer, answerer):
+                    self.assertIn(f"channel open: stream 1, label \"rtx\", protocol \"\", "
+                                  f"{described},", peer.stderr_text())
+
     def test_remote_candidates_off_loopback_are_dropped(self):
         offerer = self.peer("offer")
         answerer = self.peer("answer")
@@ -294,7 +320,8 @@ class WebrtcPeers(unittest.TestCase):
     @unittest.skipUnless(os.path.isdir(os.path.join(WERIFT_DIR, "node_modules", "werift")),
                          "WERIFT_DIR with node_modules/werift not set")
     def test_werift_answers_and_echoes(self):
-        offerer = self.peer("offer", "--count", "2", "--label", "to-werift")
+        offerer = self.peer("offer", "--count", "2", "--label", "to-werift", "--unordered",
+                            "--max-retransmits", "3")
         answer_path = os.path.join(self.workdir, "werift.answer")
         werift = subprocess.Popen(["node", WERIFT_PEER, offerer.sdp_out, answer_path],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -312,10 +339,14 @@ class WebrtcPeers(unittest.TestCase):
             big = b"w" * 60000  # werift announces a=max-message-size:65536
             offerer.feed(b"hello werift\n" + big + b"\n")
             self.assertEqual(offerer.finish(), EXIT_OK, offerer.stderr_text())
-            self.assertEqual(offerer.stdout, b"hello werift\n" + big + b"\n")
+            # Unordered: the two may come back in either order.
+            self.assertEqual(sorted(offerer.stdout.splitlines()), sorted([b"hello werift", big]))
             self.assertEqual(werift.wait(timeout=WAIT), 0)
             err = werift.stderr.read().decode()
             self.assertIn('werift: channel "to-werift" open', err)
+            # werift read the channel type and reliability parameter of our DATA_CHANNEL_OPEN.
+            self.assertIn("werift: ordered false, maxRetransmits 3, maxPacketLifeTime undefined",
+                          err)
             self.assertIn("werift: channel closed", err)
             pairs = re.findall(r"ICE selected pair (\S+) typ \S+ <-> (\S+) typ",
                                offerer.stderr_text())
@@ -330,7 +361,9 @@ class WebrtcPeers(unittest.TestCase):
     def test_usage_errors(self):
         for args, message in [
                 ((), "give one of --offer or --answer"),
-                (("--answer", "--label", "x"), "--label and --protocol belong to --offer"),
+                (("--answer", "--label", "x"), "--label, --protocol, --unordered"),
+                (("--answer", "--unordered"), "belong to --offer"),
+                (("--offer", "--max-retransmits", "1", "--max-packet-life", "5"), "excludes"),
                 (("--offer", "--reconnect"), "--reconnect"),
                 (("--offer", "--sdp-in", os.path.join(self.workdir, "missing")),
                  "--sdp-in"),

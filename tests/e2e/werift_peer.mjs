@@ -31,6 +31,8 @@ const pc = new RTCPeerConnection({
 });
 pc.onDataChannel.subscribe((channel) => {
     console.error(`werift: channel "${channel.label}" open`);
+    console.error(`werift: ordered ${channel.ordered}, maxRetransmits ${channel.maxRetransmits}, ` +
+                  `maxPacketLifeTime ${channel.maxPacketLifeTime}`);
     channel.onMessage.subscribe((message) => {
         console.error(`werift: ${typeof message === "string" ? "text" : "binary"} ${message.length}`);
         channel.send(message);

@@ -30,6 +30,12 @@ constexpr std::uint32_t k_ppid_binary_empty = 57;
 constexpr std::uint8_t k_dcep_ack = 0x02;
 constexpr std::uint8_t k_dcep_open = 0x03;
 
+// RFC 8832 section 5.1: DATA_CHANNEL_OPEN channel types; the high bit is "unordered".
+constexpr std::uint8_t k_channel_unordered = 0x80;
+constexpr std::uint8_t k_channel_reliable = 0x00;
+constexpr std::uint8_t k_channel_rexmit = 0x01;
+constexpr std::uint8_t k_channel_timed = 0x02;
+
 // The send buffer, grown for a message larger than it: a message goes to usrsctp whole,
 // because sending one in pieces (SCTP_EXPLICIT_EOR) makes a non-blocking usrsctp_sendv wait
 // for room when the buffer fills mid-message, and without usrsctp's threads that wait never
@@ -52,6 +58,8 @@ void acquire_usrsctp() {
         // RFC 8831 section 6.2: stream reconfiguration closes channels.
         usrsctp_sysctl_set_sctp_reconfig_enable(1);
         usrsctp_sysctl_set_sctp_ecn_enable(0);
+        // RFC 8831 section 6.1: partially reliable channels need PR-SCTP (RFC 3758).
+        usrsctp_sysctl_set_sctp_pr_enable(1);
     }
 }
 
@@ -76,7 +84,27 @@ struct Outgoing {
     std::string data;
 };
 
+std::uint32_t read_u32(const std::string& data, std::size_t at) {
+    return (static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at])) << 24) |
+           (static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at + 1])) << 16) |
+           (static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at + 2])) << 8) |
+           static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at + 3]));
+}
+
 } // namespace
+
+std::string describe(const ChannelParameters& parameters) {
+    std::string text = parameters.ordered ? "ordered" : "unordered";
+    switch (parameters.reliability) {
+    case ChannelParameters::Reliability::reliable:
+        return "reliable " + text;
+    case ChannelParameters::Reliability::max_retransmits:
+        return fmt::format("{}, at most {} retransmissions", text, parameters.value);
+    case ChannelParameters::Reliability::max_packet_life:
+        return fmt::format("{}, abandoned after {} ms", text, parameters.value);
+    }
+    return text;
+}
 
 struct SctpAssociation::Impl {
     core::Loop& loop;
@@ -107,6 +135,7 @@ struct SctpAssociation::Impl {
         bool closed = false;
         std::string label;
         std::string protocol;
+        ChannelParameters parameters;
     };
     std::map<std::uint16_t, ChannelState> channels;
     bool failed = false;
@@ -346,10 +375,19 @@ struct SctpAssociation::Impl {
     }
 
     void message(std::uint16_t stream, std::uint32_t ppid, const std::string& data) {
-        switch (ppid) {
-        case k_ppid_dcep:
+        if (ppid == k_ppid_dcep) {
             dcep(stream, data);
             return;
+        }
+        auto it = channels.find(stream);
+        if (it != channels.end() && it->second.awaiting_ack) {
+            // RFC 8832 section 6: user data before DATA_CHANNEL_ACK acknowledges the open (an
+            // unordered message may overtake the ordered ACK).
+            it->second.awaiting_ack = false;
+            callbacks.on_channel_open(stream, it->second.label, it->second.protocol,
+                                      it->second.parameters);
+        }
+        switch (ppid) {
         case k_ppid_string:
         case k_ppid_binary:
             callbacks.on_message(stream, data, ppid == k_ppid_binary);
@@ -373,7 +411,8 @@ struct SctpAssociation::Impl {
             auto it = channels.find(stream);
             if (it != channels.end() && it->second.awaiting_ack) {
                 it->second.awaiting_ack = false;
-                callbacks.on_channel_open(stream, it->second.label, it->second.protocol);
+                callbacks.on_channel_open(stream, it->second.label, it->second.protocol,
+                                          it->second.parameters);
             }
             return;
         }
@@ -396,12 +435,31 @@ struct SctpAssociation::Impl {
             fail("DCEP: DATA_CHANNEL_OPEN label/protocol past its end");
             return;
         }
+        ChannelParameters parameters;
+        auto channel_type = static_cast<std::uint8_t>(data[1]);
+        parameters.ordered = (channel_type & k_channel_unordered) == 0;
+        switch (channel_type & ~k_channel_unordered) {
+        case k_channel_reliable:
+            break;
+        case k_channel_rexmit:
+            parameters.reliability = ChannelParameters::Reliability::max_retransmits;
+            parameters.value = read_u32(data, 4);
+            break;
+        case k_channel_timed:
+            parameters.reliability = ChannelParameters::Reliability::max_packet_life;
+            parameters.value = read_u32(data, 4);
+            break;
+        default:
+            fail(fmt::format("DCEP: unknown channel type 0x{:02x}", channel_type));
+            return;
+        }
         ChannelState& channel = channels[stream];
         channel.label = data.substr(12, label_length);
         channel.protocol = data.substr(12 + label_length, protocol_length);
+        channel.parameters = parameters;
         // RFC 8832 section 6: answer with DATA_CHANNEL_ACK on the same stream.
         enqueue(stream, k_ppid_dcep, std::string(1, static_cast<char>(k_dcep_ack)));
-        callbacks.on_channel_open(stream, channel.label, channel.protocol);
+        callbacks.on_channel_open(stream, channel.label, channel.protocol, channel.parameters);
     }
 
     void stream_reset(const Event& event) {
@@ -487,11 +545,29 @@ struct SctpAssociation::Impl {
             if (item.data.size() > send_buffer && !grow_send_buffer(item.data.size())) {
                 return;
             }
-            struct sctp_sndinfo info {};
-            info.snd_sid = item.stream;
-            info.snd_ppid = htonl(item.ppid);
+            struct sctp_sendv_spa spa {};
+            spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
+            spa.sendv_sndinfo.snd_sid = item.stream;
+            spa.sendv_sndinfo.snd_ppid = htonl(item.ppid);
+            auto channel = channels.find(item.stream);
+            // DCEP messages go reliable and ordered (RFC 8832 section 6); user messages with the
+            // channel's parameters (RFC 8831 section 6.6).
+            if (item.ppid != k_ppid_dcep && channel != channels.end()) {
+                const ChannelParameters& parameters = channel->second.parameters;
+                if (!parameters.ordered) {
+                    spa.sendv_sndinfo.snd_flags |= SCTP_UNORDERED;
+                }
+                if (parameters.reliability != ChannelParameters::Reliability::reliable) {
+                    spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
+                    spa.sendv_prinfo.pr_policy =
+                        parameters.reliability == ChannelParameters::Reliability::max_retransmits
+                            ? SCTP_PR_SCTP_RTX
+                            : SCTP_PR_SCTP_TTL;
+                    spa.sendv_prinfo.pr_value = parameters.value;
+                }
+            }
             ssize_t sent = usrsctp_sendv(socket, item.data.data(), item.data.size(), nullptr, 0,
-                                         &info, sizeof info, SCTP_SENDV_SNDINFO, 0);
+                                         &spa, sizeof spa, SCTP_SENDV_SPA, 0);
             if (sent < 0) {
                 if (errno == EWOULDBLOCK || errno == EAGAIN) {
                     core::log_debug("webrtc: SCTP send buffer full, {} bytes queued", queued_bytes);
@@ -672,7 +748,8 @@ void SctpAssociation::receive_packet(std::string_view packet) {
 }
 
 bool SctpAssociation::open_channel(std::uint16_t stream, const std::string& label,
-                                   const std::string& protocol) {
+                                   const std::string& protocol,
+                                   const ChannelParameters& parameters) {
     Impl& impl = *m_impl;
     if (impl.failed || label.size() > 0xFFFF || protocol.size() > 0xFFFF) {
         return false;
@@ -681,9 +758,27 @@ bool SctpAssociation::open_channel(std::uint16_t stream, const std::string& labe
     channel.awaiting_ack = true;
     channel.label = label;
     channel.protocol = protocol;
-    // RFC 8832 section 5.1: reliable ordered (channel type 0x00), priority 0, reliability 0.
+    channel.parameters = parameters;
+    // RFC 8832 section 5.1: message type, channel type, priority 0, reliability parameter,
+    // label length, protocol length.
+    std::uint8_t channel_type = parameters.ordered ? 0 : k_channel_unordered;
+    switch (parameters.reliability) {
+    case ChannelParameters::Reliability::reliable:
+        channel_type |= k_channel_reliable;
+        break;
+    case ChannelParameters::Reliability::max_retransmits:
+        channel_type |= k_channel_rexmit;
+        break;
+    case ChannelParameters::Reliability::max_packet_life:
+        channel_type |= k_channel_timed;
+        break;
+    }
     std::string open(12, '\0');
     open[0] = static_cast<char>(k_dcep_open);
+    open[1] = static_cast<char>(channel_type);
+    for (std::size_t i = 0; i < 4; ++i) {
+        open[4 + i] = static_cast<char>((parameters.value >> (24 - 8 * i)) & 0xFF);
+    }
     open[8] = static_cast<char>(label.size() >> 8);
     open[9] = static_cast<char>(label.size() & 0xFF);
     open[10] = static_cast<char>(protocol.size() >> 8);

@@ -10,8 +10,22 @@
 
 namespace rtx::transport::webrtc {
 
-/// What the association reports; all on the loop thread, never from inside a usrsctp call
-/// (events are queued there and delivered after it returns, so a callback may send).
+/// A data channel's delivery (RFC 8831 section 6.1, carried in DATA_CHANNEL_OPEN: RFC 8832
+/// section 5.1): ordered or not, and fully reliable or partially (a message is abandoned after
+/// `value` retransmissions, or `value` milliseconds after it was sent).
+struct ChannelParameters {
+    enum class Reliability { reliable, max_retransmits, max_packet_life };
+    bool ordered = true;
+    Reliability reliability = Reliability::reliable;
+    std::uint32_t value = 0;
+};
+
+/// "reliable ordered", "unordered, at most 3 retransmissions", ... (for -v).
+std::string describe(const ChannelParameters& parameters);
+
+/// What the association reports; all on the loop thread and, but for send_packet, never from
+/// inside a usrsctp call (messages and notifications are read with usrsctp_recvv after each
+/// call into usrsctp returns, so a callback may send).
 struct SctpCallbacks {
     /// One SCTP packet to put in a DTLS record (RFC 8261 section 3).
     std::function<void(std::string_view packet)> send_packet;
@@ -19,7 +33,8 @@ struct SctpCallbacks {
     std::function<void()> on_connected;
     /// A data channel opened: the peer acknowledged our DATA_CHANNEL_OPEN, or we acknowledged
     /// the peer's (RFC 8832 section 6).
-    std::function<void(std::uint16_t stream, const std::string& label, const std::string& protocol)>
+    std::function<void(std::uint16_t stream, const std::string& label, const std::string& protocol,
+                       const ChannelParameters& parameters)>
         on_channel_open;
     /// One whole message (fragments joined); binary false for the string PPIDs.
     std::function<void(std::uint16_t stream, std::string_view payload, bool binary)> on_message;
@@ -48,10 +63,11 @@ public:
     bool start(std::string& error);
     /// One SCTP packet out of a DTLS record.
     void receive_packet(std::string_view packet);
-    /// Sends DATA_CHANNEL_OPEN for a reliable ordered channel on `stream` (RFC 8832 section 5.1).
-    bool open_channel(std::uint16_t stream, const std::string& label, const std::string& protocol);
+    /// Sends DATA_CHANNEL_OPEN for a channel on `stream` (RFC 8832 section 5.1).
+    bool open_channel(std::uint16_t stream, const std::string& label, const std::string& protocol,
+                      const ChannelParameters& parameters);
     /// Queues one message with the PPID of RFC 8831 section 8 (empty ones as one byte with the
-    /// "empty" PPIDs 56/57).
+    /// "empty" PPIDs 56/57), sent with the channel's parameters (the opener's, both ways).
     bool send(std::uint16_t stream, std::string_view payload, bool binary);
     /// Bytes queued by send() and not yet taken by usrsctp.
     std::size_t buffered_bytes() const;

@@ -283,8 +283,9 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
             sctp_connected();
         };
         callbacks.on_channel_open = [this](std::uint16_t id_of_stream, const std::string& label,
-                                           const std::string& protocol) {
-            channel_open(id_of_stream, label, protocol);
+                                           const std::string& protocol,
+                                           const ChannelParameters& parameters) {
+            channel_open(id_of_stream, label, protocol, parameters);
         };
         callbacks.on_message = [this](std::uint16_t id_of_stream, std::string_view payload,
                                       bool binary) {
@@ -326,12 +327,12 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         if (options.offerer) {
             // RFC 8832 section 6: the DTLS client uses even stream identifiers, the server odd.
             stream = dtls_client ? 0 : 1;
-            sctp->open_channel(stream, options.label, options.protocol);
+            sctp->open_channel(stream, options.label, options.protocol, options.channel);
         }
     }
 
     void channel_open(std::uint16_t id_of_stream, const std::string& label,
-                      const std::string& protocol) {
+                      const std::string& protocol, const ChannelParameters& parameters) {
         if (ended || open) {
             core::log_verbose("webrtc: ignoring a further channel on stream {}", id_of_stream);
             return;
@@ -342,8 +343,9 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         stats.connect_time =
             std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now() - started);
         core::log_verbose("webrtc: channel open: stream {}, label \"{}\", protocol \"{}\", "
-                          "reliable ordered, peer max-message-size {}",
-                          id_of_stream, label, protocol, remote->max_message_size);
+                          "{}, peer max-message-size {}",
+                          id_of_stream, label, protocol, describe(parameters),
+                          remote->max_message_size);
         handler.on_open(*owner);
         if (finish_requested && !ended) {
             sctp->close_channel(stream);

@@ -3,6 +3,7 @@
 #include "core/duration.hpp"
 #include "core/loop.hpp"
 #include "transport/connection.hpp"
+#include "transport/webrtc/sctp_association.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -21,6 +22,8 @@ struct WebrtcOptions {
     std::vector<std::string> ice_addresses;
     std::string label = "rtx"; ///< DATA_CHANNEL_OPEN label (RFC 8832 section 5.1).
     std::string protocol;      ///< DATA_CHANNEL_OPEN protocol.
+    /// The channel the offerer opens: ordered or not, reliable or partially (RFC 8831 6.1).
+    ChannelParameters channel;
     /// From the remote description to an open channel (ICE, DTLS, SCTP, DCEP); then the
     /// stage that was not done is named in the error.
     core::Duration connect_timeout{std::chrono::seconds(30)};
@@ -32,7 +35,7 @@ struct WebrtcOptions {
     std::function<void(const std::string& sdp)> on_local_description;
 };
 
-/// One WebRTC peer connection carrying one reliable ordered data channel, as a Connection:
+/// One WebRTC peer connection carrying one data channel, as a Connection:
 /// on_open when the channel is open, messages both ways, finish_sending closes the channel
 /// once what was sent is acknowledged (RFC 8831 section 6.7) and on_close follows when the
 /// peer has closed its side too. Signalling is the caller's: it passes the local description
