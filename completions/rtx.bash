@@ -15,7 +15,7 @@ _rtx() {
     push) COMPREPLY=($(compgen -W ' keys send --help -h --json --pem --message -m --file -f --padding --vapid-key --subject --vapid-exp --ttl --urgency --topic --retry --header -H --proxy --http1.1 --timeout --connect-timeout --insecure -k --cacert' -- "$cur")) ;;
     webrtc) COMPREPLY=($(compgen -W ' --help -h --offer --answer --sdp-in --sdp-out --ice-address --label --protocol --unordered --max-retransmits --max-packet-life --binary --base64 --hex --binary-as --echo --max-message --json --raw --null -0 --count -n --no-stdin --timeout --idle-timeout --connect-timeout' -- "$cur")) ;;
     bench) COMPREPLY=($(compgen -W ' --help -h --conns -c --connect-rate --duration -d --messages -n --size -s --payload --threads -t --rate -r --rate-per-conn --arrival --pattern --publishers --topic --topics --qos --source-ip --connect-timeout --drain --json --html --max-p50 --max-p99 --max-p999 --max-latency --max-connect-p99 --max-error-rate --min-rate' -- "$cur")) ;;
-    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --mqtt-port --no-mqtt --mqtt-user --mqtt-password --mqtt-max-packet --mqtt-max-queued --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history --ws-max-message --ws-max-conns --ws-origin --ws-ping-interval --no-ws-compress' -- "$cur")) ;;
+    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --mqtt-port --no-mqtt --mqtt-user --mqtt-password --mqtt-max-packet --mqtt-max-queued --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history --ws-max-message --ws-max-conns --ws-origin --ws-ping-interval --no-ws-compress --signal-room-size' -- "$cur")) ;;
     esac
 }
 complete -o default -F _rtx rtx

@@ -297,3 +297,4 @@ complete -c rtx -n '__fish_seen_subcommand_from serve' -l ws-max-conns -r -d 'Op
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l ws-origin -r -d 'Allowed Origin of a WebSocket upgrade (repeatable; default: any); others get 403'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l ws-ping-interval -r -d 'Ping a WebSocket client quiet this long; drop it if still quiet after as long (0: never)'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l no-ws-compress -d 'Do not offer permessage-deflate to WebSocket clients'
+complete -c rtx -n '__fish_seen_subcommand_from serve' -l signal-room-size -r -d 'Peers in one /signal/{room} at most; more get 409'

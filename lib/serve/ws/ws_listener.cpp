@@ -7,6 +7,7 @@
 #include "serve/ws/ws_rules.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +25,7 @@ namespace {
 
 constexpr std::string_view k_echo_path = "/echo";
 constexpr std::string_view k_topic_prefix = "/ws/";
+constexpr std::string_view k_signal_prefix = "/signal/";
 
 /// lws's LWS_WRITE_CLOSE, which its public header leaves out (value 4 in lws 4.1's
 /// private-lib-core.h, between LWS_WRITE_HTTP and LWS_WRITE_PING).
@@ -72,7 +74,11 @@ struct WsListener::Connection final : Subscriber {
     /// lws_write returns, until it has deflated it all (the next WRITEABLE).
     std::vector<unsigned char> write_buffer;
     Subscription subscription;
-    std::string topic;
+    std::string topic; ///< The topic, or the room of a /signal/ connection.
+    /// /signal/{room}: a signalling peer, and how many peers were in the room before it.
+    bool signal = false;
+    bool in_room = false;
+    std::size_t peers_before = 0;
     bool established = false;
     /// permessage-deflate was offered, so lws has taken it on.
     bool compressed = false;
@@ -123,6 +129,9 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     protocol.rx_buffer_size = 64 * 1024;
     m_lws.add_protocol(protocol);
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
+    if (endpoint == WsEndpoint::pubsub) {
+        m_lws.add_mount(k_signal_prefix, m_protocol_name);
+    }
     m_lws.add_busy_check([this] { return !m_connections.empty(); });
     if (m_options.ping_interval.count() > 0) {
         m_ping_timer.start(
@@ -188,6 +197,7 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
             lws_get_peer_simple(wsi, peer, sizeof peer);
             core::log_debug("ws: connection from {}{}", peer,
                             connection->topic.empty() ? std::string(" to /echo")
+                            : connection->signal      ? " to /signal/" + connection->topic
                                                       : " to /ws/" + connection->topic);
         }
         if (connection->compressed) {
@@ -209,6 +219,17 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         // one RFC 6455 asks for a protocol error now; every close of ours sets its own, and
         // a close begun by the peer is answered with the peer's code.
         set_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, "protocol error");
+        if (connection->signal) {
+            // Whoever comes second makes the offer: each peer learns how many were there.
+            signal_to(*connection, nlohmann::json{{"type", "welcome"},
+                                                  {"room", connection->topic},
+                                                  {"peers", connection->peers_before}}
+                                       .dump());
+            auto join = std::make_shared<HubMessage>();
+            join->payload = R"({"type":"join"})";
+            join->source = "signal";
+            signal_others(*connection, join);
+        }
         if (!connection->queue.empty() || connection->close) {
             lws_callback_on_writable(wsi);
         }
@@ -236,6 +257,7 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         // busy check too) until lws destroys it.
         if (connection != nullptr) {
             connection->subscription.reset();
+            leave_room(*connection);
         }
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
@@ -277,8 +299,27 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
         m_options.compression &&
         http::request_header(wsi, WSI_TOKEN_EXTENSIONS).value_or("").find("permessage-deflate") !=
             std::string::npos;
-    if (m_endpoint == WsEndpoint::pubsub) {
-        const std::string path = http::request_header(wsi, WSI_TOKEN_GET_URI).value_or("");
+    const std::string path = http::request_header(wsi, WSI_TOKEN_GET_URI).value_or("");
+    if (m_endpoint == WsEndpoint::pubsub && path.starts_with(k_signal_prefix)) {
+        const std::string room = path.substr(k_signal_prefix.size());
+        if (room.empty()) {
+            return refuse(wsi, 400, "bad request: no room: use /signal/{room}");
+        }
+        if (!core::is_valid_utf8(room)) {
+            return refuse(wsi, 400, "bad request: the room is not UTF-8");
+        }
+        std::vector<Connection*>& peers = m_rooms[room];
+        if (peers.size() >= m_options.signal_room_size) {
+            return refuse(wsi, 409,
+                          fmt::format("room '{}' is full: {} peers (--signal-room-size)",
+                                      room.substr(0, 200), peers.size()));
+        }
+        connection->signal = true;
+        connection->in_room = true;
+        connection->topic = room;
+        connection->peers_before = peers.size();
+        peers.push_back(connection.get());
+    } else if (m_endpoint == WsEndpoint::pubsub) {
         const std::string_view topic =
             std::string_view(path).substr(std::min(path.size(), k_topic_prefix.size()));
         if (topic.empty()) {
@@ -332,7 +373,24 @@ int WsListener::on_receive(Connection& connection, const char* data, std::size_t
 
 int WsListener::on_message(Connection& connection) {
     const bool binary = connection.received_binary;
-    if (m_endpoint == WsEndpoint::echo) {
+    if (connection.signal) {
+        // Relayed as it came, once it is known to be a JSON object with a "type" (offer,
+        // answer, candidate, or anything the peers agree on).
+        const auto json = nlohmann::json::parse(connection.received, nullptr, false);
+        if (binary || !json.is_object() || !json.contains("type") || !json["type"].is_string()) {
+            core::log_verbose("ws: /signal/{}: not a JSON object with a \"type\": closing",
+                              connection.topic);
+            connection.close.emplace(binary ? LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE
+                                            : LWS_CLOSE_STATUS_INVALID_PAYLOAD,
+                                     "signalling messages are JSON objects with a \"type\"");
+            lws_callback_on_writable(connection.wsi);
+            return 0;
+        }
+        auto message = std::make_shared<HubMessage>();
+        message->payload = std::exchange(connection.received, std::string());
+        message->source = "signal";
+        signal_others(connection, message);
+    } else if (m_endpoint == WsEndpoint::echo) {
         std::shared_ptr<HubMessage> message = std::move(connection.spare);
         if (!message) {
             message = std::make_shared<HubMessage>();
@@ -573,10 +631,58 @@ void WsListener::drain_soon(Connection& connection) {
     }
 }
 
-void WsListener::forget(lws* wsi) {
-    if (m_connections.erase(wsi) == 0) {
+void WsListener::signal_to(Connection& connection, std::string text) {
+    auto message = std::make_shared<HubMessage>();
+    message->payload = std::move(text);
+    message->source = "signal";
+    enqueue(connection, std::move(message));
+}
+
+void WsListener::signal_others(const Connection& from,
+                               const std::shared_ptr<const HubMessage>& message) {
+    auto room = m_rooms.find(from.topic);
+    if (room == m_rooms.end()) {
         return;
     }
+    bool sent = false;
+    for (Connection* peer : room->second) {
+        if (peer != &from) {
+            enqueue(*peer, message);
+            sent = true;
+        }
+    }
+    if (!sent) {
+        core::log_verbose("ws: /signal/{}: nobody else in the room; message dropped", from.topic);
+    }
+}
+
+void WsListener::leave_room(Connection& connection) {
+    if (!connection.in_room) {
+        return;
+    }
+    connection.in_room = false;
+    auto room = m_rooms.find(connection.topic);
+    if (room == m_rooms.end()) {
+        return;
+    }
+    std::erase(room->second, &connection);
+    if (room->second.empty()) {
+        m_rooms.erase(room);
+        return;
+    }
+    auto leave = std::make_shared<HubMessage>();
+    leave->payload = R"({"type":"leave"})";
+    leave->source = "signal";
+    signal_others(connection, leave);
+}
+
+void WsListener::forget(lws* wsi) {
+    auto it = m_connections.find(wsi);
+    if (it == m_connections.end()) {
+        return;
+    }
+    leave_room(*it->second);
+    m_connections.erase(it);
     --m_count->open;
     if (m_shutting_down) {
         m_lws.notify_idle();
