@@ -9,13 +9,16 @@
 #include "core/log.hpp"
 #include "core/loop.hpp"
 #include "core/stdin_pump.hpp"
+#include "core/url.hpp"
 #include "transport/webrtc/webrtc_connection.hpp"
+#include "transport/ws/ws_client.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -27,6 +30,7 @@ namespace rtx::cmd {
 namespace {
 
 struct WebrtcCommandOptions {
+    std::string url; ///< ws://HOST:PORT/signal/ROOM: signalling through a room.
     bool offer = false;
     bool answer = false;
     std::string sdp_in;
@@ -149,6 +153,109 @@ private:
     bool m_done = false;
 };
 
+/// Signalling through a room of `rtx serve` (/signal/{room}): the server's welcome says how
+/// many peers were there; the one that finds a peer makes the offer. The descriptions travel
+/// as {"type":"offer"|"answer","sdp":...}, with their candidates in them (no trickle).
+class RoomSignalling final : public transport::Handler {
+public:
+    RoomSignalling(transport::WsClient& client, core::Url url,
+                   transport::ConnectOptions connect_options)
+        : m_client(client)
+        , m_url(std::move(url))
+        , m_connect(std::move(connect_options)) {}
+
+    /// Joins the room for `connection`, which starts once the role is known.
+    void attach(transport::webrtc::WebrtcConnection& connection) {
+        m_webrtc = &connection;
+        transport::WsOptions ws;
+        ws.compress = false;
+        ws.max_message = 1024 * 1024;
+        m_socket = m_client.connect(m_url, m_connect, ws, *this, 2);
+    }
+
+    /// Our description, once gathered: to the other peer of the room.
+    void send_description(const std::string& sdp) {
+        nlohmann::json message{{"type", m_offerer ? "offer" : "answer"}, {"sdp", sdp}};
+        const std::string text = message.dump();
+        if (m_socket == nullptr || !m_socket->send(transport::Message(text))) {
+            fail("the room's WebSocket is not open to send our description");
+        }
+    }
+
+    /// The session is over: the room's connection goes, and nothing reaches the
+    /// WebRTC connection any more.
+    void detach() {
+        m_webrtc = nullptr;
+        m_socket.reset();
+    }
+
+    void on_open(transport::Connection&) override {
+        core::log_verbose("webrtc: joined the signalling room {}", m_url.to_string());
+    }
+
+    void on_message(transport::Connection&, const transport::Message& message) override {
+        if (m_webrtc == nullptr) {
+            return;
+        }
+        const auto json = nlohmann::json::parse(message.payload, nullptr, false);
+        if (!json.is_object() || !json.contains("type") || !json["type"].is_string()) {
+            fail("the room sent something that is not a JSON object with a \"type\"");
+            return;
+        }
+        const std::string type = json["type"].get<std::string>();
+        if (type == "welcome" && !m_started) {
+            m_started = true;
+            const auto peers = json.value("peers", 0);
+            m_offerer = peers > 0;
+            core::log_verbose("webrtc: {} peer(s) in the room before us: we {}", peers,
+                              m_offerer ? "make the offer" : "wait for the offer");
+            m_webrtc->start(m_offerer);
+        } else if ((type == "offer" && !m_offerer) || (type == "answer" && m_offerer)) {
+            if (!json.contains("sdp") || !json["sdp"].is_string()) {
+                fail(fmt::format("the peer's {} has no \"sdp\" string", type));
+                return;
+            }
+            if (!m_started || m_described) {
+                core::log_verbose("webrtc: ignoring a further {} from the room", type);
+                return;
+            }
+            m_described = true;
+            m_webrtc->set_remote_description(json["sdp"].get<std::string>());
+        } else {
+            // join, leave, candidate (ours carry theirs in the description), or the peer's
+            // own extensions.
+            core::log_verbose("webrtc: signalling: {}", type);
+        }
+    }
+
+    void on_close(transport::Connection&, const transport::CloseInfo& info) override {
+        if (m_webrtc == nullptr || m_described) {
+            return; // the descriptions were exchanged: the room is no longer needed
+        }
+        m_webrtc->fail(info.exit_code == core::ExitCode::ok ? core::ExitCode::connect_failed
+                                                            : info.exit_code,
+                       fmt::format("signalling room {}: {}", m_url.to_string(),
+                                   info.reason.empty() ? "closed before the peer's description"
+                                                       : info.reason));
+    }
+
+private:
+    void fail(const std::string& reason) {
+        if (m_webrtc != nullptr) {
+            m_webrtc->fail(core::ExitCode::protocol_error, "signalling: " + reason);
+        }
+    }
+
+    transport::WsClient& m_client;
+    core::Url m_url;
+    transport::ConnectOptions m_connect;
+    std::unique_ptr<transport::Connection> m_socket;
+    transport::webrtc::WebrtcConnection* m_webrtc = nullptr;
+    bool m_started = false;
+    bool m_offerer = false;
+    bool m_described = false;
+};
+
 void write_local_description(const std::string& path, bool offer, const std::string& sdp) {
     std::string line;
     core::append_base64(line, sdp);
@@ -168,9 +275,26 @@ void write_local_description(const std::string& path, bool offer, const std::str
     ::close(fd);
 }
 
+core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
+                        const transport::webrtc::WebrtcOptions& webrtc);
+
 core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
-    if (options.offer == options.answer) {
-        throw core::UsageError("give one of --offer or --answer");
+    std::optional<core::Url> room;
+    if (!options.url.empty()) {
+        auto url = core::parse_url(options.url, "ws");
+        if (!url || (url->scheme != "ws" && url->scheme != "wss") ||
+            !url->path.starts_with("/signal/") || url->path.size() == 8) {
+            throw core::UsageError(fmt::format(
+                "{}: not a signalling room URL (ws://HOST:PORT/signal/ROOM)", options.url));
+        }
+        if (options.offer || options.answer || !options.sdp_in.empty() ||
+            !options.sdp_out.empty()) {
+            throw core::UsageError("a room URL decides who offers: no --offer, --answer, "
+                                   "--sdp-in or --sdp-out with it");
+        }
+        room = std::move(url.value());
+    } else if (options.offer == options.answer) {
+        throw core::UsageError("give a room URL, or one of --offer or --answer");
     }
     if (options.answer &&
         (options.label != "rtx" || !options.protocol.empty() || options.unordered ||
@@ -200,6 +324,10 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     webrtc.connect_timeout = settings.connect.connect_timeout;
     webrtc.max_message_size = size_flag("--max-message", options.max_message);
 
+    if (room) {
+        return run_room(*room, settings, webrtc);
+    }
+
     core::Loop loop;
     output::Sink sink(settings.format, 1, settings.output_delimiter);
     client::PipeSession session(loop, settings.pipe, sink);
@@ -227,12 +355,45 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     return session.run(factory, settings.reconnect);
 }
 
+core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
+                        const transport::webrtc::WebrtcOptions& webrtc) {
+    core::Loop loop;
+    transport::WsClient client(loop, settings.connect.tls);
+    if (auto ready = client.init(); !ready) {
+        core::log_error("{}", ready.error().message);
+        return ready.error().code;
+    }
+    core::ExitCode code;
+    {
+        RoomSignalling signalling(client, url, settings.connect);
+        output::Sink sink(settings.format, 1, settings.output_delimiter);
+        client::PipeSession session(loop, settings.pipe, sink);
+        auto factory = [&](transport::Handler& handler) -> std::unique_ptr<transport::Connection> {
+            auto connection_options = webrtc;
+            connection_options.on_local_description = [&signalling](const std::string& sdp) {
+                signalling.send_description(sdp);
+            };
+            auto connection = std::make_unique<transport::webrtc::WebrtcConnection>(
+                loop, std::move(connection_options), handler, 1);
+            signalling.attach(*connection);
+            return connection;
+        };
+        code = session.run(factory, settings.reconnect);
+        signalling.detach();
+    } // the room's connection goes before the client's lws context
+    return code;
+}
+
 } // namespace
 
 Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view summary) {
     auto options = std::make_shared<WebrtcCommandOptions>();
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
     const std::string signalling = "Signalling";
+    app->add_option("url", options->url,
+                    "Signalling room of rtx serve (ws://HOST:PORT/signal/ROOM): the peer that "
+                    "finds another one there makes the offer")
+        ->group(signalling);
     auto* offer =
         app->add_flag("--offer", options->offer, "Make the offer and open the data channel")
             ->group(signalling);
@@ -292,7 +453,7 @@ Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view su
     set.preamble = false;
     add_client_flags(*app, options->flags, set);
     app->footer(R"(One data channel (reliable and ordered unless --unordered, --max-retransmits or
---max-packet-life) with manual signalling: each side writes its description as one
+--max-packet-life). Manual signalling: each side writes its description as one
 base64 line (stderr, or --sdp-out FILE) and reads the peer's (the terminal, or --sdp-in
 FILE/FIFO). Once the channel is open, stdin lines are sent as
 messages and messages received are written to stdout. On stdin EOF rtx closes the channel
@@ -300,7 +461,11 @@ once everything sent is acknowledged, and exits when the peer has closed its sid
 the peer sent before that is printed). --connect-timeout bounds ICE + DTLS + SCTP + the
 channel opening, counted from the peer's description.
 
+With a room URL (rtx serve's /signal/ROOM) the peers meet in the room instead: the one
+that finds another there makes the offer; a full room is exit 8.
+
 Examples:
+  rtx webrtc ws://127.0.0.1:8080/signal/demo    # twice: the two meet through rtx serve
   rtx webrtc --offer                     # terminal 1: prints the offer, waits for the answer
   rtx webrtc --answer                    # terminal 2: paste the offer, copy the answer back
   mkfifo o2a a2o
@@ -312,8 +477,8 @@ Examples:
 
 Exit status: 0 done, 1 local I/O failure, 2 usage, 3 ICE failed (no candidate pair
 worked), 4 DTLS failed (handshake, or the certificate does not match the fingerprint), 5
-timeout, 6 bad remote description or protocol error, 7 connection lost, 130 SIGINT, 143
-SIGTERM (rtx(1) has the full table).)");
+timeout, 6 bad remote description or protocol error, 7 connection lost, 8 the room
+refused us (409: full), 130 SIGINT, 143 SIGTERM (rtx(1) has the full table).)");
     return [options] {
         return run_webrtc(*options);
     };

@@ -7,7 +7,7 @@ complete -c rtx -n __fish_use_subcommand -a sse -d 'Server-Sent Events client: r
 complete -c rtx -n __fish_use_subcommand -a mqtt -d 'MQTT 3.1.1/5 client: sub prints messages, pub publishes them'
 complete -c rtx -n __fish_use_subcommand -a ws -d 'WebSocket client for terminals and pipes: stdin -> messages -> stdout'
 complete -c rtx -n __fish_use_subcommand -a push -d 'Web Push sender: encrypt, sign with VAPID, POST to a subscription'
-complete -c rtx -n __fish_use_subcommand -a webrtc -d 'WebRTC data channel with manual signalling: stdin -> messages -> stdout'
+complete -c rtx -n __fish_use_subcommand -a webrtc -d 'WebRTC data channel, room or manual signalling: stdin -> messages -> stdout'
 complete -c rtx -n __fish_use_subcommand -a bench -d 'Load generator: many connections, latency percentiles, loss'
 complete -c rtx -n __fish_use_subcommand -a serve -d 'Embedded server: TCP echo, HTTP (SSE, stream, poll), WebSocket, MQTT'
 complete -c rtx -n '__fish_use_subcommand' -l help -s h -d 'Print this help message and exit'

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from rtxtest import EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, RTX
+from rtxtest import EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, RTX, Serve
 
 # werift (npm) as an independent peer: WERIFT_DIR names a directory whose node_modules holds
 # it (`npm install werift` there); without it that test is skipped.
@@ -24,23 +24,29 @@ WERIFT_DIR = os.environ.get("WERIFT_DIR", "")
 WERIFT_PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "werift_peer.mjs")
 
 EXIT_PROTOCOL = 6
+EXIT_HTTP_STATUS = 8
 WAIT = 60  # generous: a loaded 2-core machine, and sanitizer builds
 
 
 class Peer:
     """One `rtx webrtc` process with its signalling files and a thread draining stdout."""
 
-    def __init__(self, workdir, role, *args, stdin=subprocess.PIPE):
+    def __init__(self, workdir, role, *args, stdin=subprocess.PIPE, room=None):
+        """Manual signalling through files (role "offer" or "answer"), or through the
+        signalling room at URL `room` (role is then only a name)."""
         self.role = role
-        self.sdp_out = os.path.join(workdir, role + ".out")
-        self.sdp_in = os.path.join(workdir, role + ".in")
-        os.mkfifo(self.sdp_in)
         if "--connect-timeout" not in args:
             # ICE + DTLS + SCTP on a loaded 2-core machine under sanitizers: far from 10s.
             args = ("--connect-timeout", "60s", *args)
+        if room:
+            signalling = [room]
+        else:
+            self.sdp_out = os.path.join(workdir, role + ".out")
+            self.sdp_in = os.path.join(workdir, role + ".in")
+            os.mkfifo(self.sdp_in)
+            signalling = ["--" + role, "--sdp-out", self.sdp_out, "--sdp-in", self.sdp_in]
         self.proc = subprocess.Popen(
-            [RTX, "webrtc", "--" + role, "-v", "--ice-address", "127.0.0.1",
-             "--sdp-out", self.sdp_out, "--sdp-in", self.sdp_in, *args],
+            [RTX, "webrtc", *signalling, "-v", "--ice-address", "127.0.0.1", *args],
             stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines = []
         self.stdout = b""
@@ -61,7 +67,14 @@ class Peer:
                 self.got_lines.notify_all()
 
     def _read_err(self):
-        self.stderr = self.proc.stderr.read()
+        while True:
+            chunk = self.proc.stderr.read1(65536)
+            if not chunk:
+                break
+            self.stderr += chunk
+
+    def stderr_so_far(self):
+        return self.stderr.decode(errors="replace")
 
     def description(self):
         """Our description, decoded, once rtx has written it."""
@@ -385,7 +398,9 @@ class WebrtcPeers(unittest.TestCase):
 
     def test_usage_errors(self):
         for args, message in [
-                ((), "give one of --offer or --answer"),
+                ((), "give a room URL, or one of --offer or --answer"),
+                (("ws://127.0.0.1:1/echo",), "not a signalling room URL"),
+                (("ws://127.0.0.1:1/signal/r", "--offer"), "a room URL decides who offers"),
                 (("--answer", "--label", "x"), "--label, --protocol, --unordered"),
                 (("--answer", "--unordered"), "belong to --offer"),
                 (("--offer", "--max-retransmits", "1", "--max-packet-life", "5"), "excludes"),
@@ -406,6 +421,92 @@ class WebrtcPeers(unittest.TestCase):
         self.assertIn("rtx: error: remote description: no data-channel m= section",
                       answerer.stderr_text())
         self.assertEqual(answerer.stdout, b"")
+
+
+def assert_loopback_only(test, peer):
+    """Every local candidate and every selected pair of `peer` (from -v) is on 127.0.0.1."""
+    err = peer.stderr_text()
+    local = re.findall(r"webrtc: local candidate \S+ \d+ \S+ \d+ (\S+) ", err)
+    test.assertTrue(local, err)
+    test.assertEqual(set(local), {"127.0.0.1"}, err)
+    pairs = re.findall(r"ICE selected pair (\S+) typ \S+ <-> (\S+) typ", err)
+    test.assertTrue(pairs, err)
+    for ours, theirs in pairs:
+        test.assertTrue(ours.startswith("127.0.0.1:") and theirs.startswith("127.0.0.1:"), pairs)
+
+
+class WebrtcRoom(unittest.TestCase):
+    """Two `rtx webrtc ws://.../signal/ROOM` meet through rtx serve's signalling room."""
+
+    def setUp(self):
+        self.serve = Serve("--no-tcp", "--http-port", "0", expect=3).__enter__()
+        self.room = self.serve.url("ws").replace("/ws/{topic}", "/signal/") + self.id()
+        self.peers = []
+
+    def tearDown(self):
+        for peer in self.peers:
+            peer.kill()
+        self.serve.__exit__(None, None, None)
+
+    def peer(self, name, *args, **kwargs):
+        peer = Peer(None, name, *args, room=self.room, **kwargs)
+        self.peers.append(peer)
+        return peer
+
+    def test_text_binary_and_large_messages_then_the_second_closes(self):
+        first = self.peer("first", "--base64")
+        # The first is alone in the room: it waits for the offer (else the second could
+        # come before it, and both would wait).
+        self.wait_for(first, "peer(s) in the room before us: we wait for the offer")
+        second = self.peer("second", "--label", "room-chat")
+        big = b"r" * (2 << 20)
+        to_first = b"hello\n" + big + b"\nbye\n"
+        binaries = [b"\x00\x01\xff", os.urandom(300000)]
+        to_second = b"".join(base64.b64encode(b) + b"\n" for b in binaries)
+        writers = [second.feed(to_first), first.feed(to_second)]
+        first.wait_stdout(len(to_first))
+        second.wait_stdout(len(to_second))
+        for writer in writers:
+            writer.join(timeout=WAIT)
+        second.proc.stdin.close()
+        self.assertEqual(second.finish(), EXIT_OK, second.stderr_text())
+        self.assertEqual(first.finish(), EXIT_OK, first.stderr_text())
+        first.proc.stdin.close()
+        self.assertIsNone(first_difference(first.stdout, to_first))
+        self.assertIsNone(first_difference(second.stdout, to_second))
+        self.assertIn("we make the offer", second.stderr_text())
+        self.assertIn('label "room-chat"', first.stderr_text())
+        self.assertIn("webrtc: the peer closed the data channel", first.stderr_text())
+        for peer in (first, second):
+            assert_loopback_only(self, peer)
+
+    def test_the_first_closes_and_a_third_peer_finds_the_room_full(self):
+        first = self.peer("first")
+        self.wait_for(first, "we wait for the offer")
+        second = self.peer("second", "--no-stdin", stdin=subprocess.DEVNULL)
+        first.feed(b"from the first\n")
+        second.wait_stdout(len(b"from the first\n"))
+        third = self.peer("third", "--no-stdin", stdin=subprocess.DEVNULL)
+        self.assertEqual(third.finish(), EXIT_HTTP_STATUS, third.stderr_text())
+        self.assertIn("answered HTTP 409 instead of 101", third.stderr_text())
+        self.assertEqual(third.stdout, b"")
+        first.proc.stdin.close()
+        self.assertEqual(first.finish(), EXIT_OK, first.stderr_text())
+        self.assertEqual(second.finish(), EXIT_OK, second.stderr_text())
+        self.assertIn("webrtc: the peer closed the data channel", second.stderr_text())
+        self.assertEqual(second.stdout, b"from the first\n")
+
+    def test_a_room_nobody_joins_times_out(self):
+        alone = self.peer("alone", "--timeout", "2s", "--no-stdin", stdin=subprocess.DEVNULL)
+        self.assertEqual(alone.finish(), EXIT_TIMEOUT, alone.stderr_text())
+        self.assertIn("rtx: error: timed out after 2s", alone.stderr_text())
+
+    def wait_for(self, peer, text):
+        deadline = time.monotonic() + WAIT
+        while text not in peer.stderr_so_far():
+            if time.monotonic() > deadline or peer.proc.poll() is not None:
+                self.fail(f"{peer.role}: no '{text}': {peer.stderr_so_far()}")
+            time.sleep(0.05)
 
 
 if __name__ == "__main__":

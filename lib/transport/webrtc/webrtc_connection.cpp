@@ -381,6 +381,11 @@ void WebrtcConnection::start() {
     m_impl->start();
 }
 
+void WebrtcConnection::start(bool offerer) {
+    m_impl->options.offerer = offerer;
+    m_impl->start();
+}
+
 void WebrtcConnection::set_remote_description(std::string_view sdp) {
     m_impl->set_remote(sdp);
 }

@@ -50,6 +50,8 @@ public:
 
     /// Makes the certificate and starts gathering; errors arrive as on_close.
     void start();
+    /// start() once the role is known (a signalling room decides it after connecting).
+    void start(bool offerer);
     /// The peer's description (an answer for the offerer, an offer for the answerer).
     void set_remote_description(std::string_view sdp);
     /// Ends the connection with `info` (signalling failed, no answer in time, ...).
