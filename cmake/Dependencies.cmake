@@ -14,6 +14,11 @@ find_package(PahoMqttCpp REQUIRED)
 # only, well kept in Debian, and has RFC 6901 pointers built in.
 find_package(nlohmann_json REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
+# WebRTC data channels (lib/transport/webrtc): ICE from libnice (which brings GLib) and SCTP
+# from usrsctp in AF_CONN mode over our DTLS; the stack libdatachannel uses, both Debian 12
+# packages (libnice 0.1.21, usrsctp 0.9.5).
+pkg_check_modules(NICE REQUIRED IMPORTED_TARGET nice)
+pkg_check_modules(USRSCTP REQUIRED IMPORTED_TARGET usrsctp)
 if(RTX_BUILD_TESTS)
   find_package(doctest REQUIRED)
 endif()

@@ -49,28 +49,30 @@ void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& se
         ->group(connection);
 
     const char* reconnect = "Reconnect";
-    if (set.reconnect_by_default) {
-        app.add_flag("--no-reconnect", flags.no_reconnect,
-                     "Do not reconnect when the stream ends or drops (default: reconnect)")
+    if (set.reconnect) {
+        if (set.reconnect_by_default) {
+            app.add_flag("--no-reconnect", flags.no_reconnect,
+                         "Do not reconnect when the stream ends or drops (default: reconnect)")
+                ->group(reconnect);
+        }
+        app.add_flag("--reconnect", flags.reconnect,
+                     set.reconnect_by_default
+                         ? "Also retry when the first connect fails (reconnecting after a drop "
+                           "is on by default)"
+                         : "Reconnect with exponential backoff and jitter when the connection "
+                           "drops or cannot be made")
+            ->group(reconnect);
+        app.add_option(
+               "--max-attempts", flags.max_attempts,
+               "Give up (exit 11) after N failed attempts in a row, the first included; 0 = never")
+            ->group(reconnect);
+        app.add_option("--backoff-initial", flags.backoff_initial,
+                       "First reconnect delay (default 100ms; sse: 3s)")
+            ->group(reconnect);
+        app.add_option("--backoff-max", flags.backoff_max, "Cap on the reconnect delay")
+            ->capture_default_str()
             ->group(reconnect);
     }
-    app.add_flag("--reconnect", flags.reconnect,
-                 set.reconnect_by_default
-                     ? "Also retry when the first connect fails (reconnecting after a drop "
-                       "is on by default)"
-                     : "Reconnect with exponential backoff and jitter when the connection "
-                       "drops or cannot be made")
-        ->group(reconnect);
-    app.add_option(
-           "--max-attempts", flags.max_attempts,
-           "Give up (exit 11) after N failed attempts in a row, the first included; 0 = never")
-        ->group(reconnect);
-    app.add_option("--backoff-initial", flags.backoff_initial,
-                   "First reconnect delay (default 100ms; sse: 3s)")
-        ->group(reconnect);
-    app.add_option("--backoff-max", flags.backoff_max, "Cap on the reconnect delay")
-        ->capture_default_str()
-        ->group(reconnect);
     if (set.preamble) {
         app.add_option("--preamble", flags.preamble,
                        "Message sent first after every (re)connect (repeatable; @FILE reads lines "
@@ -82,13 +84,16 @@ void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& se
     if (set.tls_flag) {
         app.add_flag("--tls", flags.tls, "Use TLS (same as a tls:// URL)")->group(tls);
     }
-    app.add_flag("-k,--insecure", flags.insecure,
-                 "Do not verify the server certificate or host name")
-        ->group(tls);
-    app.add_option("--cacert", flags.cacert, "Trust the CA certificates in this PEM file")
-        ->group(tls);
-    app.add_option("--cert", flags.cert, "Client certificate (PEM)")->group(tls);
-    app.add_option("--key", flags.key, "Client private key (PEM; default: in --cert)")->group(tls);
+    if (set.tls_files) {
+        app.add_flag("-k,--insecure", flags.insecure,
+                     "Do not verify the server certificate or host name")
+            ->group(tls);
+        app.add_option("--cacert", flags.cacert, "Trust the CA certificates in this PEM file")
+            ->group(tls);
+        app.add_option("--cert", flags.cert, "Client certificate (PEM)")->group(tls);
+        app.add_option("--key", flags.key, "Client private key (PEM; default: in --cert)")
+            ->group(tls);
+    }
     if (set.servername) {
         app.add_option("--servername", flags.servername,
                        "Name for SNI and verification (default: the URL host)")
@@ -171,6 +176,40 @@ ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view p
         throw core::UsageError("--key needs --cert");
     }
     return settings;
+}
+
+void add_message_flags(CLI::App& app, MessageFlags& flags, const std::string& binary_help,
+                       const std::string& echo_help) {
+    const std::string messages = "Messages";
+    auto* binary = app.add_flag("--binary", flags.binary, binary_help)->group(messages);
+    auto* base64 = app.add_flag("--base64", flags.base64,
+                                "Stdin lines are base64: send the decoded bytes as binary")
+                       ->group(messages);
+    auto* hex =
+        app.add_flag("--hex", flags.hex, "Stdin lines are hex: send the decoded bytes as binary")
+            ->group(messages);
+    binary->excludes(base64)->excludes(hex);
+    base64->excludes(hex);
+    app.add_option("--binary-as", flags.binary_as,
+                   "Print received binary messages as base64 or hex (text output; --raw "
+                   "writes the bytes, --json base64)")
+        ->check(CLI::IsMember({"base64", "hex"}))
+        ->default_str("base64")
+        ->group(messages);
+    app.add_flag("--echo", flags.echo, echo_help)->group(messages);
+}
+
+void apply_message_flags(const MessageFlags& flags, client::PipeOptions& pipe) {
+    if (int encodings = flags.binary + flags.base64 + flags.hex; encodings > 1) {
+        throw core::UsageError("--binary, --base64 and --hex exclude each other");
+    }
+    pipe.echo = flags.echo;
+    pipe.input_encoding = flags.binary   ? client::InputEncoding::binary
+                          : flags.base64 ? client::InputEncoding::base64
+                          : flags.hex    ? client::InputEncoding::hex
+                                         : client::InputEncoding::text;
+    pipe.binary_display =
+        flags.binary_as == "hex" ? client::BinaryDisplay::hex : client::BinaryDisplay::base64;
 }
 
 } // namespace rtx::cmd

@@ -57,6 +57,12 @@ struct ClientFlagSet {
     bool servername = true;            ///< --servername
     bool reconnect_by_default = false; ///< adds --no-reconnect (sse, poll)
     bool receive_output = true;        ///< --json, -n/--count (not for a publish-only client)
+    /// --reconnect, --max-attempts, --backoff-*: off where a new connection needs new
+    /// signalling (`rtx webrtc`).
+    bool reconnect = true;
+    /// -k/--insecure, --cacert, --cert, --key: off where the peer is trusted some other way
+    /// (WebRTC: the certificate fingerprint in the SDP).
+    bool tls_files = true;
 
     /// A client whose messages are not stdin lines and whose URL scheme decides framing
     /// and TLS (https://, mqtts://): no --raw/-0, --no-stdin, --preamble, --tls or
@@ -77,5 +83,22 @@ void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& se
 
 /// Validates and converts; throws core::UsageError with a one-line reason.
 ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view protocol);
+
+/// The message-client flags (`rtx ws`, `rtx webrtc`): how stdin lines become text or binary
+/// messages, how binary ones are printed, and --echo.
+struct MessageFlags {
+    bool binary = false;
+    bool base64 = false;
+    bool hex = false;
+    std::string binary_as = "base64";
+    bool echo = false;
+};
+
+/// Adds --binary, --base64, --hex, --binary-as and --echo in the "Messages" group.
+void add_message_flags(CLI::App& app, MessageFlags& flags, const std::string& binary_help,
+                       const std::string& echo_help);
+
+/// Sets the input encoding, binary display and echo of `pipe`.
+void apply_message_flags(const MessageFlags& flags, client::PipeOptions& pipe);
 
 } // namespace rtx::cmd

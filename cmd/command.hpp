@@ -31,6 +31,7 @@ Runner setup_poll(CLI::App& parent, std::string_view name, std::string_view summ
 Runner setup_sse(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_mqtt(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summary);
+Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_push(CLI::App& parent, std::string_view name, std::string_view summary);
 Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view summary);

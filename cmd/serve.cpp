@@ -47,6 +47,7 @@ struct ServeCommandOptions {
     std::vector<std::string> ws_origins;
     std::string ws_ping_interval = "30s";
     bool no_ws_compress = false;
+    std::size_t signal_room_size = 2;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -119,6 +120,10 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     out.ws_origins = options.ws_origins;
     out.ws_ping_interval = duration_flag("--ws-ping-interval", options.ws_ping_interval);
     out.ws_compression = !options.no_ws_compress;
+    if (options.signal_room_size == 0) {
+        throw core::UsageError("--signal-room-size 0: must be at least 1");
+    }
+    out.signal_room_size = options.signal_room_size;
     return out;
 }
 
@@ -260,6 +265,10 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
     app->add_flag("--no-ws-compress", options->no_ws_compress,
                   "Do not offer permessage-deflate to WebSocket clients")
         ->group("WebSocket");
+    app->add_option("--signal-room-size", options->signal_room_size,
+                    "Peers in one /signal/{room} at most; more get 409")
+        ->capture_default_str()
+        ->group("WebSocket");
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -272,7 +281,9 @@ Endpoints:
                                    GET /                links; /eventsource.html?topic=T
   ws        ws://127.0.0.1:8080/ws/{topic}  WebSocket pub/sub: what a client sends is
                                    published to the topic (the sender gets it too), and
-                                   every message of the topic is sent to it
+                                   every message of the topic is sent to it;
+                                   also /signal/{room}: WebRTC signalling, each JSON
+                                   message relayed to the room's other peers
   ws-echo   ws://127.0.0.1:8080/echo        WebSocket echo: each message comes back
   mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; same topics as http and ws;
                                    $share/{group}/{filter} shares a topic in turn

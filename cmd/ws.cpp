@@ -22,11 +22,7 @@ namespace {
 
 struct WsCommandOptions {
     std::string target;
-    bool binary = false;
-    bool base64 = false;
-    bool hex = false;
-    std::string binary_as = "base64";
-    bool echo = false;
+    MessageFlags message_flags;
     std::vector<std::string> headers;
     std::string origin;
     std::vector<std::string> subprotocols;
@@ -94,18 +90,9 @@ core::ExitCode run_ws(const WsCommandOptions& options) {
     ClientSettings settings = resolve_client_flags(options.flags, "ws");
     const transport::WsOptions ws = resolve_ws_options(options);
     settings.pipe.half_close = !options.no_close;
-    settings.pipe.echo = options.echo;
     settings.pipe.commands = options.commands;
     settings.pipe.record_opcode = true;
-    if (int encodings = options.binary + options.base64 + options.hex; encodings > 1) {
-        throw core::UsageError("--binary, --base64 and --hex exclude each other");
-    }
-    settings.pipe.input_encoding = options.binary   ? client::InputEncoding::binary
-                                   : options.base64 ? client::InputEncoding::base64
-                                   : options.hex    ? client::InputEncoding::hex
-                                                    : client::InputEncoding::text;
-    settings.pipe.binary_display =
-        options.binary_as == "hex" ? client::BinaryDisplay::hex : client::BinaryDisplay::base64;
+    apply_message_flags(options.message_flags, settings.pipe);
 
     core::Loop loop;
     transport::WsClient client(loop, settings.connect.tls, options.proxy);
@@ -141,27 +128,10 @@ Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summar
     app->add_option("url", options->target, "ws://HOST:PORT/PATH or wss://... (ws:// if omitted)")
         ->required();
 
+    add_message_flags(*app, options->message_flags,
+                      "Send each stdin message as a binary frame (default: text)",
+                      "Send every received message back with the same opcode (a reflector)");
     const std::string messages = "Messages";
-    auto* binary = app->add_flag("--binary", options->binary,
-                                 "Send each stdin message as a binary frame (default: text)")
-                       ->group(messages);
-    auto* base64 = app->add_flag("--base64", options->base64,
-                                 "Stdin lines are base64: send the decoded bytes as binary")
-                       ->group(messages);
-    auto* hex = app->add_flag("--hex", options->hex,
-                              "Stdin lines are hex: send the decoded bytes as binary")
-                    ->group(messages);
-    binary->excludes(base64)->excludes(hex);
-    base64->excludes(hex);
-    app->add_option("--binary-as", options->binary_as,
-                    "Print received binary messages as base64 or hex (text output; --raw "
-                    "writes the bytes, --json base64)")
-        ->check(CLI::IsMember({"base64", "hex"}))
-        ->default_str("base64")
-        ->group(messages);
-    app->add_flag("--echo", options->echo,
-                  "Send every received message back with the same opcode (a reflector)")
-        ->group(messages);
     app->add_option("--max-message", options->max_message,
                     "Largest message accepted; a bigger one closes with 1009 (exit 6)")
         ->default_str("64MiB")

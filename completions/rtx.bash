@@ -2,10 +2,10 @@
 _rtx() {
     local cur=${COMP_WORDS[COMP_CWORD]} command= i
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case ${COMP_WORDS[i]} in tcp|stream|poll|sse|mqtt|ws|push|bench|serve) command=${COMP_WORDS[i]}; break ;; esac
+        case ${COMP_WORDS[i]} in tcp|stream|poll|sse|mqtt|ws|push|webrtc|bench|serve) command=${COMP_WORDS[i]}; break ;; esac
     done
     case $command in
-    "") COMPREPLY=($(compgen -W ' tcp stream poll sse mqtt ws push bench serve --help -h --verbose -v --quiet -q --completions --version' -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W ' tcp stream poll sse mqtt ws push webrtc bench serve --help -h --verbose -v --quiet -q --completions --version' -- "$cur")) ;;
     tcp) COMPREPLY=($(compgen -W ' --help -h --no-shutdown --json --raw --null -0 --count -n --no-stdin --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --preamble --tls --insecure -k --cacert --cert --key --servername' -- "$cur")) ;;
     stream) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --no-lifecycle --lines --ndjson' -- "$cur")) ;;
     poll) COMPREPLY=($(compgen -W ' --help -h --header -H --request -X --data -d --user -u --bearer --proxy --http1.1 --json --count -n --timeout --idle-timeout --connect-timeout --no-reconnect --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --no-lifecycle --null -0 --interval --hold --cursor --cursor-param --since --items --lines' -- "$cur")) ;;
@@ -13,8 +13,9 @@ _rtx() {
     mqtt) COMPREPLY=($(compgen -W ' sub pub --help -h --protocol-version -V --id -i --keepalive --no-clean -c --session-expiry -x --username -u --password -P --qos -q --connect-property --will-topic --will-payload --will-qos --will-retain --will-delay --json --count -n --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --insecure -k --cacert --cert --key --topic -t --retained-only -R --no-local --retain-as-published --retain-handling --publish-to --format -F --message -m --stdin-line -l --file -f --repeat --retain -r --content-type --response-topic --correlation-data --message-expiry --user-property' -- "$cur")) ;;
     ws) COMPREPLY=($(compgen -W ' --help -h --binary --base64 --hex --binary-as --echo --max-message --header -H --origin --subprotocol --no-compress --ping-interval --ping-timeout --close-code --close-reason --linger --commands --no-close --proxy --json --raw --null -0 --count -n --no-stdin --timeout --idle-timeout --connect-timeout --reconnect --max-attempts --backoff-initial --backoff-max --preamble --insecure -k --cacert --cert --key' -- "$cur")) ;;
     push) COMPREPLY=($(compgen -W ' keys send --help -h --json --pem --message -m --file -f --padding --vapid-key --subject --vapid-exp --ttl --urgency --topic --retry --header -H --proxy --http1.1 --timeout --connect-timeout --insecure -k --cacert' -- "$cur")) ;;
+    webrtc) COMPREPLY=($(compgen -W ' --help -h --offer --answer --sdp-in --sdp-out --ice-address --label --protocol --unordered --max-retransmits --max-packet-life --binary --base64 --hex --binary-as --echo --max-message --json --raw --null -0 --count -n --no-stdin --timeout --idle-timeout --connect-timeout' -- "$cur")) ;;
     bench) COMPREPLY=($(compgen -W ' --help -h --conns -c --connect-rate --duration -d --messages -n --size -s --payload --threads -t --rate -r --rate-per-conn --arrival --pattern --publishers --topic --topics --qos --source-ip --connect-timeout --drain --json --html --max-p50 --max-p99 --max-p999 --max-latency --max-connect-p99 --max-error-rate --min-rate' -- "$cur")) ;;
-    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --mqtt-port --no-mqtt --mqtt-user --mqtt-password --mqtt-max-packet --mqtt-max-queued --mqtt-receive-max --mqtt-keep-alive --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history --ws-max-message --ws-max-conns --ws-origin --ws-ping-interval --no-ws-compress' -- "$cur")) ;;
+    serve) COMPREPLY=($(compgen -W ' --help -h --bind --tcp-port --no-tcp --http-port --no-http --mqtt-port --no-mqtt --mqtt-user --mqtt-password --mqtt-max-packet --mqtt-max-queued --mqtt-receive-max --mqtt-keep-alive --tick --heartbeat --poll-hold --header-timeout --max-body --max-subscribers --history --ws-max-message --ws-max-conns --ws-origin --ws-ping-interval --no-ws-compress --signal-room-size' -- "$cur")) ;;
     esac
 }
 complete -o default -F _rtx rtx

@@ -15,6 +15,8 @@ build_packages=(
   libwebsockets-dev libwebsockets-evlib-uv  # WebSocket client/server on the uv loop
   libpaho-mqtt-dev libpaho-mqttpp-dev       # MQTT client
   nlohmann-json3-dev    # JSON pointers (rtx poll --cursor) and JSON documents
+  libnice-dev           # WebRTC ICE (RFC 8445): the agent of `rtx webrtc`, on a GLib thread
+  libusrsctp-dev        # WebRTC data channels: SCTP over DTLS (RFC 8261) in user space
 )
 test_packages=(
   python3   # end-to-end test driver (standard library only)

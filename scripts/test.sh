@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --with-tests
 # The npm peers of the Web Push tests (web-push, web-push-testing), pinned by the lock file.
 (cd tests/push && npm ci --no-audit --no-fund --loglevel=error)
+# werift, the independent WebRTC peer of test_webrtc.py, pinned the same way.
+(cd tests/webrtc && npm ci --no-audit --no-fund --loglevel=error)
+export WERIFT_DIR="$PWD/tests/webrtc"
 # install-deps put chromium here: a browser test that cannot find it fails instead of skipping.
 export RTX_REQUIRE_BROWSER=1
 jobs=$(nproc)

@@ -68,11 +68,8 @@ ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
         });
     }
     touch();
-    if (m_options.read_stdin) {
-        m_parts->pump = std::make_unique<core::StdinPump>(
-            m_loop, STDIN_FILENO, [this](std::string_view bytes) { on_stdin(bytes); },
-            [this](const std::string& error) { on_stdin_end(error); });
-        m_parts->pump->start();
+    if (m_options.read_stdin && !m_options.stdin_after_open) {
+        start_stdin();
     }
     m_connection->start();
     if (!m_options.read_stdin && !m_options.messages.empty()) {
@@ -90,6 +87,13 @@ ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
         m_parts->pump->stop();
     }
     return m_exit.value_or(ExitCode::ok);
+}
+
+void PipeSession::start_stdin() {
+    m_parts->pump = std::make_unique<core::StdinPump>(
+        m_loop, STDIN_FILENO, [this](std::string_view bytes) { on_stdin(bytes); },
+        [this](const std::string& error) { on_stdin_end(error); });
+    m_parts->pump->start();
 }
 
 void PipeSession::touch() {
@@ -127,6 +131,9 @@ void PipeSession::on_open(transport::Connection&) {
     if (m_finish_held && m_held.empty()) {
         m_finish_held = false;
         m_connection->finish_sending();
+    }
+    if (m_options.read_stdin && m_options.stdin_after_open && !m_parts->pump) {
+        start_stdin();
     }
 }
 

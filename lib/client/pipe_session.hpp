@@ -46,6 +46,9 @@ struct PipeOptions {
     /// Stdin lines "/ping [text]" and "/close [code [reason]]" are commands, not messages
     /// (`rtx ws --commands`, as wscat has them for a terminal).
     bool commands = false;
+    /// Start reading stdin only once the connection is open (`rtx webrtc`: until then the
+    /// terminal may be busy with the signalling, so typed lines are not taken as messages).
+    bool stdin_after_open = false;
 };
 
 /// One client connection joined to stdin and stdout: the data flow of every client
@@ -67,6 +70,7 @@ private:
     void on_message(transport::Connection& connection, const transport::Message& message) override;
     void on_close(transport::Connection& connection, const transport::CloseInfo& info) override;
     void on_drain(transport::Connection& connection) override;
+    void start_stdin();
     void on_stdin(std::string_view bytes);
     void on_stdin_end(const std::string& error);
     void send_input(std::string_view payload);

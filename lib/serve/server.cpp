@@ -107,6 +107,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     ws_options.allowed_origins = options.ws_origins;
     ws_options.ping_interval = options.ws_ping_interval;
     ws_options.compression = options.ws_compression;
+    ws_options.signal_room_size = options.signal_room_size;
     auto ws_count = std::make_shared<ws::WsConnectionCount>();
     auto pubsub = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::pubsub,
                                                    ws_options, ws_count);

@@ -74,6 +74,8 @@ struct ServeOptions {
     core::Duration ws_ping_interval = std::chrono::seconds(30);
     /// Offer permessage-deflate.
     bool ws_compression = true;
+    /// Peers in one /signal/{room} at most (beyond it: 409).
+    std::size_t signal_room_size = 2;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.

@@ -404,6 +404,54 @@ class PubSubTest(unittest.TestCase):
             for peer in (a, b, other):
                 self.assertEqual(peer.close(), 1000)
 
+    def test_signal_room_relays_json_between_its_peers_only(self):
+        # /signal/{room} (issue 14): a WebRTC signalling room. Each peer learns how many were
+        # there before it (the second makes the offer), the others hear of joins and leaves,
+        # and each JSON message goes to the room's other peers, as it came.
+        with ServeWs("--signal-room-size", "2") as serve:
+            room = serve.topic("x").replace("/ws/x", "/signal/r1")
+            first = WsPeer.connect(room)
+            self.assertEqual(json.loads(first.recv_message()[1]),
+                             {"type": "welcome", "room": "r1", "peers": 0})
+            second = WsPeer.connect(room)
+            self.assertEqual(json.loads(second.recv_message()[1]),
+                             {"type": "welcome", "room": "r1", "peers": 1})
+            self.assertEqual(first.recv_message(), (OP_TEXT, b'{"type":"join"}'))
+            elsewhere = WsPeer.connect(room.replace("/r1", "/r2"))
+            self.assertEqual(json.loads(elsewhere.recv_message()[1])["peers"], 0)
+            offer = '{"type":"offer","sdp":"v=0\\r\\n"}'
+            second.send_text(offer)
+            self.assertEqual(first.recv_message(), (OP_TEXT, offer.encode()))
+            answer = '{"type": "answer", "sdp": "v=0"}'
+            first.send_text(answer)
+            self.assertEqual(second.recv_message(), (OP_TEXT, answer.encode()))
+            first.send_text('{"type":"candidate","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 '
+                            'typ host"}')
+            self.assertEqual(json.loads(second.recv_message()[1])["type"], "candidate")
+            # The room is full: a third peer is refused before the upgrade.
+            with self.assertRaises(HandshakeError) as refused:
+                WsPeer.connect(room)
+            self.assertEqual(refused.exception.status, 409)
+            self.assertIn(b"--signal-room-size", refused.exception.body)
+            # Not JSON, or no "type": closed 1007; binary: 1003. The other peer hears it leave.
+            second.send_text("not json")
+            self.assertEqual(second.read_close(timeout=5), 1007)
+            self.assertEqual(first.recv_message(), (OP_TEXT, b'{"type":"leave"}'))
+            again = WsPeer.connect(room)
+            self.assertEqual(json.loads(again.recv_message()[1])["peers"], 1)
+            self.assertEqual(first.recv_message(), (OP_TEXT, b'{"type":"join"}'))
+            again.send_binary(b'{"type":"offer"}')
+            self.assertEqual(again.read_close(timeout=5), 1003)
+            self.assertEqual(first.recv_message(), (OP_TEXT, b'{"type":"leave"}'))
+            self.assertEqual(first.close(), 1000)
+            # The other room heard nothing of r1: the first frame after its welcome is the
+            # answer to its close.
+            elsewhere.send_frame(OP_CLOSE, close_payload(1000))
+            self.assertEqual(elsewhere.recv_frame().opcode, OP_CLOSE)
+            elsewhere.abort()
+            for peer in (second, again):
+                peer.abort()
+
     def test_cross_protocol_ws_to_sse_and_http_publish_to_ws(self):
         with ServeWs() as serve:
             base = serve.url("http")

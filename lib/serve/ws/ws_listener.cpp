@@ -6,6 +6,7 @@
 #include "serve/ws/ws_rules.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <openssl/ssl.h>
 
@@ -25,10 +26,13 @@ namespace {
 
 constexpr std::string_view k_echo_path = "/echo";
 constexpr std::string_view k_topic_prefix = "/ws/";
+constexpr std::string_view k_signal_prefix = "/signal/";
 
 /// The close codes the endpoints send (RFC 6455 section 7.4.1).
 namespace ws_close {
 constexpr int going_away = 1001;
+constexpr int unsupported_data = 1003;
+constexpr int invalid_payload = 1007;
 constexpr int policy_violation = 1008;
 constexpr int internal_error = 1011;
 } // namespace ws_close
@@ -78,7 +82,11 @@ struct WsListener::Connection final : Subscriber, WsSessionEvents {
     WsListener& owner;
     lws* wsi;
     Subscription subscription;
-    std::string topic;
+    std::string topic; ///< The topic, or the room of a /signal/ connection.
+    /// /signal/{room}: a signalling peer, and how many peers were in the room before it.
+    bool signal = false;
+    bool in_room = false;
+    std::size_t peers_before = 0;
     /// The client's Sec-WebSocket-Extensions (with compression on): what it offered.
     std::string deflate_offers;
     /// lws parsed frames of this client before take_over() (see LWS_CALLBACK_RECEIVE).
@@ -117,6 +125,9 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     protocol.rx_buffer_size = 64 * 1024;
     m_lws.add_protocol(protocol);
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
+    if (endpoint == WsEndpoint::pubsub) {
+        m_lws.add_mount(k_signal_prefix, m_protocol_name);
+    }
     m_lws.add_busy_check([this] { return !m_connections.empty(); });
     if (m_options.ping_interval.count() > 0) {
         m_ping_timer.start(
@@ -182,12 +193,24 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
             lws_get_peer_simple(wsi, peer, sizeof peer);
             core::log_debug("ws: connection from {}{}", peer,
                             connection->topic.empty() ? std::string(" to /echo")
+                            : connection->signal      ? " to /signal/" + connection->topic
                                                       : " to /ws/" + connection->topic);
         }
         // Not now: bytes that came in the same read as the upgrade request are in lws's
         // buffer, parsed after this callback. The framing is ours from the loop's next
         // before-poll hook, when lws is done with that read and before any later one.
         m_taking_over.push_back(wsi);
+        if (connection->signal) {
+            // Whoever comes second makes the offer: each peer learns how many were there.
+            signal_to(*connection, nlohmann::json{{"type", "welcome"},
+                                                  {"room", connection->topic},
+                                                  {"peers", connection->peers_before}}
+                                       .dump());
+            auto join = std::make_shared<HubMessage>();
+            join->payload = R"({"type":"join"})";
+            join->source = "signal";
+            signal_others(*connection, join);
+        }
         return 0;
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_RECEIVE_PONG:
@@ -211,6 +234,7 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         // The connection counts (for shutdown's busy check too) until lws destroys it.
         if (connection != nullptr) {
             connection->subscription.reset();
+            leave_room(*connection);
         }
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
@@ -252,8 +276,27 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
         // Kept for take_over(): lws frees the request headers once the upgrade is done.
         connection->deflate_offers = http::request_header(wsi, WSI_TOKEN_EXTENSIONS).value_or("");
     }
-    if (m_endpoint == WsEndpoint::pubsub) {
-        const std::string path = http::request_header(wsi, WSI_TOKEN_GET_URI).value_or("");
+    const std::string path = http::request_header(wsi, WSI_TOKEN_GET_URI).value_or("");
+    if (m_endpoint == WsEndpoint::pubsub && path.starts_with(k_signal_prefix)) {
+        const std::string room = path.substr(k_signal_prefix.size());
+        if (room.empty()) {
+            return refuse(wsi, 400, "bad request: no room: use /signal/{room}");
+        }
+        if (!core::is_valid_utf8(room)) {
+            return refuse(wsi, 400, "bad request: the room is not UTF-8");
+        }
+        std::vector<Connection*>& peers = m_rooms[room];
+        if (peers.size() >= m_options.signal_room_size) {
+            return refuse(wsi, 409,
+                          fmt::format("room '{}' is full: {} peers (--signal-room-size)",
+                                      room.substr(0, 200), peers.size()));
+        }
+        connection->signal = true;
+        connection->in_room = true;
+        connection->topic = room;
+        connection->peers_before = peers.size();
+        peers.push_back(connection.get());
+    } else if (m_endpoint == WsEndpoint::pubsub) {
         const std::string_view topic =
             std::string_view(path).substr(std::min(path.size(), k_topic_prefix.size()));
         if (topic.empty()) {
@@ -364,6 +407,23 @@ void WsListener::take_over(Connection& connection) {
 }
 
 void WsListener::on_message(Connection& connection, bool binary, std::string_view payload) {
+    if (connection.signal) {
+        // Relayed as it came, once it is known to be a JSON object with a "type" (offer,
+        // answer, candidate, or anything the peers agree on).
+        const auto json = nlohmann::json::parse(payload, nullptr, false);
+        if (binary || !json.is_object() || !json.contains("type") || !json["type"].is_string()) {
+            core::log_verbose("ws: /signal/{}: not a JSON object with a \"type\": closing",
+                              connection.topic);
+            begin_close(connection, binary ? ws_close::unsupported_data : ws_close::invalid_payload,
+                        "signalling messages are JSON objects with a \"type\"", true);
+            return;
+        }
+        auto message = std::make_shared<HubMessage>();
+        message->payload.assign(payload);
+        message->source = "signal";
+        signal_others(connection, message);
+        return;
+    }
     if (m_endpoint == WsEndpoint::echo) {
         connection.session->echo(binary, payload);
         return;
@@ -448,12 +508,60 @@ void WsListener::on_ping_timer() {
     }
 }
 
+void WsListener::signal_to(Connection& connection, std::string text) {
+    auto message = std::make_shared<HubMessage>();
+    message->payload = std::move(text);
+    message->source = "signal";
+    enqueue(connection, std::move(message));
+}
+
+void WsListener::signal_others(const Connection& from,
+                               const std::shared_ptr<const HubMessage>& message) {
+    auto room = m_rooms.find(from.topic);
+    if (room == m_rooms.end()) {
+        return;
+    }
+    bool sent = false;
+    for (Connection* peer : room->second) {
+        if (peer != &from) {
+            enqueue(*peer, message);
+            sent = true;
+        }
+    }
+    if (!sent) {
+        core::log_verbose("ws: /signal/{}: nobody else in the room; message dropped", from.topic);
+    }
+}
+
+void WsListener::leave_room(Connection& connection) {
+    if (!connection.in_room) {
+        return;
+    }
+    connection.in_room = false;
+    auto room = m_rooms.find(connection.topic);
+    if (room == m_rooms.end()) {
+        return;
+    }
+    std::erase(room->second, &connection);
+    if (room->second.empty()) {
+        m_rooms.erase(room);
+        return;
+    }
+    auto leave = std::make_shared<HubMessage>();
+    leave->payload = R"({"type":"leave"})";
+    leave->source = "signal";
+    signal_others(connection, leave);
+}
+
 void WsListener::forget(lws* wsi) {
     m_taking_over.erase(std::remove(m_taking_over.begin(), m_taking_over.end(), wsi),
                         m_taking_over.end());
-    if (m_connections.erase(wsi) == 0) {
+    auto it = m_connections.find(wsi);
+    if (it == m_connections.end()) {
         return;
     }
+    leave_room(*it->second);
+    m_connections.erase(it);
     --m_count->open;
     if (m_shutting_down) {
         m_lws.notify_idle();

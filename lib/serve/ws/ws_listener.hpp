@@ -34,12 +34,16 @@ struct WsListenerOptions {
     core::Duration ping_interval = std::chrono::seconds(30);
     /// permessage-deflate is offered (LwsSettings::websocket_compression).
     bool compression = true;
+    /// Peers in one /signal/{room} at most (beyond it: 409).
+    std::size_t signal_room_size = 2;
 };
 
 /// What a WebSocket endpoint does with the messages it receives.
 enum class WsEndpoint {
-    echo,   ///< /echo: every message goes back with its opcode.
-    pubsub, ///< /ws/{topic}: published to the topic; the topic's messages are sent.
+    echo, ///< /echo: every message goes back with its opcode.
+    /// /ws/{topic}: published to the topic; the topic's messages are sent. Also
+    /// /signal/{room}: WebRTC signalling, each JSON message relayed to the room's other peers.
+    pubsub,
 };
 
 /// Counts the connections of every WebSocket endpoint against one max_connections.
@@ -83,6 +87,10 @@ private:
     void release(Connection& connection);
     void on_ping_timer();
     void forget(lws* wsi);
+    /// /signal/{room}: a text message for one peer; every peer of the room but `from`.
+    void signal_to(Connection& connection, std::string text);
+    void signal_others(const Connection& from, const std::shared_ptr<const HubMessage>& message);
+    void leave_room(Connection& connection);
 
     core::Loop& m_loop;
     http::LwsContext& m_lws;
@@ -92,6 +100,8 @@ private:
     std::shared_ptr<WsConnectionCount> m_count;
     std::string m_protocol_name;
     std::unordered_map<lws*, std::unique_ptr<Connection>> m_connections;
+    /// /signal/{room}: the peers of each room, in the order they came.
+    std::unordered_map<std::string, std::vector<Connection*>> m_rooms;
     core::Timer m_ping_timer;
     /// Connections established and not yet taken over (take_over_pending).
     std::vector<lws*> m_taking_over;
