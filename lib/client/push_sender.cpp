@@ -174,6 +174,10 @@ void PushSender::start_next() {
     if (!m_options.topic.empty()) {
         request.headers.push_back("Topic: " + m_options.topic);
     }
+    if (!m_options.receipt.empty()) {
+        request.headers.push_back("Prefer: respond-async");
+        request.headers.push_back("Push-Receipt: " + m_options.receipt);
+    }
     request.headers.push_back("Authorization: " + authorization());
     request.headers.push_back("Expect:");
     m_head.reset();

@@ -28,8 +28,11 @@ struct PushSendOptions {
     std::uint32_t ttl = 2419200; ///< TTL header, seconds (RFC 8030 section 5.2)
     std::string urgency;         ///< Urgency header (section 5.3); empty: not sent
     std::string topic;           ///< Topic header (section 5.4); empty: not sent
-    std::size_t padding = 0;     ///< zero octets added to each message (RFC 8188)
-    unsigned retries = 0;        ///< resends after 429 or 5xx, after Retry-After
+    /// The receipt subscription (section 5.1): sent as Push-Receipt with Prefer:
+    /// respond-async, so the service answers 202 and later posts a receipt there; empty: none.
+    std::string receipt;
+    std::size_t padding = 0; ///< zero octets added to each message (RFC 8188)
+    unsigned retries = 0;    ///< resends after 429 or 5xx, after Retry-After
     /// The transfer settings: TLS, proxy, timeouts, -v, extra -H headers. The method, URL,
     /// body and push headers are filled in per message.
     transport::http::HttpRequest request;
