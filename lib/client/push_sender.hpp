@@ -61,10 +61,11 @@ public:
     PushSender(const PushSender&) = delete;
     PushSender& operator=(const PushSender&) = delete;
 
-    /// Encrypts and queues one message; fails (too_large, usage) without sending anything.
+    /// Queues one message; fails (too_large) without sending anything. Messages are
+    /// encrypted one ahead: the next while the service answers the current one.
     core::Result<bool> push(std::string_view message);
     /// Messages queued or in flight.
-    std::size_t pending() const { return m_queue.size() + (m_transfer ? 1 : 0); }
+    std::size_t pending() const { return m_queue.size() + (m_busy ? 1 : 0); }
     /// The first failure, or ok. Sending stops at the first failure: the rest of the queue
     /// is dropped (after 404/410 nothing else can be delivered either).
     core::ExitCode result() const { return m_result; }
@@ -78,6 +79,11 @@ private:
     void on_done(const transport::http::HttpResult& result) override;
 
     void start_next();
+    /// POSTs m_current (again, after a 429 or 5xx).
+    void send_current();
+    /// Encrypts the queue's front into m_prepared.
+    void prepare();
+    core::Result<std::string> encrypt(std::string_view message) const;
     void finish(PushOutcome outcome);
     void write_record(const PushOutcome& outcome);
     const std::string& authorization();
@@ -89,13 +95,17 @@ private:
     std::string m_audience;
     std::string m_authorization;
     std::int64_t m_authorization_renew_at = 0;
-    std::deque<std::string> m_queue; ///< encrypted bodies
+    std::deque<std::string> m_queue; ///< plaintexts not sent yet
+    /// The encrypted body of m_queue.front(), made while the previous push was in flight.
+    std::optional<std::string> m_prepared;
+    bool m_busy = false; ///< a push is in flight or waits for its retry
     std::unique_ptr<transport::http::HttpTransfer> m_transfer;
     transport::http::HttpRequest m_current;
     std::optional<transport::http::HttpResponseHead> m_head;
     std::string m_body;
     unsigned m_attempt = 0;
-    core::Timer m_timer; ///< next-turn starts and Retry-After waits
+    core::Timer m_timer;   ///< next-turn starts and Retry-After waits
+    core::Timer m_prepare; ///< encrypts the next message once the current one is out
     core::ExitCode m_result = core::ExitCode::ok;
     std::string m_error;
     std::uint64_t m_sent = 0;
