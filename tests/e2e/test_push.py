@@ -516,6 +516,18 @@ class ServePushTest(unittest.TestCase):
                 ("expires", "expired"), ("score 1", "replaced"), ("kept", "delivered"),
                 ("score 2", "delivered"), ("now or never", "dropped")])
 
+    def test_a_pending_push_does_not_hold_up_shutdown(self):
+        _, private = new_keys()
+        with ServePush() as service:
+            sub = service.subscribe()
+            result = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--ttl", "600",
+                         "-m", "waits")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            started = time.monotonic()
+            self.assertEqual(service.serve.stop(), EXIT_OK)
+            # Not the 2 s grace for connections that do not close: nothing waits.
+            self.assertLess(time.monotonic() - started, 1.5)
+
     def test_receipts(self):
         _, private = new_keys()
         with ServePush() as service:

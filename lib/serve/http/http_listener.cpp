@@ -201,7 +201,7 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
     // A subscriber of push/{id} is the user agent connecting: what waits for it is
     // published on the next loop turn, once the new subscriber is set up.
     m_hub.set_subscribe_hook([this](std::string_view topic) {
-        if (topic.starts_with("push/") && m_push.has_pending()) {
+        if (topic.starts_with("push/") && m_push.has_pending() && !m_shutting_down) {
             m_push_timer.start(core::Duration{0}, [this] { run_push_timer(); });
         }
     });
@@ -247,7 +247,7 @@ void HttpListener::run_push_timer() {
 void HttpListener::arm_push_timer(std::int64_t now) {
     // Expiry ends pending messages (and sends their 410 receipts) on time, not at the next
     // request; a flush already due keeps its turn.
-    if (m_push_timer.active()) {
+    if (m_push_timer.active() || m_shutting_down) {
         return;
     }
     if (auto expiry = m_push.next_expiry()) {
@@ -293,6 +293,7 @@ void HttpListener::set_index_listeners(std::span<const PageEndpoint> listeners) 
 void HttpListener::shutdown() {
     m_shutting_down = true;
     m_heartbeat.stop();
+    m_push_timer.stop(); // pending pushes must not hold the loop open
     for (auto& [wsi, exchange] : m_exchanges) {
         exchange->begin_shutdown();
     }
