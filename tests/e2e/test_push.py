@@ -442,6 +442,13 @@ class ServePushTest(unittest.TestCase):
             wrong_key = rtx("push", "send", sub, "--vapid-key", other_private, "-m", "x")
             self.assertEqual(wrong_key.returncode, EXIT_HTTP_STATUS)
             self.assertIn(b"403 Forbidden", wrong_key.stderr)
+            # A token for another audience: the service is reached under another Host name.
+            wrong_audience = rtx("push", "send", sub, "--vapid-key", private, "-H",
+                                 "Host: push.example.net", "-m", "x")
+            self.assertEqual(wrong_audience.returncode, EXIT_HTTP_STATUS)
+            self.assertEqual(wrong_audience.stdout.split(b" ")[0], b"401")
+            self.assertEqual(wrong_audience.stderr.count(b"\n"), 1, wrong_audience.stderr)
+            self.assertIn(b"aud", wrong_audience.stderr)
             # Without an applicationServerKey any key is accepted, if its token verifies.
             open_sub = json.dumps(service.subscribe())
             fine = rtx("push", "send", open_sub, "--vapid-key", other_private, "-m", "x")
