@@ -215,9 +215,8 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
         ->capture_default_str()
         ->group("HTTP");
     app->add_option("--push-fault", options->push_fault,
-                    "Answer pushes to the mock push service with this status instead: "
-                    "STATUS[:RETRY_AFTER][@SHARE], STATUS 404, 410, 413, 429 or 5xx "
-                    "(429:2, 503@0.25)")
+                    "Fail pushes to the mock push service: STATUS[:RETRY_AFTER][@SHARE] "
+                    "(410, 429:2, 503@0.25)")
         ->group("Web Push");
     app->add_option("--max-subscribers", options->max_subscribers,
                     "Live subscriptions over all topics; more get 503")

@@ -265,7 +265,7 @@ complete -c rtx -n '__fish_seen_subcommand_from serve' -l heartbeat -r -d 'Send 
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l poll-hold -r -d 'Hold a long-poll this long at most, then answer 204'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l header-timeout -r -d 'Request headers must arrive within this time (else 408)'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l max-body -r -d 'Largest POST /publish body (65536, 64KiB, 1MiB); larger gets 413'
-complete -c rtx -n '__fish_seen_subcommand_from serve' -l push-fault -r -d 'Answer pushes to the mock push service with this status instead: STATUS[:RETRY_AFTER][@SHARE], STATUS 404, 410, 413, 429 or 5xx (429:2, 503@0.25)'
+complete -c rtx -n '__fish_seen_subcommand_from serve' -l push-fault -r -d 'Fail pushes to the mock push service: STATUS[:RETRY_AFTER][@SHARE] (410, 429:2, 503@0.25)'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l max-subscribers -r -d 'Live subscriptions over all topics; more get 503'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l history -r -d 'Messages kept per topic for replay (Last-Event-ID, cursors)'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l ws-max-message -r -d 'Largest WebSocket message received (1MiB, 64MiB); larger: close 1009'
