@@ -43,6 +43,7 @@ struct SendOptions {
     std::uint32_t ttl = 2419200;
     std::string urgency;
     std::string topic;
+    std::string receipt;
     std::size_t padding = 0;
     unsigned retry = 0;
     std::vector<std::string> headers;
@@ -162,6 +163,15 @@ client::PushSendOptions resolve_send(const SendOptions& options) {
             "--topic: at most 32 characters of A-Z a-z 0-9 - _ (RFC 8030 section 5.4)");
     }
     push.topic = options.topic;
+    if (!options.receipt.empty() && options.receipt.rfind("http://", 0) != 0 &&
+        options.receipt.rfind("https://", 0) != 0) {
+        throw core::UsageError("--receipt: the receipt subscription's http:// or https:// URL "
+                               "(RFC 8030 section 5.1)");
+    }
+    if (options.receipt.find_first_of("\r\n") != std::string::npos) {
+        throw core::UsageError("--receipt: one line");
+    }
+    push.receipt = options.receipt;
     push.padding = options.padding;
     push.retries = options.retry;
     auto& request = push.request;
@@ -353,6 +363,9 @@ Examples:
         ->check(CLI::IsMember({"very-low", "low", "normal", "high"}))
         ->group(g);
     s->add_option("--topic", send->topic, "Replace a pending message with this topic")->group(g);
+    s->add_option("--receipt", send->receipt,
+                  "Ask for a delivery receipt at this receipt subscription URL (answer: 202)")
+        ->group(g);
     s->add_option("--retry", send->retry,
                   "Resend up to N times after 429 or 5xx, waiting Retry-After")
         ->group(g);
@@ -387,11 +400,14 @@ Examples:
   tail -f events.log | rtx push send sub.json --vapid-key vapid.key --ttl 60
   rtx push send '{"endpoint":"http://127.0.0.1:8080/push/ab12","keys":{...}}' \
       --vapid-key vapid.pem --urgency high --topic news --retry 3 --json -m 'Breaking'
+  curl -si -X POST http://127.0.0.1:8080/push/receipts | grep -i ^location   # rtx serve
+  rtx push send sub.json --vapid-key vapid.key -m hi \
+      --receipt http://127.0.0.1:8080/push/receipts/ID    # 202; receipts at that URL
 
-Exit status: 0 sent (201/202), 2 usage or a bad subscription/key, 3 connect failed, 4 TLS,
-5 timeout, 8 other HTTP status (401/403: VAPID refused), 14 subscription gone (404/410:
-delete it), 15 message too large (over 3993 octets, or 413), 16 429 Too Many Requests,
-130 Ctrl-C (rtx(1) has the full table).)footer");
+Exit status: 0 sent (201, or 202 with --receipt), 2 usage or a bad subscription/key,
+3 connect failed, 4 TLS, 5 timeout, 8 other HTTP status (401/403: VAPID refused),
+14 subscription gone (404/410: delete it), 15 message too large (over 3993 octets, or 413),
+16 429 Too Many Requests, 130 Ctrl-C (rtx(1) has the full table).)footer");
 
     return [keys, send, k, s]() {
         if (k->parsed()) {

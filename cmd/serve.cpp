@@ -40,6 +40,7 @@ struct ServeCommandOptions {
     std::string poll_hold = "25s";
     std::string header_timeout = "10s";
     std::string max_body = "1MiB";
+    std::string push_fault;
     std::size_t max_subscribers = 10000;
     std::size_t history = 1000;
     std::string ws_max_message = "64MiB";
@@ -107,6 +108,13 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     out.poll_hold = duration_flag("--poll-hold", options.poll_hold);
     out.header_timeout = positive_duration_flag("--header-timeout", options.header_timeout);
     out.max_body = size_flag("--max-body", options.max_body);
+    if (!options.push_fault.empty()) {
+        auto fault = serve::http::parse_push_fault(options.push_fault);
+        if (!fault) {
+            throw core::UsageError(fault.error().message);
+        }
+        out.push_fault = fault.value();
+    }
     if (options.max_subscribers == 0) {
         throw core::UsageError("--max-subscribers 0: must be at least 1");
     }
@@ -236,6 +244,10 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "Largest POST /publish body (65536, 64KiB, 1MiB); larger gets 413")
         ->capture_default_str()
         ->group("HTTP");
+    app->add_option("--push-fault", options->push_fault,
+                    "Fail pushes to the mock push service: STATUS[:RETRY_AFTER][@SHARE] "
+                    "(410, 429:2, 503@0.25)")
+        ->group("Web Push");
     app->add_option("--max-subscribers", options->max_subscribers,
                     "Live subscriptions over all topics; more get 503")
         ->capture_default_str()
@@ -279,6 +291,8 @@ Endpoints:
                                    GET /poll/{topic}    long-poll (?cursor=N)
                                    POST /publish/{topic} the body becomes one message
                                    GET /                links; /eventsource.html?topic=T
+                                   POST /push/subscribe a mock Web Push service: pushes
+                                   to its endpoints reach hub topic push/{id} (/push.html)
   ws        ws://127.0.0.1:8080/ws/{topic}  WebSocket pub/sub: what a client sends is
                                    published to the topic (the sender gets it too), and
                                    every message of the topic is sent to it;
@@ -297,6 +311,7 @@ Examples:
   rtx serve --mqtt-user u --mqtt-password p # MQTT clients must log in
   rtx serve --mqtt-keep-alive 30s --mqtt-receive-max 20   # MQTT 5 limits, told in CONNACK
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
+  rtx serve --push-fault 429:2@0.5          # every other push: 429, Retry-After: 2
 With rtx serve running (every listener shares one set of topics):
   echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi
   curl -N http://127.0.0.1:8080/sse/tick    # SSE: the counter of --tick

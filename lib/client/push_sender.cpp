@@ -108,7 +108,8 @@ PushSender::PushSender(transport::http::CurlMulti& multi, PushSendOptions option
     , m_options(std::move(options))
     , m_sink(sink)
     , m_on_idle(std::move(on_idle))
-    , m_timer(multi.loop()) {
+    , m_timer(multi.loop())
+    , m_prepare(multi.loop()) {
     auto audience = proto::vapid::audience_of(m_options.subscription.endpoint);
     if (!audience) {
         throw core::UsageError(audience.error().message);
@@ -137,21 +138,32 @@ const std::string& PushSender::authorization() {
 }
 
 core::Result<bool> PushSender::push(std::string_view message) {
-    auto body = proto::ece::webpush_encrypt(message, m_options.subscription.p256dh,
-                                            m_options.subscription.auth, proto::p256::generate(),
-                                            random_salt(), m_options.padding);
-    if (!body) {
-        return body.error();
+    if (auto error = proto::ece::webpush_size_error(message.size(), m_options.padding)) {
+        return *error;
     }
-    m_queue.push_back(std::move(body.value()));
-    if (!m_transfer && !m_timer.active() && !failed()) {
+    m_queue.emplace_back(message);
+    if (!m_busy && !m_timer.active() && !failed()) {
         m_timer.start(core::Duration{0}, [this] { start_next(); });
     }
     return true;
 }
 
+core::Result<std::string> PushSender::encrypt(std::string_view message) const {
+    return proto::ece::webpush_encrypt(message, m_options.subscription.p256dh,
+                                       m_options.subscription.auth, proto::p256::generate(),
+                                       random_salt(), m_options.padding);
+}
+
+void PushSender::prepare() {
+    if (!m_prepared && !m_queue.empty() && !failed()) {
+        if (auto body = encrypt(m_queue.front())) {
+            m_prepared = std::move(body.value());
+        } // else start_next meets the error again and reports it
+    }
+}
+
 void PushSender::start_next() {
-    if (m_transfer || failed()) {
+    if (m_busy || failed()) {
         return;
     }
     if (m_queue.empty()) {
@@ -160,8 +172,31 @@ void PushSender::start_next() {
         }
         return;
     }
+    auto body =
+        m_prepared ? core::Result<std::string>(std::move(*m_prepared)) : encrypt(m_queue.front());
+    m_prepared.reset();
+    m_queue.pop_front();
+    if (!body) {
+        m_result = body.error().code;
+        m_error = body.error().message;
+        m_queue.clear();
+        if (m_on_idle) {
+            m_on_idle();
+        }
+        return;
+    }
+    m_busy = true;
+    m_current.body = std::move(body.value());
+    send_current();
+    // Encrypting the next message overlaps the service's work on this one: a timer started
+    // now runs after CurlMulti's, which writes the request (both due at once, in start order).
+    if (!m_queue.empty()) {
+        m_prepare.start(core::Duration{0}, [this] { prepare(); });
+    }
+}
+
+void PushSender::send_current() {
     auto& request = m_current;
-    request.body = m_queue.front();
     request.headers = m_options.request.headers;
     // RFC 8030 section 5: the push headers; RFC 8188 section 2: the content coding. "Expect:"
     // stops curl from waiting for 100-continue before a body over 1 KiB.
@@ -173,6 +208,10 @@ void PushSender::start_next() {
     }
     if (!m_options.topic.empty()) {
         request.headers.push_back("Topic: " + m_options.topic);
+    }
+    if (!m_options.receipt.empty()) {
+        request.headers.push_back("Prefer: respond-async");
+        request.headers.push_back("Push-Receipt: " + m_options.receipt);
     }
     request.headers.push_back("Authorization: " + authorization());
     request.headers.push_back("Expect:");
@@ -227,7 +266,7 @@ void PushSender::on_done(const transport::http::HttpResult& result) {
         core::log_verbose("push: {} {}, retry {} of {} in {} ms", outcome.status, outcome.reason,
                           m_attempt, m_options.retries,
                           std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
-        m_timer.start(wait, [this] { start_next(); });
+        m_timer.start(wait, [this] { send_current(); });
         return;
     }
     finish(std::move(outcome));
@@ -235,12 +274,13 @@ void PushSender::on_done(const transport::http::HttpResult& result) {
 
 void PushSender::finish(PushOutcome outcome) {
     m_attempt = 0;
-    m_queue.pop_front();
+    m_busy = false;
     write_record(outcome);
     if (outcome.exit_code != core::ExitCode::ok) {
         m_result = outcome.exit_code;
         m_error = outcome.error;
         m_queue.clear();
+        m_prepared.reset();
         if (m_on_idle) {
             m_on_idle();
         }

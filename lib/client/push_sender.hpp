@@ -28,8 +28,11 @@ struct PushSendOptions {
     std::uint32_t ttl = 2419200; ///< TTL header, seconds (RFC 8030 section 5.2)
     std::string urgency;         ///< Urgency header (section 5.3); empty: not sent
     std::string topic;           ///< Topic header (section 5.4); empty: not sent
-    std::size_t padding = 0;     ///< zero octets added to each message (RFC 8188)
-    unsigned retries = 0;        ///< resends after 429 or 5xx, after Retry-After
+    /// The receipt subscription (section 5.1): sent as Push-Receipt with Prefer:
+    /// respond-async, so the service answers 202 and later posts a receipt there; empty: none.
+    std::string receipt;
+    std::size_t padding = 0; ///< zero octets added to each message (RFC 8188)
+    unsigned retries = 0;    ///< resends after 429 or 5xx, after Retry-After
     /// The transfer settings: TLS, proxy, timeouts, -v, extra -H headers. The method, URL,
     /// body and push headers are filled in per message.
     transport::http::HttpRequest request;
@@ -58,10 +61,11 @@ public:
     PushSender(const PushSender&) = delete;
     PushSender& operator=(const PushSender&) = delete;
 
-    /// Encrypts and queues one message; fails (too_large, usage) without sending anything.
+    /// Queues one message; fails (too_large) without sending anything. Messages are
+    /// encrypted one ahead: the next while the service answers the current one.
     core::Result<bool> push(std::string_view message);
     /// Messages queued or in flight.
-    std::size_t pending() const { return m_queue.size() + (m_transfer ? 1 : 0); }
+    std::size_t pending() const { return m_queue.size() + (m_busy ? 1 : 0); }
     /// The first failure, or ok. Sending stops at the first failure: the rest of the queue
     /// is dropped (after 404/410 nothing else can be delivered either).
     core::ExitCode result() const { return m_result; }
@@ -75,6 +79,11 @@ private:
     void on_done(const transport::http::HttpResult& result) override;
 
     void start_next();
+    /// POSTs m_current (again, after a 429 or 5xx).
+    void send_current();
+    /// Encrypts the queue's front into m_prepared.
+    void prepare();
+    core::Result<std::string> encrypt(std::string_view message) const;
     void finish(PushOutcome outcome);
     void write_record(const PushOutcome& outcome);
     const std::string& authorization();
@@ -86,13 +95,17 @@ private:
     std::string m_audience;
     std::string m_authorization;
     std::int64_t m_authorization_renew_at = 0;
-    std::deque<std::string> m_queue; ///< encrypted bodies
+    std::deque<std::string> m_queue; ///< plaintexts not sent yet
+    /// The encrypted body of m_queue.front(), made while the previous push was in flight.
+    std::optional<std::string> m_prepared;
+    bool m_busy = false; ///< a push is in flight or waits for its retry
     std::unique_ptr<transport::http::HttpTransfer> m_transfer;
     transport::http::HttpRequest m_current;
     std::optional<transport::http::HttpResponseHead> m_head;
     std::string m_body;
     unsigned m_attempt = 0;
-    core::Timer m_timer; ///< next-turn starts and Retry-After waits
+    core::Timer m_timer;   ///< next-turn starts and Retry-After waits
+    core::Timer m_prepare; ///< encrypts the next message once the current one is out
     core::ExitCode m_result = core::ExitCode::ok;
     std::string m_error;
     std::uint64_t m_sent = 0;

@@ -241,6 +241,16 @@ std::string webpush_ikm(std::string_view ecdh_secret, std::string_view auth_secr
     return hkdf_expand(prk, info, 32);
 }
 
+std::optional<core::Error> webpush_size_error(std::size_t plaintext_size, std::size_t padding) {
+    if (plaintext_size + padding <= webpush_max_plaintext) {
+        return std::nullopt;
+    }
+    return core::Error{core::ExitCode::too_large,
+                       "the message is " + std::to_string(plaintext_size + padding) +
+                           " octets, over the 3993 that fit a 4096-octet push message "
+                           "(RFC 8291 section 4)"};
+}
+
 core::Result<std::string> webpush_encrypt(std::string_view plaintext, std::string_view ua_public,
                                           std::string_view auth_secret, const p256::KeyPair& sender,
                                           std::string_view salt, std::size_t padding) {
@@ -248,11 +258,8 @@ core::Result<std::string> webpush_encrypt(std::string_view plaintext, std::strin
         return bad_input("the subscription's auth secret must be 16 octets, it is " +
                          std::to_string(auth_secret.size()));
     }
-    if (plaintext.size() + padding > webpush_max_plaintext) {
-        return core::Error{core::ExitCode::too_large,
-                           "the message is " + std::to_string(plaintext.size() + padding) +
-                               " octets, over the 3993 that fit a 4096-octet push message "
-                               "(RFC 8291 section 4)"};
+    if (auto error = webpush_size_error(plaintext.size(), padding)) {
+        return *error;
     }
     auto secret = p256::ecdh(sender, ua_public);
     if (!secret) {

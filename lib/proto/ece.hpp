@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,10 @@ inline constexpr std::size_t webpush_max_plaintext =
 /// "WebPush: info" 0x00 || ua_public || as_public, 32).
 std::string webpush_ikm(std::string_view ecdh_secret, std::string_view auth_secret,
                         std::string_view ua_public, std::string_view as_public);
+
+/// too_large when `plaintext_size` octets with `padding` do not fit one push message
+/// (webpush_max_plaintext); nullopt when they do.
+std::optional<core::Error> webpush_size_error(std::size_t plaintext_size, std::size_t padding);
 
 /// Encrypts one push message to a user agent (RFC 8291 section 3): `sender` is the
 /// application server's ephemeral key pair (fresh per message), `salt` 16 random octets.

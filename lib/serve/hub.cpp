@@ -133,7 +133,11 @@ Result<Subscription> Hub::subscribe(std::string_view topic_name, Subscriber& sub
     if (!found) {
         return found.error();
     }
-    return add((*found)->subscribers, *found, subscriber);
+    Result<Subscription> added = add((*found)->subscribers, *found, subscriber);
+    if (added && m_subscribe_hook) {
+        m_subscribe_hook(topic_name);
+    }
+    return added;
 }
 
 Result<Subscription> Hub::subscribe_all(Subscriber& subscriber) {

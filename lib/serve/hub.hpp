@@ -162,6 +162,14 @@ public:
     /// topic past max_topics. `subscriber` is not owned and must outlive the handle.
     core::Result<Subscription> subscribe(std::string_view topic, Subscriber& subscriber);
 
+    /// Called after each successful subscribe() (not subscribe_all()) with the topic's name:
+    /// how the mock push service learns that a subscriber of push/{id} has connected. The
+    /// hook must not publish, subscribe or unsubscribe (the new subscriber is not set up
+    /// yet): it defers such work to a later loop turn. An empty function removes it.
+    void set_subscribe_hook(std::function<void(std::string_view topic)> hook) {
+        m_subscribe_hook = std::move(hook);
+    }
+
     /// Like subscribe() but for every message of every topic, present and future: the hook
     /// for listeners that match topics themselves (MQTT wildcards, a firehose endpoint).
     core::Result<Subscription> subscribe_all(Subscriber& subscriber);
@@ -243,6 +251,7 @@ private:
     bool m_delivering = false;
     std::vector<Topic*> m_dirty; ///< Topics whose slots wait for compaction (null: m_all).
     mutable bool m_visiting = false;
+    std::function<void(std::string_view topic)> m_subscribe_hook;
 };
 
 } // namespace rtx::serve

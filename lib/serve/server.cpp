@@ -99,6 +99,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     http_options.heartbeat = options.heartbeat;
     http_options.poll_hold = options.poll_hold;
     http_options.max_body = options.max_body;
+    http_options.push_fault = options.push_fault;
     // The HTTP listener's protocol is added first: it is the vhost's default.
     auto listener = std::make_unique<http::HttpListener>(m_loop, *m_lws, *m_hub, http_options);
     ws::WsListenerOptions ws_options;

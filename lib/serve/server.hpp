@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
+#include "serve/http/push_fault.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
 #include "serve/socket_address.hpp"
@@ -58,6 +59,8 @@ struct ServeOptions {
     core::Duration header_timeout = std::chrono::seconds(10);
     /// The largest POST /publish body (else 413).
     std::size_t max_body = 1024 * 1024;
+    /// What every push to the mock push service gets instead of delivery (status 0: none).
+    http::PushFault push_fault;
     /// Live subscriptions over every topic and protocol (beyond it: 503).
     std::size_t max_subscribers = 10000;
     /// Messages kept per topic for replay (SSE Last-Event-ID, poll cursors, ?since=).

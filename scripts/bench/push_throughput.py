@@ -3,15 +3,17 @@
 another on one keep-alive HTTP/1.1 connection) against `rtx serve`'s mock push service, side by
 side with npm web-push sending the same number of messages from one node process
 (scripts/bench/web_push_sender.js, the same one-at-a-time keep-alive pattern). The service
-decrypts and checks VAPID for every push in both runs. Prints pushes/s and each sender's own
-CPU per push (user + system, os.wait4).
+decrypts and checks VAPID for every push in both runs. The two senders take turns, A B A B
+(ROUNDS rounds, each on a fresh subscription), and the medians are printed with each run:
+pushes/s and each sender's own CPU per push (user + system, os.wait4).
 
-usage: scripts/bench/push_throughput.py [BUILD_DIR] [COUNT]      defaults: build 5000
+usage: scripts/bench/push_throughput.py [BUILD_DIR] [COUNT] [ROUNDS]   defaults: build 5000 2
 Needs tests/push/node_modules (cd tests/push && npm ci) for the web-push row.
 """
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ import urllib.request
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 rtx = f"{build}/cmd/rtx"
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
@@ -48,18 +51,33 @@ try:
             return response.read().decode()
 
     lines = "".join(f"message {i} {'x' * 48}\n" for i in range(count)).encode()
-    wall, cpu, code = timed([rtx, "push", "send", subscribe(), "--vapid-key", keys["privateKey"],
-                             "--subject", "mailto:bench@example.org", "--ttl", "60",
-                             "--http1.1"], input=lines, stdout=subprocess.DEVNULL)
-    print(f"rtx push send: {count} pushes in {wall:.2f} s: {count / wall:,.0f} pushes/s, "
-          f"sender CPU {cpu:.2f} s ({cpu / count * 1e6:.0f} us/push), exit {code}")
-
     env = dict(os.environ, NODE_PATH=os.path.join(root, "tests", "push", "node_modules"))
-    wall, cpu, code = timed(["node", os.path.join(root, "scripts", "bench", "web_push_sender.js"),
-                             subscribe(), keys["publicKey"], keys["privateKey"], str(count)],
-                            env=env)
-    print(f"npm web-push:  {count} pushes in {wall:.2f} s: {count / wall:,.0f} pushes/s, "
-          f"sender CPU {cpu:.2f} s ({cpu / count * 1e6:.0f} us/push), exit {code}")
+    senders = {
+        "rtx push send": lambda: timed(
+            [rtx, "push", "send", subscribe(), "--vapid-key", keys["privateKey"], "--subject",
+             "mailto:bench@example.org", "--ttl", "60", "--http1.1"], input=lines,
+            stdout=subprocess.DEVNULL),
+        "npm web-push": lambda: timed(
+            ["node", os.path.join(root, "scripts", "bench", "web_push_sender.js"), subscribe(),
+             keys["publicKey"], keys["privateKey"], str(count)], env=env),
+    }
+    results = {name: [] for name in senders}
+    for round_number in range(1, rounds + 1):
+        for name, run in senders.items():
+            wall, cpu, code = run()
+            results[name].append((count / wall, cpu / count * 1e6))
+            print(f"round {round_number} {name:13}: {count} pushes in {wall:.2f} s: "
+                  f"{count / wall:,.0f} pushes/s, sender CPU {cpu:.2f} s "
+                  f"({cpu / count * 1e6:.0f} us/push), exit {code}", flush=True)
+            if code != 0:
+                sys.exit(f"{name} failed with exit status {code}")
+    medians = {name: (statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs))
+               for name, runs in results.items()}
+    for name, (rate, cpu) in medians.items():
+        print(f"median {name:13}: {rate:,.0f} pushes/s, {cpu:.0f} us CPU/push")
+    (rtx_rate, rtx_cpu), (node_rate, node_cpu) = medians.values()
+    print(f"rtx/web-push: {rtx_rate / node_rate:.1f}x pushes/s, {node_cpu / rtx_cpu:.1f}x less CPU "
+          f"per push")
 finally:
     serve.send_signal(signal.SIGTERM)
     serve.wait()

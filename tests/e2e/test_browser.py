@@ -81,6 +81,29 @@ class BrowserTest(unittest.TestCase):
             received = page.wait_for("window.received.length >= 2 && window.received")
             self.assertEqual(sorted(received), ["from http", "from page"])
 
+    def test_push_page_shows_a_subscription_and_what_rtx_push_send_sends(self):
+        keys = json.loads(rtx("push", "keys", "--json").stdout)
+        with serve_http() as serve:
+            base = serve.url("http")
+            page = self.browser.new_page()
+            page.navigate(f"{base}/push.html?applicationServerKey={keys['publicKey']}")
+            page.wait_for("document.getElementById('state').textContent === 'listening'")
+            shown = json.loads(page.evaluate(
+                "document.getElementById('subscription').textContent"))
+            self.assertTrue(shown["endpoint"].startswith(f"{base}/push/"), shown)
+            self.assertEqual(set(shown["keys"]), {"p256dh", "auth"})
+            self.assertIn("rtx push send", page.evaluate(
+                "document.getElementById('command').textContent"))
+            sent = rtx("push", "send", json.dumps(shown), "--vapid-key", keys["privateKey"],
+                       "--ttl", "60", "-m", "hello page", "-m", "wörld ✓")
+            self.assertEqual(sent.returncode, EXIT_OK, sent.stderr.decode())
+            received = page.wait_for("window.received.length >= 2 && window.received")
+            self.assertEqual(received, ["hello page", "wörld ✓"])
+            self.assertEqual(page.evaluate(
+                "document.getElementById('notifications').textContent"),
+                "hello page\nwörld ✓\n")
+            self.assertEqual(page.take_events("Runtime.exceptionThrown"), [])
+
     def test_bench_html_report_draws_its_charts_offline(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "report.html")

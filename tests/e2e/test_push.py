@@ -335,8 +335,8 @@ class SendToScriptedServiceTest(unittest.TestCase):
 class ServePush:
     """`rtx serve` with only its HTTP listener, on a free port, and its mock push service."""
 
-    def __init__(self):
-        self.serve = Serve("--tcp-port", "0", "--http-port", "0", expect=2)
+    def __init__(self, *args):
+        self.serve = Serve("--tcp-port", "0", "--http-port", "0", *args, expect=2)
 
     def __enter__(self):
         self.serve.__enter__()
@@ -372,6 +372,14 @@ class ServePush:
         status, _, body = self.request("GET", f"/push/{push_id}/messages")
         assert status == 200, (status, body)
         return json.loads(body)["messages"]
+
+    def states(self, sub):
+        return [(m["payload"], m["state"]) for m in self.messages(sub)]
+
+    def receipt_subscription(self):
+        status, headers, body = self.request("POST", "/push/receipts")
+        assert status == 201, (status, body)
+        return headers["location"]
 
 
 def web_push_request(sub, payload, public, private, **extra):
@@ -434,6 +442,13 @@ class ServePushTest(unittest.TestCase):
             wrong_key = rtx("push", "send", sub, "--vapid-key", other_private, "-m", "x")
             self.assertEqual(wrong_key.returncode, EXIT_HTTP_STATUS)
             self.assertIn(b"403 Forbidden", wrong_key.stderr)
+            # A token for another audience: the service is reached under another Host name.
+            wrong_audience = rtx("push", "send", sub, "--vapid-key", private, "-H",
+                                 "Host: push.example.net", "-m", "x")
+            self.assertEqual(wrong_audience.returncode, EXIT_HTTP_STATUS)
+            self.assertEqual(wrong_audience.stdout.split(b" ")[0], b"401")
+            self.assertEqual(wrong_audience.stderr.count(b"\n"), 1, wrong_audience.stderr)
+            self.assertIn(b"aud", wrong_audience.stderr)
             # Without an applicationServerKey any key is accepted, if its token verifies.
             open_sub = json.dumps(service.subscribe())
             fine = rtx("push", "send", open_sub, "--vapid-key", other_private, "-m", "x")
@@ -477,7 +492,123 @@ class ServePushTest(unittest.TestCase):
             result = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--ttl", "0",
                           "-m", "now or never")
             self.assertEqual(result.returncode, EXIT_OK, result.stderr)
-            self.assertEqual(service.messages(sub), [])
+            self.assertEqual(service.states(sub), [("now or never", "dropped")])
+
+    def test_a_subscriber_connecting_later_gets_what_ttl_and_topic_left_pending(self):
+        _, private = new_keys()
+        with ServePush() as service:
+            sub = service.subscribe()
+            push_id = service.last_id
+
+            def send(*args):
+                result = rtx("push", "send", json.dumps(sub), "--vapid-key", private, *args)
+                self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+
+            send("--ttl", "60", "-m", "kept")
+            send("--ttl", "60", "--topic", "score", "-m", "score 1")
+            send("--ttl", "60", "--topic", "score", "-m", "score 2")
+            send("--ttl", "0", "-m", "now or never")
+            send("--ttl", "1", "-m", "expires")
+            states = service.states(sub)
+            self.assertEqual(states[:4], [
+                ("kept", "pending"), ("score 1", "replaced"), ("score 2", "pending"),
+                ("now or never", "dropped")])
+            self.assertIn(states[4], [("expires", "pending"), ("expires", "expired")])
+            time.sleep(1.5)
+            self.assertEqual(service.states(sub)[4], ("expires", "expired"))
+            # Connecting is subscribing to push/{id}: what is still pending arrives, in order.
+            sse = rtx("sse", "--count", "2", "--no-reconnect", "--timeout", "20s",
+                      f"{service.base}/sse/push/{push_id}")
+            self.assertEqual(sse.returncode, EXIT_OK, sse.stderr)
+            self.assertEqual(sse.stdout.decode().splitlines(), ["kept", "score 2"])
+            self.assertEqual(service.states(sub), [
+                ("kept", "delivered"), ("score 1", "replaced"), ("score 2", "delivered"),
+                ("now or never", "dropped"), ("expires", "expired")])
+
+    def test_a_pending_push_does_not_hold_up_shutdown(self):
+        _, private = new_keys()
+        with ServePush() as service:
+            sub = service.subscribe()
+            result = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--ttl", "600",
+                         "-m", "waits")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            started = time.monotonic()
+            self.assertEqual(service.serve.stop(), EXIT_OK)
+            # Not the 2 s grace for connections that do not close: nothing waits.
+            self.assertLess(time.monotonic() - started, 1.5)
+
+    def test_receipts(self):
+        _, private = new_keys()
+        with ServePush() as service:
+            sub = service.subscribe()
+            push_id = service.last_id
+            receipt = service.receipt_subscription()
+            self.assertTrue(receipt.startswith(service.base + "/push/receipts/"), receipt)
+            receipt_topic = receipt[len(service.base) + 1:]
+            with popen_rtx("sse", "--count", "2", "--no-reconnect",
+                           f"{service.base}/sse/{receipt_topic}?lastEventId=0") as watch:
+                late = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--ttl", "1",
+                           "--receipt", receipt, "-m", "nobody reads this")
+                self.assertEqual(late.returncode, EXIT_OK, late.stderr)
+                self.assertEqual(late.stdout.decode(),
+                                 f"202 Accepted {service.base}/push/{push_id}/messages/1\n")
+                # Nobody connected within its TTL: a 410 receipt, sent when it expires.
+                self.assertEqual(json.loads(read_line(watch.stdout, timeout=20)),
+                                 {"message": f"{service.base}/push/{push_id}/messages/1",
+                                  "status": 410})
+                # Delivered (at once, or when the reader has subscribed): a 204 receipt.
+                with popen_rtx("sse", "--count", "1", "--no-reconnect",
+                               f"{service.base}/sse/push/{push_id}") as reader:
+                    read = rtx("push", "send", json.dumps(sub), "--vapid-key", private,
+                               "--receipt", receipt, "--json", "-m", "read")
+                    self.assertEqual(read.returncode, EXIT_OK, read.stderr)
+                    self.assertEqual(json.loads(read.stdout)["status"], 202)
+                    self.assertEqual(read_line(reader.stdout, timeout=20), b"read\n")
+                self.assertEqual(json.loads(read_line(watch.stdout, timeout=20)),
+                                 {"message": f"{service.base}/push/{push_id}/messages/2",
+                                  "status": 204})
+            status, _, body = service.request("GET", f"/push/receipts/{receipt.rsplit('/')[-1]}")
+            self.assertEqual(status, 200)
+            self.assertEqual([r["status"] for r in json.loads(body)["receipts"]], [410, 204])
+            # An unknown receipt subscription is refused; without --receipt the answer is 201.
+            bad = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--receipt",
+                      f"{service.base}/push/receipts/nope", "-m", "x")
+            self.assertEqual(bad.returncode, EXIT_HTTP_STATUS)
+            self.assertIn(b"400", bad.stderr)
+            self.assertEqual(bad.stderr.count(b"\n"), 1)
+            usage = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--receipt",
+                        "receipts/1", "-m", "x")
+            self.assertEqual(usage.returncode, EXIT_USAGE)
+            self.assertEqual(usage.stdout, b"")
+
+    def test_server_wide_fault_flag(self):
+        _, private = new_keys()
+        for fault, code in (("410", EXIT_GONE), ("413", EXIT_TOO_LARGE),
+                            ("429", EXIT_RATE_LIMITED), ("503", EXIT_HTTP_STATUS)):
+            with self.subTest(fault=fault), ServePush("--push-fault", fault) as service:
+                sub = json.dumps(service.subscribe())
+                result = rtx("push", "send", sub, "--vapid-key", private, "-m", "x", "-m", "y")
+                self.assertEqual(result.returncode, code, result.stderr)
+                self.assertEqual(result.stdout.decode().split(" ")[0], fault)
+                self.assertIn(b"--push-fault", result.stderr)
+        # Every other push gets 429 with Retry-After: 1; --retry waits and sends it again.
+        with ServePush("--push-fault", "429:1@0.5") as service:
+            sub = service.subscribe()
+            started = time.monotonic()
+            result = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--retry", "1",
+                         "--ttl", "60", "-m", "first", "-m", "second")
+            self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+            self.assertGreaterEqual(time.monotonic() - started, 0.9)
+            self.assertEqual(len(result.stdout.splitlines()), 2)
+            self.assertEqual([m["payload"] for m in service.messages(sub)], ["first", "second"])
+        for bad in ("200", "429:x", "503@2", "abc"):
+            with self.subTest(bad=bad):
+                result = rtx("serve", "--no-tcp", "--no-mqtt", "--http-port", "0",
+                             "--push-fault", bad)
+                self.assertEqual(result.returncode, EXIT_USAGE)
+                self.assertEqual(result.stdout, b"")
+                self.assertEqual(result.stderr.count(b"\n"), 1, result.stderr)
+                self.assertIn(b"--push-fault", result.stderr)
 
     @unittest.skipUnless(shutil.which("node") and os.path.isdir(WEB_PUSH),
                          "node or tests/push/node_modules missing (run `npm ci` in tests/push; "

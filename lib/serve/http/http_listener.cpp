@@ -184,6 +184,8 @@ HttpListener::Request HttpListener::read_request(lws* wsi) {
     request.push.ttl = custom_header(wsi, "ttl:");
     request.push.urgency = custom_header(wsi, "urgency:");
     request.push.topic = custom_header(wsi, "topic:");
+    request.push.prefer = custom_header(wsi, "prefer:");
+    request.push.push_receipt = custom_header(wsi, "push-receipt:");
     return request;
 }
 
@@ -193,7 +195,16 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
     , m_hub(hub)
     , m_options(options)
     , m_heartbeat(loop)
+    , m_push_timer(loop)
     , m_push(hub) {
+    m_push.set_fault(m_options.push_fault);
+    // A subscriber of push/{id} is the user agent connecting: what waits for it is
+    // published on the next loop turn, once the new subscriber is set up.
+    m_hub.set_subscribe_hook([this](std::string_view topic) {
+        if (topic.starts_with("push/") && m_push.has_pending() && !m_shutting_down) {
+            m_push_timer.start(core::Duration{0}, [this] { run_push_timer(); });
+        }
+    });
     lws_protocols protocol{};
     protocol.name = k_protocol_name;
     protocol.callback = &HttpListener::callback;
@@ -217,7 +228,32 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
 }
 
 HttpListener::~HttpListener() {
+    m_hub.set_subscribe_hook(nullptr);
     m_loop.remove_before_poll_hook(m_detach_hook);
+}
+
+std::int64_t HttpListener::unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void HttpListener::run_push_timer() {
+    const std::int64_t now = unix_ms();
+    m_push.flush(now);
+    arm_push_timer(now);
+}
+
+void HttpListener::arm_push_timer(std::int64_t now) {
+    // Expiry ends pending messages (and sends their 410 receipts) on time, not at the next
+    // request; a flush already due keeps its turn.
+    if (m_push_timer.active() || m_shutting_down) {
+        return;
+    }
+    if (auto expiry = m_push.next_expiry()) {
+        m_push_timer.start(std::chrono::milliseconds(std::max<std::int64_t>(0, *expiry - now)),
+                           [this] { run_push_timer(); });
+    }
 }
 
 Next HttpListener::held(lws* wsi, Next next) {
@@ -257,6 +293,7 @@ void HttpListener::set_index_listeners(std::span<const PageEndpoint> listeners) 
 void HttpListener::shutdown() {
     m_shutting_down = true;
     m_heartbeat.stop();
+    m_push_timer.stop(); // pending pushes must not hold the loop open
     for (auto& [wsi, exchange] : m_exchanges) {
         exchange->begin_shutdown();
     }
@@ -566,15 +603,23 @@ Next HttpListener::start_push(lws* wsi, const Request& request, std::string_view
     const auto slash = rest.find('/');
     const std::string_view id = rest.substr(0, slash);
     const std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);
-    if (request.method == LWSHUMETH_GET && tail == "/messages") {
-        return reply(m_push.messages(id));
+    const std::int64_t now = unix_ms();
+    if (id == "receipts") {
+        if (request.method == LWSHUMETH_POST && tail.empty()) {
+            return reply(m_push.subscribe_receipts(request.push.host));
+        }
+        if (request.method == LWSHUMETH_GET && tail.size() > 1) {
+            return reply(m_push.receipts(tail.substr(1)));
+        }
+    } else if (request.method == LWSHUMETH_GET && tail == "/messages") {
+        return reply(m_push.messages(id, now));
+    } else if (request.method == LWSHUMETH_DELETE && tail.empty()) {
+        return reply(m_push.remove(id, now));
     }
-    if (request.method == LWSHUMETH_DELETE && tail.empty()) {
-        return reply(m_push.remove(id));
-    }
-    if (request.method != LWSHUMETH_POST || !tail.empty()) {
+    if (request.method != LWSHUMETH_POST || !tail.empty() || id == "receipts") {
         return reply(error_response(404, "not found: the push service has POST /push/subscribe, "
-                                         "POST and DELETE /push/{id}, GET /push/{id}/messages"));
+                                         "POST and DELETE /push/{id}, GET /push/{id}/messages, "
+                                         "POST /push/receipts, GET /push/receipts/{id}"));
     }
     if (request.bad_length || request.chunked) {
         return reply.bad_request("send the body with a Content-Length");
@@ -587,10 +632,13 @@ Next HttpListener::start_push(lws* wsi, const Request& request, std::string_view
     }
     const std::string push_id(id == "subscribe" ? std::string_view() : id);
     if (length == 0) {
-        return answer_push(wsi, m_push, push_id, request.push, false);
+        const Next next = answer_push(wsi, m_push, push_id, request.push, false);
+        arm_push_timer(now);
+        return next;
     }
     m_exchanges.emplace(wsi, std::make_unique<PushExchange>(wsi, m_push, push_id, request.push,
-                                                            m_options.max_body));
+                                                            m_options.max_body,
+                                                            [this] { arm_push_timer(unix_ms()); }));
     return Next::wait;
 }
 

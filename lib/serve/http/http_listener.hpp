@@ -31,6 +31,7 @@ struct HttpListenerOptions {
     core::Duration poll_hold = std::chrono::seconds(25); ///< Longest hold of a poll.
     std::size_t max_body = 1024 * 1024;                  ///< Largest POST body (else 413).
     std::chrono::milliseconds sse_retry{3000};           ///< The SSE `retry:` hint.
+    PushFault push_fault; ///< What every push to the mock push service gets (--push-fault).
 };
 
 /// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /websocket.html, /sse/{topic},
@@ -69,6 +70,10 @@ private:
     Next start_publish(lws* wsi, const Request& request, std::string_view topic,
                        const Replier& reply);
     Next start_push(lws* wsi, const Request& request, std::string_view rest, const Replier& reply);
+    static std::int64_t unix_ms();
+    /// Flushes the push service's pending messages and re-arms for the next expiry.
+    void run_push_timer();
+    void arm_push_timer(std::int64_t now);
     int dispatch(lws* wsi, Next next);
     int forward(lws* wsi, Next (Exchange::*call)());
     void forget(lws* wsi);
@@ -92,6 +97,7 @@ private:
     std::vector<lws*> m_detach_soon;
     std::uint64_t m_detach_hook = 0;
     core::Timer m_heartbeat;
+    core::Timer m_push_timer; ///< pending pushes: the next flush or expiry
     PushService m_push;
     bool m_shutting_down = false;
 };

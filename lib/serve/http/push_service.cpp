@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -42,6 +43,20 @@ bool is_digits(std::string_view text) {
            text.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
+std::string new_id() {
+    std::string id;
+    core::append_hex(id, random_bytes(16));
+    return id;
+}
+
+Response fault(unsigned status, unsigned retry_after, std::string_view why) {
+    Response response = error_response(status, why);
+    if (retry_after > 0) {
+        response.headers.emplace_back("retry-after", std::to_string(retry_after));
+    }
+    return response;
+}
+
 } // namespace
 
 Response PushService::subscribe(std::string_view host, std::string_view body) {
@@ -62,8 +77,7 @@ Response PushService::subscribe(std::string_view host, std::string_view body) {
         }
         if (auto fault = options.find("fault"); fault != options.end()) {
             const unsigned status = fault->is_number_unsigned() ? fault->get<unsigned>() : 0;
-            if (status != 404 && status != 410 && status != 413 && status != 429 &&
-                (status < 500 || status > 599)) {
+            if (!is_push_fault_status(status)) {
                 return error_response(400, "bad request: fault must be 404, 410, 413, 429 or 5xx");
             }
             subscription.fault = status;
@@ -74,8 +88,7 @@ Response PushService::subscribe(std::string_view host, std::string_view body) {
     if (host.empty()) {
         return error_response(400, "bad request: no Host header to build the endpoint from");
     }
-    std::string id;
-    core::append_hex(id, random_bytes(16));
+    std::string id = new_id();
     subscription.keys = proto::p256::generate();
     subscription.auth = random_bytes(proto::ece::auth_secret_size);
     proto::ece::Subscription json;
@@ -84,11 +97,65 @@ Response PushService::subscribe(std::string_view host, std::string_view body) {
     json.auth = subscription.auth;
     Response response = json_response(201, proto::ece::subscription_json(json));
     response.headers.emplace_back("location", json.endpoint);
+    // RFC 8030 section 4: where an application server asks for receipt subscriptions.
+    response.headers.emplace_back(
+        "link",
+        fmt::format("<http://{}/push/receipts>; rel=\"urn:ietf:params:push:receipt\"", host));
     m_subscriptions.emplace(std::move(id), std::move(subscription));
     return response;
 }
 
-Response PushService::deliver(std::string_view id, const PushRequest& request, std::int64_t now) {
+Response PushService::subscribe_receipts(std::string_view host) {
+    if (host.empty()) {
+        return error_response(400, "bad request: no Host header to build the URL from");
+    }
+    std::string id = new_id();
+    Response response;
+    response.status = 201;
+    response.headers.emplace_back("location", fmt::format("http://{}/push/receipts/{}", host, id));
+    m_receipts.emplace(std::move(id), ReceiptSubscription{});
+    return response;
+}
+
+Response PushService::receipts(std::string_view id) const {
+    auto it = m_receipts.find(std::string(id));
+    if (it == m_receipts.end()) {
+        return error_response(404, "not found: no such receipt subscription");
+    }
+    std::string body = R"({"receipts":[)";
+    for (const std::string& receipt : it->second.receipts) {
+        body += receipt;
+        body += ',';
+    }
+    if (body.back() == ',') {
+        body.pop_back();
+    }
+    body += "]}";
+    return json_response(200, std::move(body));
+}
+
+std::optional<Response> PushService::fault_response(Subscription& subscription) {
+    if (subscription.fault != 0) {
+        const unsigned status = subscription.fault;
+        if (subscription.faults_left > 0 && --subscription.faults_left == 0) {
+            subscription.fault = 0; // the next push goes through
+        }
+        return fault(status, subscription.retry_after, "fault mode of this subscription");
+    }
+    if (m_fault.status != 0) {
+        // Deterministic shares: push n fails when floor(n * share) steps up.
+        if (push_fault_hits(m_fault, ++m_fault_count)) {
+            return fault(m_fault.status, m_fault.retry_after,
+                         "fault mode of this server "
+                         "(--push-fault)");
+        }
+    }
+    return std::nullopt;
+}
+
+Response PushService::deliver(std::string_view id, const PushRequest& request,
+                              std::int64_t now_ms) {
+    const std::int64_t now = now_ms / 1000;
     auto it = m_subscriptions.find(std::string(id));
     if (it == m_subscriptions.end()) {
         return error_response(404, "not found: no such push subscription");
@@ -97,16 +164,8 @@ Response PushService::deliver(std::string_view id, const PushRequest& request, s
     if (subscription.gone) {
         return error_response(410, "gone: the push subscription was deleted");
     }
-    if (subscription.fault != 0) {
-        unsigned status = subscription.fault;
-        if (subscription.faults_left > 0 && --subscription.faults_left == 0) {
-            subscription.fault = 0; // the next push goes through
-        }
-        Response response = error_response(status, "fault mode of this subscription");
-        if (subscription.retry_after > 0) {
-            response.headers.emplace_back("retry-after", std::to_string(subscription.retry_after));
-        }
-        return response;
+    if (auto faulty = fault_response(subscription)) {
+        return std::move(*faulty);
     }
     // RFC 8030 section 5.2: a push without TTL is refused with 400.
     if (!request.ttl || !is_digits(*request.ttl)) {
@@ -161,51 +220,190 @@ Response PushService::deliver(std::string_view id, const PushRequest& request, s
         return error_response(400, "bad request: " + plaintext.error().message);
     }
 
+    // RFC 8030 section 5.1: a receipt needs both Prefer: respond-async and the receipt
+    // subscription; without them the push is answered 201 as usual.
+    std::string receipt;
+    if (request.push_receipt && request.prefer &&
+        request.prefer->find("respond-async") != std::string::npos) {
+        constexpr std::string_view marker = "/push/receipts/";
+        const auto at = request.push_receipt->find(marker);
+        receipt = at == std::string::npos ? std::string()
+                                          : request.push_receipt->substr(at + marker.size());
+        if (!m_receipts.contains(receipt)) {
+            return error_response(400, "bad request: Push-Receipt names no receipt subscription "
+                                       "of this service (POST /push/receipts makes one)");
+        }
+    }
+
     Message message;
     message.number = subscription.next_number++;
     message.ttl = std::stoull(*request.ttl);
     message.urgency = request.urgency.value_or("normal");
     message.topic = request.topic.value_or("");
-    const std::string topic = fmt::format("push/{}", id);
-    // TTL 0: deliver now or never (RFC 8030 section 5.2): with nobody listening on the hub
-    // topic the message is dropped, though still accepted.
-    const bool listening = m_hub.subscriber_count(topic) > 0;
-    if (message.ttl > 0 || listening) {
-        PublishOptions options;
-        options.binary = !core::is_valid_utf8(*plaintext);
-        options.source = "push";
-        m_hub.publish(topic, *plaintext, std::move(options));
-        message.payload = std::move(plaintext.value());
-        subscription.messages.push_back(std::move(message));
-        if (subscription.messages.size() > max_kept_messages) {
-            subscription.messages.pop_front();
-        }
-    }
+    message.payload = std::move(plaintext.value());
+    message.expires_ms =
+        now_ms + static_cast<std::int64_t>(
+                     std::min<std::uint64_t>(message.ttl, 100ull * 365 * 24 * 3600) * 1000);
+    message.location =
+        fmt::format("http://{}/push/{}/messages/{}", request.host, id, message.number);
+    message.receipt = std::move(receipt);
+
     Response response;
-    response.status = 201;
-    response.headers.emplace_back("location",
-                                  fmt::format("http://{}/push/{}/messages/{}", request.host, id,
-                                              subscription.next_number - 1));
+    response.status = message.receipt.empty() ? 201 : 202;
+    response.headers.emplace_back("location", message.location);
     response.headers.emplace_back("ttl", *request.ttl);
+
+    const std::string topic = fmt::format("push/{}", id);
+    if (m_hub.subscriber_count(topic) > 0) {
+        // The user agent is connected: what waited goes first, in order.
+        flush_one(id, subscription, now_ms);
+        finish(id, subscription, std::move(message), State::delivered);
+    } else if (message.ttl == 0) {
+        // RFC 8030 section 5.2: TTL 0 is delivered now or never; still accepted.
+        finish(id, subscription, std::move(message), State::dropped);
+    } else {
+        // RFC 8030 section 5.4: a newer message with the same Topic replaces a pending one.
+        if (!message.topic.empty()) {
+            auto& pending = subscription.pending;
+            for (auto old = pending.begin(); old != pending.end(); ++old) {
+                if (old->topic == message.topic) {
+                    Message replaced = std::move(*old);
+                    pending.erase(old);
+                    finish(id, subscription, std::move(replaced), State::replaced);
+                    break;
+                }
+            }
+        }
+        subscription.pending.push_back(std::move(message));
+        if (subscription.pending.size() > max_kept_messages) {
+            Message oldest = std::move(subscription.pending.front());
+            subscription.pending.pop_front();
+            finish(id, subscription, std::move(oldest), State::dropped);
+        }
+        m_with_pending.insert(std::string(id));
+    }
     return response;
 }
 
-Response PushService::messages(std::string_view id) const {
+void PushService::finish(std::string_view id, Subscription& subscription, Message message,
+                         State state) {
+    message.state = state;
+    if (state == State::delivered) {
+        PublishOptions options;
+        options.binary = !core::is_valid_utf8(message.payload);
+        options.source = "push";
+        m_hub.publish(fmt::format("push/{}", id), message.payload, std::move(options));
+    }
+    // The mock user agent acknowledges what reaches it (RFC 8030 section 6.2): 204; a message
+    // that never does is 410 (section 6.3).
+    send_receipt(message, state == State::delivered ? 204 : 410);
+    subscription.finished.push_back(std::move(message));
+    if (subscription.finished.size() > max_kept_messages) {
+        subscription.finished.pop_front();
+    }
+}
+
+void PushService::send_receipt(const Message& message, unsigned status) {
+    if (message.receipt.empty()) {
+        return;
+    }
+    auto it = m_receipts.find(message.receipt);
+    if (it == m_receipts.end()) {
+        return;
+    }
+    std::string json = R"({"message":)";
+    core::append_json_string(json, message.location);
+    json += fmt::format(R"(,"status":{}}})", status);
+    auto& kept = it->second.receipts;
+    kept.push_back(json);
+    if (kept.size() > max_kept_receipts) {
+        kept.pop_front();
+    }
+    PublishOptions options;
+    options.source = "push";
+    m_hub.publish(fmt::format("push/receipts/{}", message.receipt), std::move(json),
+                  std::move(options));
+}
+
+void PushService::flush_one(std::string_view id, Subscription& subscription, std::int64_t now_ms) {
+    auto& pending = subscription.pending;
+    for (auto it = pending.begin(); it != pending.end();) {
+        if (it->expires_ms <= now_ms) {
+            Message expired = std::move(*it);
+            it = pending.erase(it);
+            finish(id, subscription, std::move(expired), State::expired);
+        } else {
+            ++it;
+        }
+    }
+    if (!pending.empty() && m_hub.subscriber_count(fmt::format("push/{}", id)) > 0) {
+        std::deque<Message> ready = std::move(pending);
+        pending.clear();
+        for (Message& message : ready) {
+            finish(id, subscription, std::move(message), State::delivered);
+        }
+    }
+}
+
+void PushService::flush(std::int64_t now_ms) {
+    for (auto it = m_with_pending.begin(); it != m_with_pending.end();) {
+        auto found = m_subscriptions.find(*it);
+        if (found != m_subscriptions.end()) {
+            flush_one(*it, found->second, now_ms);
+        }
+        if (found == m_subscriptions.end() || found->second.pending.empty()) {
+            it = m_with_pending.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::optional<std::int64_t> PushService::next_expiry() const {
+    std::optional<std::int64_t> first;
+    for (const std::string& id : m_with_pending) {
+        auto found = m_subscriptions.find(id);
+        if (found == m_subscriptions.end()) {
+            continue;
+        }
+        for (const Message& message : found->second.pending) {
+            if (!first || message.expires_ms < *first) {
+                first = message.expires_ms;
+            }
+        }
+    }
+    return first;
+}
+
+Response PushService::messages(std::string_view id, std::int64_t now_ms) {
     auto it = m_subscriptions.find(std::string(id));
     if (it == m_subscriptions.end()) {
         return error_response(404, "not found: no such push subscription");
     }
+    flush_one(id, it->second, now_ms);
+    static constexpr std::string_view state_names[] = {"delivered", "pending", "expired",
+                                                       "replaced", "dropped"};
+    std::vector<const Message*> all;
+    for (const Message& message : it->second.finished) {
+        all.push_back(&message);
+    }
+    for (const Message& message : it->second.pending) {
+        all.push_back(&message);
+    }
+    std::sort(all.begin(), all.end(),
+              [](const Message* a, const Message* b) { return a->number < b->number; });
     nlohmann::json list = nlohmann::json::array();
-    for (const Message& message : it->second.messages) {
+    for (const Message* message : all) {
         nlohmann::json entry = {
-            {"id", message.number},
-            {"ttl", message.ttl},
-            {"urgency", message.urgency},
-            {"topic", message.topic.empty() ? nlohmann::json() : nlohmann::json(message.topic)}};
-        if (core::is_valid_utf8(message.payload)) {
-            entry["payload"] = message.payload;
+            {"id", message->number},
+            {"ttl", message->ttl},
+            {"urgency", message->urgency},
+            {"topic", message->topic.empty() ? nlohmann::json() : nlohmann::json(message->topic)},
+            {"state", state_names[static_cast<int>(message->state)]}};
+        if (core::is_valid_utf8(message->payload)) {
+            entry["payload"] = message->payload;
         } else {
-            entry["payload"] = base64url(message.payload);
+            entry["payload"] = base64url(message->payload);
             entry["encoding"] = "base64url";
         }
         list.push_back(std::move(entry));
@@ -213,13 +411,21 @@ Response PushService::messages(std::string_view id) const {
     return json_response(200, nlohmann::json{{"messages", std::move(list)}}.dump());
 }
 
-Response PushService::remove(std::string_view id) {
+Response PushService::remove(std::string_view id, std::int64_t now_ms) {
     auto it = m_subscriptions.find(std::string(id));
     if (it == m_subscriptions.end()) {
         return error_response(404, "not found: no such push subscription");
     }
-    it->second.gone = true;
-    it->second.messages.clear();
+    Subscription& subscription = it->second;
+    flush_one(id, subscription, now_ms);
+    std::deque<Message> never = std::move(subscription.pending);
+    subscription.pending.clear();
+    for (Message& message : never) {
+        finish(id, subscription, std::move(message), State::dropped);
+    }
+    subscription.gone = true;
+    subscription.finished.clear();
+    m_with_pending.erase(std::string(id));
     Response response;
     response.status = 204;
     return response;
@@ -231,11 +437,11 @@ namespace rtx::serve::http {
 
 Next answer_push(lws* wsi, PushService& service, std::string_view id, const PushRequest& request,
                  bool close) {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
     Response response = id.empty() ? service.subscribe(request.host, request.body)
-                                   : service.deliver(id, request, now);
+                                   : service.deliver(id, request, now_ms);
     response.close = response.close || close;
     if (!write_response(wsi, response) || response.close) {
         return Next::close;
@@ -244,19 +450,24 @@ Next answer_push(lws* wsi, PushService& service, std::string_view id, const Push
 }
 
 PushExchange::PushExchange(lws* wsi, PushService& service, std::string id, PushRequest request,
-                           std::size_t max_body)
+                           std::size_t max_body, std::function<void()> on_answered)
     : Exchange(wsi)
     , m_service(service)
     , m_id(std::move(id))
     , m_request(std::move(request))
-    , m_max_body(max_body) {}
+    , m_max_body(max_body)
+    , m_on_answered(std::move(on_answered)) {}
 
 Next PushExchange::on_body(std::string_view bytes) {
     return collect_body(wsi(), m_request.body, bytes, m_max_body);
 }
 
 Next PushExchange::on_body_complete() {
-    return answer_push(wsi(), m_service, m_id, m_request, m_finishing);
+    const Next next = answer_push(wsi(), m_service, m_id, m_request, m_finishing);
+    if (m_on_answered) {
+        m_on_answered();
+    }
+    return next;
 }
 
 } // namespace rtx::serve::http

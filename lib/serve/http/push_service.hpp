@@ -3,17 +3,21 @@
 // both the push service and the user agent, so it holds each subscription's private keys,
 // checks VAPID and the push headers, decrypts every message (RFC 8291) and publishes the
 // plaintext to hub topic push/{id}. Routes: POST /push/subscribe, POST /push/{id},
-// GET /push/{id}/messages, DELETE /push/{id}. Loop thread only.
+// GET /push/{id}/messages, DELETE /push/{id}, POST /push/receipts, GET /push/receipts/{id}.
+// Loop thread only.
 #include "proto/p256.hpp"
 #include "serve/http/exchange.hpp"
+#include "serve/http/push_fault.hpp"
 #include "serve/hub.hpp"
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace rtx::serve::http {
@@ -26,37 +30,73 @@ struct PushRequest {
     std::optional<std::string> urgency;
     std::optional<std::string> topic;
     std::optional<std::string> authorization;
+    std::optional<std::string> prefer;       ///< "respond-async" asks for a receipt
+    std::optional<std::string> push_receipt; ///< the receipt subscription's URL
     std::string body;
 };
 
 class PushService {
 public:
     static constexpr std::size_t max_kept_messages = 10000;
+    static constexpr std::size_t max_kept_receipts = 10000;
 
     explicit PushService(Hub& hub)
         : m_hub(hub) {}
+
+    /// The fault every push gets from now on (status 0: none).
+    void set_fault(const PushFault& fault) {
+        m_fault = fault;
+        m_fault_count = 0;
+    }
 
     /// POST /push/subscribe: a new subscription from an optional JSON body with
     /// "applicationServerKey" (base64url; then every push must carry VAPID with that key) and
     /// a fault mode for testing senders: "fault" (a status: 404, 410, 413, 429 or 5xx),
     /// "faultCount" (how many pushes get it; 0 or absent: every one), "retryAfter" (seconds,
-    /// with 429 and 503). Answers 201 with the PushSubscription JSON.
+    /// with 429 and 503). Answers 201 with the PushSubscription JSON and a Link to the
+    /// receipt subscribe resource (RFC 8030 section 4).
     Response subscribe(std::string_view host, std::string_view body);
-    /// POST /push/{id}: checks and delivers one push message (201 + Location).
-    Response deliver(std::string_view id, const PushRequest& request, std::int64_t now);
-    /// GET /push/{id}/messages: {"messages":[{"id","payload","ttl","urgency","topic"}...]},
-    /// the last max_kept_messages of them (a long-running mock must not grow without bound).
-    Response messages(std::string_view id) const;
+    /// POST /push/receipts: a new receipt subscription (RFC 8030 section 5.1), 201 with its
+    /// URL as Location; a push that names it in Push-Receipt (with Prefer: respond-async) is
+    /// answered 202, and its receipt is kept there once the message is delivered (204) or
+    /// not (410: expired, replaced by its Topic, TTL 0 with nobody connected, deleted).
+    Response subscribe_receipts(std::string_view host);
+    /// GET /push/receipts/{id}: {"receipts":[{"message": Location, "status": 204|410}...]}.
+    /// Each receipt is also published to hub topic push/receipts/{id}, as that JSON object.
+    Response receipts(std::string_view id) const;
+    /// POST /push/{id}: checks one push message and answers 201 (202 with a receipt) with a
+    /// Location. A subscriber of hub topic push/{id} is the user agent being connected: the
+    /// message is published at once. Otherwise it is kept for TTL seconds (TTL 0: dropped),
+    /// replacing a pending message with the same Topic (RFC 8030 sections 5.2, 5.4), until
+    /// flush() finds a subscriber. `now_ms`: Unix time in milliseconds.
+    Response deliver(std::string_view id, const PushRequest& request, std::int64_t now_ms);
+    /// GET /push/{id}/messages: {"messages":[{"id","payload","ttl","urgency","topic","state"}
+    /// ...]}, state delivered, pending, expired, replaced or dropped; the last
+    /// max_kept_messages of them (a long-running mock must not grow without bound).
+    Response messages(std::string_view id, std::int64_t now_ms);
     /// DELETE /push/{id}: the subscription ends; later pushes get 410 Gone.
-    Response remove(std::string_view id);
+    Response remove(std::string_view id, std::int64_t now_ms);
+
+    /// Publishes the pending messages of every subscription that now has a subscriber on its
+    /// hub topic, and expires those whose TTL has passed. Not from inside a hub callback.
+    void flush(std::int64_t now_ms);
+    /// Messages wait for a subscriber somewhere.
+    bool has_pending() const { return !m_with_pending.empty(); }
+    /// When the first pending message expires (Unix ms); nullopt: none pending.
+    std::optional<std::int64_t> next_expiry() const;
 
 private:
+    enum class State { delivered, pending, expired, replaced, dropped };
     struct Message {
         std::uint64_t number = 0;
         std::string payload;
         std::uint64_t ttl = 0;
         std::string urgency;
         std::string topic;
+        State state = State::pending;
+        std::int64_t expires_ms = 0;
+        std::string location; ///< the push message resource (RFC 8030 section 5)
+        std::string receipt;  ///< receipt subscription id; empty: none asked for
     };
     struct Subscription {
         proto::p256::KeyPair keys;
@@ -67,11 +107,27 @@ private:
         unsigned retry_after = 0;
         bool gone = false;
         std::uint64_t next_number = 1;
-        std::deque<Message> messages; ///< the last max_kept_messages
+        std::deque<Message> finished; ///< the last max_kept_messages, not pending any more
+        std::deque<Message> pending;  ///< oldest first, at most max_kept_messages
     };
+    struct ReceiptSubscription {
+        std::deque<std::string> receipts; ///< JSON objects, the last max_kept_receipts
+    };
+
+    std::optional<Response> fault_response(Subscription& subscription);
+    /// Ends a message: keeps it in `finished` with `state`, publishes it when delivered, and
+    /// sends its receipt.
+    void finish(std::string_view id, Subscription& subscription, Message message, State state);
+    /// Expires what is past its TTL, then publishes the rest if someone listens.
+    void flush_one(std::string_view id, Subscription& subscription, std::int64_t now_ms);
+    void send_receipt(const Message& message, unsigned status);
 
     Hub& m_hub;
     std::unordered_map<std::string, Subscription> m_subscriptions;
+    std::unordered_map<std::string, ReceiptSubscription> m_receipts;
+    std::unordered_set<std::string> m_with_pending; ///< ids with pending messages
+    PushFault m_fault;
+    std::uint64_t m_fault_count = 0; ///< pushes the server-wide fault has seen
 };
 
 } // namespace rtx::serve::http
@@ -82,9 +138,9 @@ namespace rtx::serve::http {
 /// answered 413 and the connection closed), then lets the PushService answer.
 class PushExchange final : public Exchange {
 public:
-    /// `id` empty: a subscribe.
+    /// `id` empty: a subscribe. `on_answered` runs after the service has answered.
     PushExchange(lws* wsi, PushService& service, std::string id, PushRequest request,
-                 std::size_t max_body);
+                 std::size_t max_body, std::function<void()> on_answered);
 
     Next on_body(std::string_view bytes) override;
     Next on_body_complete() override;
@@ -96,6 +152,7 @@ private:
     std::string m_id;
     PushRequest m_request;
     std::size_t m_max_body;
+    std::function<void()> m_on_answered;
     bool m_finishing = false;
 };
 
