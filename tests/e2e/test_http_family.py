@@ -28,6 +28,13 @@ def client(*args):
                             stdin=subprocess.DEVNULL)
 
 
+def wait_for_stream(proc):
+    """Returns once the client (run with -v) has the server's 200: a message published from
+    then on reaches it. A fixed sleep was too short for a sanitizer build's start-up."""
+    while not read_line(proc.stderr).startswith(b"rtx: < HTTP/1.1 200"):
+        pass
+
+
 def finish(proc, timeout=30):
     early = take_rest(proc.stdout)
     try:
@@ -75,10 +82,9 @@ class SseResumeTest(unittest.TestCase):
             port = int(base.rsplit(":", 1)[1])
             proxy = Proxy(port)
             try:
-                proc = client("sse", "--backoff-initial", "100ms", "--count", "20",
+                proc = client("sse", "-v", "--backoff-initial", "100ms", "--count", "20",
                               f"http://127.0.0.1:{proxy.port}/sse/resume")
-                # Wait until the stream is up: the first message arrives.
-                time.sleep(0.3)
+                wait_for_stream(proc)
                 publish(base, "resume", "1")
                 self.assertEqual(read_line(proc.stdout), b"1\n")
                 for i in range(2, 11):
@@ -100,10 +106,10 @@ class SseResumeTest(unittest.TestCase):
         port = str(free_port())
         first = serve_http(port=port).__enter__()
         base = first.url("http")
-        proc = client("sse", "--backoff-initial", "100ms", "--backoff-max", "300ms",
+        proc = client("sse", "-v", "--backoff-initial", "100ms", "--backoff-max", "300ms",
                       "--count", "6", f"{base}/sse/restart")
         try:
-            time.sleep(0.3)
+            wait_for_stream(proc)
             for i in (1, 2, 3):
                 publish(base, "restart", str(i))
             self.assertEqual([read_line(proc.stdout) for _ in range(3)], [b"1\n", b"2\n", b"3\n"])

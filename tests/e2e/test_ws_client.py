@@ -15,7 +15,7 @@ import time
 import unittest
 
 from rtxtest import (EXIT_CONNECT, EXIT_OK, EXIT_TIMEOUT, EXIT_TLS, EXIT_USAGE, Serve,
-                     free_port, popen_rtx, read_line, rtx)
+                     free_port, popen_rtx, read_line, rtx, take_rest)
 from test_tcp_tls import make_pki
 import wspeer
 from wspeer import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
@@ -368,11 +368,14 @@ class WsClientAgainstServeTest(unittest.TestCase):
 
     def test_server_shutdown_closes_1001(self):
         with self.serve() as serve:
-            with popen_rtx("ws", "--no-stdin", serve.url("ws-echo")) as client:
-                time.sleep(0.3)
+            with popen_rtx("ws", "-v", "--no-stdin", serve.url("ws-echo")) as client:
+                # Stop the server once the client is connected (a sanitizer build takes a
+                # few hundred milliseconds just to start).
+                while b"connected to" not in read_line(client.stderr):
+                    pass
                 serve.stop()
                 self.assertEqual(client.wait(timeout=10), EXIT_OK)
-                self.assertIn(b"1001", client.stderr.read())
+                self.assertIn(b"1001", take_rest(client.stderr) + client.stderr.read())
 
     def test_count_on_a_topic_and_cross_protocol_to_sse(self):
         with self.serve() as serve:
