@@ -405,8 +405,12 @@ class ServePushTest(unittest.TestCase):
             self.assertTrue(sub["endpoint"].startswith(service.base + "/push/"))
             self.assertEqual(len(unb64(sub["keys"]["p256dh"])), 65)
             self.assertEqual(len(unb64(sub["keys"]["auth"])), 16)
-            with popen_rtx("sse", "--count", "3", "--json", "--no-reconnect",
+            with popen_rtx("sse", "-v", "--count", "3", "--json", "--no-reconnect",
                            f"{service.base}/sse/push/{push_id}?lastEventId=0") as sse:
+                # Connected before the pushes: all three share a Topic, and for a
+                # subscriber that is not connected yet each would replace the one before.
+                while not read_line(sse.stderr).startswith(b"rtx: < HTTP/1.1 200"):
+                    pass
                 sent = rtx("push", "send", json.dumps(sub), "--vapid-key", private, "--subject",
                            "mailto:tests@example.org", "--ttl", "120", "--urgency", "high",
                            "--topic", "scores", "-m", "one", "-m", "twö", "-m", "3")

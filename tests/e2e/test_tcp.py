@@ -133,9 +133,13 @@ class EchoTest(unittest.TestCase):
         yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.addCleanup(yes.wait)
         self.addCleanup(yes.kill)
-        started = time.monotonic()
-        with popen_rtx("tcp", self.serve.address(), stdin=yes.stdout) as proc:
+        with popen_rtx("tcp", "-v", self.serve.address(), stdin=yes.stdout) as proc:
             yes.stdout.close()  # rtx holds the only read end, as in a shell pipeline
+            # Timed from the connection, not from the start of a process that a sanitizer
+            # build takes a few hundred milliseconds to start.
+            while not read_line(proc.stderr, timeout=30).startswith(b"rtx: connected"):
+                pass
+            started = time.monotonic()
             line = read_line(proc.stdout, timeout=30)
             first_line = time.monotonic() - started
             self.assertEqual(line, b"y\n")
