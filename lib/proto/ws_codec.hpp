@@ -118,11 +118,11 @@ private:
     int m_opcode = 0;
     bool m_fin = false;
     std::uint64_t m_payload_left = 0;
-    unsigned char m_mask[4] = {};  ///< The frame's masking key (masked readers).
+    unsigned char m_mask[4] = {};    ///< The frame's masking key (masked readers).
     std::uint64_t m_mask_offset = 0; ///< Payload bytes of the frame unmasked so far.
-    std::string m_unmasked;        ///< Scratch for the unmasked piece being parsed.
-    std::string m_control;     ///< The payload of the control frame being read.
-    bool m_in_message = false; ///< A data message is started and not finished.
+    std::string m_unmasked;          ///< Scratch for the unmasked piece being parsed.
+    std::string m_control;           ///< The payload of the control frame being read.
+    bool m_in_message = false;       ///< A data message is started and not finished.
     bool m_message_binary = false;
     bool m_message_compressed = false;
     std::string m_message; ///< Its payload so far (inflated).

@@ -75,9 +75,7 @@ struct WsListener::Connection final : Subscriber, WsSessionEvents {
     }
     void on_session_end() override { owner.release(*this); }
 
-    std::size_t queued_bytes() const {
-        return session ? session->queued_bytes() : early_bytes;
-    }
+    std::size_t queued_bytes() const { return session ? session->queued_bytes() : early_bytes; }
 
     WsListener& owner;
     lws* wsi;
@@ -375,8 +373,9 @@ void WsListener::take_over(Connection& connection) {
     settings.max_message = m_options.max_message;
     settings.max_queued = m_options.max_message;
     // Active only when lws accepted one of the client's offers.
-    settings.deflate = !connection.deflate_offers.empty() &&
-                       lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "10") == 0;
+    settings.deflate =
+        !connection.deflate_offers.empty() &&
+        lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "10") == 0;
     if (settings.deflate) {
         apply_deflate_offers(connection.deflate_offers, settings);
     }

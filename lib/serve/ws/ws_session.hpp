@@ -50,10 +50,10 @@ struct WsSessionSettings {
 
 /// One WebSocket connection of `rtx serve` after lws made the handshake: the frames both
 /// ways are ours (RFC 6455, RFC 7692), read and written on lws's socket while lws leaves it
-/// alone, as `rtx ws` does on the client side (docs/ARCHITECTURE.md). lws 4.1's own framing answers a
-/// burst of pings with one pong and waits 5 s for the answer to a close it sent; this
-/// answers every ping in order, ignores what follows the peer's close, and hangs up as
-/// soon as the close handshake is done or a short linger ends.
+/// alone, as `rtx ws` does on the client side (docs/ARCHITECTURE.md). lws 4.1's own framing answers
+/// a burst of pings with one pong and waits 5 s for the answer to a close it sent; this answers
+/// every ping in order, ignores what follows the peer's close, and hangs up as soon as the close
+/// handshake is done or a short linger ends.
 ///
 /// Outgoing frames wait in one queue, in order; a hub message's payload is written from the
 /// shared message itself (writev), never copied per subscriber. Loop thread only.
@@ -128,10 +128,10 @@ private:
     std::deque<Chunk> m_out;
     std::size_t m_queued_bytes = 0;
     bool m_reading_paused = false;
-    bool m_close_queued = false;    ///< Our close frame (or answer) is in m_out.
-    bool m_peer_closed = false;     ///< The peer's close frame came.
-    bool m_reader_stopped = false;  ///< A violation: the peer's bytes are no longer parsed.
-    bool m_write_shut = false;      ///< Everything incl. our close went; FIN sent.
+    bool m_close_queued = false;   ///< Our close frame (or answer) is in m_out.
+    bool m_peer_closed = false;    ///< The peer's close frame came.
+    bool m_reader_stopped = false; ///< A violation: the peer's bytes are no longer parsed.
+    bool m_write_shut = false;     ///< Everything incl. our close went; FIN sent.
     bool m_ended = false;
     core::Timer m_linger;
 };

@@ -102,7 +102,7 @@ SocketRead read_socket(int fd, SSL* ssl, char* buffer, std::size_t size) {
             continue;
         }
         return {got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? SocketRead::would_block
-                                                                      : SocketRead::end};
+                                                                     : SocketRead::end};
     }
 }
 
