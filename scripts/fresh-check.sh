@@ -6,7 +6,7 @@
 #   2. the set-up half of `bash scripts/test.sh` (install-deps --with-tests, configure with
 #      the e2e tests registered) and the tests that depend on what a fresh Debian 12 ships
 #      and this machine may not: the browser tests (Debian's chromium, python3 only) and
-#      the node tests (node `ws`, npm web-push and web-push-testing on Debian's nodejs 18
+#      the node tests (node `ws`, npm web-push, web-push-testing and werift on Debian's nodejs 18
 #      and npm). The whole suite runs outside the chroot, in scripts/test.sh.
 #
 # usage: scripts/fresh-check.sh [COMMIT]     (default: HEAD; uncommitted changes are not seen)
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 commit=$(git rev-parse "${1:-HEAD}")
 cache=${RTX_FRESH_CACHE:-/var/cache/rtx-fresh}
-tests=${RTX_FRESH_TESTS-e2e_(browser|serve_ws|ws_client|push)}
+tests=${RTX_FRESH_TESTS-e2e_(browser|serve_ws|ws_client|push|webrtc)}
 suite=bookworm
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -132,8 +132,10 @@ if [[ -n "$tests" ]]; then
   echo "== fresh-check: test set-up on the same machine, then ctest -R '$tests'"
   in_chroot "bash scripts/install-deps.sh --with-tests && node --version && \
     (cd tests/push && npm ci --no-audit --no-fund --loglevel=error) && \
+    (cd tests/webrtc && npm ci --no-audit --no-fund --loglevel=error) && \
     cmake -S . -B build -DRTX_BUILD_TESTS=ON >/dev/null && \
     cmake --build build -j $(nproc) --target rtx && \
-    RTX_REQUIRE_BROWSER=1 ctest --test-dir build --output-on-failure -R '$tests'"
+    RTX_REQUIRE_BROWSER=1 WERIFT_DIR=\$PWD/tests/webrtc \
+      ctest --test-dir build --output-on-failure -j 4 -R '$tests'"
 fi
 echo "== fresh-check: passed in $((SECONDS - started)) s (commit $commit)"

@@ -17,6 +17,9 @@ export WERIFT_DIR="$PWD/tests/webrtc"
 # install-deps put chromium here: a browser test that cannot find it fails instead of skipping.
 export RTX_REQUIRE_BROWSER=1
 jobs=$(nproc)
+# End-to-end tests mostly wait on their peers, so ctest runs several at once (RTX_TEST_JOBS,
+# default 4); the ones that load the whole machine are RUN_SERIAL in tests/e2e/CMakeLists.txt.
+test_jobs=${RTX_TEST_JOBS:-4}
 # ccache (installed with the test packages; CMake uses it when present) keyed on paths relative
 # to this checkout, so a later run or another clone recompiles only what changed.
 export CCACHE_BASEDIR="$PWD"
@@ -30,7 +33,7 @@ build() {
 
 echo "== build (RelWithDebInfo) and test"
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTX_BUILD_TESTS=ON
-ctest --test-dir build --output-on-failure
+ctest --test-dir build --output-on-failure -j "$test_jobs"
 
 if [[ "${RTX_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== build with ASan+UBSan and test"
@@ -38,11 +41,11 @@ if [[ "${RTX_SKIP_SANITIZERS:-0}" != 1 ]]; then
   # cmake/lsan.supp: a third-party leak report (which, and why it is not ours).
   ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
     LSAN_OPTIONS=suppressions="$PWD/cmake/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure
+    ctest --test-dir build-asan --output-on-failure -j "$test_jobs"
 fi
 
 if [[ "${RTX_FUZZ_SECONDS:-10}" != 0 ]]; then
   echo "== fuzz each parser for ${RTX_FUZZ_SECONDS:-10} s"
-  bash scripts/fuzz.sh "${RTX_FUZZ_SECONDS:-10}"
+  JOBS="$jobs" bash scripts/fuzz.sh "${RTX_FUZZ_SECONDS:-10}"
 fi
 echo "== all tests passed"

@@ -486,6 +486,14 @@ class WsClientConformanceTest(unittest.TestCase):
                             break
                 except wspeer.Closed:
                     pass
+                if frames and frames[-1].opcode == OP_CLOSE:
+                    # Answer the close and end TCP, as a server does (RFC 6455 7.1.1: the
+                    # server closes first), so rtx does not wait out its linger for the FIN.
+                    try:
+                        peer.send_frame(OP_CLOSE, frames[-1].payload[:2])
+                        peer.sock.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
                 client.stdin.close()
                 code = client.wait(timeout=15)
                 stdout = client.stdout.read()
