@@ -3,6 +3,7 @@
 #include "bench/payload.hpp"
 #include "bench/report.hpp"
 #include "bench/runner.hpp"
+#include "cmd/bench_foreign.hpp"
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
 #include "core/error.hpp"
@@ -55,6 +56,11 @@ struct BenchOptions {
     std::string max_connect_p99;
     std::string max_error_rate;
     double min_rate = 0;
+    std::string stages;
+    std::string rate_stages;
+    std::vector<std::string> checks;
+    std::string max_check_fail_rate;
+    BenchForeignFlags foreign;
 };
 
 /// The open model's bounds (see where they are checked).
@@ -90,8 +96,13 @@ bool fanout_option(bench::Protocol protocol, const std::string& pattern) {
     return fanout;
 }
 
-core::Url target_option(bench::Protocol protocol, bool fanout, const std::string& text) {
+core::Url target_option(bench::Protocol protocol, bool fanout, const std::string& text,
+                        bool subscribe_only) {
     if (text.empty()) {
+        if (subscribe_only) {
+            throw core::UsageError("subscribe-only (--subscribe-only, --publish-url, "
+                                   "--publish-cmd) needs the server's URL");
+        }
         return core::Url{}; // the embedded server
     }
     const std::string_view name = bench::protocol_name(protocol);
@@ -104,12 +115,12 @@ core::Url target_option(bench::Protocol protocol, bool fanout, const std::string
             throw core::UsageError(
                 fmt::format("rtx bench ws takes ws://HOST:PORT[/PATH] (got {}://)", url->scheme));
         }
-        if (fanout && url->path != "/") {
+        if (fanout && url->path != "/" && !subscribe_only) {
             throw core::UsageError(
                 "rtx bench ws --pattern fanout takes the server's base URL (ws://HOST:PORT, no "
                 "path): it subscribes to /ws/{topic} and publishes to /publish/{topic}");
         }
-        if (!fanout && url->path == "/") {
+        if (!fanout && url->path == "/" && !subscribe_only) {
             url->path = "/echo"; // rtx serve's echo endpoint
         }
         return url.value();
@@ -119,11 +130,12 @@ core::Url target_option(bench::Protocol protocol, bool fanout, const std::string
         if (!url) {
             throw core::UsageError(url.error().message);
         }
-        if (url->scheme != "mqtt" && url->scheme != "tcp") {
+        if (url->scheme != "mqtt" && url->scheme != "tcp" && url->scheme != "mqtts") {
             throw core::UsageError(fmt::format(
                 "rtx bench mqtt takes mqtt://HOST:PORT or HOST:PORT (got {}://)", url->scheme));
         }
-        url->scheme = "tcp"; // the broker connections are raw TCP carrying the codec's bytes
+        // The broker connections are raw TCP (or TLS) carrying the codec's bytes.
+        url->scheme = url->scheme == "mqtts" ? "tls" : "tcp";
         return url.value();
     }
     auto url = core::parse_url(text, fanout ? "http" : "tcp");
@@ -139,7 +151,7 @@ core::Url target_option(bench::Protocol protocol, bool fanout, const std::string
             fmt::format("rtx bench {} takes the server's base URL, http://HOST:PORT (got {}://)",
                         name, url->scheme));
     }
-    if (fanout && url->path != "/") {
+    if (fanout && url->path != "/" && !subscribe_only) {
         throw core::UsageError(
             fmt::format("rtx bench {} takes the server's base URL (http://HOST:PORT, no path): it "
                         "subscribes to /{}/{{topic}} and publishes to /publish/{{topic}}",
@@ -176,11 +188,80 @@ std::optional<double> rate_limit(std::string_view flag, const std::string& text)
     return value * scale;
 }
 
+/// --stages and --rate-stages (k6's load profiles).
+void apply_stages(const BenchOptions& options, bench::Plan& plan) {
+    auto parse = [](const std::string& text, const char* flag, bool whole) {
+        auto stages = bench::Stages::parse(text, flag, whole);
+        if (!stages) {
+            throw core::UsageError(stages.error().message);
+        }
+        return std::move(stages.value());
+    };
+    if (!options.stages.empty()) {
+        plan.connection_stages = parse(options.stages, "--stages", true);
+        if (plan.connection_stages.peak() < 1) {
+            throw core::UsageError("--stages: no stage reaches 1 connection");
+        }
+        if (!options.duration.empty() || options.messages > 0) {
+            throw core::UsageError("--stages sets how long the run lasts: no --duration or "
+                                   "--messages with it");
+        }
+        plan.connections = static_cast<std::size_t>(plan.connection_stages.peak());
+    }
+    if (!options.rate_stages.empty()) {
+        plan.rate_stages = parse(options.rate_stages, "--rate-stages", false);
+        if (options.rate || options.rate_per_conn) {
+            throw core::UsageError("--rate-stages and --rate: give one of them");
+        }
+        if (!(plan.rate_stages.peak() > 0) || plan.rate_stages.peak() > k_max_rate) {
+            throw core::UsageError(fmt::format(
+                "--rate-stages: the highest rate must be above 0 and at most {}/s", k_max_rate));
+        }
+        if (!options.foreign.publish_cmd.empty()) {
+            throw core::UsageError("--publish-cmd publishes each line when the command writes "
+                                   "it: no --rate-stages");
+        }
+    }
+}
+
+/// --publish-url and --publish-cmd against what the protocol can publish with.
+void check_publish_flags(const BenchOptions& options, bench::Protocol protocol) {
+    const BenchForeignFlags& foreign = options.foreign;
+    const bool mqtt = protocol == bench::Protocol::mqtt;
+    if (!foreign.publish_url.empty() && mqtt) {
+        throw core::UsageError("--publish-url: rtx bench mqtt publishes to the broker itself");
+    }
+    if (foreign.publish_cmd.empty()) {
+        return;
+    }
+    if (options.publishers != 1) {
+        throw core::UsageError("--publish-cmd is one publisher: leave out --publishers");
+    }
+    if (options.rate || options.rate_per_conn) {
+        throw core::UsageError(
+            "--publish-cmd publishes each line when the command writes it: no --rate");
+    }
+    if (!mqtt && foreign.publish_url.empty()) {
+        throw core::UsageError("--publish-cmd needs --publish-url (where to POST its lines)");
+    }
+}
+
 bench::Plan resolve_plan(const BenchOptions& options) {
     bench::Plan plan;
     plan.protocol = protocol_option(options.protocol);
     plan.fanout = fanout_option(plan.protocol, options.pattern);
-    plan.target = target_option(plan.protocol, plan.fanout, options.url);
+    const bool subscribe_only =
+        subscribe_only_requested(options.foreign, plan.protocol, options.url);
+    if (subscribe_only && plan.protocol == bench::Protocol::tcp) {
+        throw core::UsageError("rtx bench tcp is an echo round trip: no subscribe-only mode");
+    }
+    if (subscribe_only && plan.protocol == bench::Protocol::ws && options.pattern == "echo") {
+        throw core::UsageError("--pattern echo and subscribe-only: give one of them");
+    }
+    plan.fanout = plan.fanout || subscribe_only; // ws: subscribers
+    plan.target = target_option(plan.protocol, plan.fanout, options.url, subscribe_only);
+    plan.foreign = resolve_bench_foreign(options.foreign, subscribe_only);
+    plan.echo_messages = resolve_echo_messages(options.foreign, plan.fanout);
     if (options.qos < 0 || options.qos > 2) {
         throw core::UsageError(fmt::format("--qos {}: 0, 1 or 2", options.qos));
     }
@@ -189,14 +270,22 @@ bench::Plan resolve_plan(const BenchOptions& options) {
         throw core::UsageError("--conns 0: must be at least 1");
     }
     plan.connections = options.conns;
+    apply_stages(options, plan);
     if (options.publishers == 0) {
         throw core::UsageError("--publishers 0: must be at least 1");
     }
     plan.publishers = options.publishers;
+    if (subscribe_only && !plan.foreign.publishes()) {
+        plan.publishers = 0; // the server's own messages only
+    }
+    check_publish_flags(options, plan.protocol);
     if (options.topics == 0) {
         throw core::UsageError("--topics 0: must be at least 1");
     }
     plan.topics = options.topics;
+    if (subscribe_only && plan.topics != 1 && plan.protocol != bench::Protocol::mqtt) {
+        throw core::UsageError("--topics: subscribe-only subscribers all take the one URL");
+    }
     std::string_view topic = options.topic;
     if (plan.protocol == bench::Protocol::mqtt && topic.starts_with("$share/")) {
         // $share/{group}/{name}: the subscribers share one subscription (MQTT 5 shared
@@ -212,7 +301,8 @@ bench::Plan resolve_plan(const BenchOptions& options) {
         plan.share_group = std::string(group);
         topic = rest.substr(slash + 1);
     }
-    if (topic.empty() || topic.find_first_of("/?#% ") != std::string::npos) {
+    const bool any_filter = subscribe_only && plan.protocol == bench::Protocol::mqtt;
+    if (topic.empty() || (!any_filter && topic.find_first_of("/?#% ") != std::string::npos)) {
         throw core::UsageError(fmt::format(
             "--topic '{}': a topic name without '/', '?', '#', '%' or spaces", options.topic));
     }
@@ -225,10 +315,18 @@ bench::Plan resolve_plan(const BenchOptions& options) {
         plan.connect_window = 0; // a fixed rate, or all at once: what was asked for
     }
     plan.messages = options.messages;
+    if (plan.messages > 0 && plan.publishers == 0) {
+        throw core::UsageError("--messages counts what is published: subscribe-only needs "
+                               "--publish-url or --publish-cmd for it (or --duration)");
+    }
     if (!options.duration.empty()) {
         plan.duration = positive_duration_flag("--duration", options.duration);
-    } else if (options.messages > 0) {
-        plan.duration = core::Duration{0}; // until the messages are done
+    } else if (plan.senders_end()) {
+        plan.duration = core::Duration{0}; // until the messages (or the command) are done
+    }
+    const auto staged = std::max(plan.connection_stages.total(), plan.rate_stages.total());
+    if (staged.count() > 0) {
+        plan.duration = options.duration.empty() ? staged : std::max(plan.duration, staged);
     }
     if (options.size < bench::k_stamp_size) {
         throw core::UsageError(fmt::format(
@@ -247,8 +345,10 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     if (options.rate && options.rate_per_conn) {
         throw core::UsageError("--rate and --rate-per-conn: give one of them");
     }
-    plan.open_model = options.rate || options.rate_per_conn;
-    if (plan.open_model) {
+    plan.open_model = options.rate || options.rate_per_conn || !plan.rate_stages.empty();
+    if (plan.open_model && !plan.rate_stages.empty()) {
+        plan.rate = plan.rate_stages.peak(); // the schedule's rate, thinned per stage
+    } else if (plan.open_model) {
         const char* flag = options.rate ? "--rate" : "--rate-per-conn";
         double given = options.rate ? *options.rate : *options.rate_per_conn;
         if (!(given > 0) || !std::isfinite(given)) {
@@ -290,6 +390,13 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     }
     plan.connect_timeout = positive_duration_flag("--connect-timeout", options.connect_timeout);
     plan.drain = duration_flag("--drain", options.drain);
+    for (const auto& text : options.checks) {
+        auto check = bench::parse_check(text);
+        if (!check) {
+            throw core::UsageError(check.error().message);
+        }
+        plan.checks.push_back(std::move(check.value()));
+    }
     std::random_device random;
     plan.run_id = random() & 0xffff;
     return plan;
@@ -303,6 +410,11 @@ bench::Thresholds resolve_thresholds(const BenchOptions& options) {
     thresholds.max_latency_us = latency_limit("--max-latency", options.max_latency);
     thresholds.max_connect_p99_us = latency_limit("--max-connect-p99", options.max_connect_p99);
     thresholds.max_error_rate = rate_limit("--max-error-rate", options.max_error_rate);
+    thresholds.max_check_fail_rate =
+        rate_limit("--max-check-fail-rate", options.max_check_fail_rate);
+    if (thresholds.max_check_fail_rate && options.checks.empty()) {
+        throw core::UsageError("--max-check-fail-rate: give the checks with --check");
+    }
     if (!(options.min_rate >= 0) || !std::isfinite(options.min_rate)) {
         throw core::UsageError("--min-rate: must be 0 or more");
     }
@@ -407,6 +519,14 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
     app->add_option("--rate-per-conn", options->rate_per_conn,
                     "Open model: messages per second per connection (echo) or publisher")
         ->group(load);
+    app->add_option("--stages", options->stages,
+                    "Connections over time, k6 style: DURATION:TARGET,... ramping linearly "
+                    "from 0 (30s:1000,2m:1000,30s:0); sets --conns and --duration")
+        ->group(load);
+    app->add_option("--rate-stages", options->rate_stages,
+                    "Open model rate over time: DURATION:RATE,... ramping linearly from 0 "
+                    "(10s:500,1m:500)")
+        ->group(load);
     app->add_option("--arrival", options->arrival, "Open model send times: uniform or poisson")
         ->capture_default_str()
         ->group(load);
@@ -444,6 +564,7 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
                     "After the last send, wait this long at most for replies and deliveries")
         ->capture_default_str()
         ->group(connection);
+    add_bench_foreign_flags(*app, options->foreign);
     const char* output = "Output and thresholds";
     app->add_option("--json", options->json_file,
                     "Write the whole report as JSON (raw histogram counts included)")
@@ -467,6 +588,15 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
                     "Exit 10 if errors, failed connections and lost messages exceed this share "
                     "of connections plus messages (0.1%, 0.001)")
         ->group(output);
+    app->add_option("--check", options->checks,
+                    "Check every received message: 'payload~REGEX' (matches) or "
+                    "'payload!~REGEX' (does not); repeatable")
+        ->allow_extra_args(false) // one per flag: a following URL stays the URL
+        ->group(output);
+    app->add_option("--max-check-fail-rate", options->max_check_fail_rate,
+                    "Exit 10 if more than this share of checked messages failed a --check "
+                    "(1%, 0.01)")
+        ->group(output);
     app->add_option("--min-rate", options->min_rate,
                     "Exit 10 if fewer messages per second were received")
         ->group(output);
@@ -479,7 +609,9 @@ publisher. mqtt speaks MQTT 3.1.1 through rtx's own codec on the worker loops, n
 Closed model (default): the next message when the previous one is answered. Open model
 (--rate): a fixed schedule, latency from the intended send time (coordinated omission
 corrected). A live line goes to stderr each second on a TTY; the summary goes to stdout.
-Failures are counted by kind and never stop the run.
+Failures are counted by kind and never stop the run. Any server: an sse/stream/poll URL with
+a path, or --subscribe-only, connects the subscribers to the URL as given (see Patterns in
+rtx-bench(1)); --publish-url or --publish-cmd publish stamped messages for exact latency.
 
 Examples:
   rtx bench tcp                                 # 10 connections to an embedded rtx serve
@@ -490,6 +622,10 @@ Examples:
   rtx bench mqtt -c 100 --publishers 4 --qos 1 --duration 10s mqtt://127.0.0.1:1883
   rtx bench sse -c 1000 --rate 100 --duration 30s http://127.0.0.1:8080
   rtx bench poll -c 200 --publishers 4 --topics 4 --messages 10000
+  rtx bench sse -c 100 -d 30s --stamp-pointer /ts http://127.0.0.1:8000/events  # any server
+  rtx bench sse -c 100 --rate 50 --publish-url http://127.0.0.1:8000/publish \
+      --check 'payload~^~' --max-check-fail-rate 0.1% http://127.0.0.1:8000/events
+  rtx bench mqtt --subscribe-only --topic 'sensors/#' -c 50 mqtt://127.0.0.1:1883
   rtx bench tcp -c 10000 --connect-rate 2000 --rate-per-conn 1 --duration 60s \
       --source-ip 127.0.0.2,127.0.0.3 --json run.json --html run.html
 

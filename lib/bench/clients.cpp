@@ -1,5 +1,7 @@
 #include "bench/clients.hpp"
 
+#include "bench/delivery.hpp"
+#include "bench/line_command.hpp"
 #include "bench/payload.hpp"
 #include "bench/send_clock.hpp"
 #include "bench/sequence_tracker.hpp"
@@ -95,10 +97,25 @@ Client::~Client() {
 }
 
 void Client::connect() {
+    m_parked = false;
     attempt();
     if (settles_on_start()) {
         settle();
     }
+}
+
+void Client::park() {
+    m_parked = true;
+    if (m_retry) {
+        m_retry->stop();
+    }
+    if (m_open) {
+        m_open = false;
+        m_context.recorder.record_disconnected();
+    }
+    closed();
+    settle();
+    m_connection.reset(); // destroying a connection closes it without calling back
 }
 
 void Client::attempt() {
@@ -145,7 +162,7 @@ void Client::on_close(transport::Connection&, const transport::CloseInfo& info) 
         m_retry = std::make_unique<core::Timer>(m_context.loop);
     }
     m_retry->start(m_context.plan.reconnect_delay, [this] {
-        if (m_context.recorder.running() && !m_connection) {
+        if (m_context.recorder.running() && !m_connection && !m_parked) {
             attempt();
         }
     });
@@ -180,8 +197,11 @@ private:
         options.connect_timeout = plan.connect_timeout;
         options.framing = proto::Framing::lines;
         options.source_ip = source_ip(plan, m_index);
+        options.tls = plan.foreign.tls;
         if (plan.protocol == Protocol::ws) {
-            return m_context.ws->connect(plan.target, options, ws_options(), *this, m_index + 1);
+            transport::WsOptions ws = ws_options();
+            ws.headers = foreign_ws_headers(plan.foreign);
+            return m_context.ws->connect(plan.target, options, ws, *this, m_index + 1);
         }
         return transport::connect(m_context.loop, plan.target, std::move(options), *this,
                                   m_index + 1);
@@ -204,7 +224,10 @@ private:
         m_context.clock.start(m_sender, rate, plan.arrival, seed, first_due(rate, seed), 0);
     }
 
-    void closed() override { m_context.clock.stop(m_sender); }
+    void closed() override {
+        m_context.clock.stop(m_sender);
+        m_outstanding.clear(); // their replies will not come: lost
+    }
 
     void send(std::uint64_t intended_ns) {
         if (!m_context.recorder.sending() || !m_connection || !m_connection->is_open() ||
@@ -212,8 +235,20 @@ private:
             return;
         }
         const Plan& plan = m_context.plan;
-        Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++, intended_ns};
-        std::string_view bytes = m_builder.build(stamp);
+        std::string_view bytes;
+        if (plan.echo_messages.active()) {
+            // The user's message: the round trip ends with the next (matching) reply.
+            const auto& templates = plan.echo_messages.templates;
+            templates[m_sequence % templates.size()].render(m_text, m_sequence, m_index + 1,
+                                                            wall_ms());
+            ++m_sequence;
+            m_outstanding.push_back(intended_ns);
+            bytes = m_text;
+        } else {
+            Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++,
+                        intended_ns};
+            bytes = m_builder.build(stamp);
+        }
         m_connection->send(transport::Message{bytes});
         m_context.recorder.record_sent(bytes.size(), intended_ns);
         if (m_quota > 0 && ++m_sent == m_quota) {
@@ -224,15 +259,49 @@ private:
 
     void on_message(transport::Connection&, const transport::Message& message) override {
         const Plan& plan = m_context.plan;
+        if (plan.echo_messages.active()) {
+            on_reply(message.payload);
+            return;
+        }
         auto stamp = find_stamp(message.payload);
         if (!stamp || stamp->run != plan.run_id || stamp->sender != m_index) {
             m_context.recorder.record_error(ErrorKind::protocol); // not what we sent
             return;
         }
         m_context.recorder.record_received(message.payload.size(), stamp->sent_ns);
+        if (!plan.checks.empty()) {
+            m_context.recorder.record_check(passes(plan.checks, message.payload));
+        }
         if (!plan.open_model) {
             send(plan.now_ns());
         }
+    }
+
+    /// --message: a reply to the user's message. With --expect only a matching one ends
+    /// the oldest round trip (a server may send other messages between); others are
+    /// ignored, as are replies when nothing is outstanding.
+    void on_reply(std::string_view payload) {
+        const Plan& plan = m_context.plan;
+        const auto& expect = plan.echo_messages.expect;
+        if (m_outstanding.empty() ||
+            (expect && !std::regex_search(payload.begin(), payload.end(), *expect))) {
+            return;
+        }
+        const std::uint64_t sent_ns = m_outstanding.front();
+        m_outstanding.pop_front();
+        m_context.recorder.record_received(payload.size(), sent_ns);
+        if (!plan.checks.empty()) {
+            m_context.recorder.record_check(passes(plan.checks, payload));
+        }
+        if (!plan.open_model) {
+            send(plan.now_ns());
+        }
+    }
+
+    static std::int64_t wall_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
     }
 
     std::size_t m_sender;
@@ -240,29 +309,11 @@ private:
     std::uint64_t m_sent = 0;
     std::uint64_t m_sequence = 0;
     PayloadBuilder m_builder;
+    std::string m_text;                      ///< --message: the message being sent.
+    std::deque<std::uint64_t> m_outstanding; ///< --message: send times awaiting replies.
 };
 
 } // namespace
-
-void record_delivery(const ClientContext& context, std::vector<SequenceTracker>& trackers,
-                     std::string_view payload) {
-    auto stamp = find_stamp(payload);
-    if (!stamp || stamp->run != context.plan.run_id || stamp->sender >= trackers.size()) {
-        return; // another run's message still in the server's history, or a stranger's
-    }
-    switch (trackers[stamp->sender].record(stamp->sequence)) {
-    case SequenceTracker::Verdict::fresh:
-        context.recorder.record_received(payload.size(), stamp->sent_ns);
-        break;
-    case SequenceTracker::Verdict::late:
-        context.recorder.record_received(payload.size(), stamp->sent_ns);
-        context.recorder.record_reordered();
-        break;
-    case SequenceTracker::Verdict::duplicate:
-        context.recorder.record_duplicate();
-        break;
-    }
-}
 
 namespace {
 
@@ -273,8 +324,9 @@ public:
     SubscriberClient(ClientContext context, std::size_t index)
         : Client(context, index)
         , m_topic(context.plan.topic_name(index))
-        , m_trackers(context.plan.publishers) {}
+        , m_tally(context.plan.publishers) {}
 
+    std::uint64_t delivered() const override { return m_tally.counted; }
     const std::string& topic() const { return m_topic; }
     void start_from(const std::string& cursor) { m_poll_state->cursor = cursor; }
 
@@ -284,25 +336,35 @@ private:
     std::unique_ptr<transport::Connection> make_connection() override {
         using namespace transport::http;
         const Plan& plan = m_context.plan;
+        const bool foreign = plan.foreign.subscribe_only;
         if (plan.protocol == Protocol::ws) {
-            auto url = core::parse_url(
-                fmt::format("{}://{}/ws/{}", plan.target.scheme, plan.target.authority(), m_topic),
-                "ws");
+            // A foreign server: the URL as given; rtx serve: its /ws/{topic}.
+            auto url = foreign ? core::Result<core::Url>(plan.target)
+                               : core::parse_url(fmt::format("{}://{}/ws/{}", plan.target.scheme,
+                                                             plan.target.authority(), m_topic),
+                                                 "ws");
             transport::ConnectOptions options;
             options.connect_timeout = plan.connect_timeout;
             options.source_ip = source_ip(plan, m_index);
-            return m_context.ws->connect(url.value(), options, ws_options(), *this, m_index + 1);
+            options.tls = plan.foreign.tls;
+            transport::WsOptions ws = ws_options();
+            ws.headers = foreign_ws_headers(plan.foreign);
+            return m_context.ws->connect(url.value(), options, ws, *this, m_index + 1);
         }
         HttpRequest request;
-        request.url =
-            fmt::format("{}/{}/{}", base_url(plan), protocol_name(plan.protocol), m_topic);
+        request.url = foreign ? plan.target.to_string()
+                              : fmt::format("{}/{}/{}", base_url(plan),
+                                            protocol_name(plan.protocol), m_topic);
         request.http2 = false;
         request.connect_timeout = plan.connect_timeout;
         request.source_ip = source_ip(plan, m_index);
+        apply_foreign_http(plan.foreign, request);
         if (plan.protocol == Protocol::poll) {
             PollOptions poll;
-            poll.cursor_pointer = "/cursor";
-            poll.items_pointer = "/messages";
+            // A foreign server's answer is one message per body, with the cursor (if any)
+            // in X-Cursor; rtx serve's is JSON with both.
+            poll.cursor_pointer = foreign ? "" : "/cursor";
+            poll.items_pointer = foreign ? "" : "/messages";
             auto connection = std::make_unique<PollConnection>(
                 *m_context.multi, std::move(request), poll, m_poll_state, *this, m_index + 1);
             connection->start();
@@ -316,11 +378,11 @@ private:
     }
 
     void on_message(transport::Connection&, const transport::Message& message) override {
-        record_delivery(m_context, m_trackers, message.payload);
+        record_delivery(m_context, m_tally, message.payload);
     }
 
     std::string m_topic;
-    std::vector<SequenceTracker> m_trackers; ///< One per publisher.
+    SubscriberTally m_tally;
     /// Kept across reconnects, as `rtx sse` and `rtx poll` do: Last-Event-ID and the poll
     /// cursor let a reconnected subscriber catch up from the server's history.
     std::shared_ptr<transport::http::SseState> m_sse_state =
@@ -341,9 +403,15 @@ ScheduledPublisher::ScheduledPublisher(ClientContext context, std::size_t index,
     , m_quota(context.plan.quota(index))
     , m_builder(context.plan.payload_text, context.plan.size) {}
 
+ScheduledPublisher::~ScheduledPublisher() = default;
+
 void ScheduledPublisher::begin() {
     const Plan& plan = m_context.plan;
     m_began = true;
+    if (!plan.foreign.publish_cmd.empty()) {
+        start_command();
+        return;
+    }
     if (!plan.open_model) {
         enqueue(plan.now_ns());
         return;
@@ -364,8 +432,39 @@ void ScheduledPublisher::enqueue(std::uint64_t intended_ns) {
     pump();
 }
 
+void ScheduledPublisher::start_command() {
+    m_command = std::make_unique<LineCommand>(
+        m_context.loop, m_context.plan.foreign.publish_cmd,
+        [this](std::string_view line) { command_line(line); }, [this] { command_ended(); });
+    if (auto started = m_command->start(); !started) {
+        core::log_error("{}", started.error().message);
+        m_command.reset();
+        command_ended();
+    }
+}
+
+void ScheduledPublisher::command_line(std::string_view line) {
+    if (!m_context.recorder.sending()) {
+        return;
+    }
+    m_waiting.push_back(m_context.plan.now_ns()); // the line's time is when it was read
+    m_bodies.emplace_back(line);
+    ++m_published;
+    pump();
+}
+
+void ScheduledPublisher::command_ended() {
+    // The run's messages are the lines read: done once each is answered (completed()).
+    m_quota = m_published;
+    if (m_completed >= m_published) {
+        m_quota = m_completed + 1; // completed() never reaches it again
+        m_context.recorder.sender_done();
+    }
+}
+
 void ScheduledPublisher::queue_next_if_closed() {
-    if (m_began && !m_context.plan.open_model && m_waiting.empty()) {
+    if (m_began && !m_context.plan.open_model && m_waiting.empty() &&
+        m_context.plan.foreign.publish_cmd.empty()) {
         enqueue(m_context.plan.now_ns());
     }
 }
@@ -374,8 +473,24 @@ std::string_view ScheduledPublisher::take_next(std::uint64_t& intended_ns) {
     intended_ns = m_waiting.front();
     m_waiting.pop_front();
     const Plan& plan = m_context.plan;
-    return m_builder.build(
-        Stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++, intended_ns});
+    const Stamp stamp{plan.run_id, static_cast<std::uint32_t>(m_index), m_sequence++, intended_ns};
+    if (m_bodies.empty()) {
+        return m_builder.build(stamp);
+    }
+    // A line of --publish-cmd: the stamp where it says {stamp}, else before it.
+    std::string body = std::move(m_bodies.front());
+    m_bodies.pop_front();
+    char text[k_stamp_size];
+    write_stamp(stamp, text);
+    const std::string_view stamp_text(text, k_stamp_size);
+    if (auto at = body.find("{stamp}"); at != std::string::npos) {
+        m_message = body.replace(at, 7, stamp_text);
+    } else {
+        m_message.assign(stamp_text);
+        m_message += ' ';
+        m_message += body;
+    }
+    return m_message;
 }
 
 void ScheduledPublisher::acknowledged(std::size_t bytes, std::uint64_t intended_ns) {
@@ -385,7 +500,7 @@ void ScheduledPublisher::acknowledged(std::size_t bytes, std::uint64_t intended_
 }
 
 void ScheduledPublisher::completed() {
-    if (m_quota > 0 && ++m_completed == m_quota) {
+    if (++m_completed == m_quota) {
         m_context.recorder.sender_done(); // the last one is answered, not just queued
     }
 }
@@ -403,10 +518,16 @@ public:
         : ScheduledPublisher(context, index, sender)
         , m_next(context.loop) {
         m_request.method = "POST";
-        m_request.url =
-            fmt::format("{}/publish/{}", base_url(context.plan), context.plan.topic_name(index));
+        const ForeignOptions& foreign = context.plan.foreign;
+        m_request.url = !foreign.publish_url.empty()
+                            ? foreign.publish_url
+                            : fmt::format("{}/publish/{}", base_url(context.plan),
+                                          context.plan.topic_name(index));
         m_request.has_body = true;
         m_request.headers.push_back("Content-Type: text/plain");
+        if (!foreign.publish_url.empty()) {
+            apply_foreign_http(foreign, m_request);
+        }
         m_request.http2 = false;
         m_request.connect_timeout = context.plan.connect_timeout;
         m_request.timeout = std::chrono::seconds(30);

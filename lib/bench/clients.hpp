@@ -24,6 +24,7 @@ class CurlMulti;
 
 namespace rtx::bench {
 
+class LineCommand;
 class SendClock;
 class SequenceTracker;
 
@@ -48,6 +49,15 @@ public:
     virtual void record_sent(std::size_t bytes, std::uint64_t stamp_ns) = 0;
     /// A reply or a new delivery whose stamp says it was (meant to be) sent at `sent_ns`.
     virtual void record_received(std::size_t bytes, std::uint64_t sent_ns) = 0;
+    /// Subscribe-only: a delivery with no time this run can read (no stamp of its own, no
+    /// --stamp-pointer field): counted, without latency.
+    virtual void record_untimed(std::size_t bytes) = 0;
+    /// Microseconds between a subscriber's message and its previous one.
+    virtual void record_gap(std::uint64_t us) = 0;
+    /// The measured phase has begun (the ramp is over) and the run is not finishing.
+    virtual bool measuring() const = 0;
+    /// A received message passed (or failed) the --check list.
+    virtual void record_check(bool passed) = 0;
     virtual void record_duplicate() = 0;
     virtual void record_reordered() = 0;
     /// Fan-out: the server acknowledged a publish to topic `topic_index`.
@@ -97,9 +107,14 @@ class Client : public transport::Handler {
 public:
     Client(ClientContext context, std::size_t index);
     ~Client() override;
-    /// Starts the first attempt.
+    /// Starts the first attempt (or, after park(), a new one).
     void connect();
+    /// --stages: closes the connection for good (no reconnect) until connect() is called
+    /// again; not a failure.
+    void park();
     bool ever_opened() const { return m_ever_opened; }
+    /// Subscribers: the messages this one counted (per-subscriber rates); others 0.
+    virtual std::uint64_t delivered() const { return 0; }
 
 protected:
     virtual std::unique_ptr<transport::Connection> make_connection() = 0;
@@ -124,6 +139,7 @@ private:
     bool m_ever_opened = false;
     bool m_settled = false;
     bool m_open = false;
+    bool m_parked = false;
     std::uint64_t m_attempt_started_ns = 0;
     std::unique_ptr<core::Timer> m_retry; ///< Made on the first drop only.
 };
@@ -136,6 +152,7 @@ private:
 class ScheduledPublisher : public Sender {
 public:
     ScheduledPublisher(ClientContext context, std::size_t index, std::size_t sender);
+    ~ScheduledPublisher() override;
 
     void begin() final;
     void send_at(std::uint64_t intended_ns) final { enqueue(intended_ns); }
@@ -169,9 +186,17 @@ private:
     std::uint64_t m_published = 0; ///< Messages taken from the schedule (or the quota).
     std::uint64_t m_completed = 0; ///< Acknowledged, or lost with their connection.
     std::uint64_t m_sequence = 0;
+    /// --publish-cmd: each line of the command's output is one message, published when read.
+    void start_command();
+    void command_line(std::string_view line);
+    void command_ended();
+
     PayloadBuilder m_builder;
     std::deque<std::uint64_t> m_waiting; ///< Intended send times not yet published.
     bool m_began = false;
+    std::unique_ptr<LineCommand> m_command;
+    std::deque<std::string> m_bodies; ///< --publish-cmd: the lines waiting, by m_waiting.
+    std::string m_message;            ///< --publish-cmd: the stamped line being published.
 };
 
 /// An echo connection (tcp, ws): sends a stamped message, measures the round trip when the same
@@ -184,10 +209,6 @@ std::unique_ptr<Client> make_subscriber(ClientContext context, std::size_t index
 /// The MQTT subscriber behind make_subscriber for mqtt (lib/bench/mqtt_clients.cpp): it
 /// counts as open once its SUBSCRIBE is acknowledged.
 std::unique_ptr<Client> make_mqtt_subscriber(ClientContext context, std::size_t index);
-/// A subscriber received `payload`: records its latency, or a duplicate, or a reordering,
-/// by the stamp's publisher (`trackers`: one per publisher).
-void record_delivery(const ClientContext& context, std::vector<SequenceTracker>& trackers,
-                     std::string_view payload);
 /// A fan-out publisher: HTTP POST /publish/{topic} of stamped messages; closed model: the
 /// next when the server answered the previous one.
 std::unique_ptr<Sender> make_publisher(ClientContext context, std::size_t index,

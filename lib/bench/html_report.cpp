@@ -55,7 +55,8 @@ json chart_data(const Report& report) {
     for (const Interval& interval : report.timeline) {
         timeline.push_back(
             json::array({interval.t_seconds, interval.sent, interval.received, interval.errors,
-                         interval.connections_up, interval.p50_us, interval.p99_us}));
+                         interval.connections_up, interval.p50_us, interval.p99_us, interval.stage,
+                         interval.target_connections, interval.target_rate}));
     }
     return json{
         {"timeline", std::move(timeline)},
@@ -195,7 +196,8 @@ constexpr std::string_view k_script = R"JS(
     return niceTicks(tMax, 8).filter((t) => t <= tMax).map((t) => [t, t + 's']);
   }
 
-  const timeline = data.timeline; // [t, sent, received, errors, connections_up, p50, p99]
+  // [t, sent, received, errors, connections_up, p50, p99, stage, target conns, target rate]
+  const timeline = data.timeline;
   const tMax = timeline.length ? timeline[timeline.length - 1][0] : 1;
   // Per-second rates from the interval lengths (intervals are nominally one second).
   const rate = (column) => timeline.map((row, i) => {
@@ -213,6 +215,17 @@ constexpr std::string_view k_script = R"JS(
         { name: 'p50', color: '#1f77b4', points: measured.map((row) => [row[0], row[5]]) },
         { name: 'p99', color: '#ff7f0e', points: measured.map((row) => [row[0], row[6]]) },
       ], timeTicks(tMax), 0, tMax, formatUs, 'time')) drawn++;
+  // --stages / --rate-stages: the targets against what was reached, stage by stage.
+  const staged = timeline.filter((row) => row[7] > 0);
+  const stagesDiv = document.getElementById('stages');
+  if (staged.length && stagesDiv) {
+    stagesDiv.previousElementSibling.hidden = false;
+    if (lineChart('stages', [
+          { name: 'connections up', color: '#2ca02c', points: staged.map((row) => [row[0], row[4]]) },
+          { name: 'target connections', color: '#7f7f7f', points: staged.map((row) => [row[0], row[8]]) },
+          { name: 'target rate/s', color: '#ff7f0e', points: staged.map((row) => [row[0], row[9]]) },
+        ], timeTicks(tMax), 0, tMax, formatCount, 'time')) drawn++;
+  }
   const spectrum = data.spectrum; // [x = log10(1/(1-p)), percentile, value_us]
   const xEnd = spectrum.length ? spectrum[spectrum.length - 1][0] : 1;
   const decades = [];
@@ -253,6 +266,8 @@ std::string render_html(const Report& report) {
     page += "<h2>Latency over time (p50, p99 of each second)</h2>\n<div id=\"latency\" "
             "class=\"chart\"></div>\n";
     page += "<h2>Latency by percentile (whole run)</h2>\n<div id=\"spectrum\" "
+            "class=\"chart\"></div>\n";
+    page += "<h2 hidden>Stages (targets and connections up)</h2>\n<div id=\"stages\" "
             "class=\"chart\"></div>\n";
     page += fmt::format("<h2>Summary</h2>\n<pre>{}</pre>\n", escape_html(render_summary(report)));
     page += fmt::format("<script type=\"application/json\" id=\"bench-data\">{}</script>\n",

@@ -5,6 +5,7 @@
 // the same few threads and measure Paho's scheduling rather than the broker.
 #include "bench/clients.hpp"
 
+#include "bench/delivery.hpp"
 #include "bench/payload.hpp"
 #include "bench/send_clock.hpp"
 #include "bench/sequence_tracker.hpp"
@@ -36,6 +37,7 @@ connect_broker(const ClientContext& context, std::size_t index, transport::Handl
     options.connect_timeout = plan.connect_timeout;
     options.framing = proto::Framing::raw; // the decoder cuts the byte stream into packets
     options.source_ip = source_ip(plan, index);
+    options.tls = plan.foreign.tls;
     return transport::connect(context.loop, plan.target, std::move(options), handler, index + 1);
 }
 
@@ -47,13 +49,24 @@ public:
         : m_keepalive(loop) {}
 
     /// The TCP connection opened: CONNECT as `client_id` (clean session), start pinging.
-    void open(transport::Connection& connection, const std::string& client_id) {
+    void open(transport::Connection& connection, const std::string& client_id,
+              const std::string& user = {}) {
         m_decoder = pm::Decoder(pm::Version::v311);
         m_connection = &connection;
         pm::ConnectFields fields;
         fields.client_id = client_id;
         fields.keep_alive = k_keep_alive_seconds;
         fields.clean_start = true;
+        if (!user.empty()) {
+            // --user NAME:PASSWORD: CONNECT's user name and password (MQTT 3.1.1 3.1.3.4).
+            const auto colon = user.find(':');
+            fields.has_username = true;
+            fields.username = std::string_view(user).substr(0, colon);
+            if (colon != std::string::npos) {
+                fields.has_password = true;
+                fields.password = std::string_view(user).substr(colon + 1);
+            }
+        }
         pm::encode_connect(m_out, fields);
         flush();
         m_keepalive.start(
@@ -132,10 +145,12 @@ public:
         : Client(context, index)
         , m_filter(context.plan.subscription_filter(index))
         , m_client_id(fmt::format("rtx-bench-{:04x}-s{}", context.plan.run_id, index))
-        , m_trackers(context.plan.publishers)
+        , m_tally(context.plan.publishers)
         , m_link(context.loop) {}
 
     ~MqttSubscriber() override { m_connection.reset(); }
+
+    std::uint64_t delivered() const override { return m_tally.counted; }
 
 private:
     std::unique_ptr<transport::Connection> make_connection() override {
@@ -145,13 +160,15 @@ private:
     // Open for the run (and its connect time) once subscribed, not when TCP connects:
     // publishing starts when every subscriber is open, and must not outrun SUBSCRIBE.
     void on_open(transport::Connection& connection) override {
-        m_link.open(connection, m_client_id);
+        m_link.open(connection, m_client_id, m_context.plan.foreign.user);
     }
 
     void on_close(transport::Connection& connection, const transport::CloseInfo& info) override {
         m_link.closed();
         Client::on_close(connection, info);
     }
+
+    void closed() override { m_link.closed(); } // also when parked (--stages)
 
     void on_message(transport::Connection& connection, const transport::Message& message) override {
         bool ok = m_link.feed(message.payload,
@@ -186,7 +203,7 @@ private:
             Client::on_open(connection);
             return;
         case pm::PacketType::publish:
-            record_delivery(m_context, m_trackers, packet.payload);
+            record_delivery(m_context, m_tally, packet.payload);
             if (packet.qos == 1) {
                 pm::encode_ack(m_link.out(), pm::Version::v311, pm::PacketType::puback,
                                packet.packet_id);
@@ -223,7 +240,7 @@ private:
 
     std::string m_filter; ///< The topic, or its shared subscription.
     std::string m_client_id;
-    std::vector<SequenceTracker> m_trackers; ///< One per publisher.
+    SubscriberTally m_tally;
     MqttLink m_link;
 };
 
@@ -300,7 +317,7 @@ private:
     }
 
     void on_open(transport::Connection& connection) override {
-        m_link.open(connection, m_client_id);
+        m_link.open(connection, m_client_id, m_context.plan.foreign.user);
     }
 
     void on_message(transport::Connection& connection, const transport::Message& message) override {

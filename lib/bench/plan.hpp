@@ -1,6 +1,10 @@
 #pragma once
 
+#include "bench/checks.hpp"
+#include "bench/foreign.hpp"
+#include "bench/message_template.hpp"
 #include "bench/scheduler.hpp"
+#include "bench/stages.hpp"
 #include "core/duration.hpp"
 #include "core/url.hpp"
 
@@ -83,6 +87,20 @@ struct Plan {
     /// After a connection dropped during the run: the wait before it reconnects.
     core::Duration reconnect_delay{std::chrono::seconds(1)};
     std::uint32_t run_id = 0; ///< Random; stamps of other runs (server history) are ignored.
+    /// A server other than rtx serve: subscribe-only, headers, auth, TLS, where the
+    /// messages' times are, where to publish (lib/bench/foreign.hpp).
+    ForeignOptions foreign;
+    /// --check: every received message (reply or delivery) is checked against these.
+    std::vector<Check> checks;
+    /// Echo: the user's messages (--message) and the reply that ends a round trip
+    /// (--expect) instead of rtx's stamped payload coming back.
+    EchoMessages echo_messages;
+    /// --stages: connections (echo) or subscribers (fan-out) up and down over time, from
+    /// the start of the run (no separate ramp); `connections` is their peak.
+    Stages connection_stages;
+    /// --rate-stages: the open model's rate over time; `rate` is its peak, and each sender's
+    /// schedule is thinned to the stage's share of it.
+    Stages rate_stages;
     /// Time zero of the stamps: every send time is nanoseconds since this.
     std::chrono::steady_clock::time_point epoch;
 
@@ -95,6 +113,8 @@ struct Plan {
     /// Deliveries of each message published to `topic_index`: every subscriber, or one
     /// with a shared subscription.
     std::size_t deliveries_per_message(std::size_t topic_index) const;
+    /// The senders end the run when they are done: --messages, or --publish-cmd's end.
+    bool senders_end() const { return messages > 0 || !foreign.publish_cmd.empty(); }
     /// Senders: echo connections or fan-out publishers.
     std::size_t senders() const { return fanout ? publishers : connections; }
     /// Messages sender `index` sends in total (messages split evenly); 0: no limit.

@@ -186,6 +186,9 @@ json to_json(const Report& report) {
             {"connections_up", interval.connections_up},
             {"p50_us", interval.p50_us},
             {"p99_us", interval.p99_us},
+            {"stage", interval.stage},
+            {"target_connections", interval.target_connections},
+            {"target_rate", interval.target_rate},
         });
     }
     return json{
@@ -221,6 +224,11 @@ json to_json(const Report& report) {
         {"latency_us", histogram_to_json(report.latency)},
         {"connect_time_us", histogram_to_json(report.connect_time)},
         {"timeline", std::move(timeline)},
+        {"gap_us", histogram_to_json(report.gap)},
+        {"per_subscriber", histogram_to_json(report.per_subscriber)},
+        {"reconnects", report.reconnects},
+        {"untimed", report.untimed},
+        {"checks", json{{"passed", report.checks_passed}, {"failed", report.checks_failed}}},
     };
 }
 
@@ -269,6 +277,15 @@ std::optional<std::string> from_json(const json& document, Report& report) {
     }
     top.read("latency_us", report.latency);
     top.read("connect_time_us", report.connect_time);
+    top.read_if_present("gap_us", report.gap);
+    top.read_if_present("per_subscriber", report.per_subscriber);
+    top.read_if_present("reconnects", report.reconnects);
+    top.read_if_present("untimed", report.untimed);
+    if (document.is_object() && document.contains("checks")) {
+        FieldReader reader(document["checks"], "checks", error);
+        reader.read("passed", report.checks_passed);
+        reader.read("failed", report.checks_failed);
+    }
     if (const json* timeline = top.field("timeline")) {
         if (!timeline->is_array()) {
             return "'timeline' must be an array";
@@ -283,6 +300,9 @@ std::optional<std::string> from_json(const json& document, Report& report) {
             reader.read("connections_up", interval.connections_up);
             reader.read("p50_us", interval.p50_us);
             reader.read("p99_us", interval.p99_us);
+            reader.read_if_present("stage", interval.stage);
+            reader.read_if_present("target_connections", interval.target_connections);
+            reader.read_if_present("target_rate", interval.target_rate);
             report.timeline.push_back(interval);
         }
     }
@@ -311,6 +331,12 @@ double error_rate(const Report& report) {
         return 1;
     }
     return static_cast<double>(std::min<long double>(1, failures / attempts));
+}
+
+double check_fail_rate(const Report& report) {
+    const std::uint64_t checked = report.checks_passed + report.checks_failed;
+    return checked == 0 ? 0.0
+                        : static_cast<double>(report.checks_failed) / static_cast<double>(checked);
 }
 
 double received_per_second(const Report& report) {
@@ -356,6 +382,9 @@ core::Result<Report> merge_reports(const std::vector<Report>& reports) {
         into.connections_up += interval.connections_up;
         into.p50_us = std::max(into.p50_us, interval.p50_us);
         into.p99_us = std::max(into.p99_us, interval.p99_us);
+        into.stage = std::max(into.stage, interval.stage);
+        into.target_connections = std::max(into.target_connections, interval.target_connections);
+        into.target_rate = std::max(into.target_rate, interval.target_rate);
     };
     for (const Interval& interval : merged.timeline) {
         add_interval(interval);
@@ -410,6 +439,12 @@ core::Result<Report> merge_reports(const std::vector<Report>& reports) {
         merged.errors.other += report.errors.other;
         merged.latency.merge(report.latency);
         merged.connect_time.merge(report.connect_time);
+        merged.gap.merge(report.gap);
+        merged.per_subscriber.merge(report.per_subscriber);
+        merged.reconnects += report.reconnects;
+        merged.untimed += report.untimed;
+        merged.checks_passed += report.checks_passed;
+        merged.checks_failed += report.checks_failed;
         for (const Interval& interval : report.timeline) {
             add_interval(interval);
         }
@@ -570,6 +605,29 @@ std::string counted(std::uint64_t count, std::string_view noun) {
     return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
 }
 
+/// The subscribers' side: per-subscriber rates, gaps between arrivals, delivery, reconnects.
+std::string fanout_lines(const Report& report) {
+    std::string out;
+    const Histogram& each = report.per_subscriber;
+    if (each.count() > 0 && report.duration_seconds > 0) {
+        auto rate = [&](double percentile) {
+            return format_count(safe_rate(static_cast<double>(each.value_at_percentile(percentile)),
+                                          report.duration_seconds));
+        };
+        out += fmt::format("  per sub       msg/s min {}  p50 {}  max {}\n", rate(0), rate(50),
+                           rate(100));
+    }
+    if (report.gap.count() > 0) {
+        out += fmt::format("  gap           {}\n", percentile_line(report.gap));
+    }
+    out += fmt::format("  delivery      lost {}, duplicates {}, reordered {}, reconnects {}",
+                       report.lost, report.duplicates, report.reordered, report.reconnects);
+    if (report.untimed > 0) {
+        out += fmt::format(", {} without a time (no latency)", report.untimed);
+    }
+    return out + "\n";
+}
+
 std::string render_summary(const Report& report) {
     const double seconds = report.duration_seconds;
     std::string out =
@@ -596,10 +654,13 @@ std::string render_summary(const Report& report) {
     out += fmt::format("  latency       {}\n", percentile_line(report.latency));
     out += fmt::format("  connect time  {}\n", percentile_line(report.connect_time));
     if (report.pattern == "fanout") {
-        out += fmt::format("  delivery      lost {}, duplicates {}, reordered {}\n", report.lost,
-                           report.duplicates, report.reordered);
+        out += fanout_lines(report);
     } else if (report.lost != 0) {
         out += fmt::format("  unanswered    {}\n", report.lost);
+    }
+    if (report.checks_passed + report.checks_failed > 0) {
+        out += fmt::format("  checks        {} passed, {} failed ({})\n", report.checks_passed,
+                           report.checks_failed, format_percent(check_fail_rate(report)));
     }
     out += fmt::format("  errors        {} (error rate {})\n", errors_text(report.errors),
                        format_percent(error_rate(report)));
@@ -607,7 +668,7 @@ std::string render_summary(const Report& report) {
 }
 
 std::string render_live_line(const Interval& interval, double interval_seconds) {
-    return fmt::format(
+    std::string line = fmt::format(
         "{:>6.0f}s  sent {:>7}/s  recv {:>7}/s  errors {}  conns {}  p50 {}  p99 {}",
         interval.t_seconds,
         format_count(safe_rate(static_cast<double>(interval.sent), interval_seconds)),
@@ -615,6 +676,11 @@ std::string render_live_line(const Interval& interval, double interval_seconds) 
         interval.errors, interval.connections_up,
         interval.received == 0 ? "-" : format_latency_us(interval.p50_us),
         interval.received == 0 ? "-" : format_latency_us(interval.p99_us));
+    if (interval.stage > 0) {
+        line += fmt::format("  stage {} (conns {}, rate {}/s)", interval.stage,
+                            interval.target_connections, format_count(interval.target_rate));
+    }
+    return line;
 }
 
 std::vector<std::string> breaches(const Report& report, const Thresholds& thresholds) {
@@ -646,6 +712,13 @@ std::vector<std::string> breaches(const Report& report, const Thresholds& thresh
         if (rate > *thresholds.max_error_rate) {
             lines.push_back(fmt::format("error rate {} > limit {}", format_percent(rate),
                                         format_percent(*thresholds.max_error_rate)));
+        }
+    }
+    if (thresholds.max_check_fail_rate) {
+        double rate = check_fail_rate(report);
+        if (rate > *thresholds.max_check_fail_rate) {
+            lines.push_back(fmt::format("checks failed {} > limit {}", format_percent(rate),
+                                        format_percent(*thresholds.max_check_fail_rate)));
         }
     }
     if (thresholds.min_received_per_second) {

@@ -34,6 +34,11 @@ struct Interval {
     std::uint64_t connections_up = 0; ///< Open at the end of the interval.
     std::uint64_t p50_us = 0;         ///< Latency of the replies received in the interval.
     std::uint64_t p99_us = 0;
+    /// --stages / --rate-stages: the stage at the end of the interval (from 1; 0: none) and
+    /// the targets then.
+    std::uint64_t stage = 0;
+    std::uint64_t target_connections = 0;
+    double target_rate = 0;
     bool operator==(const Interval&) const = default;
 };
 
@@ -70,6 +75,15 @@ struct Report {
     Histogram connect_time;         ///< Microseconds, from connect start to ready for messages.
     std::vector<Interval> timeline; ///< One per second, ascending t_seconds.
     std::uint64_t message_size = 0; ///< Payload bytes per message.
+    /// fanout: gaps between a subscriber's consecutive messages, microseconds.
+    Histogram gap;
+    /// fanout: messages each subscriber received (one sample per subscriber).
+    Histogram per_subscriber;
+    std::uint64_t reconnects = 0; ///< Connections that opened again after a drop.
+    /// Subscribe-only: messages received with no time to measure latency from.
+    std::uint64_t untimed = 0;
+    std::uint64_t checks_passed = 0; ///< --check: received messages that passed every check.
+    std::uint64_t checks_failed = 0; ///< --check: received messages that failed one.
     bool operator==(const Report&) const = default;
 };
 
@@ -87,6 +101,9 @@ struct Report {
 /// messages_received + lost is the number of deliveries expected, which for fanout is
 /// messages_sent times the subscribers; for echo it is at most messages_sent.
 double error_rate(const Report& report);
+
+/// The share of checked messages that failed a --check (0 when none were checked).
+double check_fail_rate(const Report& report);
 
 /// Received messages per second over the measured duration (0 if the duration is 0).
 double received_per_second(const Report& report);
@@ -129,6 +146,8 @@ struct Thresholds {
     std::optional<std::uint64_t> max_connect_p99_us;
     std::optional<double> max_error_rate;          ///< Fraction, see error_rate().
     std::optional<double> min_received_per_second; ///< Throughput floor.
+    /// Fraction of checked messages that failed a --check, at most.
+    std::optional<double> max_check_fail_rate;
 };
 
 /// One human line per breached limit ("latency p99 12.3ms > limit 10ms"); empty = pass.

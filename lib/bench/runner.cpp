@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 namespace rtx::bench {
@@ -126,12 +127,15 @@ private:
         const std::uint64_t in_phase = now - m_phase_start_ns;
         switch (m_phase) {
         case Phase::ramp:
-            if (sum(&WorkerProgress::settled) < m_plan.connections) {
+            // --stages: the stages ramp the connections; the run measures from the start.
+            if (m_plan.connection_stages.empty() &&
+                sum(&WorkerProgress::settled) < m_plan.connections) {
                 return;
             }
             m_ramp_end_ns = now;
             // A poll subscriber opens only with its first answer, which needs a publish.
-            if (sum(&WorkerProgress::opened) == 0 && m_plan.protocol != Protocol::poll) {
+            if (sum(&WorkerProgress::opened) == 0 && m_plan.protocol != Protocol::poll &&
+                m_plan.connection_stages.empty()) {
                 enter(Phase::drain, now); // nothing to measure
                 return;
             }
@@ -144,7 +148,7 @@ private:
         case Phase::measure: {
             bool time_up = m_plan.duration.count() > 0 &&
                            in_phase >= static_cast<std::uint64_t>(m_plan.duration.count()) * 1000;
-            bool all_sent = m_plan.messages > 0 &&
+            bool all_sent = m_plan.senders_end() &&
                             std::all_of(m_workers.begin(), m_workers.end(), [](const auto& w) {
                                 return w->progress().sending_done.load(std::memory_order_relaxed);
                             });
@@ -219,12 +223,29 @@ private:
         }
         pending.interval.p50_us = pending.latency.value_at_percentile(50);
         pending.interval.p99_us = pending.latency.value_at_percentile(99);
+        mark_stage(pending.interval);
         m_timeline.push_back(pending.interval);
         if (m_live) {
             std::string line = "\r\x1b[K" + render_live_line(pending.interval);
             (void)!::write(STDERR_FILENO, line.data(), line.size());
         }
         m_pending.erase(sample.tick);
+    }
+
+    /// --stages / --rate-stages: the stage and the targets at the end of the interval.
+    void mark_stage(Interval& interval) const {
+        const Stages& conns = m_plan.connection_stages;
+        const Stages& rates = m_plan.rate_stages;
+        if ((conns.empty() && rates.empty()) || m_measure_start_ns == 0) {
+            return;
+        }
+        const std::uint64_t now = m_plan.now_ns();
+        const auto since = core::Duration((now - std::min(now, m_measure_start_ns)) / 1000);
+        interval.stage = conns.empty() ? rates.index_at(since) : conns.index_at(since);
+        interval.target_connections =
+            conns.empty() ? m_plan.connections
+                          : static_cast<std::uint64_t>(std::llround(conns.value_at(since)));
+        interval.target_rate = rates.empty() ? m_plan.rate : rates.value_at(since);
     }
 
     Report merged() {

@@ -8,6 +8,7 @@
 #include "transport/http/curl_multi.hpp"
 #include "transport/ws/ws_client.hpp"
 
+#include <cmath>
 #include <list>
 #include <random>
 
@@ -29,6 +30,7 @@ public:
         , m_loop(loop)
         , m_keepalive(loop)
         , m_ramp(loop)
+        , m_stage_timer(loop)
         , m_interval(std::make_shared<Histogram>()) {}
 
     ~Session() override {
@@ -48,7 +50,7 @@ public:
         // message whole (handed over without a copy); larger ones are joined from pieces.
         // lws reads the socket into one buffer per loop, so this costs no system calls.
         constexpr std::size_t k_rx_buffer = 256;
-        m_ws = std::make_unique<transport::WsClient>(m_loop, transport::TlsOptions{}, std::string{},
+        m_ws = std::make_unique<transport::WsClient>(m_loop, m_plan.foreign.tls, std::string{},
                                                      k_rx_buffer);
         auto ready = m_ws->init();
         if (!ready) {
@@ -97,16 +99,17 @@ public:
             }
             return;
         }
-        if (m_plan.protocol == Protocol::poll) {
-            m_probe = std::make_unique<CursorProbe>(context, [this] { ramp(); });
+        if (m_plan.protocol == Protocol::poll && !m_plan.foreign.subscribe_only) {
+            m_probe = std::make_unique<CursorProbe>(context, [this] { start_connecting(); });
             m_probe->start(m_clients);
             return;
         }
-        ramp();
+        start_connecting();
     }
 
     void begin_measure() {
         m_measuring = true;
+        m_measure_start_ns = m_plan.now_ns();
         if (!m_plan.fanout && m_plan.messages == 0) {
             // Echo with --duration: messages stamped before now are warm-up, and so are
             // their replies, however late they come back (a server still digesting the
@@ -179,6 +182,19 @@ public:
         }
         m_latency.record(us);
     }
+    void record_untimed(std::size_t bytes) override {
+        ++m_received;
+        ++m_untimed;
+        m_bytes_received += bytes;
+        m_progress.received.store(m_received, std::memory_order_relaxed);
+    }
+    void record_gap(std::uint64_t us) override {
+        if (m_measuring) {
+            m_gap.record(us);
+        }
+    }
+    bool measuring() const override { return m_measuring && !m_finishing; }
+    void record_check(bool passed) override { ++(passed ? m_checks_passed : m_checks_failed); }
     void record_duplicate() override { ++m_duplicates; }
     void record_reordered() override { ++m_reordered; }
     void record_acked(std::size_t topic_index) override {
@@ -215,6 +231,8 @@ public:
         m_connect_time.record(connect_ns / 1000);
         if (first_time) {
             m_progress.opened.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            ++m_reconnects;
         }
     }
     void record_disconnected() override { --m_open; }
@@ -237,6 +255,54 @@ private:
         // connections at full speed (the closed model) answers the handshakes of the others
         // late: with 10,000 ws connections the ramp took 106 s instead of a few.
         return m_measuring;
+    }
+
+    void start_connecting() {
+        if (m_plan.connection_stages.empty()) {
+            ramp();
+            return;
+        }
+        m_stage_timer.start(
+            std::chrono::milliseconds(0), [this] { follow_stages(); },
+            std::chrono::milliseconds(100));
+    }
+
+    /// --stages: this worker's connections up or down to its share of the target now
+    /// (connection i of the run is up when i < target: the shares add up to the target).
+    void follow_stages() {
+        const auto elapsed = core::Duration((m_plan.now_ns() - m_started_ns) / 1000);
+        const auto target =
+            static_cast<std::size_t>(std::llround(m_plan.connection_stages.value_at(elapsed)));
+        const std::size_t local =
+            target > m_index ? (target - m_index + m_plan.threads - 1) / m_plan.threads : 0;
+        const std::size_t wanted = std::min(local, m_clients.size());
+        while (m_stage_up < wanted) {
+            m_clients[m_stage_up++]->connect();
+        }
+        while (m_stage_up > wanted) {
+            m_clients[--m_stage_up]->park();
+        }
+    }
+
+    /// --rate-stages: whether the message `sender` has due at `intended_ns` is sent: the
+    /// schedule runs at the peak rate and keeps the stage's share of its messages.
+    bool keep_at_stage_rate(std::size_t sender, std::uint64_t intended_ns) {
+        if (m_plan.rate_stages.empty()) {
+            return true;
+        }
+        if (m_thinning.size() <= sender) {
+            m_thinning.resize(m_senders.size(), 0.0);
+        }
+        const std::uint64_t since =
+            intended_ns > m_measure_start_ns ? intended_ns - m_measure_start_ns : 0;
+        const double share =
+            m_plan.rate_stages.value_at(core::Duration(since / 1000)) / m_plan.rate;
+        m_thinning[sender] += share;
+        if (m_thinning[sender] < 1.0) {
+            return false;
+        }
+        m_thinning[sender] -= 1.0;
+        return true;
     }
 
     void ramp() {
@@ -306,12 +372,14 @@ private:
 
     void send_scheduled(std::size_t sender, OpenScheduler::Clock::time_point intended) {
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(intended - m_plan.epoch);
-        m_senders[sender]->send_at(
-            static_cast<std::uint64_t>(std::max<std::int64_t>(0, ns.count())));
+        const auto intended_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, ns.count()));
+        if (keep_at_stage_rate(sender, intended_ns)) {
+            m_senders[sender]->send_at(intended_ns);
+        }
     }
 
     void check_sending_done() {
-        if (m_plan.messages > 0 && m_senders_done >= m_senders.size()) {
+        if (m_plan.senders_end() && m_senders_done >= m_senders.size()) {
             m_progress.sending_done.store(true, std::memory_order_relaxed);
         }
     }
@@ -326,6 +394,9 @@ private:
         r.target =
             (m_plan.protocol == Protocol::mqtt ? std::string("mqtt") : m_plan.target.scheme) +
             "://" + m_plan.target.authority();
+        if (m_plan.foreign.subscribe_only && m_plan.protocol != Protocol::mqtt) {
+            r.target = m_plan.target.to_string(); // the URL every subscriber takes
+        }
         r.rate = m_index == 0 && m_plan.open_model ? m_plan.rate : 0;
         r.arrival =
             m_plan.open_model ? (m_plan.arrival == Arrival::poisson ? "poisson" : "uniform") : "";
@@ -344,7 +415,15 @@ private:
         if (m_plan.fanout) {
             r.subscribers = m_clients.size();
             r.publishers = m_publishers.size();
+            for (const auto& client : m_clients) {
+                r.per_subscriber.record(client->delivered());
+            }
         }
+        r.gap = m_gap;
+        r.reconnects = m_reconnects;
+        r.untimed = m_untimed;
+        r.checks_passed = m_checks_passed;
+        r.checks_failed = m_checks_failed;
         r.messages_sent = m_sent - m_warmup_sent;
         r.messages_received = m_received - m_warmup_received;
         r.bytes_sent = m_bytes_sent - m_warmup_bytes_sent;
@@ -363,6 +442,7 @@ private:
         // clients stop their schedules when they close. Closing clients settle: a closed
         // window keeps them from starting others.
         m_ramp.stop();
+        m_stage_timer.stop();
         m_window = 0;
         m_probe.reset();
         m_senders.clear();
@@ -379,6 +459,10 @@ private:
     core::Loop& m_loop;
     core::Timer m_keepalive;
     core::Timer m_ramp;
+    core::Timer m_stage_timer;      ///< --stages: follows the connection target.
+    std::size_t m_stage_up = 0;     ///< --stages: clients [0, m_stage_up) are connected.
+    std::vector<double> m_thinning; ///< --rate-stages: per sender, the share carried over.
+    std::uint64_t m_measure_start_ns = 0;
     std::unique_ptr<transport::WsClient> m_ws; ///< ws: shared by this worker's connections.
     std::vector<std::unique_ptr<transport::http::CurlMulti>> m_multis;
     std::unique_ptr<SendClock> m_clock;
@@ -415,6 +499,11 @@ private:
     std::uint64_t m_duplicates = 0;
     std::uint64_t m_reordered = 0;
     std::uint64_t m_open = 0;
+    std::uint64_t m_reconnects = 0;
+    std::uint64_t m_untimed = 0;
+    std::uint64_t m_checks_passed = 0;
+    std::uint64_t m_checks_failed = 0;
+    Histogram m_gap;
     ErrorCounts m_errors;
     std::vector<std::uint64_t> m_acked = std::vector<std::uint64_t>(m_plan.topics, 0);
 };
