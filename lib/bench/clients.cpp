@@ -47,14 +47,15 @@ namespace {
 
 /// The base URL of the fan-out server for HTTP: "http://127.0.0.1:8080" (also when ws
 /// subscribers take ws://127.0.0.1:8080: the publishers POST to the same server).
-std::string base_url(const Plan& plan) {
-    std::string scheme = plan.target.scheme;
+std::string base_url(const Plan& plan, std::size_t index) {
+    const core::Url& target = plan.target_for(index);
+    std::string scheme = target.scheme;
     if (scheme == "ws") {
         scheme = "http";
     } else if (scheme == "wss") {
         scheme = "https";
     }
-    return scheme + "://" + plan.target.authority();
+    return scheme + "://" + target.authority();
 }
 
 /// Bench connections do not offer permessage-deflate: the payloads are filler that would
@@ -181,10 +182,11 @@ private:
         options.framing = proto::Framing::lines;
         options.source_ip = source_ip(plan, m_index);
         if (plan.protocol == Protocol::ws) {
-            return m_context.ws->connect(plan.target, options, ws_options(), *this, m_index + 1);
+            return m_context.ws->connect(plan.target_for(m_index), options, ws_options(), *this,
+                                         m_index + 1);
         }
-        return transport::connect(m_context.loop, plan.target, std::move(options), *this,
-                                  m_index + 1);
+        return transport::connect(m_context.loop, plan.target_for(m_index), std::move(options),
+                                  *this, m_index + 1);
     }
 
     void opened() override {
@@ -285,9 +287,9 @@ private:
         using namespace transport::http;
         const Plan& plan = m_context.plan;
         if (plan.protocol == Protocol::ws) {
-            auto url = core::parse_url(
-                fmt::format("{}://{}/ws/{}", plan.target.scheme, plan.target.authority(), m_topic),
-                "ws");
+            auto url = core::parse_url(fmt::format("{}://{}/ws/{}", plan.target_for(m_index).scheme,
+                                                   plan.target_for(m_index).authority(), m_topic),
+                                       "ws");
             transport::ConnectOptions options;
             options.connect_timeout = plan.connect_timeout;
             options.source_ip = source_ip(plan, m_index);
@@ -295,7 +297,7 @@ private:
         }
         HttpRequest request;
         request.url =
-            fmt::format("{}/{}/{}", base_url(plan), protocol_name(plan.protocol), m_topic);
+            fmt::format("{}/{}/{}", base_url(plan, m_index), protocol_name(plan.protocol), m_topic);
         request.http2 = false;
         request.connect_timeout = plan.connect_timeout;
         request.source_ip = source_ip(plan, m_index);
@@ -403,8 +405,8 @@ public:
         : ScheduledPublisher(context, index, sender)
         , m_next(context.loop) {
         m_request.method = "POST";
-        m_request.url =
-            fmt::format("{}/publish/{}", base_url(context.plan), context.plan.topic_name(index));
+        m_request.url = fmt::format("{}/publish/{}", base_url(context.plan, index),
+                                    context.plan.topic_name(index));
         m_request.has_body = true;
         m_request.headers.push_back("Content-Type: text/plain");
         m_request.http2 = false;
@@ -532,7 +534,7 @@ void CursorProbe::start(const std::vector<std::unique_ptr<Client>>& subscribers)
         call->owner = this;
         call->topic = topic;
         transport::http::HttpRequest request;
-        request.url = fmt::format("{}/poll/{}?timeout=0", base_url(m_context.plan), topic);
+        request.url = fmt::format("{}/poll/{}?timeout=0", base_url(m_context.plan, 0), topic);
         request.http2 = false;
         request.connect_timeout = m_context.plan.connect_timeout;
         call->transfer =
