@@ -1,9 +1,9 @@
 // rtx bench PROTOCOL [URL] — a multi-connection load generator with honest latency.
-#include "bench/html_report.hpp"
 #include "bench/payload.hpp"
 #include "bench/report.hpp"
 #include "bench/runner.hpp"
 #include "cmd/bench_foreign.hpp"
+#include "cmd/bench_scale.hpp"
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
 #include "core/error.hpp"
@@ -17,7 +17,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <thread>
@@ -28,7 +27,7 @@ namespace {
 
 struct BenchOptions {
     std::string protocol;
-    std::string url;
+    std::vector<std::string> urls; ///< Positional URLs and --target, round robin.
     std::string pattern;
     int qos = 0;
     std::size_t conns = 10;
@@ -61,6 +60,7 @@ struct BenchOptions {
     std::vector<std::string> checks;
     std::string max_check_fail_rate;
     BenchForeignFlags foreign;
+    ShardOptions scale; ///< --shard, --start-at, --procs (cmd/bench_scale).
 };
 
 /// The open model's bounds (see where they are checked).
@@ -250,8 +250,11 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     bench::Plan plan;
     plan.protocol = protocol_option(options.protocol);
     plan.fanout = fanout_option(plan.protocol, options.pattern);
+    // Several URLs (positional or --target) spread the connections round robin; the first
+    // decides whether this is a subscribe-only run against a foreign server.
+    const std::string first_url = options.urls.empty() ? std::string() : options.urls.front();
     const bool subscribe_only =
-        subscribe_only_requested(options.foreign, plan.protocol, options.url);
+        subscribe_only_requested(options.foreign, plan.protocol, first_url);
     if (subscribe_only && plan.protocol == bench::Protocol::tcp) {
         throw core::UsageError("rtx bench tcp is an echo round trip: no subscribe-only mode");
     }
@@ -259,7 +262,13 @@ bench::Plan resolve_plan(const BenchOptions& options) {
         throw core::UsageError("--pattern echo and subscribe-only: give one of them");
     }
     plan.fanout = plan.fanout || subscribe_only; // ws: subscribers
-    plan.target = target_option(plan.protocol, plan.fanout, options.url, subscribe_only);
+    plan.target = target_option(plan.protocol, plan.fanout, first_url, subscribe_only);
+    for (const auto& url : options.urls) {
+        plan.targets.push_back(target_option(plan.protocol, plan.fanout, url, subscribe_only));
+    }
+    if (plan.targets.size() < 2) {
+        plan.targets.clear(); // one server: plan.target
+    }
     plan.foreign = resolve_bench_foreign(options.foreign, subscribe_only);
     plan.echo_messages = resolve_echo_messages(options.foreign, plan.fanout);
     if (options.qos < 0 || options.qos > 2) {
@@ -339,9 +348,12 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     }
     plan.payload_text = options.payload;
     unsigned threads = options.threads != 0 ? options.threads : std::thread::hardware_concurrency();
-    std::size_t busiest =
-        std::max(plan.connections, plan.fanout ? plan.publishers : std::size_t{0});
-    plan.threads = static_cast<unsigned>(std::clamp<std::size_t>(threads, 1, busiest));
+    apply_shard_options(options.scale, plan); // before the thread count: a shard's share
+    const std::size_t busiest =
+        std::max(plan.connection_range().size(),
+                 plan.fanout ? plan.publisher_range().size() : std::size_t{0});
+    plan.threads = static_cast<unsigned>(
+        std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(busiest, 1)));
     if (options.rate && options.rate_per_conn) {
         throw core::UsageError("--rate and --rate-per-conn: give one of them");
     }
@@ -424,20 +436,16 @@ bench::Thresholds resolve_thresholds(const BenchOptions& options) {
     return thresholds;
 }
 
-bool write_file(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) {
-        core::log_error("cannot write {}", path);
-        return false;
-    }
-    return true;
-}
-
 core::ExitCode run_bench(const BenchOptions& options) {
+    if (options.protocol.empty()) {
+        throw core::UsageError("rtx bench: a protocol is required (tcp, ws, sse, stream, poll, "
+                               "mqtt), or 'merge' and report files");
+    }
     bench::Plan plan = resolve_plan(options);
     bench::Thresholds thresholds = resolve_thresholds(options);
+    if (auto procs = procs_needed(options.scale, plan)) {
+        return run_procs(*procs, plan, thresholds, options.json_file, options.html_file);
+    }
     bool live = isatty(STDERR_FILENO) == 1 && core::log_level() >= core::LogLevel::normal;
     bench::Runner runner(plan, live);
     auto result = runner.run();
@@ -445,32 +453,8 @@ core::ExitCode run_bench(const BenchOptions& options) {
         core::log_error("{}", result.error().message);
         return result.error().code;
     }
-    const bench::Report& report = result->report;
-    std::string summary = bench::render_summary(report);
-    std::fwrite(summary.data(), 1, summary.size(), stdout);
-    std::fflush(stdout);
-    bool written = true;
-    if (!options.json_file.empty()) {
-        written &= write_file(options.json_file, bench::report_to_json_text(report) + "\n");
-    }
-    if (!options.html_file.empty()) {
-        written &= write_file(options.html_file, bench::render_html(report));
-    }
-    if (result->signal) {
-        return static_cast<core::ExitCode>(core::exit_status_for_signal(*result->signal));
-    }
-    if (!written) {
-        return core::ExitCode::failure;
-    }
-    if (report.connections > 0 && report.connections_failed == report.connections) {
-        core::log_error("no connection could be opened ({} attempted)", report.connections);
-        return core::ExitCode::connect_failed;
-    }
-    auto breached = bench::breaches(report, thresholds);
-    for (const auto& line : breached) {
-        core::log_error("threshold: {}", line);
-    }
-    return breached.empty() ? core::ExitCode::ok : core::ExitCode::threshold;
+    return finish_bench(result->report, thresholds, options.json_file, options.html_file,
+                        result->signal);
 }
 
 } // namespace
@@ -480,12 +464,16 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
     app->add_option("protocol", options->protocol,
                     "tcp (echo round trip), ws (echo or fan-out), sse, stream, poll or mqtt "
-                    "(fan-out through the server)")
-        ->required();
-    app->add_option("url", options->url,
+                    "(fan-out through the server)");
+    app->add_option("url", options->urls,
                     "tcp: HOST:PORT of an echo server; ws: ws://HOST:PORT/echo (fan-out: "
-                    "ws://HOST:PORT); sse/stream/poll: http://HOST:PORT of an rtx serve; mqtt: "
-                    "mqtt://HOST:PORT of a broker. None: an embedded rtx serve on 127.0.0.1");
+                    "ws://HOST:PORT); sse/stream/poll: http://HOST:PORT of an rtx serve, or any "
+                    "server's stream URL (subscribe-only); mqtt: "
+                    "mqtt://HOST:PORT of a broker. Several: connections round robin. None: an "
+                    "embedded rtx serve on 127.0.0.1");
+    app->add_option("--target", options->urls, "Another server URL (repeatable), round robin")
+        ->allow_extra_args(false)
+        ->group("Connection");
     const char* load = "Load";
     app->add_option("-c,--conns", options->conns, "Connections (echo) or subscribers (fan-out)")
         ->capture_default_str()
@@ -628,10 +616,20 @@ Examples:
   rtx bench mqtt --subscribe-only --topic 'sensors/#' -c 50 mqtt://127.0.0.1:1883
   rtx bench tcp -c 10000 --connect-rate 2000 --rate-per-conn 1 --duration 60s \
       --source-ip 127.0.0.2,127.0.0.3 --json run.json --html run.html
+  rtx bench ws -c 100000 --procs 5 ws://127.0.0.1:8081/echo ws://127.0.0.1:8082/echo
+  rtx bench ws -c 40000 --shard 1/2 --start-at 2026-12-07T03:00:00Z --json s1.json URL
+  rtx bench merge s0.json s1.json --html all.html --max-p99 20ms
 
-Exit status: 0 done, 2 usage, 3 no connection could be opened, 10 a --max-*/--min-rate
-threshold was breached, 130 SIGINT, 143 SIGTERM (rtx(1) has the full table).)");
-    return [options] {
+Exit status: 0 done, 1 a --procs shard crashed or was killed (its partial report is kept),
+2 usage, 3 no connection could be opened, 10 a --max-*/--min-rate threshold was breached,
+130 SIGINT, 143 SIGTERM (rtx(1) has the full table).)");
+    add_shard_flags(*app, options->scale);
+    auto merge_files = add_merge_subcommand(*app);
+    return [options, merge_files, app] {
+        if (app->get_subcommand("merge")->parsed()) {
+            return run_bench_merge(*merge_files, resolve_thresholds(*options), options->json_file,
+                                   options->html_file);
+        }
         return run_bench(*options);
     };
 }

@@ -20,6 +20,7 @@ build_packages=(
 )
 test_packages=(
   python3   # end-to-end test driver (standard library only)
+  python3-yaml  # reads deploy/k8s's manifests in tests/e2e/test_deploy.py (no cluster in CI)
   ccache    # scripts/test.sh builds two trees (plain, ASan+UBSan): shared compiler cache
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   openssl   # makes throwaway certificates for the TLS tests

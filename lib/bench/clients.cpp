@@ -49,14 +49,15 @@ namespace {
 
 /// The base URL of the fan-out server for HTTP: "http://127.0.0.1:8080" (also when ws
 /// subscribers take ws://127.0.0.1:8080: the publishers POST to the same server).
-std::string base_url(const Plan& plan) {
-    std::string scheme = plan.target.scheme;
+std::string base_url(const Plan& plan, std::size_t index) {
+    const core::Url& target = plan.target_for(index);
+    std::string scheme = target.scheme;
     if (scheme == "ws") {
         scheme = "http";
     } else if (scheme == "wss") {
         scheme = "https";
     }
-    return scheme + "://" + plan.target.authority();
+    return scheme + "://" + target.authority();
 }
 
 /// Bench connections do not offer permessage-deflate: the payloads are filler that would
@@ -201,10 +202,11 @@ private:
         if (plan.protocol == Protocol::ws) {
             transport::WsOptions ws = ws_options();
             ws.headers = foreign_ws_headers(plan.foreign);
-            return m_context.ws->connect(plan.target, options, ws, *this, m_index + 1);
+            return m_context.ws->connect(plan.target_for(m_index), options, ws, *this,
+                                         m_index + 1);
         }
-        return transport::connect(m_context.loop, plan.target, std::move(options), *this,
-                                  m_index + 1);
+        return transport::connect(m_context.loop, plan.target_for(m_index), std::move(options),
+                                  *this, m_index + 1);
     }
 
     void opened() override {
@@ -339,9 +341,10 @@ private:
         const bool foreign = plan.foreign.subscribe_only;
         if (plan.protocol == Protocol::ws) {
             // A foreign server: the URL as given; rtx serve: its /ws/{topic}.
-            auto url = foreign ? core::Result<core::Url>(plan.target)
-                               : core::parse_url(fmt::format("{}://{}/ws/{}", plan.target.scheme,
-                                                             plan.target.authority(), m_topic),
+            const core::Url& target = plan.target_for(m_index);
+            auto url = foreign ? core::Result<core::Url>(target)
+                               : core::parse_url(fmt::format("{}://{}/ws/{}", target.scheme,
+                                                             target.authority(), m_topic),
                                                  "ws");
             transport::ConnectOptions options;
             options.connect_timeout = plan.connect_timeout;
@@ -352,8 +355,8 @@ private:
             return m_context.ws->connect(url.value(), options, ws, *this, m_index + 1);
         }
         HttpRequest request;
-        request.url = foreign ? plan.target.to_string()
-                              : fmt::format("{}/{}/{}", base_url(plan),
+        request.url = foreign ? plan.target_for(m_index).to_string()
+                              : fmt::format("{}/{}/{}", base_url(plan, m_index),
                                             protocol_name(plan.protocol), m_topic);
         request.http2 = false;
         request.connect_timeout = plan.connect_timeout;
@@ -521,7 +524,7 @@ public:
         const ForeignOptions& foreign = context.plan.foreign;
         m_request.url = !foreign.publish_url.empty()
                             ? foreign.publish_url
-                            : fmt::format("{}/publish/{}", base_url(context.plan),
+                            : fmt::format("{}/publish/{}", base_url(context.plan, index),
                                           context.plan.topic_name(index));
         m_request.has_body = true;
         m_request.headers.push_back("Content-Type: text/plain");
@@ -653,7 +656,7 @@ void CursorProbe::start(const std::vector<std::unique_ptr<Client>>& subscribers)
         call->owner = this;
         call->topic = topic;
         transport::http::HttpRequest request;
-        request.url = fmt::format("{}/poll/{}?timeout=0", base_url(m_context.plan), topic);
+        request.url = fmt::format("{}/poll/{}?timeout=0", base_url(m_context.plan, 0), topic);
         request.http2 = false;
         request.connect_timeout = m_context.plan.connect_timeout;
         call->transfer =

@@ -38,7 +38,8 @@ connect_broker(const ClientContext& context, std::size_t index, transport::Handl
     options.framing = proto::Framing::raw; // the decoder cuts the byte stream into packets
     options.source_ip = source_ip(plan, index);
     options.tls = plan.foreign.tls;
-    return transport::connect(context.loop, plan.target, std::move(options), handler, index + 1);
+    return transport::connect(context.loop, plan.target_for(index), std::move(options), handler,
+                              index + 1);
 }
 
 /// The codec side of one broker connection: the CONNECT, the decoder, the keepalive

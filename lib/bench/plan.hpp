@@ -5,6 +5,7 @@
 #include "bench/message_template.hpp"
 #include "bench/scheduler.hpp"
 #include "bench/stages.hpp"
+#include "bench/shard.hpp"
 #include "core/duration.hpp"
 #include "core/url.hpp"
 
@@ -53,6 +54,15 @@ struct Plan {
     /// tcp: tcp://HOST:PORT; ws echo: ws://HOST:PORT/echo; fan-out: the server's base
     /// http://HOST:PORT (ws: ws://HOST:PORT); mqtt: tcp://HOST:PORT of the broker.
     core::Url target;
+    /// Several servers (`rtx bench ws URL1 URL2 ...`): connection and publisher i go to
+    /// targets[i % size], round robin; empty: every one goes to `target` (targets[0]).
+    std::vector<core::Url> targets;
+    /// This process's part of the test (--shard I/N): the counts below stay the whole
+    /// test's; the workers run only the connections and publishers in this shard's ranges.
+    Shard shard;
+    /// --start-at: the wall-clock instant the ramp begins (every shard alike); the epoch's
+    /// default (1970): at once.
+    std::chrono::system_clock::time_point start_at{};
     /// Echo: connections; fan-out: subscribers.
     std::size_t connections = 10;
     /// Fan-out: publishers, each with its own sequence, publishing with HTTP POST.
@@ -104,6 +114,18 @@ struct Plan {
     /// Time zero of the stamps: every send time is nanoseconds since this.
     std::chrono::steady_clock::time_point epoch;
 
+    /// The server connection or publisher `index` talks to.
+    const core::Url& target_for(std::size_t index) const {
+        return targets.empty() ? target : targets[index % targets.size()];
+    }
+    /// Global indices of the connections (echo) or subscribers (fan-out) this shard runs.
+    IndexRange connection_range() const { return shard_range(connections, shard); }
+    /// Global indices of the publishers this shard runs (fan-out).
+    IndexRange publisher_range() const { return shard_range(publishers, shard); }
+    /// Senders this shard runs: its echo connections or its publishers.
+    std::size_t local_senders() const {
+        return (fanout ? publisher_range() : connection_range()).size();
+    }
     /// The topic of subscriber or publisher `index`.
     std::string topic_name(std::size_t index) const;
     /// The filter subscriber `index` subscribes to: its topic, or the shared subscription.

@@ -99,6 +99,29 @@ public:
         }
     }
 
+    void read(std::string_view key, bool& out) {
+        if (const json* value = field(key)) {
+            if (!value->is_boolean()) {
+                return fail(fmt::format("'{}' must be true or false", name(key)));
+            }
+            out = value->get<bool>();
+        }
+    }
+
+    void read(std::string_view key, std::vector<std::uint64_t>& out) {
+        if (const json* value = field(key)) {
+            bool ok = value->is_array();
+            for (std::size_t i = 0; ok && i < value->size(); ++i) {
+                ok = (*value)[i].is_number_unsigned();
+            }
+            if (!ok) {
+                return fail(
+                    fmt::format("'{}' must be an array of non-negative integers", name(key)));
+            }
+            out = value->get<std::vector<std::uint64_t>>();
+        }
+    }
+
     void read(std::string_view key, std::string& out) {
         if (const json* value = field(key)) {
             if (!value->is_string()) {
@@ -191,6 +214,10 @@ json to_json(const Report& report) {
             {"target_rate", interval.target_rate},
         });
     }
+    json shards = json::array();
+    for (const ShardStatus& shard : report.shards) {
+        shards.push_back(json{{"shard", shard.shard}, {"status", shard.status}});
+    }
     return json{
         {"format", k_format},
         {"version", k_version},
@@ -229,6 +256,12 @@ json to_json(const Report& report) {
         {"reconnects", report.reconnects},
         {"untimed", report.untimed},
         {"checks", json{{"passed", report.checks_passed}, {"failed", report.checks_failed}}},
+        {"shard", report.shard},
+        {"started_at", report.started_at},
+        {"acked_per_topic", report.acked_per_topic},
+        {"subscribers_per_topic", report.subscribers_per_topic},
+        {"shared_subscription", report.shared_subscription},
+        {"shards", std::move(shards)},
     };
 }
 
@@ -304,6 +337,24 @@ std::optional<std::string> from_json(const json& document, Report& report) {
             reader.read_if_present("target_connections", interval.target_connections);
             reader.read_if_present("target_rate", interval.target_rate);
             report.timeline.push_back(interval);
+        }
+    }
+    top.read_if_present("shard", report.shard);
+    top.read_if_present("started_at", report.started_at);
+    top.read_if_present("acked_per_topic", report.acked_per_topic);
+    top.read_if_present("subscribers_per_topic", report.subscribers_per_topic);
+    top.read_if_present("shared_subscription", report.shared_subscription);
+    if (document.is_object() && document.contains("shards")) {
+        const json& shards = document["shards"];
+        for (std::size_t i = 0; !error && shards.is_array() && i < shards.size(); ++i) {
+            ShardStatus status;
+            FieldReader reader(shards[i], fmt::format("shards[{}]", i), error);
+            reader.read("shard", status.shard);
+            reader.read("status", status.status);
+            report.shards.push_back(status);
+        }
+        if (!shards.is_array() && !error) {
+            return "'shards' must be an array";
         }
     }
     return error;

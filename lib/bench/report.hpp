@@ -42,6 +42,13 @@ struct Interval {
     bool operator==(const Interval&) const = default;
 };
 
+/// How one shard of a split test ended (`rtx bench --procs`, `rtx bench merge`).
+struct ShardStatus {
+    std::string shard;  ///< "I/N", or the report file it came from.
+    std::string status; ///< "ok", "exit 3", "killed by SIGKILL", "no report", ...
+    bool operator==(const ShardStatus&) const = default;
+};
+
 /// Everything `rtx bench` measured; one per worker, merged into one for the run.
 struct Report {
     std::string protocol;          ///< URL scheme: "ws", "tcp", "mqtt", ...
@@ -84,6 +91,20 @@ struct Report {
     std::uint64_t untimed = 0;
     std::uint64_t checks_passed = 0; ///< --check: received messages that passed every check.
     std::uint64_t checks_failed = 0; ///< --check: received messages that failed one.
+    /// --shard I/N: "I/N"; empty for a whole test (one process, or merged shards).
+    std::string shard;
+    /// Wall-clock start of the run (its timeline's zero), Unix seconds; 0: unknown. Merging
+    /// joins the timelines of shards on this clock.
+    double started_at = 0;
+    /// Fan-out: publishes acknowledged and subscribers, per topic. A sharded subscriber
+    /// receives the publishes of every shard, so loss is only known once the shards are
+    /// merged: sum over topics of acked x subscribers (x 1 with a shared subscription)
+    /// minus the deliveries received.
+    std::vector<std::uint64_t> acked_per_topic;
+    std::vector<std::uint64_t> subscribers_per_topic;
+    bool shared_subscription = false;
+    /// Merged reports: how each shard ended (a crashed shard is listed, never dropped).
+    std::vector<ShardStatus> shards;
     bool operator==(const Report&) const = default;
 };
 

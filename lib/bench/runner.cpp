@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <thread>
 
 namespace rtx::bench {
 
@@ -111,6 +112,11 @@ private:
         if (!m_plan.fanout) {
             return sum(&WorkerProgress::sent);
         }
+        if (m_plan.shard.sharded()) {
+            // The subscribers here also receive the other shards' publishes, which this
+            // process does not see: the drain lasts --drain.
+            return UINT64_MAX;
+        }
         std::uint64_t total = 0;
         for (std::size_t t = 0; t < m_plan.topics; ++t) {
             std::uint64_t acked = 0;
@@ -129,13 +135,14 @@ private:
         case Phase::ramp:
             // --stages: the stages ramp the connections; the run measures from the start.
             if (m_plan.connection_stages.empty() &&
-                sum(&WorkerProgress::settled) < m_plan.connections) {
+                sum(&WorkerProgress::settled) < m_plan.connection_range().size()) {
                 return;
             }
             m_ramp_end_ns = now;
-            // A poll subscriber opens only with its first answer, which needs a publish.
+            // A poll subscriber opens only with its first answer, which needs a publish; a
+            // fan-out shard's publishers publish for the other shards' subscribers too.
             if (sum(&WorkerProgress::opened) == 0 && m_plan.protocol != Protocol::poll &&
-                m_plan.connection_stages.empty()) {
+                m_plan.connection_stages.empty() && !publishes_for_other_shards()) {
                 enter(Phase::drain, now); // nothing to measure
                 return;
             }
@@ -169,6 +176,10 @@ private:
         case Phase::finish:
             return;
         }
+    }
+
+    bool publishes_for_other_shards() const {
+        return m_plan.fanout && m_plan.shard.sharded() && m_plan.publisher_range().size() > 0;
     }
 
     void stop_sending(std::uint64_t now) {
@@ -277,14 +288,38 @@ private:
         report.lost = expected_deliveries > report.messages_received
                           ? expected_deliveries - report.messages_received
                           : 0;
+        add_shard_fields(report, acked);
         std::sort(m_timeline.begin(), m_timeline.end(),
                   [](const Interval& a, const Interval& b) { return a.t_seconds < b.t_seconds; });
         report.timeline = std::move(m_timeline);
         return report;
     }
 
+    /// What merging shards needs: the shard, the wall-clock start, and for fan-out the
+    /// per-topic counts that give the loss once every shard's publishes are known.
+    void add_shard_fields(Report& report, const std::vector<std::uint64_t>& acked) const {
+        if (m_plan.shard.sharded()) {
+            report.shard = shard_text(m_plan.shard);
+        }
+        report.started_at = m_started_at;
+        if (!m_plan.fanout) {
+            return;
+        }
+        report.acked_per_topic = acked;
+        report.subscribers_per_topic.assign(m_plan.topics, 0);
+        const IndexRange mine = m_plan.connection_range();
+        for (std::size_t i = mine.begin; i < mine.end; ++i) {
+            ++report.subscribers_per_topic[i % m_plan.topics];
+        }
+        report.shared_subscription = !m_plan.share_group.empty();
+        if (m_plan.shard.sharded()) {
+            report.lost = 0; // known after the merge (rtx bench merge)
+        }
+    }
+
     const Plan& m_plan;
     bool m_live;
+    double m_started_at = unix_seconds(std::chrono::system_clock::now());
     core::Loop m_loop;
     core::Timer m_check;
     core::Timer m_second;
@@ -307,6 +342,11 @@ private:
 } // namespace
 
 core::Result<std::unique_ptr<EmbeddedServer>> Runner::start_embedded_server(bool own_process) {
+    return bench::start_embedded_server(m_plan, own_process);
+}
+
+core::Result<std::unique_ptr<EmbeddedServer>> start_embedded_server(Plan& m_plan,
+                                                                    bool own_process) {
     serve::ServeOptions options;
     options.tcp_port = 0;
     options.http_port = 0;
@@ -353,8 +393,10 @@ core::Result<RunResult> Runner::run() {
     const bool embedded = m_plan.target.host.empty();
     // Each process's descriptors: one per connection and publisher, and a margin for the
     // loops, the lws contexts, stdio and the report files.
-    const unsigned long one_side = m_plan.connections + m_plan.publishers + 64;
-    const unsigned long both_sides = one_side + m_plan.connections + m_plan.publishers;
+    const unsigned long one_side =
+        m_plan.connection_range().size() + m_plan.publisher_range().size() + 64;
+    const unsigned long both_sides =
+        one_side + m_plan.connection_range().size() + m_plan.publisher_range().size();
     unsigned long limit = raise_open_files(embedded ? both_sides : one_side);
     // The embedded server shares bench's fd table when it fits, else it takes its own.
     const bool own_process = embedded && limit < both_sides;
@@ -375,6 +417,12 @@ core::Result<RunResult> Runner::run() {
                               "in one process: the embedded rtx serve runs in its own",
                               limit, m_plan.connections);
         }
+    }
+    if (m_plan.start_at > std::chrono::system_clock::now()) {
+        // --start-at: every shard begins its ramp at the same instant. A signal during the
+        // wait ends the process as it would before any connection.
+        core::log_verbose("waiting until --start-at");
+        std::this_thread::sleep_until(m_plan.start_at);
     }
     m_plan.epoch = std::chrono::steady_clock::now();
     Control control(m_plan, m_live);

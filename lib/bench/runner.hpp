@@ -39,6 +39,11 @@ private:
     bool m_live;
 };
 
+/// Starts the embedded rtx serve a run of `plan` talks to (on a thread, or in a child
+/// process when `own_process`) and points plan.target at the endpoint the run needs.
+/// `rtx bench --procs` starts one for all its shards.
+core::Result<std::unique_ptr<EmbeddedServer>> start_embedded_server(Plan& plan, bool own_process);
+
 /// Raises the open-files limit for `needed` descriptors: the soft limit to the hard one,
 /// and the hard one too when the process may (root). Returns the soft limit reached.
 unsigned long raise_open_files(unsigned long needed);

@@ -65,14 +65,18 @@ public:
             std::chrono::hours(1), [] {}, std::chrono::hours(1));
         m_started_ns = m_plan.now_ns();
         m_clock = std::make_unique<SendClock>(
-            m_loop, m_plan.senders(),
+            m_loop, m_plan.local_senders(),
             [this](std::size_t sender, OpenScheduler::Clock::time_point intended) {
                 send_scheduled(sender, intended);
             });
         ClientContext context{m_plan, m_loop, nullptr, m_ws.get(), *this, *m_clock};
         const bool http_fanout =
             m_plan.fanout && m_plan.protocol != Protocol::ws && m_plan.protocol != Protocol::mqtt;
-        for (std::size_t i = m_index; i < m_plan.connections; i += m_plan.threads) {
+        // Global indices (this shard's block of them), so ids and stamps stay distinct
+        // across shards.
+        const IndexRange connections = m_plan.connection_range();
+        for (std::size_t i = connections.begin + m_index; i < connections.end;
+             i += m_plan.threads) {
             if (m_plan.fanout) {
                 context.multi = http_fanout ? multi_for(m_clients.size()) : nullptr;
                 m_clients.push_back(make_subscriber(context, i));
@@ -84,7 +88,9 @@ public:
         if (m_plan.fanout) {
             // Publishers and the poll probe share the first group's multi handle.
             context.multi = m_plan.protocol == Protocol::mqtt ? nullptr : multi_for(0);
-            for (std::size_t i = m_index; i < m_plan.publishers; i += m_plan.threads) {
+            const IndexRange publishers = m_plan.publisher_range();
+            for (std::size_t i = publishers.begin + m_index; i < publishers.end;
+                 i += m_plan.threads) {
                 m_publishers.push_back(m_plan.protocol == Protocol::mqtt
                                            ? make_mqtt_publisher(context, i, m_senders.size())
                                            : make_publisher(context, i, m_senders.size()));
@@ -271,8 +277,13 @@ private:
     /// (connection i of the run is up when i < target: the shares add up to the target).
     void follow_stages() {
         const auto elapsed = core::Duration((m_plan.now_ns() - m_started_ns) / 1000);
-        const auto target =
-            static_cast<std::size_t>(std::llround(m_plan.connection_stages.value_at(elapsed)));
+        // A shard (--shard, --procs) follows its own share of the whole test's stages.
+        const double share = m_plan.connections == 0
+                                 ? 0.0
+                                 : static_cast<double>(m_plan.connection_range().size()) /
+                                       static_cast<double>(m_plan.connections);
+        const auto target = static_cast<std::size_t>(
+            std::llround(m_plan.connection_stages.value_at(elapsed) * share));
         const std::size_t local =
             target > m_index ? (target - m_index + m_plan.threads - 1) / m_plan.threads : 0;
         const std::size_t wanted = std::min(local, m_clients.size());
@@ -391,13 +402,22 @@ private:
         r.pattern = m_plan.fanout ? "fanout" : "echo";
         r.load_model = m_plan.open_model ? "open" : "closed";
         // The broker's own scheme, not the raw TCP the codec runs on.
-        r.target =
-            (m_plan.protocol == Protocol::mqtt ? std::string("mqtt") : m_plan.target.scheme) +
-            "://" + m_plan.target.authority();
+        auto url_text = [this](const core::Url& url) {
+            return (m_plan.protocol == Protocol::mqtt ? std::string("mqtt") : url.scheme) + "://" +
+                   url.authority();
+        };
+        r.target = url_text(m_plan.target);
         if (m_plan.foreign.subscribe_only && m_plan.protocol != Protocol::mqtt) {
             r.target = m_plan.target.to_string(); // the URL every subscriber takes
         }
-        r.rate = m_index == 0 && m_plan.open_model ? m_plan.rate : 0;
+        for (std::size_t i = 1; i < m_plan.targets.size(); ++i) {
+            r.target += " " + (m_plan.foreign.subscribe_only && m_plan.protocol != Protocol::mqtt
+                                   ? m_plan.targets[i].to_string()
+                                   : url_text(m_plan.targets[i])); // several servers
+        }
+        r.rate = m_index == 0 && m_plan.open_model
+                     ? shard_rate(m_plan.rate, m_plan.senders(), m_plan.shard)
+                     : 0;
         r.arrival =
             m_plan.open_model ? (m_plan.arrival == Arrival::poisson ? "poisson" : "uniform") : "";
         r.threads = 1;
@@ -522,8 +542,8 @@ Worker::~Worker() {
 }
 
 std::size_t Worker::connection_count() const {
-    return m_plan.connections / m_plan.threads +
-           (m_index < m_plan.connections % m_plan.threads ? 1 : 0);
+    const std::size_t connections = m_plan.connection_range().size();
+    return connections / m_plan.threads + (m_index < connections % m_plan.threads ? 1 : 0);
 }
 
 void Worker::start() {
