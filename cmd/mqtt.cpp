@@ -5,17 +5,22 @@
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "core/loop.hpp"
 #include "core/url.hpp"
 #include "output/line_template.hpp"
+#include "proto/mqtt_codec.hpp"
+#include "serve/mqtt/topic_tree.hpp"
 #include "transport/mqtt/mqtt_client.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <memory>
-#include <sstream>
 
 namespace rtx::cmd {
 
@@ -66,6 +71,96 @@ struct PubOptions {
     std::string message_expiry;
     std::vector<std::string> user_properties;
 };
+
+/// A topic to publish to, checked as mosquitto_pub does before connecting: the broker
+/// would drop the connection (and the message) instead.
+void check_topic_name(std::string_view flag, const std::string& topic) {
+    if (topic.empty()) {
+        throw core::UsageError(fmt::format("{}: empty topic", flag));
+    }
+    if (!serve::mqtt::valid_topic_name(topic)) {
+        throw core::UsageError(fmt::format(
+            "{}: '{}' is not a topic to publish to (+ and # are for subscriptions)", flag, topic));
+    }
+    if (!proto::mqtt::valid_utf8_string(topic)) {
+        throw core::UsageError(fmt::format(
+            "{}: not a valid MQTT topic (UTF-8 without U+0000, at most 65535 bytes)", flag));
+    }
+}
+
+void check_topic_filter(const std::string& filter) {
+    if (filter.empty()) {
+        throw core::UsageError("-t: empty topic filter");
+    }
+    if (!serve::mqtt::valid_topic_filter(filter)) {
+        throw core::UsageError(fmt::format("-t: '{}' is not a valid topic filter (+ must be a "
+                                           "whole level, # the whole last level)",
+                                           filter));
+    }
+    if (!proto::mqtt::valid_utf8_string(filter)) {
+        throw core::UsageError(
+            "-t: not a valid MQTT topic filter (UTF-8 without U+0000, at most 65535 bytes)");
+    }
+}
+
+/// Thrown when the message cannot be sent at all: over MQTT's largest packet (exit 6).
+struct TooLarge {
+    std::string message;
+};
+
+/// Reads -f FILE ("-": stdin) whole, refusing more than `limit` bytes without reading them
+/// all (a regular file by its size, anything else, like /dev/zero, at limit + 1 bytes).
+std::string read_message_file(const std::string& path, std::uint64_t limit) {
+    bool from_stdin = path == "-";
+    int fd = from_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        throw core::UsageError(fmt::format("-f: cannot read '{}': {}", path, std::strerror(errno)));
+    }
+    struct FdCloser {
+        int fd;
+        bool owned;
+        ~FdCloser() {
+            if (owned) {
+                ::close(fd);
+            }
+        }
+    } closer{fd, !from_stdin};
+    std::string name = from_stdin ? "stdin" : "'" + path + "'";
+    auto too_large = [&](std::string_view size) {
+        return TooLarge{fmt::format(
+            "-f: {} is {} bytes; a PUBLISH with this topic carries at most {} (MQTT's largest "
+            "packet: a Remaining Length of {} bytes)",
+            name, size, limit, proto::mqtt::k_max_remaining_length)};
+    };
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            throw core::UsageError(fmt::format("-f: '{}' is a directory", path));
+        }
+        if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > limit) {
+            throw too_large(std::to_string(st.st_size));
+        }
+    }
+    std::string data;
+    char buffer[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw core::UsageError(
+                fmt::format("-f: cannot read {}: {}", name, std::strerror(errno)));
+        }
+        if (n == 0) {
+            return data;
+        }
+        if (data.size() + static_cast<std::uint64_t>(n) > limit) {
+            throw too_large("more than " + std::to_string(limit));
+        }
+        data.append(buffer, static_cast<std::size_t>(n));
+    }
+}
 
 std::uint32_t seconds_flag(std::string_view flag, const std::string& text) {
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(duration_flag(flag, text));
@@ -136,6 +231,7 @@ std::pair<transport::mqtt::MqttOptions, ClientSettings> resolve(const MqttFlags&
         o.password = url->password;
     }
     if (!flags.will_topic.empty()) {
+        check_topic_name("--will-topic", flags.will_topic);
         o.will = transport::mqtt::Will{flags.will_topic, flags.will_payload, flags.will_qos,
                                        flags.will_retain, 0};
         if (!flags.will_delay.empty()) {
@@ -193,9 +289,7 @@ core::ExitCode run_sub(const SubOptions& options) {
             s.filter = topic.substr(0, topic.size() - 2);
             s.qos = topic.back() - '0';
         }
-        if (s.filter.empty()) {
-            throw core::UsageError("-t: empty topic filter");
-        }
+        check_topic_filter(s.filter);
         s.no_local = options.no_local;
         s.retain_as_published = options.retain_as_published;
         s.retain_handling = options.retain_handling;
@@ -204,6 +298,9 @@ core::ExitCode run_sub(const SubOptions& options) {
     mqtt.retained_only = options.retained_only;
     // --publish-to: stdin lines go out on the subscriber's own connection (with --no-local
     // it does not hear them back). The end of stdin does not end a subscriber.
+    if (!options.publish_to.empty()) {
+        check_topic_name("--publish-to", options.publish_to);
+    }
     settings.pipe.read_stdin = !options.publish_to.empty();
     settings.pipe.half_close = false;
     mqtt.publish.topic = options.publish_to;
@@ -234,6 +331,7 @@ core::ExitCode run_pub(const PubOptions& options) {
     if (options.repeat == 0 || (options.stdin_lines && options.repeat != 1)) {
         throw core::UsageError("--repeat takes N >= 1 and goes with -m or -f");
     }
+    check_topic_name("-t", options.topic);
     auto& p = mqtt.publish;
     p.topic = options.topic;
     p.qos = options.mqtt.qos;
@@ -253,14 +351,21 @@ core::ExitCode run_pub(const PubOptions& options) {
                                "--correlation-data, --message-expiry, --user-property) need -V 5");
     }
     std::vector<std::string> once = options.messages;
-    if (!options.file.empty()) {
-        std::ifstream file(options.file, std::ios::binary);
-        if (!file) {
-            throw core::UsageError(fmt::format("-f: cannot read '{}'", options.file));
+    std::uint64_t limit = transport::mqtt::max_publish_payload(p, mqtt.version);
+    try {
+        if (!options.file.empty()) {
+            once = {read_message_file(options.file, limit)};
         }
-        std::ostringstream whole;
-        whole << file.rdbuf();
-        once = {whole.str()};
+        for (const auto& message : once) {
+            if (message.size() > limit) {
+                throw TooLarge{fmt::format("-m: the message is {} bytes; a PUBLISH with this "
+                                           "topic carries at most {}",
+                                           message.size(), limit)};
+            }
+        }
+    } catch (const TooLarge& e) {
+        core::log_error("{}", e.message);
+        return core::ExitCode::protocol_error;
     }
     settings.pipe.read_stdin = options.stdin_lines;
     for (unsigned i = 0; i < options.repeat && !options.stdin_lines; ++i) {
@@ -376,8 +481,10 @@ Examples:
   rtx mqtt sub mqtt://localhost -V 5 -c -i worker1 -q 1 -t jobs --reconnect
   rtx mqtt sub mqtt://localhost -V 5 -t chat --no-local --publish-to chat   # a chat client
 
-Exit status: 0 done (--count, --retained-only), 2 usage, 3 connect failed, 4 TLS, 5 timeout,
-7 connection lost, 11 --reconnect gave up, 13 refused (CONNACK or SUBACK), 130 Ctrl-C.)");
+Exit status: 0 done (--count, --retained-only), 1 stdin line over 64 MiB (--publish-to),
+2 usage (a bad topic filter too), 3 connect failed, 4 TLS, 5 timeout, 7 connection lost,
+9 the broker sent DISCONNECT with a reason code >= 0x80, 11 --reconnect gave up, 13 refused
+(CONNACK or SUBACK), 130 Ctrl-C.)");
 
     CLI::App* p = app->add_subcommand("pub", "Publish a message, a file or stdin lines");
     add_mqtt_flags(*p, pub->mqtt, false);
@@ -385,7 +492,8 @@ Exit status: 0 done (--count, --retained-only), 2 usage, 3 connect failed, 4 TLS
     p->add_option("-t,--topic", pub->topic, "Topic to publish to")->required()->group(g);
     p->add_option("-m,--message", pub->messages, "Publish this message (repeatable)")->group(g);
     p->add_flag("-l,--stdin-line", pub->stdin_lines, "Publish each line read from stdin")->group(g);
-    p->add_option("-f,--file", pub->file, "Publish the whole file as one message")->group(g);
+    p->add_option("-f,--file", pub->file, "Publish the whole file as one message ('-': stdin)")
+        ->group(g);
     p->add_option("--repeat", pub->repeat, "Publish the -m or -f message N times")->group(g);
     p->add_flag("-r,--retain", pub->retain, "Set the retain flag")->group(g);
     const char* v5 = "MQTT 5 properties";
@@ -401,11 +509,15 @@ Examples:
   rtx mqtt pub mqtt://127.0.0.1:1883 -t greetings -m hello
   tail -f app.log | rtx mqtt pub mqtt://localhost -t logs -l -q 1 --reconnect
   rtx mqtt pub mqtt://localhost -t firmware -f image.bin -q 2 -r
+  sensors-read | rtx mqtt pub mqtt://localhost -t snapshot -f -
   rtx mqtt pub mqtt://localhost -V 5 -t rpc -m '{}' --content-type application/json \
       --response-topic rpc/reply --correlation-data 42 --user-property trace=abc
 
-Exit status: 0 delivered, 2 usage, 3 connect failed, 4 TLS, 5 timeout, 7 connection lost or
-a message not delivered, 11 --reconnect gave up, 13 refused (CONNACK), 130 Ctrl-C.)");
+Exit status: 0 delivered, 1 stdin line over 64 MiB, 2 usage (a topic with + or #, -f of a
+directory), 3 connect failed, 4 TLS, 5 timeout, 6 a message over MQTT's largest packet or the
+broker's Maximum Packet Size, 7 connection lost or a message not delivered, 9 the broker sent
+DISCONNECT with a reason code >= 0x80, 11 --reconnect gave up, 13 refused (CONNACK),
+130 Ctrl-C.)");
 
     // A word that is neither sub nor pub lands here, and so does a stray word after sub's or
     // pub's own arguments (CLI11 hands it up to the parent).

@@ -155,7 +155,7 @@ complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l publish-to -r -d 'Also 
 complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l format -s F -r -d 'Line template: %t topic %p payload %q QoS %r retain %l length %x hex %b base64 %P properties %I time %U epoch %j record %% \n \t'
 complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l message -s m -r -d 'Publish this message (repeatable)'
 complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l stdin-line -s l -d 'Publish each line read from stdin'
-complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l file -s f -r -d 'Publish the whole file as one message'
+complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l file -s f -r -d 'Publish the whole file as one message ('\''-'\'': stdin)'
 complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l repeat -r -d 'Publish the -m or -f message N times'
 complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l retain -s r -d 'Set the retain flag'
 complete -c rtx -n '__fish_seen_subcommand_from mqtt' -l content-type -r -d 'Content type'

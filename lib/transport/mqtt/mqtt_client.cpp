@@ -3,6 +3,7 @@
 #include "core/encoding.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/timer.hpp"
 #include "transport/connect_probe.hpp"
 #include "transport/mqtt/session_store.hpp"
 
@@ -318,6 +319,8 @@ struct MqttClient::Impl {
     std::deque<std::string> waiting; ///< Published by the user, not yet handed to Paho.
     std::size_t waiting_bytes = 0;
     std::size_t failed = 0; ///< Publishes the broker refused.
+    /// The broker's Maximum Packet Size from the last CONNACK (v5); 0: none announced.
+    std::uint32_t broker_max_packet = 0;
     std::chrono::steady_clock::time_point connect_started;
 };
 
@@ -328,7 +331,8 @@ public:
     MqttAttempt(std::shared_ptr<MqttClient::Impl> impl, Handler& handler, std::uint64_t id)
         : m_impl(std::move(impl))
         , m_handler(handler)
-        , m_id(id) {}
+        , m_id(id)
+        , m_connect_timer(m_impl->loop) {}
     ~MqttAttempt() override {
         if (m_impl->current == this) {
             m_impl->current = nullptr;
@@ -343,6 +347,14 @@ public:
         m_impl->loop.hold();
         m_impl->current = this;
         m_impl->connect_started = std::chrono::steady_clock::now();
+        // Paho counts its connect timeout in whole seconds and looks at it about once a
+        // second (2s gave up at 3): the loop keeps the deadline itself.
+        m_connect_timer.start(m_impl->options.connect_timeout, [this] {
+            if (m_state == State::connecting) {
+                m_probe.reset();
+                report_connect_failure(0, 0, false, true);
+            }
+        });
         try {
             m_impl->paho->client->connect(m_impl->connect_options(), nullptr,
                                           *m_impl->paho->connect_listener);
@@ -363,11 +375,13 @@ public:
 
     // --- events from Impl, loop thread ---
 
-    void connected(bool session_present) {
+    void connected(bool session_present, std::uint32_t max_packet) {
         if (m_state != State::connecting) {
             return;
         }
         m_impl->paho->ever_connected = true;
+        m_impl->broker_max_packet = max_packet;
+        m_connect_timer.stop();
         m_impl->session_resumed(session_present);
         m_impl->reap_retired();
         m_stats.connect_time = std::chrono::duration_cast<core::Duration>(
@@ -553,6 +567,20 @@ public:
         if (m_state != State::open || m_sending_finished) {
             return false;
         }
+        std::uint32_t limit = m_impl->broker_max_packet;
+        if (limit != 0) {
+            std::uint64_t size = publish_packet_size(
+                m_impl->options.publish, m_impl->options.version, message.payload.size());
+            if (size > limit) {
+                // Paho would send it, and the broker would drop the connection: refuse it.
+                fail(ExitCode::protocol_error,
+                     fmt::format("mqtt publish: a {}-byte message makes a {}-byte packet, over "
+                                 "the broker's Maximum Packet Size of {} bytes (CONNACK)",
+                                 message.payload.size(), size, limit),
+                     0, true);
+                return false;
+            }
+        }
         try {
             m_impl->publish(message);
         } catch (const ::mqtt::exception& e) {
@@ -709,6 +737,7 @@ private:
     bool m_sending_finished = false;
     bool m_all_sent = false;           ///< Every message is complete; closing because of that.
     std::unique_ptr<TcpProbe> m_probe; ///< See connect_failed.
+    core::Timer m_connect_timer;       ///< --connect-timeout, until CONNACK.
     CloseInfo m_end_info;
     ConnectionStats m_stats;
 };
@@ -789,8 +818,18 @@ void MqttClient::Impl::create_client(const std::shared_ptr<Impl>& self) {
 
     p.connect_listener = std::make_unique<Listener>(
         [on_loop, generation](const ::mqtt::token& token) {
-            bool session_present = token.get_connect_response().is_session_present();
-            on_loop([session_present](MqttAttempt& a) { a.connected(session_present); },
+            ::mqtt::connect_response response = token.get_connect_response();
+            bool session_present = response.is_session_present();
+            // v5 CONNACK Maximum Packet Size: the largest packet the broker accepts.
+            std::uint32_t max_packet = 0;
+            const MQTTProperties& properties = response.get_properties().c_struct();
+            for (int i = 0; i < properties.count; ++i) {
+                if (properties.array[i].identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
+                    max_packet = static_cast<std::uint32_t>(properties.array[i].value.integer4);
+                }
+            }
+            on_loop([session_present,
+                     max_packet](MqttAttempt& a) { a.connected(session_present, max_packet); },
                     [generation](Impl& impl) {
                         // Nobody waits for this connection any more (closed while
                         // connecting, or a retired client): end it.

@@ -40,6 +40,14 @@ struct PublishSettings {
     std::vector<UserProperty> user_properties;
 };
 
+/// The size of the PUBLISH packet that carries `payload_size` bytes with these settings,
+/// fixed header included, as MQTT `version` (4: 3.1.1, 5) encodes it.
+std::uint64_t publish_packet_size(const PublishSettings& settings, int version,
+                                  std::uint64_t payload_size);
+/// The largest payload such a PUBLISH can carry: MQTT's Remaining Length is at most
+/// 268,435,455 bytes, topic, packet id and properties included.
+std::uint64_t max_publish_payload(const PublishSettings& settings, int version);
+
 /// The last-will message the broker publishes when the client vanishes.
 struct Will {
     std::string topic;
