@@ -181,9 +181,9 @@ core::Result<Claims> VerifiedTokens::verify(std::string_view token, std::string_
         if (claims.expires > now) {
             return claims; // its exp was at most 24 hours ahead when it was verified
         }
-        m_claims.erase(found);
-        return refused("the VAPID token expired " + std::to_string(now - claims.expires) +
-                       " s ago");
+        const std::int64_t ago = now - claims.expires;
+        m_claims.erase(found); // `claims` is gone from here on
+        return refused("the VAPID token expired " + std::to_string(ago) + " s ago");
     }
     auto claims = verify_token(token, public_key, audience, now);
     if (claims && m_capacity > 0) {
