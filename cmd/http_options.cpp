@@ -8,8 +8,14 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 
 #include <fstream>
 #include <sstream>
@@ -31,6 +37,25 @@ void add_http_flags(CLI::App& app, HttpFlags& flags, bool reconnect_by_default) 
     app.add_option("--proxy", flags.proxy, "Proxy URL (http://, socks5h://, ...)")->group(http);
     app.add_flag("--http1.1", flags.http1, "Use HTTP/1.1 only (default: HTTP/2 when offered)")
         ->group(http);
+    app.add_flag("--http2-prior-knowledge", flags.http2_prior_knowledge,
+                 "Speak HTTP/2 from the first byte, without Upgrade (h2c; curl's flag)")
+        ->group(http);
+    app.add_flag("--compressed", flags.compressed,
+                 "Ask for a compressed response (gzip, deflate, ...) and decompress it")
+        ->group(http);
+    app.add_option("--resolve", flags.resolve,
+                   "HOST:PORT:ADDR: connect HOST:PORT to ADDR, no DNS (repeatable)")
+        ->group(http);
+    app.add_option("-b,--cookie", flags.cookie,
+                   "Send cookies: 'NAME=VALUE; ...', or read them from a cookie file")
+        ->group(http);
+    app.add_option("-c,--cookie-jar", flags.cookie_jar,
+                   "Write all cookies to this file (Netscape format) when done")
+        ->group(http);
+    app.add_flag("-i,--include", flags.include,
+                 "Write the response status line and headers before the body (text output)")
+        ->group("Output");
+    app.add_option("-o,--output", flags.output, "Write to FILE instead of stdout")->group("Output");
     ClientFlagSet set = ClientFlagSet::url_client();
     set.reconnect_by_default = reconnect_by_default;
     add_client_flags(app, flags.client, set);
@@ -43,6 +68,25 @@ void add_null_flag(CLI::App& app, HttpFlags& flags) {
     app.add_flag("-0,--null", flags.client.nul,
                  "End each message with NUL instead of LF (data with line breaks: xargs -0)")
         ->group("Output");
+}
+
+void check_resolve(const std::vector<std::string>& entries) {
+    for (const std::string& entry : entries) {
+        // HOST:PORT:ADDR; ADDR may be a bracketed IPv6 address or a comma-separated list.
+        const auto first = entry.find(':');
+        const auto second = first == std::string::npos ? first : entry.find(':', first + 1);
+        const std::string_view port =
+            second == std::string::npos
+                ? std::string_view()
+                : std::string_view(entry).substr(first + 1, second - first - 1);
+        const bool port_ok = !port.empty() && port.size() <= 5 &&
+                             port.find_first_not_of("0123456789") == std::string_view::npos &&
+                             std::stoul(std::string(port)) <= 65535;
+        if (first == 0 || !port_ok || second + 1 >= entry.size()) {
+            throw core::UsageError(
+                fmt::format("--resolve '{}': expected HOST:PORT:ADDR (127.0.0.1, [::1])", entry));
+        }
+    }
 }
 
 HttpSettings resolve_http_flags(const HttpFlags& flags, std::string_view protocol) {
@@ -95,6 +139,20 @@ HttpSettings resolve_http_flags(const HttpFlags& flags, std::string_view protoco
     request.bearer = flags.bearer;
     request.proxy = flags.proxy;
     request.http2 = !flags.http1;
+    if (flags.http1 && flags.http2_prior_knowledge) {
+        throw core::UsageError("--http1.1 and --http2-prior-knowledge cannot be combined");
+    }
+    if (flags.include && flags.client.json) {
+        throw core::UsageError("-i writes the response head as text; --json writes records only");
+    }
+    check_resolve(flags.resolve);
+    request.http2_prior_knowledge = flags.http2_prior_knowledge;
+    request.compressed = flags.compressed;
+    request.resolve = flags.resolve;
+    request.cookie = flags.cookie;
+    request.cookie_jar = flags.cookie_jar;
+    request.include_head = flags.include;
+    settings.output = flags.output;
     request.tls = settings.client.connect.tls;
     request.connect_timeout = settings.client.connect.connect_timeout;
     request.show_headers = core::log_level() >= core::LogLevel::verbose;
@@ -102,6 +160,15 @@ HttpSettings resolve_http_flags(const HttpFlags& flags, std::string_view protoco
 }
 
 core::ExitCode run_http_client(const HttpSettings& settings, const HttpConnect& connect) {
+    if (!settings.output.empty()) {
+        // -o: everything that would go to stdout goes to the file (created or truncated now).
+        int fd = ::open(settings.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0 || ::dup2(fd, STDOUT_FILENO) < 0) {
+            throw std::runtime_error(
+                fmt::format("-o: cannot write '{}': {}", settings.output, std::strerror(errno)));
+        }
+        ::close(fd);
+    }
     core::raise_open_files_limit();
     core::Loop loop;
     transport::http::CurlMulti multi(loop);

@@ -23,7 +23,14 @@ struct HttpFlags {
     std::string bearer;
     std::string proxy;
     bool http1 = false;
-    bool no_lifecycle = false; ///< --no-lifecycle: --json writes messages only.
+    bool http2_prior_knowledge = false;
+    bool compressed = false;
+    bool include = false;             ///< -i: the response head before the body
+    std::string output;               ///< -o FILE: instead of stdout
+    std::vector<std::string> resolve; ///< --resolve HOST:PORT:ADDR
+    std::string cookie;               ///< -b: NAME=VALUE or a cookie file
+    std::string cookie_jar;           ///< -c FILE
+    bool no_lifecycle = false;        ///< --no-lifecycle: --json writes messages only.
     ClientFlags client;
     const CLI::Option* data_option = nullptr; ///< Tells `-d ''` (an empty body) from no -d.
 };
@@ -39,7 +46,11 @@ void add_null_flag(CLI::App& app, HttpFlags& flags);
 struct HttpSettings {
     ClientSettings client;
     transport::http::HttpRequest request;
+    std::string output; ///< -o FILE; empty: stdout
 };
+
+/// Checks curl --resolve entries (HOST:PORT:ADDR[,ADDR...]); throws core::UsageError.
+void check_resolve(const std::vector<std::string>& entries);
 
 /// Validates and converts; throws core::UsageError with a one-line reason.
 HttpSettings resolve_http_flags(const HttpFlags& flags, std::string_view protocol);

@@ -97,6 +97,7 @@ Examples:
   rtx poll --interval 5s --json --no-lifecycle https://example.org/status
   rtx poll -0 https://example.org/status | xargs -0 -n1 echo  # multi-line bodies, one each
   rtx poll --cursor /next --cursor-param since --since 0 https://example.org/updates
+  rtx poll -i -o polls.log --resolve api.example.org:443:127.0.0.1 https://api.example.org/s
 
 Exit status: 0 (--count), 3 connect failed, 4 TLS, 5 timeout, 6 bad JSON or a reply that is
 not HTTP, 7 connection lost (--no-reconnect), 8 HTTP status (the start of its body follows;

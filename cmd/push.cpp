@@ -4,6 +4,7 @@
 #include "client/push_sender.hpp"
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
+#include "cmd/http_options.hpp"
 #include "core/encoding.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -54,6 +55,8 @@ struct SendOptions {
     std::string timeout;
     std::string connect_timeout = "10s";
     bool http1 = false;
+    bool http2_prior_knowledge = false;
+    std::vector<std::string> resolve;
 };
 
 std::string base64url(std::string_view bytes) {
@@ -183,6 +186,12 @@ client::PushSendOptions resolve_send(const SendOptions& options) {
     request.headers = options.headers;
     request.proxy = options.proxy;
     request.http2 = !options.http1;
+    if (options.http1 && options.http2_prior_knowledge) {
+        throw core::UsageError("--http1.1 and --http2-prior-knowledge cannot be combined");
+    }
+    request.http2_prior_knowledge = options.http2_prior_knowledge;
+    check_resolve(options.resolve);
+    request.resolve = options.resolve;
     request.tls.insecure = options.insecure;
     request.tls.ca_file = options.cacert;
     request.timeout = duration_flag("--timeout", options.timeout);
@@ -374,6 +383,12 @@ Examples:
         ->group(g);
     s->add_option("--proxy", send->proxy, "Proxy URL (http://, socks5h://, ...)")->group(g);
     s->add_flag("--http1.1", send->http1, "Use HTTP/1.1 only (default: HTTP/2 when offered)")
+        ->group(g);
+    s->add_flag("--http2-prior-knowledge", send->http2_prior_knowledge,
+                "Speak HTTP/2 from the first byte, without Upgrade (h2c; curl's flag)")
+        ->group(g);
+    s->add_option("--resolve", send->resolve,
+                  "HOST:PORT:ADDR: connect HOST:PORT to ADDR, no DNS (repeatable)")
         ->group(g);
     s->add_option("--timeout", send->timeout, "Give up on a push after this long (e.g. 10s)")
         ->group(g);

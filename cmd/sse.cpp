@@ -74,6 +74,7 @@ Examples:
   rtx sse -0 https://example.org/events | xargs -0 -n1 echo   # multi-line data, one each
   rtx sse --event update --last-event-id 41 https://example.org/events
   rtx sse -H 'Authorization: Bearer T' --no-reconnect https://example.org/feed
+  rtx sse -b cookies.txt -c cookies.txt --compressed https://example.org/events
 
 Exit status: 0 done (--count, 204), 3 connect failed, 4 TLS, 5 timeout, 6 event over 16 MiB
 or a reply that is not HTTP, 7 connection lost (--no-reconnect), 8 HTTP status (the start of

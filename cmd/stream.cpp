@@ -57,6 +57,7 @@ Examples:
   rtx stream --lines --json --no-lifecycle http://127.0.0.1:8080/stream/news  # messages only
   rtx stream --ndjson --count 10 https://example.org/firehose
   rtx stream -X POST -d @query.json -H 'Content-Type: application/json' https://example.org/q
+  rtx stream -i --http2-prior-knowledge http://127.0.0.1:8000/feed  # h2c, head first
 
 Exit status: 0 the server ended the body, 3 connect failed, 4 TLS, 5 timeout, 6 line over
 64 MiB or a reply that is not HTTP, 7 connection lost, 8 HTTP status not 2xx (the start of

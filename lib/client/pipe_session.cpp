@@ -137,6 +137,11 @@ void PipeSession::on_open(transport::Connection&) {
     }
 }
 
+void PipeSession::on_head_text(transport::Connection&, std::string_view text) {
+    m_sink.write_raw(text); // -i: before the body, as curl -i shows it
+    m_sink.flush();
+}
+
 void PipeSession::on_message(transport::Connection& connection, const transport::Message& message) {
     if (m_exit) {
         return;

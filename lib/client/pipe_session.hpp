@@ -70,6 +70,7 @@ private:
     void on_message(transport::Connection& connection, const transport::Message& message) override;
     void on_close(transport::Connection& connection, const transport::CloseInfo& info) override;
     void on_drain(transport::Connection& connection) override;
+    void on_head_text(transport::Connection& connection, std::string_view text) override;
     void start_stdin();
     void on_stdin(std::string_view bytes);
     void on_stdin_end(const std::string& error);

@@ -52,6 +52,12 @@ void Sink::write(const Record& record) {
     }
 }
 
+void Sink::write_raw(std::string_view bytes) {
+    if (!broken() && m_format != Format::ndjson) {
+        m_buffer.append(bytes);
+    }
+}
+
 bool Sink::flush() {
     std::size_t done = 0;
     while (done < m_buffer.size() && !broken()) {

@@ -28,6 +28,9 @@ public:
 
     /// Buffers one record; open/close events are written only in ndjson format.
     void write(const Record& record);
+    /// Buffers bytes as they are, in order with the records (an HTTP head for -i); nothing in
+    /// ndjson format, whose lines are records only.
+    void write_raw(std::string_view bytes);
     /// Writes the buffer out (blocking). Returns false once the reader has gone (EPIPE) or
     /// the fd failed; later writes are dropped.
     bool flush();

@@ -167,6 +167,38 @@ core::Result<Claims> verify_token(std::string_view token, std::string_view publi
     return claims;
 }
 
+core::Result<Claims> VerifiedTokens::verify(std::string_view token, std::string_view public_key,
+                                            std::string_view audience, std::int64_t now) {
+    std::string key;
+    key.reserve(token.size() + public_key.size() + audience.size() + 3 * sizeof(std::size_t));
+    for (std::string_view part : {token, public_key, audience}) {
+        const std::size_t length = part.size();
+        key.append(reinterpret_cast<const char*>(&length), sizeof length);
+        key.append(part);
+    }
+    if (auto found = m_claims.find(key); found != m_claims.end()) {
+        const Claims& claims = found->second;
+        if (claims.expires > now) {
+            return claims; // its exp was at most 24 hours ahead when it was verified
+        }
+        const std::int64_t ago = now - claims.expires;
+        m_claims.erase(found); // `claims` is gone from here on
+        return refused("the VAPID token expired " + std::to_string(ago) + " s ago");
+    }
+    auto claims = verify_token(token, public_key, audience, now);
+    if (claims && m_capacity > 0) {
+        if (m_claims.size() >= m_capacity) {
+            std::erase_if(m_claims,
+                          [now](const auto& entry) { return entry.second.expires <= now; });
+            if (m_claims.size() >= m_capacity) {
+                m_claims.clear();
+            }
+        }
+        m_claims.emplace(std::move(key), *claims);
+    }
+    return claims;
+}
+
 core::Result<std::string> audience_of(std::string_view endpoint) {
     auto url = core::parse_url(endpoint, "https");
     if (!url || (url->scheme != "http" && url->scheme != "https")) {

@@ -6,9 +6,11 @@
 #include "core/error.hpp"
 #include "proto/p256.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace rtx::proto::vapid {
 
@@ -44,6 +46,25 @@ core::Result<Credentials> parse_authorization(std::string_view value);
 /// Fails with a one-line reason (ExitCode::refused).
 core::Result<Claims> verify_token(std::string_view token, std::string_view public_key,
                                   std::string_view audience, std::int64_t now);
+
+/// verify_token with a memory of the tokens it accepted, as a push service keeps one: a
+/// sender reuses its token for many pushes (RFC 8292 section 2 lets it live up to 24 hours),
+/// and the same token bytes under the same key and audience verify the same way every time, so
+/// only exp is checked again against `now`. A refused token is not remembered. Holds at most
+/// `capacity` tokens: when full, the expired ones go, and if none had, all of them.
+class VerifiedTokens {
+public:
+    explicit VerifiedTokens(std::size_t capacity = 1024)
+        : m_capacity(capacity) {}
+    core::Result<Claims> verify(std::string_view token, std::string_view public_key,
+                                std::string_view audience, std::int64_t now);
+    std::size_t size() const { return m_claims.size(); }
+
+private:
+    std::size_t m_capacity;
+    /// token, key and audience, each with its length in front -> the claims it verified to.
+    std::unordered_map<std::string, Claims> m_claims;
+};
 
 /// The aud for an endpoint URL: its origin, scheme://host[:port] without a default port
 /// (RFC 6454 section 6.1). Fails for a URL that is not http(s).

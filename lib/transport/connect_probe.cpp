@@ -89,6 +89,9 @@ private:
         m_handler.on_message(*this, message);
     }
     void on_drain(Connection&) override { m_handler.on_drain(*this); }
+    void on_head_text(Connection&, std::string_view text) override {
+        m_handler.on_head_text(*this, text);
+    }
     void on_close(Connection&, const CloseInfo& info) override {
         if (info.was_open || info.exit_code != core::ExitCode::connect_failed) {
             m_handler.on_close(*this, info); // last: the owner may destroy us

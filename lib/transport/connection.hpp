@@ -76,6 +76,12 @@ public:
     virtual void on_close(Connection& connection, const CloseInfo& info) = 0;
     /// Everything queued with send() has been handed to the kernel (resume producing).
     virtual void on_drain(Connection& connection) { (void)connection; }
+    /// HTTP clients with -i: a response head as received (status line, header lines, blank
+    /// line), before the body it heads.
+    virtual void on_head_text(Connection& connection, std::string_view text) {
+        (void)connection;
+        (void)text;
+    }
 };
 
 /// One live connection of any protocol. Loop thread only; owned by whoever connected it.

@@ -54,6 +54,10 @@ void ReconnectingConnection::on_drain(Connection&) {
     m_user.on_drain(*this);
 }
 
+void ReconnectingConnection::on_head_text(Connection&, std::string_view text) {
+    m_user.on_head_text(*this, text);
+}
+
 void ReconnectingConnection::add_stats(const ConnectionStats& inner) {
     m_stats.messages_in += inner.messages_in;
     m_stats.messages_out += inner.messages_out;

@@ -62,6 +62,7 @@ private:
     void on_message(Connection& inner, const Message& message) override;
     void on_close(Connection& inner, const CloseInfo& info) override;
     void on_drain(Connection& inner) override;
+    void on_head_text(Connection& inner, std::string_view text) override;
     void attempt();
     void end(const CloseInfo& info);
     void add_stats(const ConnectionStats& inner);

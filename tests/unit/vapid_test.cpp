@@ -103,6 +103,43 @@ TEST_CASE("vapid: tokens signed here verify, and signatures are r || s of 64 oct
               ->subject.empty());
 }
 
+TEST_CASE("vapid: VerifiedTokens answers as verify_token does, checks exp again, stays bounded") {
+    p256::KeyPair pair = p256::generate();
+    p256::KeyPair other = p256::generate();
+    const std::string aud = "http://127.0.0.1:8080";
+    std::string token = vapid::sign_token(vapid::Claims{aud, 1'000, "mailto:a@example.org"}, pair);
+    vapid::VerifiedTokens tokens(3);
+    for (int i = 0; i < 2; ++i) { // the second time from the memory, same answer
+        auto claims = tokens.verify(token, pair.public_key, aud, 900);
+        REQUIRE(claims.ok());
+        CHECK(claims->expires == 1'000);
+        CHECK(claims->subject == "mailto:a@example.org");
+        CHECK(tokens.size() == 1);
+    }
+    // The same bytes under another key or audience are not the remembered token.
+    CHECK(tokens.verify(token, other.public_key, aud, 900).error().code == ExitCode::refused);
+    CHECK(tokens.verify(token, pair.public_key, "http://127.0.0.1:8081", 900).error().code ==
+          ExitCode::refused);
+    // A changed signature is verified, not looked up, and refused; nor is it remembered.
+    std::string forged = token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    CHECK_FALSE(tokens.verify(forged, pair.public_key, aud, 900).ok());
+    CHECK(tokens.size() == 1);
+    // exp is checked on every use: past it the remembered token is refused and forgotten.
+    auto late = tokens.verify(token, pair.public_key, aud, 1'000);
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.error().message.find("expired") != std::string::npos);
+    CHECK(tokens.size() == 0);
+    // Never more than the capacity.
+    for (std::int64_t exp = 2'000; exp < 2'010; ++exp) {
+        REQUIRE(tokens
+                    .verify(vapid::sign_token(vapid::Claims{aud, exp, ""}, pair), pair.public_key,
+                            aud, 1'500)
+                    .ok());
+        CHECK(tokens.size() <= 3);
+    }
+}
+
 TEST_CASE("vapid: parse_authorization refuses other schemes and missing parameters") {
     for (std::string_view value : {"Bearer abc", "vapid", "vapid t=abc", "vapid k=abc",
                                    "WebPush abc", "vapid t=a.b.c, k=AAAA", "vapid t=a.b.c k"}) {

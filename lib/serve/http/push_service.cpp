@@ -2,7 +2,6 @@
 
 #include "core/encoding.hpp"
 #include "proto/ece.hpp"
-#include "proto/vapid.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -205,8 +204,8 @@ Response PushService::deliver(std::string_view id, const PushRequest& request,
             return error_response(403, "forbidden: the VAPID key is not the subscription's "
                                        "applicationServerKey");
         }
-        auto claims = proto::vapid::verify_token(credentials->token, credentials->public_key,
-                                                 "http://" + request.host, now);
+        auto claims = m_tokens.verify(credentials->token, credentials->public_key,
+                                      "http://" + request.host, now);
         if (!claims) {
             return error_response(401, "unauthorized: " + claims.error().message);
         }

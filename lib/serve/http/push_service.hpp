@@ -6,6 +6,7 @@
 // GET /push/{id}/messages, DELETE /push/{id}, POST /push/receipts, GET /push/receipts/{id}.
 // Loop thread only.
 #include "proto/p256.hpp"
+#include "proto/vapid.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/http/push_fault.hpp"
 #include "serve/hub.hpp"
@@ -128,6 +129,9 @@ private:
     std::unordered_set<std::string> m_with_pending; ///< ids with pending messages
     PushFault m_fault;
     std::uint64_t m_fault_count = 0; ///< pushes the server-wide fault has seen
+    /// VAPID tokens already verified: a sender that reuses its token is checked once per token
+    /// (exp still on every push), one that signs per push (web-push) on every push.
+    proto::vapid::VerifiedTokens m_tokens;
 };
 
 } // namespace rtx::serve::http

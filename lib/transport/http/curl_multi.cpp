@@ -97,6 +97,10 @@ struct CurlMulti::Impl {
     core::Loop& loop;
     CURLM* multi = nullptr;
     uv_timer_t* timer = nullptr;
+    /// The cookie store every transfer shares (-b/-c), so a cookie set on one response goes
+    /// with the next request (poll, reconnects); made on first use.
+    CURLSH* share = nullptr;
+    bool cookie_file_read = false; ///< -b FILE is read once, by the first transfer
     int running = 0;
     std::unordered_set<void*> watches; ///< Live SocketWatch objects, closed with the multi.
 
@@ -196,6 +200,9 @@ CurlMulti::Impl::Impl(core::Loop& owner)
 
 CurlMulti::Impl::~Impl() {
     curl_multi_cleanup(multi);
+    if (share != nullptr) {
+        curl_share_cleanup(share);
+    }
     for (void* watch : watches) {
         close_watch(static_cast<SocketWatch*>(watch));
     }
@@ -226,12 +233,14 @@ struct HttpTransfer::Impl {
     HttpTransferHandler* handler;
     CURL* easy = nullptr;
     curl_slist* header_list = nullptr;
+    curl_slist* resolve_list = nullptr;
     char error_buffer[CURL_ERROR_SIZE] = {};
     HttpResponseHead head;
     bool head_done = false;
     /// Set when the reply had no HTTP status line (HTTP/0.9 or another protocol): the
     /// start of what the server sent, for the error.
     std::optional<std::string> not_http;
+    bool include_head = false; ///< keep head.text (-i)
     bool added = false;
     bool aborted = false;
     bool orphaned = false;
@@ -241,6 +250,7 @@ struct HttpTransfer::Impl {
     ~Impl();
     void finish(CURLcode code);
     void remove();
+    void set_cookies(const HttpRequest& request);
 
     static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user);
     static std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user);
@@ -283,7 +293,20 @@ HttpTransfer::Impl::Impl(CurlMulti::Impl& owner, const HttpRequest& request, Htt
                          static_cast<long>(request.timeout.count() / 1000));
     }
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
-                     request.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+                     request.http2_prior_knowledge ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                     : request.http2               ? CURL_HTTP_VERSION_2TLS
+                                                   : CURL_HTTP_VERSION_1_1);
+    include_head = request.include_head;
+    if (request.compressed) {
+        curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); // all that this libcurl decodes
+    }
+    for (const auto& entry : request.resolve) {
+        resolve_list = curl_slist_append(resolve_list, entry.c_str());
+    }
+    if (resolve_list != nullptr) {
+        curl_easy_setopt(easy, CURLOPT_RESOLVE, resolve_list);
+    }
+    set_cookies(request);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     // A reply without a status line reaches on_write as an HTTP/0.9 body instead of failing
     // inside curl with "Received HTTP/0.9 when not allowed" (exit 1): on_write then ends the
@@ -340,8 +363,33 @@ HttpTransfer::Impl::Impl(CurlMulti::Impl& owner, const HttpRequest& request, Htt
 
 HttpTransfer::Impl::~Impl() {
     remove();
-    curl_easy_cleanup(easy);
+    curl_easy_cleanup(easy); // writes the cookie jar (-c)
     curl_slist_free_all(header_list);
+    curl_slist_free_all(resolve_list);
+}
+
+void HttpTransfer::Impl::set_cookies(const HttpRequest& request) {
+    const bool literal = request.cookie.find('=') != std::string::npos;
+    if (literal) {
+        curl_easy_setopt(easy, CURLOPT_COOKIE, request.cookie.c_str()); // as curl -b 'a=b'
+    }
+    const bool file = !request.cookie.empty() && !literal;
+    if (!file && request.cookie_jar.empty()) {
+        return; // no cookie engine, as curl without -b FILE or -c
+    }
+    if (multi.share == nullptr) {
+        multi.share = curl_share_init();
+        curl_share_setopt(multi.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    }
+    curl_easy_setopt(easy, CURLOPT_SHARE, multi.share);
+    // "" turns the engine on without reading anything; the file is read by the first
+    // transfer only, or a later one would put its old values over what the server set since.
+    const bool read_file = file && !multi.cookie_file_read;
+    curl_easy_setopt(easy, CURLOPT_COOKIEFILE, read_file ? request.cookie.c_str() : "");
+    multi.cookie_file_read = multi.cookie_file_read || read_file;
+    if (!request.cookie_jar.empty()) {
+        curl_easy_setopt(easy, CURLOPT_COOKIEJAR, request.cookie_jar.c_str());
+    }
 }
 
 void HttpTransfer::Impl::remove() {
@@ -383,6 +431,9 @@ std::size_t HttpTransfer::Impl::on_header(char* data, std::size_t size, std::siz
     if (line.rfind("HTTP/", 0) == 0) {
         // A new response block (after 1xx or a redirect): start the head over.
         self->head = HttpResponseHead{};
+        if (self->include_head) {
+            self->head.text.assign(line);
+        }
         auto first_space = line.find(' ');
         if (first_space != std::string_view::npos) {
             std::string_view rest = line.substr(first_space + 1);
@@ -390,6 +441,9 @@ std::size_t HttpTransfer::Impl::on_header(char* data, std::size_t size, std::siz
             self->head.reason = rest.size() > 4 ? trim(rest.substr(4)) : std::string();
         }
         return length;
+    }
+    if (self->include_head && !self->head_done) {
+        self->head.text.append(line);
     }
     if (line == "\r\n" || line == "\n") {
         if (self->head.status >= 200 && !self->head_done) {

@@ -24,6 +24,22 @@ struct HttpRequest {
     std::string bearer; ///< OAuth 2 bearer token; empty: none.
     std::string proxy;  ///< curl proxy URL; empty: the environment's (http_proxy, ...).
     bool http2 = true;  ///< Offer HTTP/2 (ALPN on https); false forces HTTP/1.1.
+    /// HTTP/2 from the first byte, without ALPN or Upgrade (h2c): curl's
+    /// --http2-prior-knowledge. Takes precedence over http2.
+    bool http2_prior_knowledge = false;
+    /// Ask for every content coding curl can decode and decode it (curl --compressed).
+    bool compressed = false;
+    /// curl --resolve entries, "HOST:PORT:ADDR[,ADDR]...": where HOST:PORT connects instead
+    /// of a name lookup (the Host header and TLS name stay HOST).
+    std::vector<std::string> resolve;
+    /// curl -b: "NAME=VALUE; ..." (contains '=') is sent as the Cookie header as it is;
+    /// anything else is a cookie file (Netscape format or Set-Cookie lines) read into the
+    /// CurlMulti's cookie store, which every transfer on it shares. Empty: none.
+    std::string cookie;
+    /// curl -c: the cookie store is written to this file when each transfer ends. Empty: no.
+    std::string cookie_jar;
+    /// Keep the response head as received in HttpResponseHead::text (curl -i).
+    bool include_head = false;
     TlsOptions tls;
     core::Duration connect_timeout{std::chrono::seconds(10)};
     core::Duration timeout{0}; ///< Whole-transfer limit; 0: none (streams run forever).
@@ -37,6 +53,9 @@ struct HttpResponseHead {
     long status = 0;
     std::string reason;                                       ///< "Not Found"
     std::vector<std::pair<std::string, std::string>> headers; ///< Names lower-cased.
+    /// With HttpRequest::include_head: the status line and header lines as received, CRLFs
+    /// and the closing blank line included (the final response's only, as curl -i shows).
+    std::string text;
     /// The first value of header `name` (lower case); empty when absent.
     std::string_view header(std::string_view name) const;
     /// Retry-After (RFC 9110 section 10.2.3) as a delay: delay-seconds or an HTTP date.

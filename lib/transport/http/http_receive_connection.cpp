@@ -29,6 +29,12 @@ void HttpReceiveConnection::open() {
     m_handler.on_open(*this);
 }
 
+void HttpReceiveConnection::show_head(const HttpResponseHead& head) {
+    if (!head.text.empty() && !m_finished) {
+        m_handler.on_head_text(*this, head.text);
+    }
+}
+
 void HttpReceiveConnection::deliver(const Message& message) {
     if (m_finished) {
         return; // the handler closed us earlier in this batch

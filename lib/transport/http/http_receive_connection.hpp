@@ -32,6 +32,8 @@ protected:
 
     /// Counts and hands one message to the handler, unless the connection already ended.
     void deliver(const Message& message);
+    /// Hands a response head's text to the handler (-i; HttpRequest::include_head).
+    void show_head(const HttpResponseHead& head);
     /// Marks the connection open (after a usable response head) and tells the handler.
     void open();
     /// Ends the connection once: aborts the transfer; on_close follows on the next turn.

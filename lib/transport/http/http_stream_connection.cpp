@@ -37,6 +37,7 @@ void HttpStreamConnection::start() {
 }
 
 bool HttpStreamConnection::on_response_head(const HttpResponseHead& head) {
+    show_head(head);
     m_status = head.status;
     CloseInfo info;
     info.protocol_code = static_cast<int>(head.status);

@@ -66,6 +66,7 @@ void PollConnection::request() {
 }
 
 bool PollConnection::on_response_head(const HttpResponseHead& head) {
+    show_head(head);
     m_head = head;
     if (!m_open && (head.status / 100 == 2 || head.status == 304)) {
         open();
