@@ -13,7 +13,9 @@
 
 #include <cctype>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,7 @@ struct ServeCommandOptions {
     std::size_t mqtt_max_queued = 10000;
     int mqtt_receive_max = 100;
     std::string mqtt_keep_alive;
+    std::string mqtt_acl;
     std::string tick;
     std::string heartbeat = "15s";
     std::string poll_hold = "25s";
@@ -49,6 +52,13 @@ struct ServeCommandOptions {
     std::string ws_ping_interval = "30s";
     bool no_ws_compress = false;
     std::size_t signal_room_size = 2;
+    bool tls = false;
+    std::string tls_cert;
+    std::string tls_key;
+    std::string tls_client_ca;
+    std::vector<std::string> auth;
+    bool auth_publish_only = false;
+    std::vector<std::string> cors;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -101,6 +111,20 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
         }
         out.mqtt_keep_alive = static_cast<std::uint16_t>(seconds.count());
     }
+    if (!options.mqtt_acl.empty()) {
+        std::ifstream file(options.mqtt_acl);
+        std::stringstream text;
+        text << file.rdbuf();
+        if (!file) {
+            throw core::UsageError(fmt::format("--mqtt-acl {}: cannot read it", options.mqtt_acl));
+        }
+        auto acl =
+            serve::mqtt::Acl::parse(text.str(), fmt::format("--mqtt-acl {}", options.mqtt_acl));
+        if (!acl) {
+            throw core::UsageError(acl.error().message);
+        }
+        out.mqtt_acl = std::make_shared<const serve::mqtt::Acl>(std::move(acl.value()));
+    }
     if (!options.tick.empty()) {
         out.tick = duration_flag("--tick", options.tick);
     }
@@ -132,11 +156,63 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
         throw core::UsageError("--signal-room-size 0: must be at least 1");
     }
     out.signal_room_size = options.signal_room_size;
+    if (options.tls_cert.empty()) {
+        if (!options.tls_key.empty()) {
+            throw core::UsageError("--tls-key needs --tls-cert");
+        }
+        if (!options.tls_client_ca.empty() && !options.tls) {
+            throw core::UsageError("--tls-client-ca needs --tls or --tls-cert");
+        }
+    } else {
+        out.tls.cert_file = options.tls_cert;
+        // One PEM file may hold both the certificate and its key.
+        out.tls.key_file = options.tls_key.empty() ? options.tls_cert : options.tls_key;
+    }
+    out.tls.client_ca_file = options.tls_client_ca;
+    for (const std::string& spec : options.auth) {
+        auto credential = serve::parse_credential(spec);
+        if (!credential) {
+            throw core::UsageError(credential.error().message);
+        }
+        out.access.credentials.push_back(std::move(credential.value()));
+    }
+    if (options.auth_publish_only && options.auth.empty()) {
+        throw core::UsageError("--auth-publish-only needs --auth");
+    }
+    out.access.publish_only = options.auth_publish_only;
+    for (const std::string& origin : options.cors) {
+        if (origin != "*" && !origin.starts_with("http://") && !origin.starts_with("https://")) {
+            throw core::UsageError(fmt::format(
+                "--cors {}: an origin is * or scheme://host[:port] (http://localhost:3000)",
+                origin));
+        }
+    }
+    out.access.cors_origins = options.cors;
     return out;
 }
 
 core::ExitCode run_serve(const ServeCommandOptions& options) {
-    const serve::ServeOptions serve_options = resolve_serve_options(options);
+    serve::ServeOptions serve_options = resolve_serve_options(options);
+    // --tls alone: a certificate made for this run, removed when it ends.
+    std::unique_ptr<serve::SelfSignedCertificate> generated;
+    if (options.tls && !serve_options.tls.enabled()) {
+        auto made = serve::SelfSignedCertificate::create();
+        if (!made) {
+            core::log_error("{}", made.error().message);
+            return made.error().code;
+        }
+        generated = std::move(made.value());
+        serve_options.tls.cert_file = generated->cert_file();
+        serve_options.tls.key_file = generated->key_file();
+    }
+    std::string fingerprint;
+    if (serve_options.tls.enabled()) {
+        auto digest = serve::certificate_fingerprint(serve_options.tls.cert_file);
+        if (!digest) {
+            throw core::UsageError(digest.error().message);
+        }
+        fingerprint = digest.value();
+    }
     if (!serve_options.tcp_port && !serve_options.http_port && !serve_options.mqtt_port) {
         throw core::UsageError("every listener is turned off: nothing to serve");
     }
@@ -172,6 +248,13 @@ core::ExitCode run_serve(const ServeCommandOptions& options) {
     // Endpoints go to stdout, one "name url" per line: scripts and tests read them.
     for (const auto& listener : server.listeners()) {
         std::fputs(fmt::format("{} {}\n", listener->name(), listener->url()).c_str(), stdout);
+    }
+    if (serve_options.tls.enabled()) {
+        // Clients trust the certificate with --cacert FILE (or pin the fingerprint).
+        std::fputs(
+            fmt::format("tls-cert {}\ntls-sha256 {}\n", serve_options.tls.cert_file, fingerprint)
+                .c_str(),
+            stdout);
     }
     std::fflush(stdout);
 
@@ -224,6 +307,11 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
     app->add_option("--mqtt-keep-alive", options->mqtt_keep_alive,
                     "Server Keep Alive for MQTT 5 clients (60s; 0 for none), replacing theirs; "
                     "silent 1.5x as long: disconnect")
+        ->group("MQTT");
+    app->add_option("--mqtt-acl", options->mqtt_acl,
+                    "Per-topic read/write rules for MQTT clients, in mosquitto's acl_file format "
+                    "(topic/pattern/user lines)")
+        ->check(CLI::ExistingFile)
         ->group("MQTT");
     app->add_option("--tick", options->tick,
                     "Publish an increasing counter on topic 'tick' this often (1s, 250ms)")
@@ -281,6 +369,35 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "Peers in one /signal/{room} at most; more get 409")
         ->capture_default_str()
         ->group("WebSocket");
+    app->add_flag("--tls", options->tls,
+                  "TLS on every port instead of plain text (https, wss, mqtts, tls); alone: a "
+                  "fresh self-signed certificate, its path and SHA-256 printed on start")
+        ->group("TLS");
+    app->add_option("--tls-cert", options->tls_cert,
+                    "PEM certificate chain to serve (implies --tls)")
+        ->check(CLI::ExistingFile)
+        ->group("TLS");
+    app->add_option("--tls-key", options->tls_key,
+                    "PEM private key of --tls-cert (default: in the --tls-cert file)")
+        ->check(CLI::ExistingFile)
+        ->group("TLS");
+    app->add_option("--tls-client-ca", options->tls_client_ca,
+                    "Require client certificates signed by this PEM CA")
+        ->check(CLI::ExistingFile)
+        ->group("TLS");
+    app->add_option("--auth", options->auth,
+                    "Require credentials on the HTTP and WebSocket endpoints: bearer:TOKEN or "
+                    "basic:USER:PASS (repeatable; any one lets a request in); else 401")
+        ->take_all()
+        ->group("Access");
+    app->add_flag("--auth-publish-only", options->auth_publish_only,
+                  "Only publishing needs --auth credentials; reading stays open")
+        ->group("Access");
+    app->add_option("--cors", options->cors,
+                    "Origins whose pages may read the endpoints with credentials (repeatable, "
+                    "or *); default: any origin, without credentials")
+        ->take_all()
+        ->group("Access");
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -312,6 +429,11 @@ Examples:
   rtx serve --mqtt-keep-alive 30s --mqtt-receive-max 20   # MQTT 5 limits, told in CONNACK
   rtx serve --bind ::1 --tcp-port 9000      # IPv6 loopback
   rtx serve --push-fault 429:2@0.5          # every other push: 429, Retry-After: 2
+  rtx serve --tls                           # https, wss, mqtts, tls on the same ports;
+                                            # prints tls-cert FILE for clients' --cacert
+  rtx serve --tls-cert cert.pem --tls-key key.pem --tls-client-ca ca.pem
+  rtx serve --auth bearer:s3cret --auth-publish-only   # publishing needs the token
+  rtx serve --cors http://localhost:3000 --auth basic:me:pw   # a page on :3000, cookies ok
 With rtx serve running (every listener shares one set of topics):
   echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi
   curl -N http://127.0.0.1:8080/sse/tick    # SSE: the counter of --tick

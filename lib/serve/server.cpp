@@ -26,6 +26,7 @@ void Server::stop() {
     m_http = nullptr;
     m_listeners.clear();
     m_hub.reset();
+    m_tls.reset(); // after the listeners whose connections use it
 }
 
 core::Result<bool> Server::start(const ServeOptions& options) {
@@ -40,9 +41,18 @@ core::Result<bool> Server::start(const ServeOptions& options) {
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
     m_hub = std::make_unique<Hub>(limits);
+    if (options.tls.enabled()) {
+        auto tls = TlsServerContext::create(options.tls);
+        if (!tls) {
+            stop();
+            return tls.error();
+        }
+        m_tls = std::move(tls.value());
+    }
 
     if (options.tcp_port) {
-        auto echo = TcpEchoListener::create(m_loop, SocketAddress{options.bind, *options.tcp_port});
+        auto echo = TcpEchoListener::create(m_loop, SocketAddress{options.bind, *options.tcp_port},
+                                            m_tls.get());
         if (!echo) {
             stop();
             return echo.error();
@@ -63,6 +73,8 @@ core::Result<bool> Server::start(const ServeOptions& options) {
         mqtt_options.max_queued = options.mqtt_max_queued;
         mqtt_options.receive_max = options.mqtt_receive_max;
         mqtt_options.keep_alive = options.mqtt_keep_alive;
+        mqtt_options.tls = m_tls.get();
+        mqtt_options.acl = options.mqtt_acl;
         auto broker = mqtt::MqttListener::create(
             m_loop, *m_hub, SocketAddress{options.bind, *options.mqtt_port}, mqtt_options);
         if (!broker) {
@@ -100,6 +112,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     http_options.poll_hold = options.poll_hold;
     http_options.max_body = options.max_body;
     http_options.push_fault = options.push_fault;
+    http_options.access = options.access;
     // The HTTP listener's protocol is added first: it is the vhost's default.
     auto listener = std::make_unique<http::HttpListener>(m_loop, *m_lws, *m_hub, http_options);
     ws::WsListenerOptions ws_options;
@@ -109,6 +122,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     ws_options.ping_interval = options.ws_ping_interval;
     ws_options.compression = options.ws_compression;
     ws_options.signal_room_size = options.signal_room_size;
+    ws_options.access = options.access;
     auto ws_count = std::make_shared<ws::WsConnectionCount>();
     auto pubsub = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::pubsub,
                                                    ws_options, ws_count);
@@ -118,6 +132,9 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     settings.header_timeout = options.header_timeout;
     settings.server_name = "rtx/" + core::rtx_version();
     settings.websocket_compression = options.ws_compression;
+    settings.tls_cert_file = options.tls.cert_file;
+    settings.tls_key_file = options.tls.key_file;
+    settings.tls_client_ca_file = options.tls.client_ca_file;
     auto port = m_lws->listen(SocketAddress{options.bind, *options.http_port}, settings);
     if (!port) {
         m_lws.reset(); // while the listeners it calls back into are still alive

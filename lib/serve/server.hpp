@@ -4,10 +4,13 @@
 #include "core/error.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
+#include "serve/access.hpp"
 #include "serve/http/push_fault.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
+#include "serve/mqtt/acl.hpp"
 #include "serve/socket_address.hpp"
+#include "serve/tls_config.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -49,6 +52,8 @@ struct ServeOptions {
     std::uint16_t mqtt_receive_max = 100;
     /// When set, the Server Keep Alive (seconds) MQTT 5 clients are given in CONNACK.
     std::optional<std::uint16_t> mqtt_keep_alive;
+    /// Per-topic read/write rules for MQTT clients (--mqtt-acl); null: none.
+    std::shared_ptr<const mqtt::Acl> mqtt_acl;
     /// Publish "1", "2", ... on topic `tick` this often; zero: no ticks.
     core::Duration tick{0};
     /// A comment on an SSE stream that carried nothing for this long.
@@ -79,6 +84,10 @@ struct ServeOptions {
     bool ws_compression = true;
     /// Peers in one /signal/{room} at most (beyond it: 409).
     std::size_t signal_room_size = 2;
+    /// TLS on every listener's port instead of plain text (https, wss, mqtts, tls).
+    TlsServeOptions tls;
+    /// --auth and --cors for the HTTP and WebSocket endpoints.
+    AccessOptions access;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.
@@ -108,6 +117,7 @@ private:
     // Destruction order matters: the lws context calls back into the HTTP listener while it
     // closes, and the listeners' subscriptions point into the hub (see ~Server).
     std::unique_ptr<Hub> m_hub;
+    std::unique_ptr<TlsServerContext> m_tls; ///< For the MQTT and TCP echo listeners.
     std::vector<std::unique_ptr<Listener>> m_listeners;
     std::unique_ptr<http::LwsContext> m_lws;
     http::HttpListener* m_http = nullptr; ///< In m_listeners when the HTTP port is on.

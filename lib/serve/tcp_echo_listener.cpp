@@ -1,7 +1,7 @@
 #include "serve/tcp_echo_listener.hpp"
 
 #include "core/log.hpp"
-#include "transport/tcp/tcp_stream.hpp"
+#include "serve/server_stream.hpp"
 
 #include <fmt/format.h>
 
@@ -16,8 +16,8 @@ class TcpEchoListener::Session final : private transport::StreamHandler {
 public:
     Session(TcpEchoListener& listener, uv_loop_t* loop)
         : m_listener(listener)
-        , m_stream(loop, *this) {}
-    transport::TcpStream& stream() { return m_stream; }
+        , m_stream(loop, *this, listener.m_tls) {}
+    ServerStream& stream() { return m_stream; }
     void start() { m_stream.start_reading(); }
     /// Graceful close at shutdown: flush queued echo, then FIN.
     void finish() {
@@ -58,7 +58,7 @@ private:
     }
 
     TcpEchoListener& m_listener;
-    transport::TcpStream m_stream;
+    ServerStream m_stream;
     bool m_reading_paused = false;
     bool m_finishing = false;
     bool m_peer_done = false;
@@ -77,8 +77,10 @@ TcpEchoListener::~TcpEchoListener() {
 }
 
 core::Result<std::unique_ptr<TcpEchoListener>>
-TcpEchoListener::create(core::Loop& loop, const SocketAddress& address) {
+TcpEchoListener::create(core::Loop& loop, const SocketAddress& address,
+                        const TlsServerContext* tls) {
     std::unique_ptr<TcpEchoListener> listener(new TcpEchoListener(loop));
+    listener->m_tls = tls;
     auto port = bind_and_listen(listener->m_server, address, [](uv_stream_t* server, int status) {
         static_cast<TcpEchoListener*>(server->data)->on_connection(status);
     });
@@ -91,7 +93,7 @@ TcpEchoListener::create(core::Loop& loop, const SocketAddress& address) {
 }
 
 std::string TcpEchoListener::url() const {
-    return "tcp://" + m_bound.authority();
+    return (m_tls != nullptr ? "tls://" : "tcp://") + m_bound.authority();
 }
 
 void TcpEchoListener::on_connection(int status) {

@@ -4,6 +4,7 @@
 #include "core/loop.hpp"
 #include "serve/listener.hpp"
 #include "serve/socket_address.hpp"
+#include "serve/tls_config.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -16,9 +17,10 @@ namespace rtx::serve {
 /// flushes and closes. Loop thread only.
 class TcpEchoListener final : public Listener {
 public:
-    /// Binds and listens; ExitCode::bind_failed if the address is taken or invalid.
-    static core::Result<std::unique_ptr<TcpEchoListener>> create(core::Loop& loop,
-                                                                 const SocketAddress& address);
+    /// Binds and listens; ExitCode::bind_failed if the address is taken or invalid. With
+    /// `tls` (which must outlive the listener) every connection speaks TLS (tls://).
+    static core::Result<std::unique_ptr<TcpEchoListener>>
+    create(core::Loop& loop, const SocketAddress& address, const TlsServerContext* tls = nullptr);
     ~TcpEchoListener() override;
 
     std::string name() const override { return "tcp-echo"; }
@@ -34,6 +36,7 @@ private:
 
     core::Loop& m_loop;
     uv_tcp_t* m_server;
+    const TlsServerContext* m_tls = nullptr;
     SocketAddress m_bound;
     std::unordered_map<Session*, std::unique_ptr<Session>> m_sessions;
 };

@@ -1,5 +1,7 @@
 #include "serve/http/exchange.hpp"
 
+#include "serve/http/cors.hpp"
+
 #include <fmt/format.h>
 
 #include <cstring>
@@ -27,6 +29,11 @@ bool add_header(lws* wsi, std::string_view name, std::string_view value, unsigne
 }
 
 } // namespace
+
+bool is_h2(lws* wsi) {
+    // An HTTP/2 stream is a child of the connection's network wsi; HTTP/1.1 is its own.
+    return lws_get_network_wsi(wsi) != wsi;
+}
 
 void Exchange::detach_headers() {
     if (!m_headers_detached) {
@@ -58,20 +65,31 @@ bool write_response(lws* wsi, const Response& response) {
         return false;
     }
     bool ok = true;
+    const bool h2 = is_h2(wsi);
     if (response.status != 204 && response.status != 304) {
         ok = ok && add_header(wsi, "content-type", response.content_type, &p, end);
         if (response.chunked) {
-            ok = ok && add_header(wsi, "transfer-encoding", "chunked", &p, end);
+            // HTTP/2 frames the body itself (RFC 9113 section 8.2.2: no Transfer-Encoding).
+            ok = ok && (h2 || add_header(wsi, "transfer-encoding", "chunked", &p, end));
         } else {
             ok = ok &&
                  add_header(wsi, "content-length", std::to_string(response.body.size()), &p, end);
         }
     }
-    ok = ok && add_header(wsi, "access-control-allow-origin", "*", &p, end);
+    const CorsPolicy* cors = CorsPolicy::current();
+    if (const auto answer = cors != nullptr ? cors->answer(wsi) : CorsAnswer{"*", false}) {
+        ok = ok && add_header(wsi, "access-control-allow-origin", answer->allow_origin, &p, end);
+        if (answer->credentials) {
+            ok = ok && add_header(wsi, "access-control-allow-credentials", "true", &p, end);
+        }
+        if (answer->allow_origin != "*") {
+            ok = ok && add_header(wsi, "vary", "origin", &p, end);
+        }
+    }
     for (const auto& [name, value] : response.headers) {
         ok = ok && add_header(wsi, name, value, &p, end);
     }
-    if (response.close) {
+    if (response.close && !h2) {
         ok = ok && add_header(wsi, "connection", "close", &p, end);
     }
     if (!ok || lws_finalize_http_header(wsi, &p, end) != 0) {
@@ -80,16 +98,39 @@ bool write_response(lws* wsi, const Response& response) {
     const auto head_end =
         static_cast<std::size_t>(p - reinterpret_cast<unsigned char*>(buffer.data()));
     buffer.resize(head_end);
+    if (h2) {
+        const bool has_body =
+            !response.body.empty() && response.status != 204 && response.status != 304;
+        const bool ends = !response.chunked && !has_body;
+        const auto head = static_cast<std::size_t>(p - start);
+        const int flags =
+            LWS_WRITE_HTTP_HEADERS | (ends ? static_cast<int>(LWS_WRITE_H2_STREAM_END) : 0);
+        if (lws_write(wsi, start, head, static_cast<lws_write_protocol>(flags)) < 0) {
+            return false;
+        }
+        if (!has_body) {
+            return true;
+        }
+        buffer.resize(LWS_PRE);
+        buffer.append(response.body);
+        return write_body(wsi, buffer, LWS_PRE, !response.chunked);
+    }
     if (response.status != 204 && response.status != 304) {
         buffer.append(response.body);
     }
     return write_body(wsi, buffer, LWS_PRE);
 }
 
-bool write_body(lws* wsi, std::string& buffer, std::size_t offset) {
+bool write_body(lws* wsi, std::string& buffer, std::size_t offset, bool last) {
     const std::size_t length = buffer.size() - offset;
-    if (length == 0) {
+    const bool h2 = is_h2(wsi);
+    if (length == 0 && !(h2 && last)) {
         return true;
+    }
+    if (h2) {
+        const int written = lws_write(wsi, reinterpret_cast<unsigned char*>(buffer.data()) + offset,
+                                      length, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+        return written >= 0 && static_cast<std::size_t>(written) == length;
     }
     // LWS_WRITE_HTTP on HTTP/1.1: lws sends the bytes as they are (no compression is built
     // in), so the chunk framing is ours.

@@ -71,9 +71,16 @@ struct Response {
     bool chunked = false;
 };
 
-/// Writes the status line, the headers (lws header helpers) and the body in one lws_write.
-/// Every response also gets "Access-Control-Allow-Origin: *", so pages served from another
-/// origin may use the endpoints. Returns false when the connection failed (close it).
+/// True when `wsi` is an HTTP/2 stream (TLS with ALPN h2), not an HTTP/1.1 connection: no
+/// chunked framing, no Connection header, and the last write ends the stream.
+bool is_h2(lws* wsi);
+
+/// Writes the status line, the headers (lws header helpers) and the body in one lws_write
+/// (HTTP/2: a HEADERS frame, then the body in DATA frames; a chunked head leaves the stream
+/// open, anything else ends it).
+/// Every response also gets the CORS headers of CorsPolicy::current() (without one:
+/// "Access-Control-Allow-Origin: *"), so pages served from another origin may use the
+/// endpoints. Returns false when the connection failed (close it).
 bool write_response(lws* wsi, const Response& response);
 
 /// A one-line text/plain error ("404 not found: /nope").
@@ -86,7 +93,8 @@ Next collect_body(lws* wsi, std::string& body, std::string_view bytes, std::size
 /// Writes buffer[offset, end) (already framed) as more of the response body; `offset` must be
 /// at least LWS_PRE, room lws may use in front. False when the connection failed. lws keeps
 /// what the socket does not take and calls on_writeable only once that has gone out.
-bool write_body(lws* wsi, std::string& buffer, std::size_t offset);
+/// `last` ends an HTTP/2 stream (HTTP/1.1 ends a chunked body with the last chunk).
+bool write_body(lws* wsi, std::string& buffer, std::size_t offset, bool last = false);
 
 /// The scratch buffer (one per thread) in which bodies are built with LWS_PRE bytes of room
 /// in front, as lws_write requires.

@@ -42,16 +42,6 @@ std::optional<std::string> custom_header(lws* wsi, std::string_view name) {
     return value;
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 /// A path as it may appear in a one-line error message.
 std::string printable(std::string_view text) {
     std::string out;
@@ -173,7 +163,7 @@ HttpListener::Request HttpListener::read_request(lws* wsi) {
                                       : std::string(fragment.substr(equals + 1)));
     }
     if (auto text = request_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) {
-        request.content_length = parse_id(trim(*text));
+        request.content_length = parse_id(trim_blanks(*text));
         request.bad_length = !request.content_length;
     }
     request.chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
@@ -198,6 +188,7 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
     , m_push_timer(loop)
     , m_push(hub) {
     m_push.set_fault(m_options.push_fault);
+    CorsPolicy::install(&m_cors);
     // A subscriber of push/{id} is the user agent connecting: what waits for it is
     // published on the next loop turn, once the new subscriber is set up.
     m_hub.set_subscribe_hook([this](std::string_view topic) {
@@ -228,6 +219,7 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
 }
 
 HttpListener::~HttpListener() {
+    CorsPolicy::install(nullptr);
     m_hub.set_subscribe_hook(nullptr);
     m_loop.remove_before_poll_hook(m_detach_hook);
 }
@@ -283,7 +275,7 @@ void HttpListener::detach_held_headers(lws* reading) {
 }
 
 std::string HttpListener::url() const {
-    return "http://" + m_lws.bound().authority();
+    return (m_lws.secure() ? "https://" : "http://") + m_lws.bound().authority();
 }
 
 void HttpListener::set_index_listeners(std::span<const PageEndpoint> listeners) {
@@ -394,6 +386,7 @@ void HttpListener::forget(lws* wsi) {
         std::erase(m_detach_soon, wsi); // a new connection may get the same address
     }
     m_closing.erase(wsi);
+    m_cors.forget(wsi);
     if (m_shutting_down) {
         m_lws.notify_idle();
     }
@@ -408,6 +401,7 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     m_exchanges.erase(wsi);
 
     const Request request = read_request(wsi);
+    m_cors.on_request(wsi);
     const Replier reply(wsi, request, m_shutting_down);
     if (m_shutting_down) {
         return reply(error_response(503, "rtx serve is shutting down"));
@@ -425,8 +419,22 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         response.headers.emplace_back("allow", allowed);
         response.headers.emplace_back("access-control-allow-methods", allowed);
         response.headers.emplace_back("access-control-allow-headers",
-                                      "content-type, last-event-id");
+                                      std::string(CorsPolicy::k_allow_headers));
         response.headers.emplace_back("access-control-max-age", "86400");
+        return reply(std::move(response));
+    }
+    // --auth: everything but the preflight (which browsers send without credentials) and
+    // the mock push service (its Authorization is VAPID's); with --auth-publish-only, only
+    // publishing.
+    const AccessOptions& access = m_options.access;
+    const bool guarded = route.endpoint != Endpoint::push &&
+                         (!access.publish_only || route.endpoint == Endpoint::publish);
+    if (guarded && !authorized(access, request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION),
+                               request.arg("access_token"))) {
+        core::log_verbose("http: {} {}: 401 (no valid credentials)", method_name(request.method),
+                          printable(path));
+        Response response = error_response(401, "unauthorized: credentials needed (--auth)");
+        response.headers.emplace_back("www-authenticate", www_authenticate(access));
         return reply(std::move(response));
     }
     const int wanted = route.endpoint == Endpoint::publish ? LWSHUMETH_POST : LWSHUMETH_GET;
@@ -485,7 +493,7 @@ Next HttpListener::start_stream(lws* wsi, const Request& request, const Route& r
         // whose URL a reconnect repeats). A header that is not one of our ids (it came from
         // another server) is ignored: the client gets the live stream.
         if (request.last_event_id) {
-            after = parse_id(trim(*request.last_event_id));
+            after = parse_id(trim_blanks(*request.last_event_id));
         } else if (auto query = request.arg("lastEventId")) {
             after = parse_id(*query);
             if (!after) {

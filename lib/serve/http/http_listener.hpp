@@ -3,6 +3,8 @@
 #include "core/duration.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
+#include "serve/access.hpp"
+#include "serve/http/cors.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/http/http_format.hpp"
 #include "serve/http/lws_context.hpp"
@@ -32,6 +34,7 @@ struct HttpListenerOptions {
     std::size_t max_body = 1024 * 1024;                  ///< Largest POST body (else 413).
     std::chrono::milliseconds sse_retry{3000};           ///< The SSE `retry:` hint.
     PushFault push_fault; ///< What every push to the mock push service gets (--push-fault).
+    AccessOptions access; ///< --auth and --cors (the mock push service keeps its own auth).
 };
 
 /// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /websocket.html, /sse/{topic},
@@ -86,6 +89,7 @@ private:
     LwsContext& m_lws;
     Hub& m_hub;
     HttpListenerOptions m_options;
+    CorsPolicy m_cors{m_options.access};
     std::string m_index_page; ///< GET /, rendered by set_index_listeners.
     /// Every open connection, and whether a request has arrived on it (header timeout).
     std::unordered_map<lws*, bool> m_connections;

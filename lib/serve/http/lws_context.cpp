@@ -168,6 +168,10 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     lws_context_creation_info info{};
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+    m_secure = !settings.tls_cert_file.empty();
+    if (m_secure) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    }
     info.foreign_loops = foreign_loops;
     info.pcontext = &m_context;
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; // rtx accepts, lws adopts
@@ -221,6 +225,15 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     // listener keeps connections alive with its own pings (--ws-ping-interval).
     static const lws_retry_bo_t k_no_validity_timer{};
     info.retry_and_idle_policy = &k_no_validity_timer;
+    if (m_secure) {
+        // Adopted sockets get TLS (and ALPN: h2 or http/1.1) when the vhost has a certificate.
+        info.ssl_cert_filepath = settings.tls_cert_file.c_str();
+        info.ssl_private_key_filepath = settings.tls_key_file.c_str();
+        if (!settings.tls_client_ca_file.empty()) {
+            info.ssl_ca_filepath = settings.tls_client_ca_file.c_str();
+            info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+        }
+    }
     m_vhost = lws_create_vhost(m_context, &info);
     if (m_vhost == nullptr) {
         stop_accepting();

@@ -36,6 +36,11 @@ struct LwsSettings {
     std::string server_name = "rtx";
     /// Offer permessage-deflate (RFC 7692) to WebSocket clients that ask for it.
     bool websocket_compression = true;
+    /// TLS on the port (https://, wss://) when set: PEM certificate chain and key files.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    /// When set, clients must present a certificate this CA signed.
+    std::string tls_client_ca_file;
 };
 
 /// One libwebsockets context running on a core::Loop as a foreign loop
@@ -109,6 +114,8 @@ public:
     core::Result<std::uint16_t> listen(const SocketAddress& address, const LwsSettings& settings);
     /// The address bound (the real port after listen() with port 0).
     const SocketAddress& bound() const { return m_bound; }
+    /// True when the port speaks TLS (after listen()).
+    bool secure() const { return m_secure; }
 
     /// Stops accepting; destroys the context once every busy check is false, or after
     /// `grace` at most (then lws closes what is still open).
@@ -162,6 +169,7 @@ private:
     lws_vhost* m_vhost = nullptr;
     uv_tcp_t* m_server = nullptr;
     SocketAddress m_bound;
+    bool m_secure = false;
     /// Connections with no request headers yet (new or idle keep-alive).
     core::DeadlineQueue<lws*> m_awaiting_request{core::Duration{0}};
     std::unique_ptr<core::Timer> m_request_timer; ///< For m_awaiting_request's head.

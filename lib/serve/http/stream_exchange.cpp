@@ -152,15 +152,17 @@ Next StreamExchange::on_writeable() {
         m_queue.pop_front();
         m_sent_data = true;
     }
+    // HTTP/2 frames the body itself: the chunks are HTTP/1.1's.
+    const bool h2 = is_h2(wsi());
     std::size_t start = data_offset;
-    if (buffer.size() > data_offset) {
+    if (buffer.size() > data_offset && !h2) {
         start = frame_chunk(buffer, data_offset);
     }
     const bool last = m_finishing && m_queue.empty();
-    if (last) {
+    if (last && !h2) {
         buffer.append(k_last_chunk);
     }
-    if (!write_body(wsi(), buffer, start)) {
+    if (!write_body(wsi(), buffer, start, last)) {
         return Next::close;
     }
     if (last) {

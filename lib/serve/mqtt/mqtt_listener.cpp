@@ -4,7 +4,7 @@
 #include "core/log.hpp"
 #include "proto/mqtt_codec.hpp"
 #include "serve/mqtt/shared_subscription.hpp"
-#include "transport/tcp/tcp_stream.hpp"
+#include "serve/server_stream.hpp"
 
 #include <fmt/format.h>
 
@@ -108,6 +108,8 @@ struct MqttListener::SharedGroup {
 /// and queued, QoS 2 packet ids received and not yet released.
 struct MqttListener::Session {
     std::string client_id;
+    /// The user name of its last CONNECT (for --mqtt-acl); nullopt: none given.
+    std::optional<std::string> user;
     Connection* connection = nullptr;
     /// Topic filter as subscribed ("$share/..." included) -> the subscription.
     std::map<std::string, SessionSubscription, std::less<>> subscriptions;
@@ -144,11 +146,11 @@ class MqttListener::Connection final : private transport::StreamHandler {
 public:
     Connection(MqttListener& listener)
         : m_listener(listener)
-        , m_stream(listener.m_loop.native(), *this)
+        , m_stream(listener.m_loop.native(), *this, listener.m_options.tls)
         , m_timer(listener.m_loop)
         , m_decoder(Version::v311, listener.m_options.max_packet) {}
 
-    transport::TcpStream& stream() { return m_stream; }
+    ServerStream& stream() { return m_stream; }
 
     void start() {
         m_last_rx = m_listener.m_loop.now_ms();
@@ -419,6 +421,7 @@ private:
         m_connect_expiry = expiry;
 
         Session* session = m_listener.attach(*this, client_id, c.clean_start, expiry);
+        session->user = c.has_username ? std::optional<std::string>(c.username) : std::nullopt;
         const bool session_present =
             session->inflight.size() + session->queue.size() + session->subscriptions.size() != 0 ||
             m_resumed;
@@ -507,6 +510,17 @@ private:
             properties = filter_properties(p.properties.raw, [](PropertyId id) {
                 return id == PropertyId::message_expiry_interval;
             });
+        }
+        const Acl* acl = m_listener.m_options.acl.get();
+        if (acl != nullptr && !acl->can_write(m_session->user, m_session->client_id, p.topic)) {
+            // Not published; MQTT 5 says so in the acknowledgement (0x87), 3.1.1 cannot.
+            core::log_verbose("mqtt: {}: may not publish to '{}' (--mqtt-acl)", m_peer, p.topic);
+            if (p.qos == 1) {
+                send_ack(PacketType::puback, p.packet_id, pm::reason::not_authorized);
+            } else if (p.qos == 2) {
+                send_ack(PacketType::pubrec, p.packet_id, pm::reason::not_authorized);
+            }
+            return;
         }
         const bool ok = m_listener.publish(p.topic, std::string(p.payload), p.qos, p.retain,
                                            std::move(properties), expires_at, this);
@@ -663,7 +677,7 @@ public:
 
 private:
     MqttListener& m_listener;
-    transport::TcpStream m_stream;
+    ServerStream m_stream;
     core::Timer m_timer; ///< The CONNECT deadline, then the keepalive check.
     pm::Decoder m_decoder;
     pm::Packet m_packet;
@@ -725,7 +739,7 @@ core::Result<std::unique_ptr<MqttListener>> MqttListener::create(core::Loop& loo
 }
 
 std::string MqttListener::url() const {
-    return "mqtt://" + m_bound.authority();
+    return (m_options.tls != nullptr ? "mqtts://" : "mqtt://") + m_bound.authority();
 }
 
 void MqttListener::on_connection(int status) {
@@ -1067,6 +1081,10 @@ void MqttListener::deliver_to_group(SharedGroup& group,
 void MqttListener::deliver(Session& session, const std::shared_ptr<const HubMessage>& message,
                            std::uint8_t qos, bool retain,
                            std::span<const std::uint32_t> identifiers, const SharedGroup* group) {
+    if (m_options.acl &&
+        !m_options.acl->can_read(session.user, session.client_id, message->topic)) {
+        return; // --mqtt-acl: this client may not read the topic
+    }
     Connection* connection = session.connection;
     if (qos == 0) {
         // QoS 0 is not kept for a client that is away, nor piled up for one that is slow.

@@ -5,8 +5,10 @@
 #include "core/timer.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
+#include "serve/mqtt/acl.hpp"
 #include "serve/mqtt/topic_tree.hpp"
 #include "serve/socket_address.hpp"
+#include "serve/tls_config.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +47,10 @@ struct MqttOptions {
     /// When set, the Server Keep Alive (seconds) given to MQTT 5 clients in CONNACK, which
     /// then replaces the keep alive of their CONNECT (0: none); 3.1.1 clients keep theirs.
     std::optional<std::uint16_t> keep_alive;
+    /// When set (it must outlive the listener), clients connect over TLS (mqtts://).
+    const TlsServerContext* tls = nullptr;
+    /// Per-topic read/write rules (--mqtt-acl); null: every client may do everything.
+    std::shared_ptr<const Acl> acl;
 };
 
 /// The MQTT 3.1.1 and 5 broker of `rtx serve`, on the core loop. Every PUBLISH goes through

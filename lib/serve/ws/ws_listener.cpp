@@ -41,9 +41,12 @@ constexpr int internal_error = 1011;
 constexpr auto k_close_linger = std::chrono::seconds(2);
 
 /// Answers an HTTP request or refused upgrade and returns -1: lws closes the connection.
-int refuse(lws* wsi, unsigned status, std::string_view message) {
+int refuse(lws* wsi, unsigned status, std::string_view message, std::string www_authenticate = {}) {
     http::Response response = http::error_response(status, message);
     response.close = true;
+    if (status == 401) {
+        response.headers.emplace_back("www-authenticate", std::move(www_authenticate));
+    }
     if (status == 426) {
         response.headers.emplace_back("upgrade", "websocket");
     }
@@ -104,6 +107,8 @@ struct WsListener::Connection final : Subscriber, WsSessionEvents {
     // answered yet.
     bool heard = true;
     bool ping_outstanding = false;
+    /// --auth-publish-only and no credentials: what it sends is not published.
+    bool read_only = false;
 };
 
 WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndpoint endpoint,
@@ -143,7 +148,7 @@ std::string WsListener::name() const {
 }
 
 std::string WsListener::url() const {
-    return fmt::format("ws://{}{}", m_lws.bound().authority(),
+    return fmt::format("{}://{}{}", m_lws.secure() ? "wss" : "ws", m_lws.bound().authority(),
                        m_endpoint == WsEndpoint::echo ? "/echo" : "/ws/{topic}");
 }
 
@@ -263,6 +268,22 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
                                       origin.substr(0, 200)));
         }
     }
+    bool read_only = false;
+    if (m_endpoint == WsEndpoint::pubsub || !m_options.access.publish_only) {
+        char buffer[512];
+        const char* token = lws_get_urlarg_by_name(wsi, "access_token=", buffer, sizeof buffer);
+        const std::optional<std::string_view> query =
+            token != nullptr ? std::optional<std::string_view>(token) : std::nullopt;
+        const auto header = http::request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+        if (!authorized(m_options.access, header, query)) {
+            if (!m_options.access.publish_only) {
+                core::log_verbose("ws: refused an upgrade without valid credentials (401)");
+                return refuse(wsi, 401, "unauthorized: credentials needed (--auth)",
+                              www_authenticate(m_options.access));
+            }
+            read_only = true;
+        }
+    }
     if (m_count->open >= m_options.max_connections) {
         return refuse(wsi, 503,
                       fmt::format("too many WebSocket connections: the limit is {} "
@@ -270,6 +291,7 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
                                   m_options.max_connections));
     }
     auto connection = std::make_unique<Connection>(*this, wsi);
+    connection->read_only = read_only;
     if (m_options.compression) {
         // Kept for take_over(): lws frees the request headers once the upgrade is done.
         connection->deflate_offers = http::request_header(wsi, WSI_TOKEN_EXTENSIONS).value_or("");
@@ -406,6 +428,12 @@ void WsListener::take_over(Connection& connection) {
 }
 
 void WsListener::on_message(Connection& connection, bool binary, std::string_view payload) {
+    if (connection.read_only) {
+        core::log_verbose("ws: a client without credentials tried to publish: closing (1008)");
+        begin_close(connection, ws_close::policy_violation, "publishing needs credentials (--auth)",
+                    true);
+        return;
+    }
     if (connection.signal) {
         // Relayed as it came, once it is known to be a JSON object with a "type" (offer,
         // answer, candidate, or anything the peers agree on).

@@ -3,6 +3,7 @@
 #include "core/duration.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
+#include "serve/access.hpp"
 #include "serve/http/lws_context.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
@@ -36,6 +37,9 @@ struct WsListenerOptions {
     bool compression = true;
     /// Peers in one /signal/{room} at most (beyond it: 409).
     std::size_t signal_room_size = 2;
+    /// --auth: an upgrade without credentials gets 401; with publish_only it is let in, but
+    /// may not publish (a message it sends on /ws/ or /signal/ closes it with 1008).
+    AccessOptions access;
 };
 
 /// What a WebSocket endpoint does with the messages it receives.
