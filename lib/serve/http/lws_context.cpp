@@ -187,6 +187,14 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     // header storage unused comes after it, as a backstop.
     info.timeout_secs_ah_idle = seconds + 2;
     info.keepalive_timeout = static_cast<int>(seconds);
+    if (!settings.tls_cert.empty()) {
+        // lws_adopt_socket_vhost allows TLS: on a vhost with a certificate, every adopted
+        // socket starts with a TLS handshake.
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = settings.tls_cert.c_str();
+        info.ssl_private_key_filepath =
+            settings.tls_key.empty() ? settings.tls_cert.c_str() : settings.tls_key.c_str();
+    }
     m_context = lws_create_context(&info);
     if (m_context == nullptr) {
         stop_accepting();
