@@ -4,10 +4,12 @@
 #include "cmd/client_options.hpp"
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
+#include "cmd/listen_options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
 #include "core/url.hpp"
+#include "listen/ws_acceptor.hpp"
 #include "proto/ws_codec.hpp"
 #include "transport/connect_probe.hpp"
 #include "transport/ws/ws_client.hpp"
@@ -15,6 +17,11 @@
 #include <fmt/format.h>
 
 #include <memory>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace rtx::cmd {
 
@@ -36,7 +43,9 @@ struct WsCommandOptions {
     bool no_close = false;
     bool commands = false;
     std::string proxy;
+    std::string unix_socket;
     ClientFlags flags;
+    ListenFlags listen;
 };
 
 transport::WsOptions resolve_ws_options(const WsCommandOptions& options) {
@@ -74,7 +83,42 @@ transport::WsOptions resolve_ws_options(const WsCommandOptions& options) {
     return ws;
 }
 
+core::ExitCode run_ws_listen(const WsCommandOptions& options) {
+    const char* client_only = !options.headers.empty()         ? "-H/--header"
+                              : !options.origin.empty()        ? "--origin"
+                              : !options.subprotocols.empty()  ? "--subprotocol"
+                              : !options.proxy.empty()         ? "--proxy"
+                              : !options.unix_socket.empty()   ? "--unix-socket"
+                              : !options.ping_interval.empty() ? "--ping-interval"
+                              : options.commands               ? "--commands"
+                                                               : nullptr;
+    if (client_only != nullptr) {
+        throw core::UsageError(
+            fmt::format("{} is for a client, not with -l/--listen", client_only));
+    }
+    const ListenTarget target = parse_listen_target(options.target);
+    ClientSettings settings = resolve_client_flags(options.flags, "ws");
+    const transport::TlsOptions tls = check_listen_flags(options.listen, options.flags);
+    settings.pipe.half_close = !options.no_close;
+    settings.pipe.record_opcode = true;
+    apply_message_flags(options.message_flags, settings.pipe);
+    listen::WsListenOptions ws;
+    ws.address = target.address;
+    ws.path = target.path;
+    ws.max_message = size_flag("--max-message", options.max_message);
+    ws.compression = !options.no_compress;
+    ws.tls_cert = tls.cert_file;
+    ws.tls_key = tls.key_file;
+    return run_listen(options.listen, options.flags, settings, [&](core::Loop& loop) {
+        return as_acceptor(listen::WsAcceptor::create(loop, ws));
+    });
+}
+
 core::ExitCode run_ws(const WsCommandOptions& options) {
+    if (options.listen.listen) {
+        return run_ws_listen(options);
+    }
+    check_listen_flags(options.listen, options.flags); // listen flags without -l
     std::string target = options.target;
     if (target.find("://") == std::string::npos) {
         target = "ws://" + target; // host:port/path
@@ -93,6 +137,15 @@ core::ExitCode run_ws(const WsCommandOptions& options) {
     settings.pipe.commands = options.commands;
     settings.pipe.record_opcode = true;
     apply_message_flags(options.message_flags, settings.pipe);
+    if (!options.unix_socket.empty() && !options.proxy.empty()) {
+        throw core::UsageError("--unix-socket and --proxy cannot be combined");
+    }
+    settings.connect.unix_socket = options.unix_socket;
+    if (!options.unix_socket.empty() && ::access(options.unix_socket.c_str(), F_OK) != 0) {
+        // lws reports only a lost connection: say what is wrong.
+        core::log_error("connect to unix:{}: {}", options.unix_socket, std::strerror(errno));
+        return core::ExitCode::connect_failed;
+    }
 
     core::Loop loop;
     transport::WsClient client(loop, settings.connect.tls, options.proxy);
@@ -111,7 +164,7 @@ core::ExitCode run_ws(const WsCommandOptions& options) {
         // finds the cause (through a proxy, lws never reaches the host itself).
         transport::ProbeTarget probe{url->host, url->port, settings.connect.connect_timeout};
         auto factory = [&](transport::Handler& handler) {
-            return options.proxy.empty()
+            return options.proxy.empty() && options.unix_socket.empty()
                        ? transport::with_connect_probe(loop, probe, handler, connect)
                        : connect(handler);
         };
@@ -125,7 +178,9 @@ core::ExitCode run_ws(const WsCommandOptions& options) {
 Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summary) {
     auto options = std::make_shared<WsCommandOptions>();
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
-    app->add_option("url", options->target, "ws://HOST:PORT/PATH or wss://... (ws:// if omitted)")
+    app->add_option(
+           "url", options->target,
+           "ws://HOST:PORT/PATH or wss://... (ws:// if omitted); with -l: [HOST:]PORT[/PATH]")
         ->required();
 
     add_message_flags(*app, options->message_flags,
@@ -174,11 +229,15 @@ Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summar
         ->group(websocket);
     app->add_option("--proxy", options->proxy, "HTTP proxy HOST:PORT (CONNECT tunnel)")
         ->group(websocket);
+    app->add_option("--unix-socket", options->unix_socket,
+                    "Connect to this Unix domain socket; the URL gives Host and path (as curl)")
+        ->group(websocket);
 
     ClientFlagSet set;
     set.tls_flag = false;   // wss:// says it
     set.servername = false; // lws takes SNI from the URL's host
     add_client_flags(*app, options->flags, set);
+    add_listen_flags(*app, options->listen);
     app->footer(R"(Lines read from stdin are sent as text messages once the handshake is done;
 messages received are written to stdout (binary ones as base64 unless --raw). On stdin
 EOF rtx sends its close frame and exits when the server answers (or after --linger).
@@ -193,11 +252,18 @@ Examples:
   rtx ws --reconnect --preamble '{"op":"subscribe"}' ws://host/stream
   rtx ws --echo --no-stdin ws://host:9001/           # reflect everything back
   rtx ws --commands ws://127.0.0.1:8080/echo        # type /ping, /close 4000 bye
+  rtx ws -l 9001                                    # wait for one client (websocat -s)
+  rtx ws -l --keep-open --json 0.0.0.0:9001/chat    # many clients on /chat, NDJSON out
+  rtx ws -l --tls-cert cert.pem --tls-key key.pem 9443   # wss://
+  rtx ws -l --keep-open --exec ./bot.sh 9001        # a process per connection (websocketd)
+  rtx ws -l --keep-open --bridge tcp://127.0.0.1:5900 6080   # to TCP (websockify)
+  rtx ws --unix-socket /run/app.sock ws://localhost/chat     # over a Unix domain socket
 
 Exit status: 0 done (closed 1000/1001), 1 local I/O failure, 2 usage, 3 connect failed,
 4 TLS, 5 timeout, 6 protocol error or message over --max-message, 7 connection lost
 without a close frame, 8 HTTP status instead of 101, 9 server closed with another code,
-11 --reconnect gave up, 130 SIGINT, 143 SIGTERM (rtx(1) has the full table).)");
+11 --reconnect gave up, 12 -l could not bind, 130 SIGINT, 143 SIGTERM (rtx(1) has the full
+table).)");
     return [options] {
         return run_ws(*options);
     };

@@ -30,6 +30,8 @@ test_packages=(
   nghttp2-server  # nghttpd: an independent HTTP/2 server for the HTTP clients' TLS/h2 tests
   node-ws   # node's `ws` (with Debian's nodejs 18, or the machine's own node): an
             # independent WebSocket server and client for the ws tests
+  socat netcat-openbsd  # independent TCP clients and echo peers for `rtx tcp -l` and the
+                        # --bridge tests (ncat/websocat users' own tools)
   mosquitto mosquitto-clients  # a real MQTT broker and mosquitto_pub/sub for the mqtt tests
   npm       # installs tests/push's pinned web-push and web-push-testing (independent Web Push
             # peers); left out below when the machine's own node already brings npm

@@ -1,10 +1,9 @@
 #include "client/pipe_session.hpp"
 
-#include "core/encoding.hpp"
+#include "client/message_io.hpp"
+#include "client/run_controls.hpp"
 #include "core/log.hpp"
-#include "core/signals.hpp"
 #include "core/stdin_pump.hpp"
-#include "core/timer.hpp"
 #include "proto/ws_codec.hpp"
 
 #include <fmt/format.h>
@@ -17,22 +16,12 @@ using core::ExitCode;
 
 struct PipeSession::Parts {
     Parts(core::Loop& loop, PipeSession& session)
-        : deadline(loop)
-        , idle(loop)
-        , signals(loop, [&session](int signum) {
-            if (session.m_exit) {
-                // A second signal while closing: do not wait for the peer any longer.
-                core::log_verbose("signal {}: exiting now", signum);
-                session.m_loop.stop();
-                return;
-            }
-            core::log_verbose("signal {}: closing", signum);
-            session.stop(static_cast<ExitCode>(core::exit_status_for_signal(signum)), "");
-        }) {}
+        : controls(
+              loop, session.m_sink, session.m_options.timeout, session.m_options.idle_timeout,
+              [&session](ExitCode code, const std::string& error) { session.stop(code, error); },
+              [&session] { return session.m_exit.has_value(); }) {}
     std::unique_ptr<core::StdinPump> pump;
-    core::Timer deadline;
-    core::Timer idle;
-    core::SignalWatcher signals;
+    RunControls controls;
 };
 
 PipeSession::PipeSession(core::Loop& loop, PipeOptions options, output::Sink& sink)
@@ -41,33 +30,15 @@ PipeSession::PipeSession(core::Loop& loop, PipeOptions options, output::Sink& si
     , m_sink(sink)
     , m_input_framer(m_options.input_framing) {}
 
-PipeSession::~PipeSession() {
-    if (m_flush_hook != 0) {
-        m_loop.remove_before_poll_hook(m_flush_hook);
-    }
-}
+PipeSession::~PipeSession() = default;
 
 ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
                           transport::ReconnectOptions reconnect) {
     m_parts = std::make_unique<Parts>(m_loop, *this);
-    m_flush_hook = m_loop.add_before_poll_hook([this] {
-        if (!m_sink.flush() && !m_exit) {
-            // The reader went away (`rtx tcp ... | head -1`): not an error of ours.
-            bool gone = m_sink.reader_gone();
-            stop(gone ? ExitCode::ok : ExitCode::failure,
-                 gone ? "" : fmt::format("write to stdout: {}", m_sink.error()));
-        }
-    });
     m_connection = std::make_unique<transport::ReconnectingConnection>(
         m_loop, std::move(factory), std::move(reconnect), static_cast<transport::Handler&>(*this),
         1);
-    if (m_options.timeout.count() > 0) {
-        m_parts->deadline.start(m_options.timeout, [this] {
-            stop(ExitCode::timeout,
-                 fmt::format("timed out after {}", core::format_duration(m_options.timeout)));
-        });
-    }
-    touch();
+    m_parts->controls.start();
     if (m_options.read_stdin && !m_options.stdin_after_open) {
         start_stdin();
     }
@@ -97,12 +68,7 @@ void PipeSession::start_stdin() {
 }
 
 void PipeSession::touch() {
-    if (m_options.idle_timeout.count() > 0) {
-        m_parts->idle.start(m_options.idle_timeout, [this] {
-            stop(ExitCode::timeout, fmt::format("idle for {}, closing",
-                                                core::format_duration(m_options.idle_timeout)));
-        });
-    }
+    m_parts->controls.touch();
 }
 
 void PipeSession::write_event(std::string_view event, std::string_view detail) {
@@ -146,40 +112,11 @@ void PipeSession::on_message(transport::Connection& connection, const transport:
     if (m_exit) {
         return;
     }
-    output::Record record;
-    record.time = std::chrono::system_clock::now();
-    record.protocol = m_options.protocol;
-    record.connection = connection.id();
-    record.topic = message.topic;
-    record.id = message.id;
-    record.payload = message.payload;
-    record.binary = message.kind == transport::PayloadKind::binary;
-    if (!message.topic.empty() && m_options.protocol == "sse") {
-        record.event = message.topic;
-    }
-    if (!m_options.filter.accepts(record)) {
+    auto record = received_record(m_options, m_sink.format(), connection.id(), message, m_scratch);
+    if (!record) {
         return;
     }
-    if (m_options.protocol == "mqtt") {
-        record.qos = message.qos;
-        record.retain = message.retain;
-        record.properties_json = message.properties_json;
-    }
-    if (m_options.record_opcode) {
-        record.extra_json = record.binary ? R"("opcode":"binary")" : R"("opcode":"text")";
-    }
-    if (record.binary && m_sink.format() == output::Format::text &&
-        m_options.binary_display != BinaryDisplay::as_is) {
-        m_scratch.clear();
-        if (m_options.binary_display == BinaryDisplay::base64) {
-            core::append_base64(m_scratch, message.payload);
-        } else {
-            core::append_hex(m_scratch, message.payload);
-        }
-        record.payload = m_scratch;
-        record.binary = false;
-    }
-    m_sink.write(record);
+    m_sink.write(*record);
     touch();
     if (m_options.echo) {
         connection.send(message); // same payload, same kind (a reflector for testing)
@@ -223,8 +160,7 @@ void PipeSession::on_close(transport::Connection&, const transport::CloseInfo& i
             core::log_verbose("{}", info.reason);
         }
     }
-    m_parts->deadline.stop();
-    m_parts->idle.stop();
+    m_parts->controls.stop_timers();
     if (m_parts->pump) {
         m_parts->pump->stop();
     }
@@ -291,28 +227,13 @@ void PipeSession::send_input(std::string_view payload) {
         }
     }
     ++m_input_messages;
-    transport::Message message{payload};
-    switch (m_options.input_encoding) {
-    case InputEncoding::text:
-        break;
-    case InputEncoding::binary:
-        message.kind = transport::PayloadKind::binary;
-        break;
-    case InputEncoding::base64:
-    case InputEncoding::hex: {
-        const bool base64 = m_options.input_encoding == InputEncoding::base64;
-        auto decoded = base64 ? core::decode_base64(payload) : core::decode_hex(payload);
-        if (!decoded) {
-            stop(ExitCode::failure, fmt::format("stdin: message {} is not valid {}",
-                                                m_input_messages, base64 ? "base64" : "hex"));
-            return;
-        }
-        m_scratch = std::move(*decoded);
-        message = transport::Message{m_scratch, transport::PayloadKind::binary};
-        break;
+    auto message = input_message(m_options, payload, m_scratch);
+    if (!message) {
+        stop(ExitCode::failure, fmt::format("stdin: message {} is not valid {}", m_input_messages,
+                                            message.error().message));
+        return;
     }
-    }
-    m_connection->send(message);
+    m_connection->send(*message);
     touch();
 }
 

@@ -86,9 +86,8 @@ private:
     output::Sink& m_sink;
     proto::Framer m_input_framer;
     std::unique_ptr<transport::ReconnectingConnection> m_connection;
-    struct Parts; ///< Stdin pump, timers and signal watch: created by run().
+    struct Parts; ///< Stdin pump, timers, signals and stdout flush: created by run().
     std::unique_ptr<Parts> m_parts;
-    std::uint64_t m_flush_hook = 0; ///< Loop hook that flushes the sink.
     std::uint64_t m_received = 0;
     std::uint64_t m_input_messages = 0;
     std::string m_scratch; ///< Decoded input, encoded binary output.

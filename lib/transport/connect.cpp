@@ -7,7 +7,7 @@
 namespace rtx::transport {
 
 bool supports_scheme(std::string_view scheme) {
-    return scheme == "tcp" || scheme == "tls";
+    return scheme == "tcp" || scheme == "tls" || scheme == "unix";
 }
 
 std::unique_ptr<Connection> connect(core::Loop& loop, const core::Url& url, ConnectOptions options,

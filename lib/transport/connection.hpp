@@ -138,6 +138,9 @@ struct ConnectOptions {
     /// several loopback sources gives one destination more than one address's ~28k
     /// ephemeral ports (`rtx bench --source-ip`).
     std::string source_ip;
+    /// WebSocket: connect to this Unix domain socket instead of the URL's host and port (the
+    /// URL still gives the Host header and the path; `rtx ws --unix-socket`); empty: TCP.
+    std::string unix_socket;
 };
 
 } // namespace rtx::transport

@@ -122,6 +122,9 @@ public:
     void shutdown(core::Duration grace = std::chrono::seconds(1));
     /// A busy check may have turned false (during shutdown: see whether all are done).
     void notify_idle();
+    /// Closes the listening socket; the connections already accepted go on (`rtx ws -l`
+    /// without --keep-open takes one client).
+    void stop_accepting();
 
     /// lws_http_transaction_completed() for a response that is done: returns its answer
     /// (non-zero: close the connection). When the connection stays open for the next
@@ -151,7 +154,6 @@ private:
     /// (Re)starts the wait for `wsi`'s next request headers.
     void await_request(lws* wsi);
     void on_request_deadline();
-    void stop_accepting();
     bool start_destroy();
     void destroy();
     void finish_destroy();

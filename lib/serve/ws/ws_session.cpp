@@ -353,9 +353,10 @@ void WsSession::on_ws_ping(std::string_view payload) {
 
 void WsSession::on_ws_pong(std::string_view) {}
 
-void WsSession::on_ws_close(std::optional<int> code, std::string_view) {
+void WsSession::on_ws_close(std::optional<int> code, std::string_view reason) {
     // The reader ignores everything after the close frame (section 5.5.1).
     m_peer_closed = true;
+    m_events.on_session_close(code, reason);
     if (!m_close_queued) {
         // Section 5.5.1: answer with a close echoing the status code, after the messages
         // already queued (such as the echo of a message in the same read).

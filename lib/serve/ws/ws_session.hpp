@@ -27,6 +27,11 @@ public:
     virtual void on_session_message(bool binary, std::string_view payload) = 0;
     /// Bytes came from the peer (keepalive: it is alive).
     virtual void on_session_heard() = 0;
+    /// The peer's close frame came, with its code (none when it had no body) and reason.
+    virtual void on_session_close(std::optional<int> code, std::string_view reason) {
+        (void)code;
+        (void)reason;
+    }
     /// The session is over (close handshake done, linger expired, EOF or a socket error);
     /// nothing more is called. The owner hands the socket back to lws to close.
     virtual void on_session_end() = 0;

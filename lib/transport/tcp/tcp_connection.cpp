@@ -83,10 +83,66 @@ void TcpConnection::start() {
     m_connect_timer.start(core::Duration{0}, [this] { begin(); });
 }
 
-void TcpConnection::begin() {
+std::unique_ptr<TcpConnection> TcpConnection::accept(core::Loop& loop, uv_stream_t* server,
+                                                     StreamKind kind, ConnectOptions options,
+                                                     std::unique_ptr<TlsSession> tls,
+                                                     Handler& handler, std::uint64_t id) {
+    auto connection =
+        std::make_unique<TcpConnection>(loop, core::Url{}, std::move(options), handler, id);
+    connection->m_stream =
+        std::make_unique<TcpStream>(loop.native(), static_cast<StreamHandler&>(*connection), kind);
+    if (kind == StreamKind::unix_socket) {
+        connection->m_url.scheme = "unix";
+    }
+    if (uv_accept(server, connection->m_stream->stream()) != 0) {
+        return nullptr;
+    }
+    // Messages name the peer as a client's name the server: "connection to HOST:PORT".
+    const std::string peer = connection->m_stream->peer_name();
+    const std::size_t colon = peer.rfind(':');
+    if (kind == StreamKind::tcp && colon != std::string::npos) {
+        std::string host = peer.substr(0, colon);
+        if (host.size() > 1 && host.front() == '[') {
+            host = host.substr(1, host.size() - 2);
+        }
+        connection->m_url.host = host;
+        connection->m_url.port = static_cast<std::uint16_t>(std::stoi(peer.substr(colon + 1)));
+    }
+    connection->m_tls = std::move(tls);
+    connection->m_accepted = true;
+    return connection;
+}
+
+std::string TcpConnection::name() const {
+    if (m_url.scheme == "unix") {
+        return m_url.path.empty() ? "unix" : "unix:" + m_url.path;
+    }
+    return m_url.authority();
+}
+
+void TcpConnection::begin_accepted() {
+    DispatchGuard guard(*this); // the handler may close us from inside on_open
+    m_stream->start_reading();
+    if (!m_tls) {
+        become_open();
+        return;
+    }
+    m_state = State::handshaking;
     m_connect_timer.start(m_options.connect_timeout, [this] {
         finish(ExitCode::timeout, false,
-               fmt::format("connect to {}: timed out after {}", m_url.authority(),
+               fmt::format("TLS: {} did not finish its handshake in {}", name(),
+                           core::format_duration(m_options.connect_timeout)));
+    });
+}
+
+void TcpConnection::begin() {
+    if (m_accepted) {
+        begin_accepted();
+        return;
+    }
+    m_connect_timer.start(m_options.connect_timeout, [this] {
+        finish(ExitCode::timeout, false,
+               fmt::format("connect to {}: timed out after {}", name(),
                            core::format_duration(m_options.connect_timeout)));
     });
     if (m_options.tls.enabled) {
@@ -96,6 +152,13 @@ void TcpConnection::begin() {
             return;
         }
         m_tls = std::move(tls.value());
+    }
+    if (m_url.scheme == "unix") {
+        m_state = State::connecting;
+        m_stream = std::make_unique<TcpStream>(m_loop.native(), static_cast<StreamHandler&>(*this),
+                                               StreamKind::unix_socket);
+        m_stream->connect_unix(m_url.path);
+        return;
     }
     if (!m_options.source_ip.empty()) {
         sockaddr_storage source{};
@@ -170,7 +233,7 @@ void TcpConnection::on_resolved(int status, addrinfo* result) {
 void TcpConnection::connect_next() {
     if (m_next_address >= m_addresses.size()) {
         finish(ExitCode::connect_failed, false,
-               fmt::format("connect to {}: {}", m_url.authority(),
+               fmt::format("connect to {}: {}", name(),
                            m_last_connect_error.empty() ? "no address" : m_last_connect_error));
         return;
     }
@@ -195,8 +258,7 @@ void TcpConnection::on_stream_connected(int status) {
     }
     if (status != 0) {
         m_last_connect_error = uv_strerror(status);
-        core::log_debug("connect attempt to {} failed: {}", m_url.authority(),
-                        m_last_connect_error);
+        core::log_debug("connect attempt to {} failed: {}", name(), m_last_connect_error);
         m_stream.reset();
         connect_next();
         return;
@@ -217,8 +279,8 @@ void TcpConnection::become_open() {
     m_state = State::open;
     m_stats.connect_time = std::chrono::milliseconds(m_loop.now_ms() - m_started_ms);
     std::string peer = m_stream->peer_name();
-    core::log_verbose("connected to {}{}{}", m_url.authority(),
-                      peer == m_url.authority() ? std::string() : " (" + peer + ")",
+    core::log_verbose("{} {}{}{}", m_accepted ? "connection from" : "connected to", name(),
+                      peer == name() ? std::string() : " (" + peer + ")",
                       m_tls ? ", " + m_tls->description() : std::string());
     m_handler.on_open(*this);
 }
@@ -264,8 +326,8 @@ void TcpConnection::deliver(std::string_view plaintext) {
     });
     if (!fits) {
         finish(ExitCode::protocol_error, true,
-               fmt::format("message from {} longer than {} bytes without a delimiter",
-                           m_url.authority(), proto::Framer::k_default_max_message));
+               fmt::format("message from {} longer than {} bytes without a delimiter", name(),
+                           proto::Framer::k_default_max_message));
     }
 }
 
@@ -281,8 +343,7 @@ void TcpConnection::on_stream_end(int status) {
     if (status == UV_EOF) {
         if (m_state == State::handshaking) {
             finish(ExitCode::tls_failed, true,
-                   fmt::format("TLS: {} closed the connection during the handshake",
-                               m_url.authority()));
+                   fmt::format("TLS: {} closed the connection during the handshake", name()));
             return;
         }
         m_framer.finish([this](std::string_view payload) {
@@ -294,7 +355,7 @@ void TcpConnection::on_stream_end(int status) {
         return;
     }
     finish(exit_code_for_uv_error(status), true,
-           fmt::format("connection to {}: {}", m_url.authority(), uv_strerror(status)));
+           fmt::format("connection to {}: {}", name(), uv_strerror(status)));
 }
 
 void TcpConnection::on_stream_drain() {

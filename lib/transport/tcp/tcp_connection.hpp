@@ -16,12 +16,25 @@ namespace rtx::transport {
 
 /// A raw TCP (optionally TLS) client connection: resolve, try each address in turn, connect,
 /// handshake, then frame the byte stream into Messages (ConnectOptions::framing) both ways.
+/// A "unix" URL connects to the Unix domain socket at its path instead; accept() makes the
+/// server side of a connection a listener accepted.
 /// Loop thread only.
 class TcpConnection final : public Connection, private StreamHandler {
 public:
     TcpConnection(core::Loop& loop, core::Url url, ConnectOptions options, Handler& handler,
                   std::uint64_t id);
     ~TcpConnection() override;
+
+    /// The server side: takes the next pending connection of `server` (a listening uv_tcp_t,
+    /// or a uv_pipe_t for `kind` unix_socket); null when uv_accept fails. With `tls`, the peer's
+    /// handshake is answered (within options.connect_timeout) before on_open. start() then opens
+    /// it.
+    static std::unique_ptr<TcpConnection> accept(core::Loop& loop, uv_stream_t* server,
+                                                 StreamKind kind, ConnectOptions options,
+                                                 std::unique_ptr<TlsSession> tls, Handler& handler,
+                                                 std::uint64_t id);
+    /// "ip:port" of the peer ("?" before the connection is made).
+    std::string peer_name() const { return m_stream ? m_stream->peer_name() : "?"; }
 
     /// Starts resolving and connecting on the next loop turn; the Handler then hears on_open
     /// or on_close (never from inside start()).
@@ -53,6 +66,9 @@ private:
     };
 
     void begin();
+    void begin_accepted();
+    /// The peer for messages: "host:port", or "unix:/path" for a Unix domain socket.
+    std::string name() const;
     void on_resolved(int status, addrinfo* result);
     void connect_next();
     void on_stream_connected(int status) override;
@@ -83,6 +99,7 @@ private:
     std::string m_scratch_cipher; ///< Reused: TLS records to send.
     std::string m_frame;          ///< Reused: payload + delimiter of one send.
     bool m_sending_finished = false;
+    bool m_accepted = false; ///< Server side: made by accept().
     int m_dispatch_depth = 0;
     bool m_close_deferred = false;
     CloseInfo m_close_info; ///< Held while on_close is deferred.

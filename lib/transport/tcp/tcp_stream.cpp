@@ -11,7 +11,11 @@ namespace rtx::transport {
 
 /// Everything libuv may still touch after the TcpStream is gone: freed in the close callback.
 struct TcpStream::Io {
-    uv_tcp_t tcp{};
+    /// The handle: `tcp`, or `pipe` for a Unix domain socket (both begin as a uv_stream_t).
+    union {
+        uv_tcp_t tcp{};
+        uv_pipe_t pipe;
+    };
     uv_write_t write_req{};
     uv_shutdown_t shutdown_req{};
     uv_connect_t connect_req{};
@@ -24,11 +28,16 @@ namespace {
 thread_local std::array<char, 64 * 1024> t_read_buffer;
 }
 
-TcpStream::TcpStream(uv_loop_t* loop, StreamHandler& handler)
+TcpStream::TcpStream(uv_loop_t* loop, StreamHandler& handler, StreamKind kind)
     : m_io(new Io)
-    , m_handler(handler) {
-    uv_tcp_init(loop, &m_io->tcp);
-    m_io->tcp.data = m_io;
+    , m_handler(handler)
+    , m_kind(kind) {
+    if (kind == StreamKind::unix_socket) {
+        uv_pipe_init(loop, &m_io->pipe, 0);
+    } else {
+        uv_tcp_init(loop, &m_io->tcp);
+    }
+    reinterpret_cast<uv_handle_t*>(&m_io->tcp)->data = m_io; // either handle's
     m_io->owner = this;
 }
 
@@ -85,6 +94,11 @@ void TcpStream::connect(const sockaddr* address, const sockaddr* source) {
     }
 }
 
+void TcpStream::connect_unix(const std::string& path) {
+    m_io->connect_req.data = m_io;
+    uv_pipe_connect(&m_io->connect_req, &m_io->pipe, path.c_str(), &TcpStream::on_connect);
+}
+
 void TcpStream::on_connect(uv_connect_t* req, int status) {
     auto* io = static_cast<Io*>(req->data);
     if (io->owner != nullptr) {
@@ -93,7 +107,9 @@ void TcpStream::on_connect(uv_connect_t* req, int status) {
 }
 
 void TcpStream::start_reading() {
-    uv_tcp_nodelay(&m_io->tcp, 1);
+    if (m_kind == StreamKind::tcp) {
+        uv_tcp_nodelay(&m_io->tcp, 1);
+    }
     uv_read_start(stream(), &TcpStream::on_alloc, &TcpStream::on_read);
 }
 
@@ -218,6 +234,14 @@ std::size_t TcpStream::buffered() const {
 std::string TcpStream::peer_name() const {
     if (m_io == nullptr) {
         return "?";
+    }
+    if (m_kind == StreamKind::unix_socket) {
+        char path[256] = {};
+        std::size_t size = sizeof(path);
+        if (uv_pipe_getpeername(&m_io->pipe, path, &size) != 0 || size == 0) {
+            return "unix"; // an accepted client's socket has no name
+        }
+        return "unix:" + std::string(path, size);
     }
     sockaddr_storage address{};
     int length = sizeof(address);

@@ -24,7 +24,14 @@ public:
     virtual void on_stream_connected(int status) { (void)status; }
 };
 
-/// A uv_tcp_t with coalescing writes, shared by the TCP client and `rtx serve`.
+/// Which kind of stream socket a TcpStream is.
+enum class StreamKind {
+    tcp,
+    unix_socket, ///< A Unix domain stream socket (`unix:/path`): a uv_pipe_t.
+};
+
+/// A uv_tcp_t (or a Unix domain socket's uv_pipe_t) with coalescing writes, shared by the
+/// TCP client and `rtx serve`.
 /// Writes never allocate per call: bytes are appended to a pending buffer that goes out in
 /// one uv_write as soon as the previous write completes (two buffers, swapped). Reads use
 /// one 64 KiB buffer per thread, so an idle stream costs no read buffer. Loop thread only.
@@ -32,7 +39,7 @@ public:
 /// be destroyed at any time, even from inside one of its callbacks.
 class TcpStream {
 public:
-    TcpStream(uv_loop_t* loop, StreamHandler& handler);
+    TcpStream(uv_loop_t* loop, StreamHandler& handler, StreamKind kind = StreamKind::tcp);
     ~TcpStream();
     TcpStream(const TcpStream&) = delete;
     TcpStream& operator=(const TcpStream&) = delete;
@@ -43,6 +50,9 @@ public:
     /// first bound to that local address (port 0, chosen at connect time with
     /// IP_BIND_ADDRESS_NO_PORT); its family must match `address`.
     void connect(const sockaddr* address, const sockaddr* source = nullptr);
+    /// Starts an outgoing connect to the Unix domain socket at `path` (a unix_socket
+    /// stream); on_stream_connected follows.
+    void connect_unix(const std::string& path);
     void start_reading();
     void stop_reading();
     /// Queues bytes; never blocks.
@@ -55,7 +65,7 @@ public:
     bool closed() const { return m_io == nullptr; }
     /// Bytes queued or in flight.
     std::size_t buffered() const;
-    /// "ip:port" of the peer, for logs.
+    /// "ip:port" of the peer, for logs ("unix:/path" or "unix" on a Unix domain socket).
     std::string peer_name() const;
 
 private:
@@ -70,6 +80,7 @@ private:
     Io* m_io;
     StreamHandler& m_handler;
     std::string m_pending;
+    StreamKind m_kind;
     bool m_shutdown_requested = false;
 };
 

@@ -18,6 +18,24 @@ struct TlsSession::Impl {
     BIO* network_in = nullptr;  ///< We write socket bytes here; OpenSSL reads them.
     BIO* network_out = nullptr; ///< OpenSSL writes records here; we send them.
     std::string host;
+    /// Makes the SSL object, reading from and writing to two memory BIOs; false when out of
+    /// memory.
+    bool attach_memory_bios() {
+        ssl = SSL_new(ctx);
+        network_in = BIO_new(BIO_s_mem());
+        network_out = BIO_new(BIO_s_mem());
+        if (ssl == nullptr || network_in == nullptr || network_out == nullptr) {
+            BIO_free(network_in);
+            BIO_free(network_out);
+            network_in = nullptr;
+            network_out = nullptr;
+            return false;
+        }
+        // An empty read BIO means "no data yet", not EOF.
+        BIO_set_mem_eof_return(network_in, -1);
+        SSL_set_bio(ssl, network_in, network_out);
+        return true;
+    }
     ~Impl() {
         if (ssl != nullptr) {
             SSL_free(ssl); // frees both BIOs
@@ -86,15 +104,9 @@ core::Result<std::unique_ptr<TlsSession>> TlsSession::create(const TlsOptions& o
             return tls_error(fmt::format("cannot load key '{}'", key));
         }
     }
-    impl->ssl = SSL_new(impl->ctx);
-    impl->network_in = BIO_new(BIO_s_mem());
-    impl->network_out = BIO_new(BIO_s_mem());
-    if (impl->ssl == nullptr || impl->network_in == nullptr || impl->network_out == nullptr) {
+    if (!impl->attach_memory_bios()) {
         return tls_error("out of memory");
     }
-    // An empty read BIO means "no data yet", not EOF.
-    BIO_set_mem_eof_return(impl->network_in, -1);
-    SSL_set_bio(impl->ssl, impl->network_in, impl->network_out);
     SSL_set_connect_state(impl->ssl);
 
     // SNI is only for DNS names (RFC 6066 section 3: literal IP addresses are not allowed).
@@ -112,6 +124,31 @@ core::Result<std::unique_ptr<TlsSession>> TlsSession::create(const TlsOptions& o
             return tls_error(fmt::format("bad verification name '{}'", impl->host));
         }
     }
+    return std::unique_ptr<TlsSession>(new TlsSession(std::move(impl)));
+}
+
+core::Result<std::unique_ptr<TlsSession>> TlsSession::create_server(const TlsOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->ctx = SSL_CTX_new(TLS_server_method());
+    if (impl->ctx == nullptr) {
+        return tls_error("cannot create context");
+    }
+    SSL_CTX_set_min_proto_version(impl->ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(impl->ctx, options.cert_file.c_str()) != 1) {
+        return tls_error(fmt::format("cannot load certificate '{}'", options.cert_file));
+    }
+    const std::string& key = options.key_file.empty() ? options.cert_file : options.key_file;
+    if (SSL_CTX_use_PrivateKey_file(impl->ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        return tls_error(fmt::format("cannot load key '{}'", key));
+    }
+    if (SSL_CTX_check_private_key(impl->ctx) != 1) {
+        return tls_error(
+            fmt::format("key '{}' does not match certificate '{}'", key, options.cert_file));
+    }
+    if (!impl->attach_memory_bios()) {
+        return tls_error("out of memory");
+    }
+    SSL_set_accept_state(impl->ssl);
     return std::unique_ptr<TlsSession>(new TlsSession(std::move(impl)));
 }
 

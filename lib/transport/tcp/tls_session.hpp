@@ -9,9 +9,10 @@
 
 namespace rtx::transport {
 
-/// Client-side TLS over memory buffers (OpenSSL memory BIOs): the socket stays a plain
+/// TLS over memory buffers (OpenSSL memory BIOs): the socket stays a plain
 /// TcpStream on the loop, and this object only turns ciphertext into plaintext and back.
-/// Verifies the peer certificate and host name unless TlsOptions::insecure; sends SNI.
+/// A client verifies the peer certificate and host name unless TlsOptions::insecure and
+/// sends SNI; a server (create_server) only presents its certificate.
 /// Loop thread only.
 class TlsSession {
 public:
@@ -19,6 +20,10 @@ public:
     /// loaded. `host` is used for SNI and verification unless options.server_name is set.
     static core::Result<std::unique_ptr<TlsSession>> create(const TlsOptions& options,
                                                             std::string_view host);
+    /// The server side (`rtx tcp -l --tls-cert`): presents options.cert_file with
+    /// options.key_file (or the key in the certificate file) and asks for no client
+    /// certificate. Fails with ExitCode::tls_failed when they cannot be loaded or do not match.
+    static core::Result<std::unique_ptr<TlsSession>> create_server(const TlsOptions& options);
     ~TlsSession();
     TlsSession(const TlsSession&) = delete;
     TlsSession& operator=(const TlsSession&) = delete;

@@ -433,6 +433,10 @@ void WsConnection::start(const core::Url& url, const ConnectOptions& connect) {
         path += "?" + url.query;
     }
 
+    if (!connect.unix_socket.empty()) {
+        m_host = "+" + connect.unix_socket; // lws's spelling of a Unix domain socket address
+        m_port = 0;
+    }
     lws_client_connect_info info{};
     info.context = m_client.context;
     info.address = m_host.c_str();
@@ -462,7 +466,9 @@ void WsConnection::start(const core::Url& url, const ConnectOptions& connect) {
         m_wsi = nullptr;
         CloseInfo failure;
         failure.exit_code = ExitCode::connect_failed;
-        failure.reason = fmt::format("connect to {}:{}: failed", m_host, m_port);
+        failure.reason = m_port == 0
+                             ? fmt::format("connect to unix:{}: failed", connect.unix_socket)
+                             : fmt::format("connect to {}:{}: failed", m_host, m_port);
         finish(std::move(failure));
         return;
     }
