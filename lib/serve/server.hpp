@@ -23,6 +23,9 @@ namespace http {
 class HttpListener;
 class LwsContext;
 } // namespace http
+namespace webrtc {
+class PeerService;
+} // namespace webrtc
 
 /// Documented default ports (man/rtx-serve.1); `rtx serve` with no flags uses them all.
 inline constexpr std::uint16_t k_default_tcp_port = 7070;
@@ -79,6 +82,8 @@ struct ServeOptions {
     bool ws_compression = true;
     /// Peers in one /signal/{room} at most (beyond it: 409).
     std::size_t signal_room_size = 2;
+    /// rtx serve's own WebRTC peers (/webrtc/{target}, /whip/{target}) at once (beyond: 503).
+    std::size_t webrtc_max_peers = 100;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.
@@ -108,6 +113,9 @@ private:
     // Destruction order matters: the lws context calls back into the HTTP listener while it
     // closes, and the listeners' subscriptions point into the hub (see ~Server).
     std::unique_ptr<Hub> m_hub;
+    /// After the hub (its peers' subscriptions point into it), before the listeners that
+    /// signal with it.
+    std::unique_ptr<webrtc::PeerService> m_peers;
     std::vector<std::unique_ptr<Listener>> m_listeners;
     std::unique_ptr<http::LwsContext> m_lws;
     http::HttpListener* m_http = nullptr; ///< In m_listeners when the HTTP port is on.
