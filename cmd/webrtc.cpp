@@ -322,7 +322,7 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
             !((url->path.starts_with("/signal/") && url->path.size() > 8) ||
               (url->path.starts_with("/webrtc/") && url->path.size() > 8))) {
             throw core::UsageError(
-                fmt::format("{}: not a signalling URL (ws://HOST:PORT/signal/ROOM "
+                fmt::format("{}: not a signalling room URL (ws://HOST:PORT/signal/ROOM, "
                             "or ws://HOST:PORT/webrtc/TARGET)",
                             options.url));
         }

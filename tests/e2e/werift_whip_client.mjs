@@ -13,10 +13,11 @@ const { RTCPeerConnection, RTCSctpTransport } =
 // werift 0.19.9 as the offerer flushes its queued DATA_CHANNEL_OPEN when the association comes
 // up, and crashes (dataChannelFlush: no stream id yet) when the peer's SCTP INIT arrives
 // before werift's own SCTP transport has started, which happens against a fast answerer.
-// The flush is retried on the next SACK, so it waits for the id here.
+// Its start() (which picks the first stream id by DTLS role, RFC 8832 section 6) then never
+// runs, so the id is picked here the same way, and the flush retried until the channel opens.
 const flush = RTCSctpTransport.prototype.dataChannelFlush;
 RTCSctpTransport.prototype.dataChannelFlush = async function () {
-    if (this.dataChannelId === undefined) return;
+    if (this.dataChannelId === undefined) this.dataChannelId = this.isServer ? 0 : 1;
     return flush.call(this);
 };
 const url = new URL(process.argv[2]);
@@ -66,6 +67,10 @@ if (!posted.headers["content-type"]?.startsWith("application/sdp")) {
 const location = new URL(posted.headers.location, url);
 console.error(`werift: session ${location}`);
 await pc.setRemoteDescription({ type: "answer", sdp: posted.body });
+const retry = setInterval(() => {
+    if (channel.readyState === "open") clearInterval(retry);
+    else pc.sctpTransport?.dataChannelFlush();
+}, 100);
 
 const sent = ["hello from werift", Buffer.from([0, 1, 2, 254, 255]), ""];
 const received = [];
