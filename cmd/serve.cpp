@@ -59,6 +59,7 @@ struct ServeCommandOptions {
     std::vector<std::string> auth;
     bool auth_publish_only = false;
     std::vector<std::string> cors;
+    std::size_t webrtc_max_peers = 100;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -188,6 +189,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
         }
     }
     out.access.cors_origins = options.cors;
+    out.webrtc_max_peers = options.webrtc_max_peers;
     return out;
 }
 
@@ -398,6 +400,11 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "or *); default: any origin, without credentials")
         ->take_all()
         ->group("Access");
+    app->add_option("--webrtc-max-peers", options->webrtc_max_peers,
+                    "rtx serve's own WebRTC peers (/webrtc/..., /whip/...) at once; more get "
+                    "503 (0: none)")
+        ->capture_default_str()
+        ->group("WebRTC");
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -415,6 +422,10 @@ Endpoints:
                                    every message of the topic is sent to it;
                                    also /signal/{room}: WebRTC signalling, each JSON
                                    message relayed to the room's other peers
+  webrtc    ws://127.0.0.1:8080/webrtc/echo  rtx serve answers as a WebRTC peer: every
+                                   channel echoes; /webrtc/{topic}: channels bridged to
+                                   the topic; WHIP (RFC 9725): POST /whip/echo or
+                                   /whip/{topic} with an application/sdp offer
   ws-echo   ws://127.0.0.1:8080/echo        WebSocket echo: each message comes back
   mqtt      mqtt://127.0.0.1:1883  MQTT 3.1.1 and 5 broker; same topics as http and ws;
                                    $share/{group}/{filter} shares a topic in turn
@@ -438,6 +449,8 @@ With rtx serve running (every listener shares one set of topics):
   echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi
   curl -N http://127.0.0.1:8080/sse/tick    # SSE: the counter of --tick
   rtx ws ws://127.0.0.1:8080/ws/news        # WebSocket: type to publish, see the topic
+  rtx webrtc ws://127.0.0.1:8080/webrtc/news # WebRTC data channel on the same topic
+  rtx webrtc --whip http://127.0.0.1:8080/whip/echo   # WHIP: rtx serve's echo peer
   curl -d hello http://127.0.0.1:8080/publish/news   # HTTP: publish to every protocol
   rtx mqtt pub mqtt://127.0.0.1:1883 -t news -m hi -r   # MQTT: a retained message,
   rtx mqtt sub mqtt://127.0.0.1:1883 -t news --count 1  # which a later subscriber gets)");

@@ -4,6 +4,7 @@
 #include "cmd/client_options.hpp"
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
+#include "cmd/webrtc_whip.hpp"
 #include "core/encoding.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -30,7 +31,10 @@ namespace rtx::cmd {
 namespace {
 
 struct WebrtcCommandOptions {
-    std::string url; ///< ws://HOST:PORT/signal/ROOM: signalling through a room.
+    std::string url;                  ///< ws://HOST:PORT/signal/ROOM: signalling through a room.
+    std::string whip;                 ///< --whip URL: WHIP signalling (RFC 9725).
+    std::vector<std::string> headers; ///< -H for the WHIP requests.
+    bool no_trickle = false;          ///< Room: candidates in the descriptions only.
     bool offer = false;
     bool answer = false;
     std::string sdp_in;
@@ -153,9 +157,12 @@ private:
     bool m_done = false;
 };
 
-/// Signalling through a room of `rtx serve` (/signal/{room}): the server's welcome says how
-/// many peers were there; the one that finds a peer makes the offer. The descriptions travel
-/// as {"type":"offer"|"answer","sdp":...}, with their candidates in them (no trickle).
+/// Signalling through a room of `rtx serve` (/signal/{room}, or /webrtc/{target} where rtx
+/// serve is the peer): the server's welcome says how many peers were there; the one that
+/// finds a peer makes the offer. The descriptions travel as
+/// {"type":"offer"|"answer","sdp":...}; with trickle ICE the candidates follow as
+/// {"type":"candidate","candidate":"candidate:...","sdpMid":"0","sdpMLineIndex":0} and an
+/// empty "candidate" ends them (as browsers send them), else they are in the descriptions.
 class RoomSignalling final : public transport::Handler {
 public:
     RoomSignalling(transport::WsClient& client, core::Url url,
@@ -179,6 +186,17 @@ public:
         const std::string text = message.dump();
         if (m_socket == nullptr || !m_socket->send(transport::Message(text))) {
             fail("the room's WebSocket is not open to send our description");
+        }
+    }
+
+    /// One of our trickled candidates (empty: the end of them): to the other peer.
+    void send_candidate(const std::string& candidate) {
+        nlohmann::json message{{"type", "candidate"},
+                               {"candidate", candidate.empty() ? "" : "candidate:" + candidate},
+                               {"sdpMid", "0"},
+                               {"sdpMLineIndex", 0}};
+        if (m_socket == nullptr || !m_socket->send(transport::Message(message.dump()))) {
+            fail("the room's WebSocket is not open to send our candidates");
         }
     }
 
@@ -221,9 +239,14 @@ public:
             }
             m_described = true;
             m_webrtc->set_remote_description(json["sdp"].get<std::string>());
+        } else if (type == "candidate") {
+            // A null or missing candidate is the end of candidates, as an empty one is.
+            const auto& candidate =
+                json.contains("candidate") ? json["candidate"] : nlohmann::json();
+            m_webrtc->add_remote_candidate(candidate.is_string() ? candidate.get<std::string>()
+                                                                 : std::string());
         } else {
-            // join, leave, candidate (ours carry theirs in the description), or the peer's
-            // own extensions.
+            // join, leave, or the peer's own extensions.
             core::log_verbose("webrtc: signalling: {}", type);
         }
     }
@@ -280,12 +303,28 @@ core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
 
 core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     std::optional<core::Url> room;
-    if (!options.url.empty()) {
+    if (!options.whip.empty()) {
+        auto url = core::parse_url(options.whip, "http");
+        if (!url || (url->scheme != "http" && url->scheme != "https")) {
+            throw core::UsageError(
+                fmt::format("--whip {}: not an http:// or https:// URL", options.whip));
+        }
+        if (!options.url.empty() || options.offer || options.answer || !options.sdp_in.empty() ||
+            !options.sdp_out.empty()) {
+            throw core::UsageError("--whip makes the offer by HTTP: no room URL, --offer, "
+                                   "--answer, --sdp-in or --sdp-out with it");
+        }
+    } else if (!options.headers.empty()) {
+        throw core::UsageError("-H/--header belongs to --whip");
+    } else if (!options.url.empty()) {
         auto url = core::parse_url(options.url, "ws");
         if (!url || (url->scheme != "ws" && url->scheme != "wss") ||
-            !url->path.starts_with("/signal/") || url->path.size() == 8) {
-            throw core::UsageError(fmt::format(
-                "{}: not a signalling room URL (ws://HOST:PORT/signal/ROOM)", options.url));
+            !((url->path.starts_with("/signal/") && url->path.size() > 8) ||
+              (url->path.starts_with("/webrtc/") && url->path.size() > 8))) {
+            throw core::UsageError(
+                fmt::format("{}: not a signalling room URL (ws://HOST:PORT/signal/ROOM, "
+                            "or ws://HOST:PORT/webrtc/TARGET)",
+                            options.url));
         }
         if (options.offer || options.answer || !options.sdp_in.empty() ||
             !options.sdp_out.empty()) {
@@ -324,8 +363,22 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     webrtc.connect_timeout = settings.connect.connect_timeout;
     webrtc.max_message_size = size_flag("--max-message", options.max_message);
 
+    if (room || !options.whip.empty()) {
+        // A server between the peers answers in moments, or never.
+        webrtc.answer_timeout = settings.connect.connect_timeout;
+    }
     if (room) {
+        webrtc.trickle = !options.no_trickle;
         return run_room(*room, settings, webrtc);
+    }
+    if (!options.whip.empty()) {
+        for (const auto& header : options.headers) {
+            if (header.find(':') == std::string::npos ||
+                header.find_first_of("\r\n") != std::string::npos) {
+                throw core::UsageError(fmt::format("-H '{}': expected 'Name: value'", header));
+            }
+        }
+        return run_whip(options.whip, options.headers, settings, webrtc);
     }
 
     core::Loop loop;
@@ -373,6 +426,9 @@ core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
             connection_options.on_local_description = [&signalling](const std::string& sdp) {
                 signalling.send_description(sdp);
             };
+            connection_options.on_local_candidate = [&signalling](const std::string& candidate) {
+                signalling.send_candidate(candidate);
+            };
             auto connection = std::make_unique<transport::webrtc::WebrtcConnection>(
                 loop, std::move(connection_options), handler, 1);
             signalling.attach(*connection);
@@ -392,7 +448,8 @@ Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view su
     const std::string signalling = "Signalling";
     app->add_option("url", options->url,
                     "Signalling room of rtx serve (ws://HOST:PORT/signal/ROOM): the peer that "
-                    "finds another one there makes the offer")
+                    "finds another one there makes the offer; or /webrtc/echo, /webrtc/TOPIC: "
+                    "rtx serve itself answers")
         ->group(signalling);
     auto* offer =
         app->add_flag("--offer", options->offer, "Make the offer and open the data channel")
@@ -401,6 +458,19 @@ Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view su
                                  "Answer the peer's offer and take the channel it opens")
                        ->group(signalling);
     offer->excludes(answer);
+    app->add_option("--whip", options->whip,
+                    "WHIP endpoint (RFC 9725): POST our offer there, take the answer from the "
+                    "201 response, DELETE the session at the end")
+        ->type_name("URL")
+        ->group(signalling);
+    app->add_option("-H,--header", options->headers,
+                    "Extra header for the WHIP requests, 'Name: value' (repeatable), e.g. "
+                    "'Authorization: Bearer TOKEN'")
+        ->group(signalling);
+    app->add_flag("--no-trickle", options->no_trickle,
+                  "Room: put every candidate in the description (after gathering) instead of "
+                  "trickling them over the WebSocket")
+        ->group(signalling);
     app->add_option("--sdp-in", options->sdp_in,
                     "Read the peer's description (one base64 line) from FILE or FIFO "
                     "(default: the terminal)")
@@ -466,6 +536,9 @@ that finds another there makes the offer; a full room is exit 8.
 
 Examples:
   rtx webrtc ws://127.0.0.1:8080/signal/demo    # twice: the two meet through rtx serve
+  rtx webrtc ws://127.0.0.1:8080/webrtc/echo    # rtx serve is the peer: it echoes
+  rtx webrtc ws://127.0.0.1:8080/webrtc/news    # a channel on hub topic news (sse, mqtt...)
+  rtx webrtc --whip http://127.0.0.1:8080/whip/echo -H 'Authorization: Bearer T'
   rtx webrtc --offer                     # terminal 1: prints the offer, waits for the answer
   rtx webrtc --answer                    # terminal 2: paste the offer, copy the answer back
   mkfifo o2a a2o

@@ -205,6 +205,8 @@ struct Parser {
                 return fail("empty a=candidate");
             }
             description.candidates.emplace_back(value);
+        } else if (name == "end-of-candidates") {
+            description.end_of_candidates = true;
         }
         return true;
     }
@@ -216,6 +218,20 @@ struct Parser {
             colon == std::string_view::npos ? std::string_view() : value.substr(colon + 1);
         if (name.empty()) {
             return fail("malformed a= line");
+        }
+        if (name == "ice-options" && (!in_media || in_data_channel)) {
+            // RFC 8839 section 5.6: a space-separated list of options.
+            for (std::size_t at = 0; at < attribute_value.size();) {
+                std::size_t end = attribute_value.find(' ', at);
+                if (end == std::string_view::npos) {
+                    end = attribute_value.size();
+                }
+                if (attribute_value.substr(at, end - at) == "trickle") {
+                    description.trickle = true;
+                }
+                at = end + 1;
+            }
+            return true;
         }
         if (!in_media) {
             bool handled = false;
@@ -320,6 +336,9 @@ void append_data_channel_section(std::string& out, const LocalDescription& local
     append_line(out, fmt::format("a=mid:{}", mid));
     append_line(out, fmt::format("a=ice-ufrag:{}", local.ice_ufrag));
     append_line(out, fmt::format("a=ice-pwd:{}", local.ice_pwd));
+    if (local.trickle) {
+        append_line(out, "a=ice-options:trickle");
+    }
     append_line(out, fmt::format("a=fingerprint:sha-256 {}", local.fingerprint));
     append_line(out, fmt::format("a=setup:{}", dtls_setup_name(local.setup)));
     append_line(out, fmt::format("a=sctp-port:{}", local.sctp_port));
@@ -327,7 +346,9 @@ void append_data_channel_section(std::string& out, const LocalDescription& local
     for (const auto& candidate : local.candidates) {
         append_line(out, fmt::format("a=candidate:{}", candidate));
     }
-    append_line(out, "a=end-of-candidates");
+    if (!local.trickle) {
+        append_line(out, "a=end-of-candidates");
+    }
 }
 
 } // namespace

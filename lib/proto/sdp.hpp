@@ -42,6 +42,10 @@ struct SessionDescription {
     std::uint64_t max_message_size = 65536;
     /// The a=candidate values without the "candidate:" prefix ("1 1 UDP 2013266431 ...").
     std::vector<std::string> candidates;
+    /// a=ice-options:trickle (RFC 8840 section 5.3): more candidates may come by signalling.
+    bool trickle = false;
+    /// a=end-of-candidates (RFC 8840 section 8.2): the candidates above are all of them.
+    bool end_of_candidates = false;
     std::vector<SdpMediaSection> media;
     /// Index into `media` of the data-channel section. A parsed description always has one.
     std::size_t data_channel_index = 0;
@@ -91,6 +95,9 @@ struct LocalDescription {
     /// Candidate values without the "candidate:" prefix; all gathered before the description
     /// is written (no trickle), so a=end-of-candidates follows them (RFC 8840 section 8.2).
     std::vector<std::string> candidates;
+    /// Trickle ICE (RFC 8838): a=ice-options:trickle, and no a=end-of-candidates (the
+    /// candidates go by signalling).
+    bool trickle = false;
 };
 
 /// Writes an offer with one m=application data-channel section, mid "0" (JSEP section 5.2.1).

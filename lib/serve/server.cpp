@@ -5,7 +5,10 @@
 #include "serve/http/lws_context.hpp"
 #include "serve/mqtt/mqtt_listener.hpp"
 #include "serve/tcp_echo_listener.hpp"
+#include "serve/webrtc/peer_service.hpp"
 #include "serve/ws/ws_listener.hpp"
+
+#include <arpa/inet.h>
 
 #include <chrono>
 #include <string>
@@ -25,9 +28,26 @@ void Server::stop() {
     m_lws.reset(); // first: it closes HTTP connections through the listener's callback
     m_http = nullptr;
     m_listeners.clear();
+    m_peers.reset();
     m_hub.reset();
     m_tls.reset(); // after the listeners whose connections use it
 }
+
+namespace {
+
+/// ICE of rtx serve's peers gathers on the bind address only, as the listeners listen there;
+/// a wildcard (or a name) leaves every interface.
+std::vector<std::string> ice_addresses_for(const std::string& bind) {
+    unsigned char address[16];
+    const bool literal = ::inet_pton(AF_INET, bind.c_str(), address) == 1 ||
+                         ::inet_pton(AF_INET6, bind.c_str(), address) == 1;
+    if (!literal || bind == "0.0.0.0" || bind == "::") {
+        return {};
+    }
+    return {bind};
+}
+
+} // namespace
 
 core::Result<bool> Server::start(const ServeOptions& options) {
     HubLimits limits;
@@ -115,6 +135,12 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     http_options.access = options.access;
     // The HTTP listener's protocol is added first: it is the vhost's default.
     auto listener = std::make_unique<http::HttpListener>(m_loop, *m_lws, *m_hub, http_options);
+    webrtc::PeerServiceOptions peer_options;
+    peer_options.ice_addresses = ice_addresses_for(options.bind);
+    peer_options.max_peers = options.webrtc_max_peers;
+    peer_options.max_message = options.ws_max_message;
+    m_peers = std::make_unique<webrtc::PeerService>(m_loop, *m_hub, peer_options);
+    listener->set_webrtc_peers(m_peers.get());
     ws::WsListenerOptions ws_options;
     ws_options.max_message = options.ws_max_message;
     ws_options.max_connections = options.ws_max_connections;
@@ -126,6 +152,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     auto ws_count = std::make_shared<ws::WsConnectionCount>();
     auto pubsub = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::pubsub,
                                                    ws_options, ws_count);
+    pubsub->set_webrtc_peers(m_peers.get());
     auto echo = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::echo,
                                                  ws_options, ws_count);
     http::LwsSettings settings;
@@ -151,6 +178,9 @@ void Server::shutdown() {
     m_tick.reset();
     for (auto& listener : m_listeners) {
         listener->shutdown();
+    }
+    if (m_peers) {
+        m_peers->shutdown();
     }
     if (m_lws) {
         m_lws->shutdown();

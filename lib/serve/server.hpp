@@ -26,6 +26,9 @@ namespace http {
 class HttpListener;
 class LwsContext;
 } // namespace http
+namespace webrtc {
+class PeerService;
+} // namespace webrtc
 
 /// Documented default ports (man/rtx-serve.1); `rtx serve` with no flags uses them all.
 inline constexpr std::uint16_t k_default_tcp_port = 7070;
@@ -88,6 +91,8 @@ struct ServeOptions {
     TlsServeOptions tls;
     /// --auth and --cors for the HTTP and WebSocket endpoints.
     AccessOptions access;
+    /// rtx serve's own WebRTC peers (/webrtc/{target}, /whip/{target}) at once (beyond: 503).
+    std::size_t webrtc_max_peers = 100;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.
@@ -118,6 +123,9 @@ private:
     // closes, and the listeners' subscriptions point into the hub (see ~Server).
     std::unique_ptr<Hub> m_hub;
     std::unique_ptr<TlsServerContext> m_tls; ///< For the MQTT and TCP echo listeners.
+    /// After the hub (its peers' subscriptions point into it), before the listeners that
+    /// signal with it.
+    std::unique_ptr<webrtc::PeerService> m_peers;
     std::vector<std::unique_ptr<Listener>> m_listeners;
     std::unique_ptr<http::LwsContext> m_lws;
     http::HttpListener* m_http = nullptr; ///< In m_listeners when the HTTP port is on.

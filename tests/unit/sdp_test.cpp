@@ -205,6 +205,45 @@ TEST_CASE("sdp: our offer, byte for byte, parses back to what was put in") {
     CHECK(parsed_answer.description->media.size() == 1);
 }
 
+TEST_CASE("sdp: a trickle offer says ice-options:trickle and has no end-of-candidates") {
+    auto local = local_description(DtlsSetup::actpass);
+    local.trickle = true;
+    local.candidates.clear();
+    std::string offer = format_offer(local);
+    CHECK(offer == "v=0\r\n"
+                   "o=- 1234567890123456789 2 IN IP4 127.0.0.1\r\n"
+                   "s=-\r\n"
+                   "t=0 0\r\n"
+                   "a=group:BUNDLE 0\r\n"
+                   "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                   "c=IN IP4 0.0.0.0\r\n"
+                   "a=mid:0\r\n"
+                   "a=ice-ufrag:abcd\r\n"
+                   "a=ice-pwd:0123456789abcdefghijkl\r\n"
+                   "a=ice-options:trickle\r\n"
+                   "a=fingerprint:sha-256 "
+                   "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:"
+                   "A4:B5:C6:D7:E8:F9\r\n"
+                   "a=setup:actpass\r\n"
+                   "a=sctp-port:5000\r\n"
+                   "a=max-message-size:262144\r\n"sv);
+    auto parsed = parse_sdp(offer);
+    REQUIRE_MESSAGE(parsed.description.has_value(), parsed.error);
+    CHECK(parsed.description->trickle);
+    CHECK_FALSE(parsed.description->end_of_candidates);
+    CHECK(parsed.description->candidates.empty());
+    // The full (non-trickle) offer ends its candidates.
+    auto full = parse_sdp(format_offer(local_description(DtlsSetup::actpass)));
+    REQUIRE(full.description.has_value());
+    CHECK_FALSE(full.description->trickle);
+    CHECK(full.description->end_of_candidates);
+    // Session-level ice-options apply to every section, among other options.
+    auto session = parse_sdp(std::string(offer).insert(offer.find("a=group"),
+                                                       "a=ice-options:ice2 trickle\r\n"));
+    REQUIRE(session.description.has_value());
+    CHECK(session.description->trickle);
+}
+
 TEST_CASE("sdp: input split at every byte parses as the whole") {
     auto whole = parse_sdp(k_chromium_offer);
     REQUIRE(whole.description.has_value());

@@ -20,7 +20,7 @@ struct Prefix {
 constexpr std::array k_prefixes{
     Prefix{"/sse/", Endpoint::sse},   Prefix{"/stream/", Endpoint::stream},
     Prefix{"/poll/", Endpoint::poll}, Prefix{"/publish/", Endpoint::publish},
-    Prefix{"/push/", Endpoint::push},
+    Prefix{"/push/", Endpoint::push}, Prefix{"/whip/", Endpoint::whip},
 };
 
 bool is_text(const HubMessage& message) {
@@ -79,6 +79,8 @@ std::string_view allowed_methods(Endpoint endpoint) {
         return "POST, OPTIONS";
     case Endpoint::push:
         return "GET, POST, DELETE, OPTIONS";
+    case Endpoint::whip:
+        return "POST, DELETE, OPTIONS";
     case Endpoint::not_found:
         return "";
     default:

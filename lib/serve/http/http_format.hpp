@@ -24,6 +24,7 @@ enum class Endpoint {
     poll,             ///< GET /poll/{topic}
     publish,          ///< POST /publish/{topic}
     push,             ///< /push/...: the mock Web Push service (push_service.hpp)
+    whip,             ///< /whip/...: WHIP signalling with rtx serve's WebRTC peers
 };
 
 /// Where a request path leads.

@@ -7,6 +7,7 @@
 #include "serve/http/poll_exchange.hpp"
 #include "serve/http/publish_exchange.hpp"
 #include "serve/http/stream_exchange.hpp"
+#include "serve/http/whip_exchange.hpp"
 
 #include <fmt/format.h>
 
@@ -439,7 +440,7 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     }
     const int wanted = route.endpoint == Endpoint::publish ? LWSHUMETH_POST : LWSHUMETH_GET;
     const bool push_method =
-        route.endpoint == Endpoint::push &&
+        (route.endpoint == Endpoint::push || route.endpoint == Endpoint::whip) &&
         (request.method == LWSHUMETH_POST || request.method == LWSHUMETH_DELETE);
     if (request.method != wanted && !push_method) {
         Response response =
@@ -479,6 +480,8 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         return start_publish(wsi, request, route.topic, reply);
     case Endpoint::push:
         return start_push(wsi, request, route.topic, reply);
+    case Endpoint::whip:
+        return start_whip(wsi, request, route.topic, reply);
     default:
         return reply(error_response(404, fmt::format("not found: {}", printable(path))));
     }
@@ -647,6 +650,49 @@ Next HttpListener::start_push(lws* wsi, const Request& request, std::string_view
     m_exchanges.emplace(wsi, std::make_unique<PushExchange>(wsi, m_push, push_id, request.push,
                                                             m_options.max_body,
                                                             [this] { arm_push_timer(unix_ms()); }));
+    return Next::wait;
+}
+
+Next HttpListener::start_whip(lws* wsi, const Request& request, std::string_view rest,
+                              const Replier& reply) {
+    if (m_peers == nullptr) {
+        return reply(error_response(404, "not found: rtx serve's WebRTC peers are off"));
+    }
+    if (request.method == LWSHUMETH_DELETE) {
+        // RFC 9725 section 4.2: DELETE on the session's Location ends it.
+        if (!rest.starts_with(k_whip_resource_prefix) ||
+            !m_peers->remove(rest.substr(k_whip_resource_prefix.size()))) {
+            return reply(error_response(
+                404, fmt::format("not found: no WHIP session /whip/{}", printable(rest))));
+        }
+        Response response;
+        response.body = "session ended\n";
+        return reply(std::move(response));
+    }
+    if (request.method != LWSHUMETH_POST || rest.starts_with(k_whip_resource_prefix)) {
+        Response response = error_response(
+            405, "method not allowed: POST an offer to /whip/{target}, DELETE a session "
+                 "(trickle ICE and ICE restarts by PATCH are not supported)");
+        response.headers.emplace_back("allow", "POST, DELETE, OPTIONS");
+        return reply(std::move(response));
+    }
+    const auto type = request_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE).value_or("");
+    if (!std::string_view(type).starts_with("application/sdp")) {
+        return reply(error_response(
+            415, fmt::format("unsupported media type '{}': a WHIP offer is application/sdp",
+                             printable(type.substr(0, 100)))));
+    }
+    if (request.bad_length || request.chunked || request.content_length.value_or(0) == 0) {
+        return reply.bad_request("send the SDP offer with a Content-Length");
+    }
+    const std::uint64_t length = *request.content_length;
+    if (length > m_options.max_body) {
+        return reply(error_response(
+            413, fmt::format("request body too large: {} bytes, the limit is {} (--max-body)",
+                             length, m_options.max_body)));
+    }
+    m_exchanges.emplace(
+        wsi, std::make_unique<WhipExchange>(wsi, *m_peers, std::string(rest), m_options.max_body));
     return Next::wait;
 }
 

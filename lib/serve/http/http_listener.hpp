@@ -12,6 +12,7 @@
 #include "serve/http/push_service.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
+#include "serve/webrtc/peer_service.hpp"
 
 #include <libwebsockets.h>
 
@@ -56,6 +57,9 @@ public:
     /// requests get 503; the connections close once their responses are written.
     void shutdown() override;
     std::size_t connections() const override { return m_connections.size(); }
+    /// WHIP (/whip/{target}) with rtx serve's WebRTC peers, which must outlive the listener;
+    /// null: 404.
+    void set_webrtc_peers(webrtc::PeerService* peers) { m_peers = peers; }
     /// The listeners GET / names (every listener of the server, this one included); set once
     /// they are all bound, since their ports are known only then.
     void set_index_listeners(std::span<const PageEndpoint> listeners);
@@ -73,6 +77,7 @@ private:
     Next start_publish(lws* wsi, const Request& request, std::string_view topic,
                        const Replier& reply);
     Next start_push(lws* wsi, const Request& request, std::string_view rest, const Replier& reply);
+    Next start_whip(lws* wsi, const Request& request, std::string_view rest, const Replier& reply);
     static std::int64_t unix_ms();
     /// Flushes the push service's pending messages and re-arms for the next expiry.
     void run_push_timer();
@@ -104,6 +109,7 @@ private:
     core::Timer m_push_timer; ///< pending pushes: the next flush or expiry
     PushService m_push;
     bool m_shutting_down = false;
+    webrtc::PeerService* m_peers = nullptr;
 };
 
 } // namespace rtx::serve::http

@@ -28,6 +28,7 @@ namespace {
 constexpr std::string_view k_echo_path = "/echo";
 constexpr std::string_view k_topic_prefix = "/ws/";
 constexpr std::string_view k_signal_prefix = "/signal/";
+constexpr std::string_view k_webrtc_prefix = "/webrtc/";
 
 /// The close codes the endpoints send (RFC 6455 section 7.4.1).
 namespace ws_close {
@@ -35,6 +36,7 @@ constexpr int going_away = 1001;
 constexpr int unsupported_data = 1003;
 constexpr int invalid_payload = 1007;
 constexpr int policy_violation = 1008;
+constexpr int try_again_later = 1013;
 constexpr int internal_error = 1011;
 } // namespace ws_close
 
@@ -89,6 +91,12 @@ struct WsListener::Connection final : Subscriber, WsSessionEvents {
     bool signal = false;
     bool in_room = false;
     std::size_t peers_before = 0;
+    /// /webrtc/{target}: signalling with rtx serve's own peer (topic is the target), and
+    /// that peer's id once the offer came.
+    bool webrtc = false;
+    std::string peer_id;
+    /// The peer's answer may come after the connection went: its callbacks hold this weakly.
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);
     /// The client's Sec-WebSocket-Extensions (with compression on): what it offered.
     std::string deflate_offers;
     /// lws parsed frames of this client before take_over() (see LWS_CALLBACK_RECEIVE).
@@ -131,6 +139,7 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
     if (endpoint == WsEndpoint::pubsub) {
         m_lws.add_mount(k_signal_prefix, m_protocol_name);
+        m_lws.add_mount(k_webrtc_prefix, m_protocol_name);
     }
     m_lws.add_busy_check([this] { return !m_connections.empty(); });
     if (m_options.ping_interval.count() > 0) {
@@ -204,7 +213,13 @@ int WsListener::on_callback(lws* wsi, lws_callback_reasons reason, void* in, std
         // buffer, parsed after this callback. The framing is ours from the loop's next
         // before-poll hook, when lws is done with that read and before any later one.
         m_taking_over.push_back(wsi);
-        if (connection->signal) {
+        if (connection->webrtc) {
+            // rtx serve's peer is the one already in the room: the client makes the offer.
+            signal_to(*connection, nlohmann::json{{"type", "welcome"},
+                                                  {"room", "webrtc/" + connection->topic},
+                                                  {"peers", 1}}
+                                       .dump());
+        } else if (connection->signal) {
             // Whoever comes second makes the offer: each peer learns how many were there.
             signal_to(*connection, nlohmann::json{{"type", "welcome"},
                                                   {"room", connection->topic},
@@ -298,7 +313,17 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
         connection->deflate_offers = http::request_header(wsi, WSI_TOKEN_EXTENSIONS).value_or("");
     }
     const std::string path = http::request_header(wsi, WSI_TOKEN_GET_URI).value_or("");
-    if (m_endpoint == WsEndpoint::pubsub && path.starts_with(k_signal_prefix)) {
+    if (m_endpoint == WsEndpoint::pubsub && path.starts_with(k_webrtc_prefix)) {
+        const std::string target = path.substr(k_webrtc_prefix.size());
+        if (m_peers == nullptr) {
+            return refuse(wsi, 404, "not found: rtx serve's WebRTC peers are off");
+        }
+        if (target.empty() || !core::is_valid_utf8(target)) {
+            return refuse(wsi, 400, "bad request: use /webrtc/echo or /webrtc/{topic}");
+        }
+        connection->webrtc = true;
+        connection->topic = target;
+    } else if (m_endpoint == WsEndpoint::pubsub && path.starts_with(k_signal_prefix)) {
         const std::string room = path.substr(k_signal_prefix.size());
         if (room.empty()) {
             return refuse(wsi, 400, "bad request: no room: use /signal/{room}");
@@ -379,6 +404,10 @@ void WsListener::on_message(Connection& connection, bool binary, std::string_vie
         core::log_verbose("ws: a client without credentials tried to publish: closing (1008)");
         begin_close(connection, ws_close::policy_violation, "publishing needs credentials (--auth)",
                     true);
+        return;
+    }
+    if (connection.webrtc) {
+        webrtc_message(connection, binary, payload);
         return;
     }
     if (connection.signal) {
@@ -482,6 +511,63 @@ void WsListener::on_ping_timer() {
     }
 }
 
+void WsListener::webrtc_message(Connection& connection, bool binary, std::string_view payload) {
+    const auto json = nlohmann::json::parse(payload, nullptr, false);
+    if (binary || !json.is_object() || !json.contains("type") || !json["type"].is_string()) {
+        begin_close(connection, binary ? ws_close::unsupported_data : ws_close::invalid_payload,
+                    "signalling messages are JSON objects with a \"type\"", true);
+        return;
+    }
+    const std::string type = json["type"].get<std::string>();
+    if (type == "candidate" && !connection.peer_id.empty()) {
+        // {"type":"candidate","candidate":"candidate:..."}; "" or null: end of candidates.
+        const auto& candidate = json.contains("candidate") ? json["candidate"] : nlohmann::json();
+        m_peers->add_candidate(connection.peer_id,
+                               candidate.is_string() ? candidate.get<std::string>() : "");
+        return;
+    }
+    if (type != "offer" || !connection.peer_id.empty()) {
+        core::log_verbose("ws: /webrtc/{}: {} ignored", connection.topic, type);
+        return;
+    }
+    if (!json.contains("sdp") || !json["sdp"].is_string()) {
+        begin_close(connection, ws_close::invalid_payload, "the offer has no \"sdp\" string", true);
+        return;
+    }
+    std::weak_ptr<bool> alive = connection.alive;
+    Connection* target = &connection;
+    webrtc::PeerCallbacks callbacks;
+    callbacks.on_answer = [this, alive, target](const std::string& sdp) {
+        if (alive.lock()) {
+            signal_to(*target, nlohmann::json{{"type", "answer"}, {"sdp", sdp}}.dump());
+        }
+    };
+    callbacks.on_candidate = [this, alive, target](const std::string& candidate) {
+        if (alive.lock()) {
+            signal_to(*target, nlohmann::json{{"type", "candidate"},
+                                              {"candidate",
+                                               candidate.empty() ? "" : "candidate:" + candidate},
+                                              {"sdpMid", "0"},
+                                              {"sdpMLineIndex", 0}}
+                                   .dump());
+        }
+    };
+    callbacks.on_end = [this, alive, target](const std::string& reason) {
+        if (alive.lock()) {
+            begin_close(*target, ws_close::internal_error, reason.substr(0, 120), false);
+        }
+    };
+    auto created = m_peers->create(connection.topic, json["sdp"].get<std::string>(),
+                                   std::move(callbacks), true);
+    if (created.id.empty()) {
+        begin_close(connection,
+                    created.status == 503 ? ws_close::try_again_later : ws_close::policy_violation,
+                    created.error.substr(0, 120), true);
+        return;
+    }
+    connection.peer_id = created.id;
+}
+
 void WsListener::signal_to(Connection& connection, std::string text) {
     auto message = std::make_shared<HubMessage>();
     message->payload = std::move(text);
@@ -535,6 +621,9 @@ void WsListener::forget(lws* wsi) {
         return;
     }
     leave_room(*it->second);
+    if (m_peers != nullptr && !it->second->peer_id.empty()) {
+        m_peers->forget_callbacks(it->second->peer_id);
+    }
     m_connections.erase(it);
     --m_count->open;
     if (m_shutting_down) {

@@ -7,6 +7,7 @@
 #include "serve/http/lws_context.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
+#include "serve/webrtc/peer_service.hpp"
 #include "serve/ws/ws_session.hpp"
 
 #include <libwebsockets.h>
@@ -73,6 +74,9 @@ public:
     /// Every connection is closed with 1001 "going away"; new upgrades get 503.
     void shutdown() override;
     std::size_t connections() const override { return m_connections.size(); }
+    /// /webrtc/{target} (pubsub only): signalling with rtx serve's own WebRTC peers, which
+    /// must outlive the listener; null: 404.
+    void set_webrtc_peers(webrtc::PeerService* peers) { m_peers = peers; }
 
 private:
     struct Connection;
@@ -95,6 +99,8 @@ private:
     void signal_to(Connection& connection, std::string text);
     void signal_others(const Connection& from, const std::shared_ptr<const HubMessage>& message);
     void leave_room(Connection& connection);
+    /// /webrtc/{target}: the client's offer goes to a new peer; its answer comes back.
+    void webrtc_message(Connection& connection, bool binary, std::string_view payload);
 
     core::Loop& m_loop;
     http::LwsContext& m_lws;
@@ -111,6 +117,7 @@ private:
     std::vector<lws*> m_taking_over;
     std::uint64_t m_take_over_hook = 0;
     bool m_shutting_down = false;
+    webrtc::PeerService* m_peers = nullptr;
 };
 
 } // namespace rtx::serve::ws

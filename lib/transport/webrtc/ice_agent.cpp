@@ -106,6 +106,50 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
         });
     }
 
+    static void on_new_candidate(NiceAgent*, NiceCandidate* candidate, gpointer data) {
+        // The SDP line is made on the loop thread (libnice takes the agent lock for it).
+        NiceCandidate* copy = nice_candidate_copy(candidate);
+        std::shared_ptr<NiceCandidate> owned(copy, &nice_candidate_free);
+        static_cast<Impl*>(data)->post([owned](Impl& self) {
+            if (!self.callbacks.on_local_candidate) {
+                return;
+            }
+            gchar* sdp = nice_agent_generate_local_candidate_sdp(self.agent, owned.get());
+            std::string_view line = sdp != nullptr ? sdp : "";
+            constexpr std::string_view prefix = "a=candidate:";
+            std::string value(line.starts_with(prefix) ? line.substr(prefix.size()) : "");
+            g_free(sdp);
+            if (!value.empty()) {
+                self.callbacks.on_local_candidate(std::move(value));
+            }
+        });
+    }
+
+    // Parses one remote candidate (an SDP attribute value) and checks it is usable here;
+    // null with the reason in `dropped`.
+    NiceCandidate* parse_remote(const std::string& value, std::string& dropped) const {
+        std::string line = "a=candidate:" + value;
+        NiceCandidate* candidate =
+            nice_agent_parse_remote_candidate_sdp(agent, stream, line.c_str());
+        if (candidate == nullptr) {
+            // libnice parses IP literals only: mDNS names (".local") and TCP candidates end here.
+            dropped = fmt::format("{} (not a UDP candidate with an IP address)", value);
+            return nullptr;
+        }
+        std::string address = address_string(candidate->addr);
+        if (candidate->component_id != k_component) {
+            dropped = fmt::format("{} (component {})", value, candidate->component_id);
+            nice_candidate_free(candidate);
+            return nullptr;
+        }
+        if (!address_allowed(canonical_ip(address))) {
+            dropped = fmt::format("{} ({} is not an --ice-address)", value, address);
+            nice_candidate_free(candidate);
+            return nullptr;
+        }
+        return candidate;
+    }
+
     static void on_state_changed(NiceAgent*, guint, guint, guint state, gpointer data) {
         static_cast<Impl*>(data)->post([state](Impl& self) {
             if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
@@ -175,7 +219,7 @@ IceAgent::~IceAgent() {
     }
 }
 
-bool IceAgent::start(std::string& error) {
+bool IceAgent::start(std::string& error, bool trickle) {
     Impl& impl = *m_impl;
     for (const auto& address : impl.allowed) {
         if (address.empty()) {
@@ -193,7 +237,8 @@ bool IceAgent::start(std::string& error) {
         return false;
     }
     g_object_set(G_OBJECT(impl.agent), "controlling-mode", impl.controlling ? TRUE : FALSE, "upnp",
-                 FALSE, "ice-tcp", FALSE, "ice-udp", TRUE, nullptr);
+                 FALSE, "ice-tcp", FALSE, "ice-udp", TRUE, "ice-trickle", trickle ? TRUE : FALSE,
+                 nullptr);
     for (const auto& text : impl.allowed) {
         NiceAddress address;
         nice_address_init(&address);
@@ -205,6 +250,8 @@ bool IceAgent::start(std::string& error) {
     }
     g_signal_connect(G_OBJECT(impl.agent), "candidate-gathering-done",
                      G_CALLBACK(Impl::on_gathering_done), &impl);
+    g_signal_connect(G_OBJECT(impl.agent), "new-candidate-full", G_CALLBACK(Impl::on_new_candidate),
+                     &impl);
     g_signal_connect(G_OBJECT(impl.agent), "component-state-changed",
                      G_CALLBACK(Impl::on_state_changed), &impl);
     g_signal_connect(G_OBJECT(impl.agent), "new-selected-pair-full",
@@ -277,7 +324,7 @@ std::vector<std::string> IceAgent::local_candidates() const {
 
 bool IceAgent::set_remote(const std::string& ufrag, const std::string& pwd,
                           const std::vector<std::string>& candidates,
-                          std::vector<std::string>& dropped, std::string& error) {
+                          std::vector<std::string>& dropped, std::string& error, bool trickle) {
     Impl& impl = *m_impl;
     if (nice_agent_set_remote_credentials(impl.agent, impl.stream, ufrag.c_str(), pwd.c_str()) ==
         FALSE) {
@@ -286,26 +333,15 @@ bool IceAgent::set_remote(const std::string& ufrag, const std::string& pwd,
     }
     GSList* accepted = nullptr;
     for (const auto& value : candidates) {
-        std::string line = "a=candidate:" + value;
-        NiceCandidate* candidate =
-            nice_agent_parse_remote_candidate_sdp(impl.agent, impl.stream, line.c_str());
-        if (candidate == nullptr) {
-            // libnice parses IP literals only: mDNS names (".local") and TCP candidates end here.
-            dropped.push_back(fmt::format("{} (not a UDP candidate with an IP address)", value));
-            continue;
+        std::string reason;
+        if (NiceCandidate* candidate = impl.parse_remote(value, reason)) {
+            accepted = g_slist_append(accepted, candidate);
+        } else {
+            dropped.push_back(std::move(reason));
         }
-        std::string address = address_string(candidate->addr);
-        if (candidate->component_id != k_component) {
-            dropped.push_back(fmt::format("{} (component {})", value, candidate->component_id));
-            nice_candidate_free(candidate);
-            continue;
-        }
-        if (!impl.address_allowed(canonical_ip(address))) {
-            dropped.push_back(fmt::format("{} ({} is not an --ice-address)", value, address));
-            nice_candidate_free(candidate);
-            continue;
-        }
-        accepted = g_slist_append(accepted, candidate);
+    }
+    if (accepted == nullptr && trickle) {
+        return true; // the candidates are still to come
     }
     if (accepted == nullptr) {
         error = candidates.empty() ? "the peer sent no ICE candidates"
@@ -319,6 +355,26 @@ bool IceAgent::set_remote(const std::string& ufrag, const std::string& pwd,
         return false;
     }
     return true;
+}
+
+bool IceAgent::add_remote_candidate(const std::string& candidate, std::string& dropped) {
+    Impl& impl = *m_impl;
+    NiceCandidate* parsed = impl.parse_remote(candidate, dropped);
+    if (parsed == nullptr) {
+        return false;
+    }
+    GSList* one = g_slist_append(nullptr, parsed);
+    int added = nice_agent_set_remote_candidates(impl.agent, impl.stream, k_component, one);
+    g_slist_free_full(one, reinterpret_cast<GDestroyNotify>(&nice_candidate_free));
+    if (added <= 0) {
+        dropped = fmt::format("{} (libnice refused it)", candidate);
+        return false;
+    }
+    return true;
+}
+
+void IceAgent::remote_gathering_done() {
+    nice_agent_peer_candidate_gathering_done(m_impl->agent, m_impl->stream);
 }
 
 bool IceAgent::send(std::string_view datagram) {

@@ -13,6 +13,9 @@ namespace rtx::transport::webrtc {
 /// What the ICE agent reports; every callback runs on the loop thread.
 struct IceCallbacks {
     std::function<void()> on_gathering_done;
+    /// One local candidate as libnice found it (SDP attribute value without "candidate:"),
+    /// for trickle ICE (RFC 8838); before on_gathering_done.
+    std::function<void(std::string candidate)> on_local_candidate;
     /// The one component has a working pair (libnice CONNECTED or READY); once.
     std::function<void()> on_connected;
     /// Every candidate pair failed (RFC 8445 section 8.1.2: the check list is Failed), or the
@@ -39,7 +42,8 @@ public:
     IceAgent& operator=(const IceAgent&) = delete;
 
     /// Starts the GLib thread and gathering; false with `error` if libnice refused.
-    bool start(std::string& error);
+    /// With `trickle` (RFC 8838), ICE does not fail before remote_gathering_done().
+    bool start(std::string& error, bool trickle = false);
     /// After on_gathering_done: the local credentials and candidates (SDP attribute values
     /// without "candidate:").
     std::string local_ufrag() const;
@@ -48,9 +52,15 @@ public:
     /// Gives libnice the peer's credentials and candidates and starts the checks. Candidates
     /// it cannot use (mDNS names, TCP, addresses not allowed) are listed in `dropped` with the
     /// reason; false with `error` when none is left.
+    /// With `trickle`, no candidate yet is not an error (they come by add_remote_candidate).
     bool set_remote(const std::string& ufrag, const std::string& pwd,
                     const std::vector<std::string>& candidates, std::vector<std::string>& dropped,
-                    std::string& error);
+                    std::string& error, bool trickle = false);
+    /// One more remote candidate (trickle ICE, after set_remote); false with the reason it
+    /// was dropped.
+    bool add_remote_candidate(const std::string& candidate, std::string& dropped);
+    /// The peer sent end-of-candidates: with no working pair left, ICE may now fail.
+    void remote_gathering_done();
     /// Sends one datagram on the selected pair; false if libnice could not.
     bool send(std::string_view datagram);
 

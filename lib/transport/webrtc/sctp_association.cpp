@@ -47,6 +47,11 @@ constexpr std::uint32_t k_sctp_mtu = 1200;
 constexpr auto k_timer_tick = std::chrono::milliseconds(10);
 
 int g_users = 0;
+// usrsctp's clock is process-wide: usrsctp_handle_timers(elapsed) advances every
+// association's timers, so with several associations (rtx serve's peers) each tick passes
+// the time since the last tick of any of them, not since its own.
+std::uint64_t g_last_tick = 0;
+bool g_clock_started = false;
 
 int conn_output(void* address, void* buffer, size_t length, uint8_t, uint8_t);
 
@@ -65,6 +70,7 @@ void acquire_usrsctp() {
 
 void release_usrsctp() {
     if (--g_users == 0) {
+        g_clock_started = false;
         usrsctp_finish();
     }
 }
@@ -113,7 +119,6 @@ struct SctpAssociation::Impl {
     SctpCallbacks callbacks;
     struct socket* socket = nullptr;
     core::Timer timer;
-    std::uint64_t last_tick = 0;
     std::vector<Event> events;
     bool dispatching = false;
     std::deque<Outgoing> queue;
@@ -603,8 +608,10 @@ struct SctpAssociation::Impl {
 
     void tick() {
         std::uint64_t now = loop.now_ms();
-        usrsctp_handle_timers(static_cast<std::uint32_t>(now - last_tick));
-        last_tick = now;
+        if (now > g_last_tick) {
+            usrsctp_handle_timers(static_cast<std::uint32_t>(now - g_last_tick));
+            g_last_tick = now;
+        }
         dispatch();
     }
 };
@@ -716,7 +723,10 @@ bool SctpAssociation::start(std::string& error) {
     }
     struct sockaddr_conn remote = local;
     remote.sconn_port = htons(impl.remote_port);
-    impl.last_tick = impl.loop.now_ms();
+    if (!g_clock_started) {
+        g_clock_started = true;
+        g_last_tick = impl.loop.now_ms();
+    }
     impl.timer.start(
         k_timer_tick, [&impl] { impl.tick(); }, k_timer_tick);
     int rc =

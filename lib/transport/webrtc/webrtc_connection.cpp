@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
+#include <utility>
 
 namespace rtx::transport::webrtc {
 
@@ -47,11 +49,21 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
     std::optional<proto::SessionDescription> remote;
     std::uint64_t session_id = random_session_id();
     bool gathered = false;
+    /// Trickle: our description went out (local candidates wait for it in local_queue,
+    /// the end of candidates as an empty string).
+    bool described = false;
+    std::vector<std::string> local_queue;
+    /// The peer's trickled candidates before connect(), and its end of candidates.
+    std::vector<std::string> remote_queue;
+    bool remote_done = false;
+    bool checking = false; ///< connect() gave ICE the remote description.
     bool dtls_client = false;
     bool open = false;
     bool finish_requested = false;
     bool ended = false;
     std::uint16_t stream = 0;
+    /// every_channel: the channels open now (closing them ends close()).
+    std::set<std::uint16_t> channels;
     std::string stage = "the remote description";
 
     Impl(core::Loop& owner_loop, WebrtcOptions opts, Handler& h, std::uint64_t connection_id)
@@ -107,6 +119,11 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         callbacks.on_gathering_done = [this] {
             gathering_done();
         };
+        callbacks.on_local_candidate = [this](std::string candidate) {
+            if (options.trickle) {
+                trickle_out(std::move(candidate));
+            }
+        };
         callbacks.on_connected = [this] {
             ice_connected();
         };
@@ -124,11 +141,20 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         };
         ice = std::make_unique<IceAgent>(loop, options.offerer, options.ice_addresses,
                                          std::move(callbacks));
-        if (!ice->start(error)) {
+        if (!ice->start(error, options.trickle)) {
             fail(core::ExitCode::connect_failed, "ICE: " + error);
             return;
         }
         core::log_verbose("webrtc: ICE gathering");
+        if (options.trickle && options.offerer) {
+            // Not from inside start(): the caller may not be ready for its callback yet.
+            std::weak_ptr<Impl> weak = weak_from_this();
+            loop.post([weak] {
+                if (auto self = weak.lock(); self && !self->ended && !self->described) {
+                    self->send_offer();
+                }
+            });
+        }
     }
 
     proto::LocalDescription local_description(proto::DtlsSetup setup) const {
@@ -140,8 +166,48 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         local.setup = setup;
         local.sctp_port = k_sctp_port;
         local.max_message_size = options.max_message_size;
-        local.candidates = ice->local_candidates();
+        local.trickle = trickling();
+        if (!local.trickle) {
+            local.candidates = ice->local_candidates();
+        }
         return local;
+    }
+
+    /// Our candidates go one by one: we offer with trickle, or answer a trickle offer.
+    bool trickling() const {
+        return options.trickle && (options.offerer || (remote && remote->trickle));
+    }
+
+    void trickle_out(std::string candidate) {
+        if (ended) {
+            return;
+        }
+        if (!described) {
+            local_queue.push_back(std::move(candidate)); // the answerer may yet trickle
+            return;
+        }
+        if (trickling() && options.on_local_candidate) {
+            options.on_local_candidate(candidate);
+        }
+    }
+
+    void send_offer() {
+        described = true;
+        // JSEP section 5.2.1: an offer says actpass and lets the answerer pick.
+        options.on_local_description(
+            proto::format_offer(local_description(proto::DtlsSetup::actpass)));
+        for (auto& candidate : std::exchange(local_queue, {})) {
+            trickle_out(std::move(candidate));
+        }
+        if (options.answer_timeout.count() > 0 && !remote && !ended) {
+            deadline.start(options.answer_timeout, [this] {
+                fail(core::ExitCode::timeout,
+                     fmt::format("no answer from the peer after {} ms",
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     options.answer_timeout)
+                                     .count()));
+            });
+        }
     }
 
     void gathering_done() {
@@ -158,10 +224,14 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
             fail(core::ExitCode::connect_failed, "ICE: no local candidate (check --ice-address)");
             return;
         }
+        if (options.trickle) {
+            trickle_out(std::string()); // end of candidates (RFC 8838 section 13)
+        }
+        if (trickling()) {
+            return; // the description went out without waiting for the candidates
+        }
         if (options.offerer) {
-            // JSEP section 5.2.1: an offer says actpass and lets the answerer pick.
-            options.on_local_description(
-                proto::format_offer(local_description(proto::DtlsSetup::actpass)));
+            send_offer();
         } else if (remote) {
             answer();
         }
@@ -204,15 +274,50 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         });
         if (options.offerer) {
             connect();
-        } else if (gathered) {
+        } else if (gathered || trickling()) {
             answer();
         }
     }
 
+    void add_remote_candidate(std::string_view candidate) {
+        if (ended) {
+            return;
+        }
+        if (candidate.starts_with("a=")) {
+            candidate.remove_prefix(2);
+        }
+        if (candidate.starts_with("candidate:")) {
+            candidate.remove_prefix(10);
+        }
+        if (!checking) {
+            if (candidate.empty()) {
+                remote_done = true;
+            } else {
+                remote_queue.emplace_back(candidate);
+            }
+            return;
+        }
+        if (candidate.empty()) {
+            core::log_verbose("webrtc: the peer's end of candidates");
+            ice->remote_gathering_done();
+            return;
+        }
+        std::string dropped;
+        if (ice->add_remote_candidate(std::string(candidate), dropped)) {
+            core::log_verbose("webrtc: remote candidate {}", candidate);
+        } else {
+            core::log_verbose("webrtc: remote candidate dropped: {}", dropped);
+        }
+    }
+
     void answer() {
+        described = true;
         options.on_local_description(proto::format_answer(
             *remote,
             local_description(dtls_client ? proto::DtlsSetup::active : proto::DtlsSetup::passive)));
+        for (auto& candidate : std::exchange(local_queue, {})) {
+            trickle_out(std::move(candidate));
+        }
         connect();
     }
 
@@ -243,13 +348,25 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
                                              std::move(callbacks));
         std::vector<std::string> dropped;
         std::string error;
-        bool usable =
-            ice->set_remote(remote->ice_ufrag, remote->ice_pwd, remote->candidates, dropped, error);
+        // Candidates may still come by signalling when either side trickles.
+        const bool more_to_come = options.trickle || remote->trickle;
+        bool usable = ice->set_remote(remote->ice_ufrag, remote->ice_pwd, remote->candidates,
+                                      dropped, error, more_to_come && !remote->end_of_candidates);
         for (const auto& candidate : dropped) {
             core::log_verbose("webrtc: remote candidate dropped: {}", candidate);
         }
         if (!usable) {
             fail(core::ExitCode::connect_failed, "ICE: " + error);
+            return;
+        }
+        checking = true;
+        for (const auto& candidate : std::exchange(remote_queue, {})) {
+            add_remote_candidate(candidate);
+        }
+        if (remote_done || remote->end_of_candidates) {
+            ice->remote_gathering_done();
+        }
+        if (ended) {
             return;
         }
         if (!dtls_client && !dtls->start(error)) {
@@ -297,6 +414,10 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
             }
         };
         callbacks.on_channel_closed = [this](std::uint16_t id_of_stream, bool by_peer) {
+            if (options.every_channel) {
+                channel_closed(id_of_stream);
+                return;
+            }
             if (id_of_stream != stream || ended) {
                 return;
             }
@@ -324,6 +445,14 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         }
         stage = "the data channel (DCEP)";
         core::log_verbose("webrtc: SCTP association up");
+        if (options.every_channel) {
+            open = true;
+            deadline.stop();
+            stats.connect_time = std::chrono::duration_cast<core::Duration>(
+                std::chrono::steady_clock::now() - started);
+            handler.on_open(*owner);
+            return;
+        }
         if (options.offerer) {
             // RFC 8832 section 6: the DTLS client uses even stream identifiers, the server odd.
             stream = dtls_client ? 0 : 1;
@@ -333,6 +462,16 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
 
     void channel_open(std::uint16_t id_of_stream, const std::string& label,
                       const std::string& protocol, const ChannelParameters& parameters) {
+        if (options.every_channel) {
+            if (!ended && !finish_requested) {
+                core::log_verbose("webrtc: channel open: stream {}, label \"{}\", protocol "
+                                  "\"{}\", {}",
+                                  id_of_stream, label, protocol, describe(parameters));
+                channels.insert(id_of_stream);
+                options.every_channel->on_open(id_of_stream, label, protocol, parameters);
+            }
+            return;
+        }
         if (ended || open) {
             core::log_verbose("webrtc: ignoring a further channel on stream {}", id_of_stream);
             return;
@@ -353,7 +492,8 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
     }
 
     void message(std::uint16_t id_of_stream, std::string_view payload, bool binary) {
-        if (!open || id_of_stream != stream) {
+        const bool every = options.every_channel.has_value();
+        if (!open || (every ? !channels.contains(id_of_stream) : id_of_stream != stream)) {
             return;
         }
         if (options.max_message_size != 0 && payload.size() > options.max_message_size) {
@@ -364,8 +504,40 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         }
         ++stats.messages_in;
         stats.bytes_in += payload.size();
-        handler.on_message(*owner,
-                           Message(payload, binary ? PayloadKind::binary : PayloadKind::text));
+        const Message received(payload, binary ? PayloadKind::binary : PayloadKind::text);
+        if (every) {
+            options.every_channel->on_message(id_of_stream, received);
+        } else {
+            handler.on_message(*owner, received);
+        }
+    }
+
+    void channel_closed(std::uint16_t id_of_stream) {
+        if (channels.erase(id_of_stream) == 0 || ended) {
+            return;
+        }
+        core::log_verbose("webrtc: channel on stream {} closed", id_of_stream);
+        options.every_channel->on_closed(id_of_stream);
+        if (finish_requested && channels.empty()) {
+            end(CloseInfo{});
+        }
+    }
+
+    // Checks a message against the peer's max-message-size and queues it on `on_stream`.
+    bool send_message(std::uint16_t on_stream, const Message& message) {
+        std::uint64_t limit = remote->max_message_size;
+        if (limit != 0 && message.payload.size() > limit) {
+            fail(core::ExitCode::usage,
+                 fmt::format("a {}-byte message is over the peer's max-message-size {}",
+                             message.payload.size(), limit));
+            return false;
+        }
+        if (!sctp->send(on_stream, message.payload, message.kind == PayloadKind::binary)) {
+            return false;
+        }
+        ++stats.messages_out;
+        stats.bytes_out += message.payload.size();
+        return true;
     }
 };
 
@@ -390,6 +562,10 @@ void WebrtcConnection::set_remote_description(std::string_view sdp) {
     m_impl->set_remote(sdp);
 }
 
+void WebrtcConnection::add_remote_candidate(std::string_view candidate) {
+    m_impl->add_remote_candidate(candidate);
+}
+
 void WebrtcConnection::fail(core::ExitCode code, std::string reason) {
     m_impl->fail(code, std::move(reason));
 }
@@ -399,19 +575,22 @@ bool WebrtcConnection::send(const Message& message) {
     if (!impl.open || impl.finish_requested) {
         return false;
     }
-    std::uint64_t limit = impl.remote->max_message_size;
-    if (limit != 0 && message.payload.size() > limit) {
-        impl.fail(core::ExitCode::usage,
-                  fmt::format("a {}-byte message is over the peer's max-message-size {}",
-                              message.payload.size(), limit));
+    return impl.send_message(impl.stream, message);
+}
+
+bool WebrtcConnection::send_on(std::uint16_t stream, const Message& message) {
+    Impl& impl = *m_impl;
+    if (!impl.open || impl.finish_requested || !impl.channels.contains(stream)) {
         return false;
     }
-    if (!impl.sctp->send(impl.stream, message.payload, message.kind == PayloadKind::binary)) {
-        return false;
+    return impl.send_message(stream, message);
+}
+
+void WebrtcConnection::close_channel(std::uint16_t stream) {
+    Impl& impl = *m_impl;
+    if (impl.open && impl.channels.contains(stream)) {
+        impl.sctp->close_channel(stream);
     }
-    ++impl.stats.messages_out;
-    impl.stats.bytes_out += message.payload.size();
-    return true;
 }
 
 void WebrtcConnection::finish_sending() {
@@ -438,7 +617,17 @@ void WebrtcConnection::close() {
     // so that it ends cleanly instead of seeing the association aborted when we exit; but
     // not for longer than k_close_linger.
     impl.finish_requested = true;
-    impl.sctp->close_channel(impl.stream);
+    if (impl.options.every_channel) {
+        if (impl.channels.empty()) {
+            impl.end(CloseInfo{});
+            return;
+        }
+        for (std::uint16_t stream : impl.channels) {
+            impl.sctp->close_channel(stream);
+        }
+    } else {
+        impl.sctp->close_channel(impl.stream);
+    }
     impl.deadline.start(k_close_linger, [&impl] {
         CloseInfo info;
         info.reason = "webrtc: the peer did not close its side in time";

@@ -8,11 +8,24 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace rtx::transport::webrtc {
+
+/// Every data channel of a connection that takes all the channels the peer opens (rtx
+/// serve's peers) instead of one; loop thread, never from inside a call of the caller's.
+struct ChannelEvents {
+    /// The peer opened a channel on `stream` (we acknowledged its DATA_CHANNEL_OPEN).
+    std::function<void(std::uint16_t stream, const std::string& label, const std::string& protocol,
+                       const ChannelParameters& parameters)>
+        on_open;
+    std::function<void(std::uint16_t stream, const Message& message)> on_message;
+    /// Both directions of the channel were reset (by the peer or after close_channel).
+    std::function<void(std::uint16_t stream)> on_closed;
+};
 
 /// How one peer connection with one data channel is set up.
 struct WebrtcOptions {
@@ -27,12 +40,26 @@ struct WebrtcOptions {
     /// From the remote description to an open channel (ICE, DTLS, SCTP, DCEP); then the
     /// stage that was not done is named in the error.
     core::Duration connect_timeout{std::chrono::seconds(30)};
+    /// The offerer waits this long for the answer once its offer went out (a signalling
+    /// server between the peers); zero: for ever (manual signalling, a human in between).
+    core::Duration answer_timeout{0};
     /// Our a=max-message-size (RFC 8841 section 6): larger incoming messages end the
     /// connection with a protocol error.
     std::uint64_t max_message_size = 64ULL << 20;
     /// Receives the local description (SDP text) once candidates are gathered: for the
     /// offerer right after start(), for the answerer after the remote offer. Loop thread.
     std::function<void(const std::string& sdp)> on_local_description;
+    /// Trickle ICE (RFC 8838, RFC 8840): the description goes out at once, without
+    /// candidates and with a=ice-options:trickle, and each local candidate follows through
+    /// on_local_candidate (an attribute value without "candidate:"; empty: end of
+    /// candidates). The answerer trickles only when the offer says it can take trickled
+    /// candidates; otherwise it waits for gathering and sends them all in the description.
+    bool trickle = false;
+    std::function<void(const std::string& candidate)> on_local_candidate;
+    /// Set (answerer only): every channel the peer opens is reported here, on_open of the
+    /// Handler comes when the SCTP association is up, and send_on() / close_channel() address
+    /// a channel; send() and finish_sending() are not used.
+    std::optional<ChannelEvents> every_channel;
 };
 
 /// One WebRTC peer connection carrying one data channel, as a Connection:
@@ -54,8 +81,17 @@ public:
     void start(bool offerer);
     /// The peer's description (an answer for the offerer, an offer for the answerer).
     void set_remote_description(std::string_view sdp);
+    /// One of the peer's trickled candidates (the attribute value, with or without
+    /// "candidate:"); empty: the peer's end of candidates. Before the remote description
+    /// they wait; candidates not allowed by ice_addresses are dropped (-v says so).
+    void add_remote_candidate(std::string_view candidate);
     /// Ends the connection with `info` (signalling failed, no answer in time, ...).
     void fail(core::ExitCode code, std::string reason);
+
+    /// every_channel: one message on the channel of `stream`, with that channel's delivery.
+    bool send_on(std::uint16_t stream, const Message& message);
+    /// every_channel: closes one channel (RFC 8831 section 6.7).
+    void close_channel(std::uint16_t stream);
 
     bool send(const Message& message) override;
     void finish_sending() override;
