@@ -30,6 +30,8 @@ test_packages=(
   node-ws   # node's `ws` (with Debian's nodejs 18, or the machine's own node): an
             # independent WebSocket server and client for the ws tests
   mosquitto mosquitto-clients  # a real MQTT broker and mosquitto_pub/sub for the mqtt tests
+  coturn    # turnserver: a real TURN relay on 127.0.0.1 for rtx webrtc --turn/--relay-only
+            # (tests/e2e/test_webrtc_ice.py); not started as a service
   npm       # installs tests/push's pinned web-push and web-push-testing (independent Web Push
             # peers); left out below when the machine's own node already brings npm
 )

@@ -16,6 +16,8 @@ bash scripts/install-deps.sh --with-tests
 export WERIFT_DIR="$PWD/tests/webrtc"
 # install-deps put chromium here: a browser test that cannot find it fails instead of skipping.
 export RTX_REQUIRE_BROWSER=1
+# and coturn's turnserver (test_webrtc_ice.py) the same way.
+export RTX_REQUIRE_TURN=1
 jobs=$(nproc)
 # ccache (installed with the test packages; CMake uses it when present) keyed on paths relative
 # to this checkout, so a later run or another clone recompiles only what changed.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/loop.hpp"
+#include "transport/webrtc/ice_servers.hpp"
 
 #include <functional>
 #include <memory>
@@ -38,7 +39,10 @@ public:
     IceAgent(const IceAgent&) = delete;
     IceAgent& operator=(const IceAgent&) = delete;
 
-    /// Starts the GLib thread and gathering; false with `error` if libnice refused.
+    /// STUN and TURN servers, relay-only; before start(). Names are resolved in start().
+    void set_servers(IceServers servers);
+    /// Starts the GLib thread and gathering; false with `error` if libnice refused or a
+    /// server name does not resolve.
     bool start(std::string& error);
     /// After on_gathering_done: the local credentials and candidates (SDP attribute values
     /// without "candidate:").
