@@ -40,6 +40,9 @@ struct WebrtcCommandOptions {
     std::string sdp_in;
     std::string sdp_out;
     std::vector<std::string> ice_addresses;
+    std::string stun;
+    std::string turn;
+    bool relay_only = false;
     std::string label = "rtx";
     std::string protocol;
     bool unordered = false;
@@ -301,6 +304,30 @@ void write_local_description(const std::string& path, bool offer, const std::str
 core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
                         const transport::webrtc::WebrtcOptions& webrtc);
 
+/// --stun, --turn and --relay-only, checked before anything starts.
+transport::webrtc::IceServers ice_servers(const WebrtcCommandOptions& options) {
+    transport::webrtc::IceServers servers;
+    if (!options.stun.empty()) {
+        auto stun = transport::webrtc::parse_stun_server(options.stun);
+        if (!stun) {
+            throw core::UsageError(stun.error().message);
+        }
+        servers.stun = std::move(stun.value());
+    }
+    if (!options.turn.empty()) {
+        auto turn = transport::webrtc::parse_turn_server(options.turn);
+        if (!turn) {
+            throw core::UsageError(turn.error().message);
+        }
+        servers.turn = std::move(turn.value());
+    }
+    if (options.relay_only && !servers.turn) {
+        throw core::UsageError("--relay-only needs a --turn relay");
+    }
+    servers.relay_only = options.relay_only;
+    return servers;
+}
+
 core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     std::optional<core::Url> room;
     if (!options.whip.empty()) {
@@ -349,6 +376,7 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     transport::webrtc::WebrtcOptions webrtc;
     webrtc.offerer = options.offer;
     webrtc.ice_addresses = options.ice_addresses;
+    webrtc.ice_servers = ice_servers(options);
     webrtc.label = options.label;
     webrtc.protocol = options.protocol;
     webrtc.channel.ordered = !options.unordered;
@@ -484,6 +512,18 @@ Runner setup_webrtc(CLI::App& parent, std::string_view name, std::string_view su
                     "Gather ICE candidates only on this local IP, and drop the peer's "
                     "candidates on other addresses (repeatable)")
         ->group(webrtc);
+    app->add_option("--stun", options->stun,
+                    "STUN server for a server-reflexive candidate (HOST:PORT, port 3478 if "
+                    "left out)")
+        ->type_name("HOST:PORT")
+        ->group(webrtc);
+    app->add_option("--turn", options->turn,
+                    "TURN relay (over UDP) for a relayed candidate: turn:USER:PASS@HOST:PORT")
+        ->type_name("URL")
+        ->group(webrtc);
+    app->add_flag("--relay-only", options->relay_only,
+                  "Use only relayed candidates (needs --turn), like iceTransportPolicy relay")
+        ->group(webrtc);
     app->add_option("--label", options->label, "Label of the data channel (--offer)")
         ->default_str("rtx")
         ->group(webrtc);
@@ -547,6 +587,9 @@ Examples:
   rtx webrtc --answer --echo --no-stdin --sdp-in offer.b64   # a reflector
   rtx webrtc --offer --unordered --max-retransmits 0 ...      # like UDP: no order, no retry
   rtx webrtc --offer --json -v ...       # NDJSON records; ICE, DTLS and SCTP steps on stderr
+  rtx webrtc ws://HOST:8080/signal/demo --stun stun.example.net:3478
+  rtx webrtc ws://HOST:8080/signal/demo --turn turn:alice:secret@turn.example.net:3478 --relay-only
+  rtx serve   # then open http://127.0.0.1:8080/webrtc.html?room=demo and run the first example
 
 Exit status: 0 done, 1 local I/O failure, 2 usage, 3 ICE failed (no candidate pair
 worked), 4 DTLS failed (handshake, or the certificate does not match the fingerprint), 5

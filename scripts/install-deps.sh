@@ -33,6 +33,8 @@ test_packages=(
   socat netcat-openbsd  # independent TCP clients and echo peers for `rtx tcp -l` and the
                         # --bridge tests (ncat/websocat users' own tools)
   mosquitto mosquitto-clients  # a real MQTT broker and mosquitto_pub/sub for the mqtt tests
+  coturn    # turnserver: a real TURN relay on 127.0.0.1 for rtx webrtc --turn/--relay-only
+            # (tests/e2e/test_webrtc_ice.py); not started as a service
   npm       # installs tests/push's pinned web-push and web-push-testing (independent Web Push
             # peers); left out below when the machine's own node already brings npm
 )

@@ -16,6 +16,8 @@ bash scripts/install-deps.sh --with-tests
 export WERIFT_DIR="$PWD/tests/webrtc"
 # install-deps put chromium here: a browser test that cannot find it fails instead of skipping.
 export RTX_REQUIRE_BROWSER=1
+# and coturn's turnserver (test_webrtc_ice.py) the same way.
+export RTX_REQUIRE_TURN=1
 jobs=$(nproc)
 # End-to-end tests mostly wait on their peers, so ctest runs several at once (RTX_TEST_JOBS,
 # default 4); the ones that load the whole machine are RUN_SERIAL in tests/e2e/CMakeLists.txt.

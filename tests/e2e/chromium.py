@@ -43,7 +43,7 @@ def available():
 class Chromium:
     """One headless browser process with a throwaway profile; a context manager."""
 
-    def __init__(self, timeout=30):
+    def __init__(self, timeout=30, extra_flags=()):
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="rtx-chromium-")
         to_browser_read, self.to_browser = os.pipe()
@@ -61,7 +61,7 @@ class Chromium:
             os.dup2(message_out, 4)
 
         self.process = subprocess.Popen(  # noqa: SIM115 (stopped in close)
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}"],
+            [CHROMIUM, *extra_flags, *FLAGS, f"--user-data-dir={self.profile}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             close_fds=False, preexec_fn=child_pipes)
         os.close(to_browser_read)

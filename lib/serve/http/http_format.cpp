@@ -61,6 +61,9 @@ Route route(std::string_view path) {
     if (path == "/push.html") {
         return {Endpoint::push_page, {}};
     }
+    if (path == "/webrtc.html") {
+        return {Endpoint::webrtc_page, {}};
+    }
     for (const Prefix& prefix : k_prefixes) {
         if (path.starts_with(prefix.text)) {
             return {prefix.endpoint, path.substr(prefix.text.size())};

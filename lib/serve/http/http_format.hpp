@@ -19,6 +19,7 @@ enum class Endpoint {
     eventsource_page, ///< GET /eventsource.html
     websocket_page,   ///< GET /websocket.html
     push_page,        ///< GET /push.html
+    webrtc_page,      ///< GET /webrtc.html
     sse,              ///< GET /sse/{topic}
     stream,           ///< GET /stream/{topic}
     poll,             ///< GET /poll/{topic}

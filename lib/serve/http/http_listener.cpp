@@ -461,6 +461,8 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         return reply(page(websocket_page()));
     case Endpoint::push_page:
         return reply(page(push_page()));
+    case Endpoint::webrtc_page:
+        return reply(page(webrtc_page()));
     default:
         break;
     }

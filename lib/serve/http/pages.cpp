@@ -60,6 +60,7 @@ published to a topic on any protocol reaches every subscriber of that topic.</p>
 <li><a href="/stream/tick">/stream/{{topic}}</a>: one message per line (<a href="/stream/tick?format=ndjson">?format=ndjson</a>, <code>?since=N</code>)</li>
 <li><a href="/poll/tick">/poll/{{topic}}?cursor=N</a>: long poll, JSON</li>
 <li><code>POST /publish/{{topic}}</code>: the body becomes one message (<code>?event=name</code>)</li>
+<li><a href="/webrtc.html?room=demo">/webrtc.html?room=demo</a>: a WebRTC data channel from this browser, with <code>rtx webrtc ws://…/signal/demo</code> or another tab</li>
 <li><a href="/push.html">/push.html</a>: a Web Push subscription on the mock push service (<code>POST /push/subscribe</code>, <code>POST /push/{{id}}</code>, <code>GET /push/{{id}}/messages</code>) and its notifications</li>
 </ul>
 <pre>curl -N http://HOST/sse/tick

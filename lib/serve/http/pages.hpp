@@ -37,4 +37,17 @@ std::string_view websocket_page();
 /// constant: the query is read by the script.
 std::string_view push_page();
 
+/// GET /webrtc.html?room=R (default "demo"; optionally &label=L): a page whose script joins
+/// the signalling room /signal/R of this server over a WebSocket and makes an
+/// RTCPeerConnection with the other peer of the room (`rtx webrtc ws://.../signal/R`, or
+/// another tab): when it finds a peer there it makes the offer and opens a data channel
+/// labelled L, else it waits for the offer and takes the channel the offerer opens (the
+/// room's rule). Descriptions are sent once ICE gathering is complete (candidates inside the
+/// SDP); "candidate" messages from the peer are added too. It shows the state and every
+/// message, and has a small API for tests: window.state, window.received (strings, and
+/// binary messages as arrays of byte values), window.send(text), window.sendBytes(array),
+/// window.closeChannel(), window.selectedPair() (a promise of the selected ICE pair's
+/// addresses), window.pc, window.channel. A constant: the query is read by the script.
+std::string_view webrtc_page();
+
 } // namespace rtx::serve::http

@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <nice/agent.h>
 
+#include "core/log.hpp"
+#include "transport/webrtc/source_filter.hpp"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -61,6 +64,8 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
     core::Loop& loop;
     bool controlling;
     std::vector<std::string> allowed; // canonical IP literals
+    IceServers servers;
+    std::vector<std::string> server_ips; // the STUN and TURN servers, resolved
     IceCallbacks callbacks;
     GMainContext* context = nullptr;
     NiceAgent* agent = nullptr;
@@ -98,8 +103,43 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
         return false;
     }
 
+    // With --ice-address, our sockets take datagrams from the allowed addresses (and the
+    // STUN/TURN servers) only: libnice would answer a check from anywhere and make its
+    // source a peer-reflexive candidate. Done before our description goes out, so before
+    // any check can come.
+    bool filter_sources() {
+        if (allowed.empty()) {
+            return true;
+        }
+        std::vector<BoundAddress> sockets;
+        GSList* candidates = nice_agent_get_local_candidates(agent, stream, k_component);
+        for (GSList* item = candidates; item != nullptr; item = item->next) {
+            auto* candidate = static_cast<NiceCandidate*>(item->data);
+            if (candidate->type == NICE_CANDIDATE_TYPE_HOST) {
+                sockets.push_back(
+                    {canonical_ip(address_string(candidate->addr)),
+                     static_cast<std::uint16_t>(nice_address_get_port(&candidate->addr))});
+            }
+        }
+        g_slist_free_full(candidates, reinterpret_cast<GDestroyNotify>(&nice_candidate_free));
+        std::vector<std::string> sources = allowed;
+        sources.insert(sources.end(), server_ips.begin(), server_ips.end());
+        std::string error;
+        int filtered = filter_datagram_sources(sockets, sources, error);
+        if (filtered < 0) {
+            callbacks.on_failed("ICE: " + error);
+            return false;
+        }
+        core::log_verbose("webrtc: {} ICE socket(s) take datagrams from --ice-address only",
+                          filtered);
+        return true;
+    }
+
     static void on_gathering_done(NiceAgent*, guint, gpointer data) {
         static_cast<Impl*>(data)->post([](Impl& self) {
+            if (!self.filter_sources()) {
+                return;
+            }
             if (self.callbacks.on_gathering_done) {
                 self.callbacks.on_gathering_done();
             }
@@ -152,6 +192,8 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
 
     static void on_state_changed(NiceAgent*, guint, guint, guint state, gpointer data) {
         static_cast<Impl*>(data)->post([state](Impl& self) {
+            core::log_verbose("webrtc: ICE state {}", nice_component_state_to_string(
+                                                          static_cast<NiceComponentState>(state)));
             if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
                 !self.connected) {
                 self.connected = true;
@@ -219,8 +261,33 @@ IceAgent::~IceAgent() {
     }
 }
 
+void IceAgent::set_servers(IceServers servers) {
+    m_impl->servers = std::move(servers);
+}
+
 bool IceAgent::start(std::string& error, bool trickle) {
     Impl& impl = *m_impl;
+    // libnice takes IP literals: names are resolved here, once, before gathering.
+    std::string stun_ip;
+    std::string turn_ip;
+    if (impl.servers.stun) {
+        auto ip = resolve_ice_host(impl.servers.stun->host);
+        if (!ip) {
+            error = "STUN server " + ip.error().message;
+            return false;
+        }
+        stun_ip = ip.value();
+        impl.server_ips.push_back(canonical_ip(stun_ip));
+    }
+    if (impl.servers.turn) {
+        auto ip = resolve_ice_host(impl.servers.turn->host);
+        if (!ip) {
+            error = "TURN server " + ip.error().message;
+            return false;
+        }
+        turn_ip = ip.value();
+        impl.server_ips.push_back(canonical_ip(turn_ip));
+    }
     for (const auto& address : impl.allowed) {
         if (address.empty()) {
             error = "--ice-address takes an IP address";
@@ -239,6 +306,15 @@ bool IceAgent::start(std::string& error, bool trickle) {
     g_object_set(G_OBJECT(impl.agent), "controlling-mode", impl.controlling ? TRUE : FALSE, "upnp",
                  FALSE, "ice-tcp", FALSE, "ice-udp", TRUE, "ice-trickle", trickle ? TRUE : FALSE,
                  nullptr);
+    if (!stun_ip.empty()) {
+        g_object_set(G_OBJECT(impl.agent), "stun-server", stun_ip.c_str(), "stun-server-port",
+                     static_cast<guint>(impl.servers.stun->port), nullptr);
+        core::log_verbose("webrtc: STUN server {}:{}", stun_ip, impl.servers.stun->port);
+    }
+    if (impl.servers.relay_only) {
+        // Only relayed candidates are gathered, paired and announced.
+        g_object_set(G_OBJECT(impl.agent), "force-relay", TRUE, nullptr);
+    }
     for (const auto& text : impl.allowed) {
         NiceAddress address;
         nice_address_init(&address);
@@ -262,6 +338,17 @@ bool IceAgent::start(std::string& error, bool trickle) {
         return false;
     }
     nice_agent_set_stream_name(impl.agent, impl.stream, "application");
+    if (!turn_ip.empty()) {
+        const IceServer& turn = *impl.servers.turn;
+        if (nice_agent_set_relay_info(impl.agent, impl.stream, k_component, turn_ip.c_str(),
+                                      turn.port, turn.username.c_str(), turn.password.c_str(),
+                                      NICE_RELAY_TYPE_TURN_UDP) == FALSE) {
+            error = fmt::format("libnice refused the TURN server {}:{}", turn_ip, turn.port);
+            return false;
+        }
+        core::log_verbose("webrtc: TURN server {}:{} (UDP, user {})", turn_ip, turn.port,
+                          turn.username);
+    }
     nice_agent_attach_recv(impl.agent, impl.stream, k_component, impl.context, Impl::on_receive,
                            &impl);
     impl.thread = std::thread([&impl] {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/loop.hpp"
+#include "transport/webrtc/ice_servers.hpp"
 
 #include <functional>
 #include <memory>
@@ -41,8 +42,11 @@ public:
     IceAgent(const IceAgent&) = delete;
     IceAgent& operator=(const IceAgent&) = delete;
 
-    /// Starts the GLib thread and gathering; false with `error` if libnice refused.
-    /// With `trickle` (RFC 8838), ICE does not fail before remote_gathering_done().
+    /// STUN and TURN servers, relay-only; before start(). Names are resolved in start().
+    void set_servers(IceServers servers);
+    /// Starts the GLib thread and gathering; false with `error` if libnice refused or a
+    /// server name does not resolve. With `trickle` (RFC 8838), ICE does not fail before
+    /// remote_gathering_done().
     bool start(std::string& error, bool trickle = false);
     /// After on_gathering_done: the local credentials and candidates (SDP attribute values
     /// without "candidate:").

@@ -141,6 +141,7 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         };
         ice = std::make_unique<IceAgent>(loop, options.offerer, options.ice_addresses,
                                          std::move(callbacks));
+        ice->set_servers(options.ice_servers);
         if (!ice->start(error, options.trickle)) {
             fail(core::ExitCode::connect_failed, "ICE: " + error);
             return;
@@ -221,7 +222,9 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
             core::log_verbose("webrtc: local candidate {}", candidate);
         }
         if (candidates.empty()) {
-            fail(core::ExitCode::connect_failed, "ICE: no local candidate (check --ice-address)");
+            fail(core::ExitCode::connect_failed,
+                 "ICE: no local candidate (check --ice-address, and the --turn relay "
+                 "and its credentials)");
             return;
         }
         if (options.trickle) {

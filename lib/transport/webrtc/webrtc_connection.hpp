@@ -3,6 +3,7 @@
 #include "core/duration.hpp"
 #include "core/loop.hpp"
 #include "transport/connection.hpp"
+#include "transport/webrtc/ice_servers.hpp"
 #include "transport/webrtc/sctp_association.hpp"
 
 #include <cstdint>
@@ -33,6 +34,8 @@ struct WebrtcOptions {
     /// Local ICE addresses (IP literals); remote candidates on other addresses are dropped.
     /// Empty: every interface, every remote candidate.
     std::vector<std::string> ice_addresses;
+    /// STUN/TURN servers and relay-only (--stun, --turn, --relay-only).
+    IceServers ice_servers;
     std::string label = "rtx"; ///< DATA_CHANNEL_OPEN label (RFC 8832 section 5.1).
     std::string protocol;      ///< DATA_CHANNEL_OPEN protocol.
     /// The channel the offerer opens: ordered or not, reliable or partially (RFC 8831 6.1).
