@@ -26,7 +26,8 @@ namespace {
 
 struct BenchOptions {
     std::string protocol;
-    std::vector<std::string> urls; ///< Positional URLs and --target, round robin.
+    std::vector<std::string> urls;    ///< Positional URLs, round robin with --target.
+    std::vector<std::string> targets; ///< --target (repeatable).
     std::string pattern;
     int qos = 0;
     std::size_t conns = 10;
@@ -180,7 +181,9 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     bench::Plan plan;
     plan.protocol = protocol_option(options.protocol);
     plan.fanout = fanout_option(plan.protocol, options.pattern);
-    for (const auto& url : options.urls) {
+    std::vector<std::string> urls = options.urls;
+    urls.insert(urls.end(), options.targets.begin(), options.targets.end());
+    for (const auto& url : urls) {
         plan.targets.push_back(target_option(plan.protocol, plan.fanout, url));
     }
     if (!plan.targets.empty()) {
@@ -357,7 +360,7 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
                     "ws://HOST:PORT); sse/stream/poll: http://HOST:PORT of an rtx serve; mqtt: "
                     "mqtt://HOST:PORT of a broker. Several: connections round robin. None: an "
                     "embedded rtx serve on 127.0.0.1");
-    app->add_option("--target", options->urls, "Another server URL (repeatable), round robin")
+    app->add_option("--target", options->targets, "Another server URL (repeatable), round robin")
         ->allow_extra_args(false)
         ->group("Connection");
     const char* load = "Load";
