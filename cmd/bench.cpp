@@ -27,7 +27,8 @@ namespace {
 
 struct BenchOptions {
     std::string protocol;
-    std::vector<std::string> urls; ///< Positional URLs and --target, round robin.
+    std::vector<std::string> urls;    ///< Positional URLs, round robin with --target.
+    std::vector<std::string> targets; ///< --target (repeatable).
     std::string pattern;
     int qos = 0;
     std::size_t conns = 10;
@@ -250,9 +251,11 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     bench::Plan plan;
     plan.protocol = protocol_option(options.protocol);
     plan.fanout = fanout_option(plan.protocol, options.pattern);
-    // Several URLs (positional or --target) spread the connections round robin; the first
+    // Several URLs (positional and --target) spread the connections round robin; the first
     // decides whether this is a subscribe-only run against a foreign server.
-    const std::string first_url = options.urls.empty() ? std::string() : options.urls.front();
+    std::vector<std::string> urls = options.urls;
+    urls.insert(urls.end(), options.targets.begin(), options.targets.end());
+    const std::string first_url = urls.empty() ? std::string() : urls.front();
     const bool subscribe_only =
         subscribe_only_requested(options.foreign, plan.protocol, first_url);
     if (subscribe_only && plan.protocol == bench::Protocol::tcp) {
@@ -263,7 +266,7 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     }
     plan.fanout = plan.fanout || subscribe_only; // ws: subscribers
     plan.target = target_option(plan.protocol, plan.fanout, first_url, subscribe_only);
-    for (const auto& url : options.urls) {
+    for (const auto& url : urls) {
         plan.targets.push_back(target_option(plan.protocol, plan.fanout, url, subscribe_only));
     }
     if (plan.targets.size() < 2) {
@@ -471,7 +474,7 @@ Runner setup_bench(CLI::App& parent, std::string_view name, std::string_view sum
                     "server's stream URL (subscribe-only); mqtt: "
                     "mqtt://HOST:PORT of a broker. Several: connections round robin. None: an "
                     "embedded rtx serve on 127.0.0.1");
-    app->add_option("--target", options->urls, "Another server URL (repeatable), round robin")
+    app->add_option("--target", options->targets, "Another server URL (repeatable), round robin")
         ->allow_extra_args(false)
         ->group("Connection");
     const char* load = "Load";

@@ -165,7 +165,9 @@ extern "C" void forward_signal(int signum) {
     g_signal = signum;
     if (g_children != nullptr) {
         for (pid_t pid : *g_children) {
-            ::kill(pid, signum);
+            if (pid > 0) { // -1: reaped or never started (kill(-1) would signal everything)
+                ::kill(pid, signum);
+            }
         }
     }
 }
@@ -217,10 +219,8 @@ void apply_shard_options(const ShardOptions& options, bench::Plan& plan) {
         plan.shard = shard.value();
         // The counts, --rate and --messages stay the whole test's; the ramp's pace is per
         // process, so it is this shard's share of it.
+        // (0 is no rate: the default window, per process, or all at once.)
         plan.connect_rate = bench::shard_rate(plan.connect_rate, plan.connections, plan.shard);
-        if (plan.connect_rate == 0 && plan.connection_range().size() > 0) {
-            plan.connect_rate = 1e-9; // unreachable: a share of a positive rate is positive
-        }
     }
     if (!options.start_at.empty()) {
         auto start = bench::parse_start_at(options.start_at, std::chrono::system_clock::now());
@@ -379,7 +379,8 @@ core::ExitCode run_procs(unsigned procs, bench::Plan plan, const bench::Threshol
     server.reset();
     if (merged_inputs.empty()) {
         core::log_error("no shard left a report (logs in {})", dir);
-        return core::ExitCode::failure;
+        return g_signal != 0 ? static_cast<core::ExitCode>(core::exit_status_for_signal(g_signal))
+                             : core::ExitCode::failure;
     }
     auto merged = bench::merge_shards(std::move(merged_inputs), std::move(statuses));
     if (!merged) {

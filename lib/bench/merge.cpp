@@ -54,6 +54,7 @@ core::Result<Report> merge_shards(std::vector<Report> reports, std::vector<Shard
             earliest = report.started_at;
         }
     }
+    const bool ok_by_default = statuses.empty();
     std::vector<std::uint64_t> acked;
     std::vector<std::uint64_t> subscribers;
     bool per_topic = !reports.empty();
@@ -67,7 +68,7 @@ core::Result<Report> merge_shards(std::vector<Report> reports, std::vector<Shard
         per_topic = per_topic && !report.subscribers_per_topic.empty();
         add_counts(acked, report.acked_per_topic);
         add_counts(subscribers, report.subscribers_per_topic);
-        if (statuses.empty()) {
+        if (ok_by_default) {
             statuses.push_back(ShardStatus{report.shard.empty() ? "?" : report.shard, "ok"});
         }
     }

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <thread>
+#include <optional>
 
 namespace rtx::bench {
 
@@ -36,6 +36,23 @@ namespace {
 std::string replace_scheme(const std::string& url, std::string_view scheme) {
     auto colon = url.find("://");
     return colon == std::string::npos ? url : std::string(scheme) + url.substr(colon);
+}
+
+/// Waits until `when` on a loop of its own; SIGINT or SIGTERM end the wait early, and
+/// their number is returned.
+std::optional<int> wait_until(std::chrono::system_clock::time_point when) {
+    core::Loop loop;
+    std::optional<int> signal;
+    core::Timer timer(loop);
+    core::SignalWatcher watcher(loop, [&](int signum) {
+        signal = signum;
+        loop.stop();
+    });
+    const auto delay =
+        std::chrono::duration_cast<core::Duration>(when - std::chrono::system_clock::now());
+    timer.start(std::max(delay, core::Duration{0}), [&loop] { loop.stop(); });
+    loop.run();
+    return signal;
 }
 
 enum class Phase { ramp, measure, drain, finish };
@@ -419,10 +436,12 @@ core::Result<RunResult> Runner::run() {
         }
     }
     if (m_plan.start_at > std::chrono::system_clock::now()) {
-        // --start-at: every shard begins its ramp at the same instant. A signal during the
-        // wait ends the process as it would before any connection.
+        // --start-at: every shard begins its ramp at the same instant.
         core::log_verbose("waiting until --start-at");
-        std::this_thread::sleep_until(m_plan.start_at);
+        if (auto signum = wait_until(m_plan.start_at)) {
+            return core::Error{static_cast<core::ExitCode>(core::exit_status_for_signal(*signum)),
+                               "interrupted while waiting for --start-at"};
+        }
     }
     m_plan.epoch = std::chrono::steady_clock::now();
     Control control(m_plan, m_live);
