@@ -13,53 +13,35 @@ core::Error bad(std::string_view text, std::string_view why) {
 } // namespace
 
 core::Result<MessageTemplate> MessageTemplate::parse(std::string_view text) {
+    // Only the three names are placeholders: any other brace is text, so JSON messages
+    // ({"id":{seq}}) need no escaping.
     MessageTemplate out;
     std::string literal;
-    auto flush = [&] {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        Kind kind = Kind::text;
+        std::size_t length = 0;
+        for (auto [name, named] : {std::pair{std::string_view("{seq}"), Kind::seq},
+                                   std::pair{std::string_view("{conn}"), Kind::conn},
+                                   std::pair{std::string_view("{time}"), Kind::time}}) {
+            if (text.substr(i).starts_with(name)) {
+                kind = named;
+                length = name.size();
+            }
+        }
+        if (kind == Kind::text) {
+            literal += text[i];
+            continue;
+        }
         if (!literal.empty()) {
             out.m_pieces.push_back(Piece{Kind::text, std::move(literal)});
             literal.clear();
         }
-    };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '}') {
-            if (i + 1 < text.size() && text[i + 1] == '}') {
-                literal += '}';
-                ++i;
-                continue;
-            }
-            return bad(text, "a lone '}' (write '}}' for a brace)");
-        }
-        if (c != '{') {
-            literal += c;
-            continue;
-        }
-        if (i + 1 < text.size() && text[i + 1] == '{') {
-            literal += '{';
-            ++i;
-            continue;
-        }
-        const auto close = text.find('}', i);
-        if (close == std::string_view::npos) {
-            return bad(text, "a '{' without its '}' (write '{{' for a brace)");
-        }
-        const std::string_view name = text.substr(i + 1, close - i - 1);
-        Kind kind;
-        if (name == "seq") {
-            kind = Kind::seq;
-        } else if (name == "conn") {
-            kind = Kind::conn;
-        } else if (name == "time") {
-            kind = Kind::time;
-        } else {
-            return bad(text, fmt::format("unknown placeholder {{{}}} (seq, conn, time)", name));
-        }
-        flush();
         out.m_pieces.push_back(Piece{kind, {}});
-        i = close;
+        i += length - 1;
     }
-    flush();
+    if (!literal.empty()) {
+        out.m_pieces.push_back(Piece{Kind::text, std::move(literal)});
+    }
     return out;
 }
 

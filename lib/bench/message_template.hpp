@@ -13,10 +13,11 @@ namespace rtx::bench {
 
 /// One `--message` text, parsed once: literal text with placeholders {seq} (the
 /// connection's message number, from 0), {conn} (the connection, from 1) and {time}
-/// (milliseconds since 1970 at send time). `{{` and `}}` are literal braces. Pure.
+/// (milliseconds since 1970 at send time); every other brace is text (JSON needs no
+/// escaping). Pure.
 class MessageTemplate {
 public:
-    /// An unknown {name} or an unmatched brace is an Error (ExitCode::usage) naming it.
+    /// Never fails today (a Result so that stricter forms can say why).
     static core::Result<MessageTemplate> parse(std::string_view text);
 
     /// Replaces `out` with the message for these values.

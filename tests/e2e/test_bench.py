@@ -333,7 +333,9 @@ class OutputTest(unittest.TestCase):
         for args in (["websocket"], ["mqtt", "--qos", "3"], ["tcp", "--pattern", "fanout"],
                      ["ws", "--pattern", "fanout", "ws://127.0.0.1:1/echo"],
                      ["mqtt", "http://127.0.0.1:1883"], ["tcp", "--size", "10"], ["tcp", "--rate", "5", "--rate-per-conn", "1"],
-                     ["sse", "http://127.0.0.1:1/sse/x"], ["tcp", "--max-error-rate", "5x"],
+                     # a URL with a path is subscribe-only (any server): one URL, no topics
+                     ["sse", "--topics", "2", "http://127.0.0.1:1/sse/x"],
+                     ["tcp", "--max-error-rate", "5x"],
                      ["tcp", "--source-ip", "nowhere"], ["tcp", "--arrival", "bursty"],
                      # open-model rates the nanosecond schedule cannot keep (these used to
                      # run the closed model silently, or spin)

@@ -341,7 +341,6 @@ class BadInputTest(unittest.TestCase):
             ("sse", "--check", "body~x", "http://127.0.0.1:1/events"),
             ("sse", "--check", "payload~(", "http://127.0.0.1:1/events"),
             ("sse", "--max-check-fail-rate", "1%", "http://127.0.0.1:1/events"),
-            ("tcp", "--message", "{nope}", "127.0.0.1:1"),
             ("tcp", "--message", "@/nonexistent/file", "127.0.0.1:1"),
             ("tcp", "--expect", "pong", "127.0.0.1:1"),
             ("sse", "--message", "hi", "http://127.0.0.1:1/events"),

@@ -12,25 +12,16 @@ using rtx::bench::parse_check;
 using rtx::bench::parse_messages;
 using rtx::bench::passes;
 
-TEST_CASE("placeholders are filled in; doubled braces are braces") {
-    auto parsed = MessageTemplate::parse(R"({{"id":{seq},"c":{conn},"t":{time}}})");
+TEST_CASE("placeholders are filled in; other braces are text") {
+    auto parsed = MessageTemplate::parse(R"({"id":{seq},"c":{conn},"t":{time},"x":{nope}})");
     REQUIRE(parsed);
     std::string out = "old";
     parsed->render(out, 7, 2, 1796610600123);
-    CHECK(out == R"({"id":7,"c":2,"t":1796610600123})");
-    auto plain = MessageTemplate::parse("ping");
+    CHECK(out == R"({"id":7,"c":2,"t":1796610600123,"x":{nope}})");
+    auto plain = MessageTemplate::parse("ping {seq");
     REQUIRE(plain);
     plain->render(out, 1, 1, 0);
-    CHECK(out == "ping");
-}
-
-TEST_CASE("bad templates name what is wrong") {
-    for (const char* text : {"{nope}", "{seq", "a}b", "{}"}) {
-        CAPTURE(text);
-        auto parsed = MessageTemplate::parse(text);
-        REQUIRE_FALSE(parsed);
-        CHECK(parsed.error().message.find("--message") == 0);
-    }
+    CHECK(out == "ping {seq");
 }
 
 TEST_CASE("--message @FILE takes one template per non-empty line") {
