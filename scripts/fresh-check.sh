@@ -7,7 +7,8 @@
 #      the e2e tests registered) and the tests that depend on what a fresh Debian 12 ships
 #      and this machine may not: the browser tests (Debian's chromium, python3 only) and
 #      the node tests (node `ws`, npm web-push, web-push-testing and werift on Debian's nodejs 18
-#      and npm). The whole suite runs outside the chroot, in scripts/test.sh.
+#      and npm), and the tests of peers added later (coturn, socat/nc, nghttpd, python3-yaml).
+#      The whole suite runs outside the chroot, in scripts/test.sh.
 #
 # usage: scripts/fresh-check.sh [COMMIT]     (default: HEAD; uncommitted changes are not seen)
 # env:   RTX_FRESH_CACHE   where the minbase tarball and downloaded .debs are kept between
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 commit=$(git rev-parse "${1:-HEAD}")
 cache=${RTX_FRESH_CACHE:-/var/cache/rtx-fresh}
-tests=${RTX_FRESH_TESTS-e2e_(browser|serve_ws|ws_client|push|webrtc)}
+tests=${RTX_FRESH_TESTS-e2e_(browser|serve_ws|ws_client|push|webrtc|tcp_listen|curl_flags|deploy)}
 suite=bookworm
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -135,7 +136,7 @@ if [[ -n "$tests" ]]; then
     (cd tests/webrtc && npm ci --no-audit --no-fund --loglevel=error) && \
     cmake -S . -B build -DRTX_BUILD_TESTS=ON >/dev/null && \
     cmake --build build -j $(nproc) --target rtx && \
-    RTX_REQUIRE_BROWSER=1 WERIFT_DIR=\$PWD/tests/webrtc \
+    RTX_REQUIRE_BROWSER=1 RTX_REQUIRE_TURN=1 WERIFT_DIR=\$PWD/tests/webrtc \
       ctest --test-dir build --output-on-failure -j 4 -R '$tests'"
 fi
 echo "== fresh-check: passed in $((SECONDS - started)) s (commit $commit)"
