@@ -377,3 +377,4 @@ complete -c rtx -n '__fish_seen_subcommand_from serve' -l tls-client-ca -r -d 'R
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l auth -r -d 'Require credentials on the HTTP and WebSocket endpoints: bearer:TOKEN or basic:USER:PASS (repeatable; any one lets a request in); else 401'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l auth-publish-only -d 'Only publishing needs --auth credentials; reading stays open'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l cors -r -d 'Origins whose pages may read the endpoints with credentials (repeatable, or *); default: any origin, without credentials'
+complete -c rtx -n '__fish_seen_subcommand_from serve' -l webrtc-max-peers -r -d 'rtx serve'\''s own WebRTC peers (/webrtc/..., /whip/...) at once; more get 503 (0: none)'

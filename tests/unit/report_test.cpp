@@ -449,7 +449,8 @@ TEST_CASE("render_html") {
         std::size_t end = page.find("</script>", start);
         json data = json::parse(page.substr(start, end - start));
         REQUIRE(data["timeline"].size() == 3);
-        CHECK(data["timeline"][2] == json::array({3.0, 501, 495, 3, 9, 1001, 4010}));
+        // The last three: stage, target connections and target rate (0 without --stages).
+        CHECK(data["timeline"][2] == json::array({3.0, 501, 495, 3, 9, 1001, 4010, 0, 0, 0.0}));
         const json& spectrum = data["spectrum"];
         REQUIRE(spectrum.size() > 100); // 1592 samples: x up to log10(1592) in 0.02 steps
         CHECK(spectrum[0][1] == 0.0);
