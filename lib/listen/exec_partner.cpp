@@ -12,7 +12,8 @@ extern char** environ;
 namespace rtx::listen {
 
 /// The process and its two pipes. libuv frees handles only after their close callbacks,
-/// which may come after the partner is gone: the last one to close frees this.
+/// which may come before or after the partner is gone: whichever comes last of the last
+/// close and the partner's destructor frees this.
 struct ExecPartner::Handles {
     uv_process_t process{};
     uv_pipe_t in{};  ///< The process's stdin (we write).
@@ -30,7 +31,7 @@ struct ExecPartner::Handles {
         closed = true;
         uv_close(handle, [](uv_handle_t* h) {
             auto* self = static_cast<Handles*>(h->data);
-            if (--self->open == 0) {
+            if (--self->open == 0 && self->owner == nullptr) {
                 delete self;
             }
         });
@@ -70,6 +71,9 @@ ExecPartner::~ExecPartner() {
                          m_handles->process_closed);
     } else {
         // Its exit callback must still come (libuv reaps the child): it closes the handle.
+    }
+    if (m_handles->open == 0) {
+        delete m_handles; // every handle had closed already: no callback is left to free it
     }
 }
 
@@ -120,12 +124,12 @@ core::Result<std::unique_ptr<Partner>> ExecPartner::spawn(core::Loop& loop,
     spawn_options.stdio_count = 3;
     spawn_options.stdio = stdio;
     spawn_options.exit_cb = [](uv_process_t* process, std::int64_t status, int signal) {
-        auto* handles = static_cast<Handles*>(process->data);
-        if (handles->owner != nullptr) {
-            handles->owner->on_exit(status, signal);
+        auto* self = static_cast<Handles*>(process->data);
+        if (self->owner != nullptr) {
+            self->owner->on_exit(status, signal);
             return;
         }
-        handles->close(reinterpret_cast<uv_handle_t*>(process), handles->process_closed);
+        self->close(reinterpret_cast<uv_handle_t*>(process), self->process_closed);
     };
     if (int rc = uv_spawn(loop.native(), &handles.process, &spawn_options); rc != 0) {
         partner->m_exited = true; // nothing to kill; the process handle closes as usual
