@@ -256,8 +256,7 @@ bench::Plan resolve_plan(const BenchOptions& options) {
     std::vector<std::string> urls = options.urls;
     urls.insert(urls.end(), options.targets.begin(), options.targets.end());
     const std::string first_url = urls.empty() ? std::string() : urls.front();
-    const bool subscribe_only =
-        subscribe_only_requested(options.foreign, plan.protocol, first_url);
+    const bool subscribe_only = subscribe_only_requested(options.foreign, plan.protocol, first_url);
     if (subscribe_only && plan.protocol == bench::Protocol::tcp) {
         throw core::UsageError("rtx bench tcp is an echo round trip: no subscribe-only mode");
     }

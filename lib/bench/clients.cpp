@@ -202,8 +202,7 @@ private:
         if (plan.protocol == Protocol::ws) {
             transport::WsOptions ws = ws_options();
             ws.headers = foreign_ws_headers(plan.foreign);
-            return m_context.ws->connect(plan.target_for(m_index), options, ws, *this,
-                                         m_index + 1);
+            return m_context.ws->connect(plan.target_for(m_index), options, ws, *this, m_index + 1);
         }
         return transport::connect(m_context.loop, plan.target_for(m_index), std::move(options),
                                   *this, m_index + 1);

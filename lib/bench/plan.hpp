@@ -4,8 +4,8 @@
 #include "bench/foreign.hpp"
 #include "bench/message_template.hpp"
 #include "bench/scheduler.hpp"
-#include "bench/stages.hpp"
 #include "bench/shard.hpp"
+#include "bench/stages.hpp"
 #include "core/duration.hpp"
 #include "core/url.hpp"
 

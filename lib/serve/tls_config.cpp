@@ -117,8 +117,8 @@ core::Result<std::unique_ptr<SelfSignedCertificate>> SelfSignedCertificate::crea
     X509_free(cert);
     EVP_PKEY_free(key);
     if (!ok) {
-        return Error{ExitCode::failure, fmt::format("--tls: cannot make a certificate: {}",
-                                                    openssl_reason())};
+        return Error{ExitCode::failure,
+                     fmt::format("--tls: cannot make a certificate: {}", openssl_reason())};
     }
     return out;
 }
@@ -159,12 +159,12 @@ TlsServerContext::create(const TlsServeOptions& options) {
     std::unique_ptr<TlsServerContext> out(new TlsServerContext(ctx));
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
-        return Error{ExitCode::usage, fmt::format("--tls-cert {}: {}", options.cert_file,
-                                                  openssl_reason())};
+        return Error{ExitCode::usage,
+                     fmt::format("--tls-cert {}: {}", options.cert_file, openssl_reason())};
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-        return Error{ExitCode::usage, fmt::format("--tls-key {}: {}", options.key_file,
-                                                  openssl_reason())};
+        return Error{ExitCode::usage,
+                     fmt::format("--tls-key {}: {}", options.key_file, openssl_reason())};
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
@@ -173,9 +173,8 @@ TlsServerContext::create(const TlsServeOptions& options) {
     }
     if (!options.client_ca_file.empty()) {
         if (SSL_CTX_load_verify_locations(ctx, options.client_ca_file.c_str(), nullptr) != 1) {
-            return Error{ExitCode::usage,
-                         fmt::format("--tls-client-ca {}: {}", options.client_ca_file,
-                                     openssl_reason())};
+            return Error{ExitCode::usage, fmt::format("--tls-client-ca {}: {}",
+                                                      options.client_ca_file, openssl_reason())};
         }
         SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(options.client_ca_file.c_str()));
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);

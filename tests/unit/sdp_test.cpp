@@ -238,8 +238,8 @@ TEST_CASE("sdp: a trickle offer says ice-options:trickle and has no end-of-candi
     CHECK_FALSE(full.description->trickle);
     CHECK(full.description->end_of_candidates);
     // Session-level ice-options apply to every section, among other options.
-    auto session = parse_sdp(std::string(offer).insert(offer.find("a=group"),
-                                                       "a=ice-options:ice2 trickle\r\n"));
+    auto session = parse_sdp(
+        std::string(offer).insert(offer.find("a=group"), "a=ice-options:ice2 trickle\r\n"));
     REQUIRE(session.description.has_value());
     CHECK(session.description->trickle);
 }
