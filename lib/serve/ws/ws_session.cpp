@@ -100,7 +100,14 @@ bool WsSession::start() {
     m_poll->data = this;
     update_poll();
     if (m_ssl != nullptr) {
-        read(); // records lws's TLS session already decrypted
+        // lws's TLS session may already hold decrypted records: read them on the loop's next
+        // turn, not now. A message read now would reach the caller's events before the caller
+        // holds this session (rtx serve crashed in echo() under load over wss).
+        m_loop.post([this, alive = std::weak_ptr<int>(m_alive)] {
+            if (!alive.expired() && !m_ended) {
+                read();
+            }
+        });
     }
     return true;
 }

@@ -138,6 +138,8 @@ private:
     bool m_reader_stopped = false; ///< A violation: the peer's bytes are no longer parsed.
     bool m_write_shut = false;     ///< Everything incl. our close went; FIN sent.
     bool m_ended = false;
+    /// Expires with this session: a task posted to the loop checks it before it runs.
+    std::shared_ptr<int> m_alive = std::make_shared<int>(0);
     core::Timer m_linger;
 };
 
