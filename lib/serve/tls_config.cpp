@@ -1,5 +1,7 @@
 #include "serve/tls_config.hpp"
 
+#include "transport/tcp/openssl_error.hpp"
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -22,22 +24,6 @@ using core::Error;
 using core::ExitCode;
 
 namespace {
-
-/// OpenSSL's oldest queued error, its reason only (as TlsSession reports it).
-std::string openssl_reason() {
-    const unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0) {
-        return "unknown TLS error";
-    }
-    std::array<char, 256> text{};
-    ERR_error_string_n(code, text.data(), text.size());
-    std::string_view message(text.data());
-    if (auto pos = message.rfind(':'); pos != std::string_view::npos) {
-        message.remove_prefix(pos + 1);
-    }
-    return std::string(message);
-}
 
 bool add_extension(X509* cert, int nid, const char* value) {
     X509V3_CTX ctx;
@@ -117,8 +103,8 @@ core::Result<std::unique_ptr<SelfSignedCertificate>> SelfSignedCertificate::crea
     X509_free(cert);
     EVP_PKEY_free(key);
     if (!ok) {
-        return Error{ExitCode::failure,
-                     fmt::format("--tls: cannot make a certificate: {}", openssl_reason())};
+        return Error{ExitCode::failure, fmt::format("--tls: cannot make a certificate: {}",
+                                                    transport::last_openssl_error())};
     }
     return out;
 }
@@ -154,17 +140,17 @@ core::Result<std::unique_ptr<TlsServerContext>>
 TlsServerContext::create(const TlsServeOptions& options) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == nullptr) {
-        return Error{ExitCode::failure, fmt::format("TLS: {}", openssl_reason())};
+        return Error{ExitCode::failure, fmt::format("TLS: {}", transport::last_openssl_error())};
     }
     std::unique_ptr<TlsServerContext> out(new TlsServerContext(ctx));
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
-        return Error{ExitCode::usage,
-                     fmt::format("--tls-cert {}: {}", options.cert_file, openssl_reason())};
+        return Error{ExitCode::usage, fmt::format("--tls-cert {}: {}", options.cert_file,
+                                                  transport::last_openssl_error())};
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-        return Error{ExitCode::usage,
-                     fmt::format("--tls-key {}: {}", options.key_file, openssl_reason())};
+        return Error{ExitCode::usage, fmt::format("--tls-key {}: {}", options.key_file,
+                                                  transport::last_openssl_error())};
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
@@ -173,8 +159,9 @@ TlsServerContext::create(const TlsServeOptions& options) {
     }
     if (!options.client_ca_file.empty()) {
         if (SSL_CTX_load_verify_locations(ctx, options.client_ca_file.c_str(), nullptr) != 1) {
-            return Error{ExitCode::usage, fmt::format("--tls-client-ca {}: {}",
-                                                      options.client_ca_file, openssl_reason())};
+            return Error{ExitCode::usage,
+                         fmt::format("--tls-client-ca {}: {}", options.client_ca_file,
+                                     transport::last_openssl_error())};
         }
         SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(options.client_ca_file.c_str()));
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
@@ -225,7 +212,7 @@ core::Result<bool> TlsServerSession::receive(std::string_view ciphertext, std::s
                 return false;
             }
             return Error{ExitCode::tls_failed,
-                         fmt::format("TLS handshake failed: {}", openssl_reason())};
+                         fmt::format("TLS handshake failed: {}", transport::last_openssl_error())};
         }
         m_established = true;
         if (!m_early.empty()) {
@@ -248,7 +235,7 @@ core::Result<bool> TlsServerSession::receive(std::string_view ciphertext, std::s
             m_peer_closed = true;
             return true;
         }
-        return Error{ExitCode::tls_failed, fmt::format("TLS: {}", openssl_reason())};
+        return Error{ExitCode::tls_failed, fmt::format("TLS: {}", transport::last_openssl_error())};
     }
 }
 

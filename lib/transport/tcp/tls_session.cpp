@@ -1,5 +1,7 @@
 #include "transport/tcp/tls_session.hpp"
 
+#include "transport/tcp/openssl_error.hpp"
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -48,6 +50,12 @@ struct TlsSession::Impl {
 
 namespace {
 
+Error tls_error(std::string_view what) {
+    return Error{ExitCode::tls_failed, fmt::format("TLS: {}: {}", what, last_openssl_error())};
+}
+
+} // namespace
+
 std::string last_openssl_error() {
     unsigned long code = ERR_get_error();
     ERR_clear_error();
@@ -63,12 +71,6 @@ std::string last_openssl_error() {
     }
     return std::string(message);
 }
-
-Error tls_error(std::string_view what) {
-    return Error{ExitCode::tls_failed, fmt::format("TLS: {}: {}", what, last_openssl_error())};
-}
-
-} // namespace
 
 TlsSession::TlsSession(std::unique_ptr<Impl> impl)
     : m_impl(std::move(impl)) {}
