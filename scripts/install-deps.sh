@@ -17,11 +17,12 @@ build_packages=(
   nlohmann-json3-dev    # JSON pointers (rtx poll --cursor) and JSON documents
   libnice-dev           # WebRTC ICE (RFC 8445): the agent of `rtx webrtc`, on a GLib thread
   libusrsctp-dev        # WebRTC data channels: SCTP over DTLS (RFC 8261) in user space
+  ccache                # compiler cache (CMake uses it when present): a second build of
+                        # the same sources, in another tree or clone, recompiles only changes
 )
 test_packages=(
   python3   # end-to-end test driver (standard library only)
   python3-yaml  # reads deploy/k8s's manifests in tests/e2e/test_deploy.py (no cluster in CI)
-  ccache    # scripts/test.sh builds two trees (plain, ASan+UBSan): shared compiler cache
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   openssl   # makes throwaway certificates for the TLS tests
   curl      # the independent HTTP client of the rtx serve tests (curl -N)
