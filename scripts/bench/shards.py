@@ -73,20 +73,20 @@ def idle():
         print("$", " ".join(command), flush=True)
         bench = subprocess.Popen(command, stdout=subprocess.PIPE)
         started = time.monotonic()
-        ramp = n / float(connect_rate) + 1.5  # + the shards' start lead
-        hold_from, hold_to = started + ramp + 3, started + ramp + seconds - 2
-        bench_held = serve_held = 0
+        # RSS of both sides every 0.5 s; which samples count as "held" is decided after the
+        # run from the ramp time bench reports (a loaded machine ramps slower than paced).
+        samples = []  # (seconds since start, bench shards + parent, servers), in KiB
         shard_peak = {}
         while bench.poll() is None:
             shards = children(bench.pid)
             for pid in shards:
                 shard_peak[pid] = max(shard_peak.get(pid, 0), status_kib(pid, "VmHWM") or 0)
-            if hold_from <= time.monotonic() <= hold_to:
-                bench_held = max(bench_held, sum(status_kib(p, "VmRSS") or 0 for p in shards)
-                                 + (status_kib(bench.pid, "VmRSS") or 0))
-                serve_held = max(serve_held, sum(status_kib(s.pid, "VmRSS") or 0
-                                                 for s, _ in serves))
+            samples.append((time.monotonic() - started,
+                            sum(status_kib(p, "VmRSS") or 0 for p in shards)
+                            + (status_kib(bench.pid, "VmRSS") or 0),
+                            sum(status_kib(s.pid, "VmRSS") or 0 for s, _ in serves)))
             time.sleep(0.5)
+        ended = time.monotonic() - started
         summary = bench.stdout.read().decode()
         serve_peak = sum(status_kib(s.pid, "VmHWM") for s, _ in serves)
         for serve, _ in serves:
@@ -95,6 +95,15 @@ def idle():
         with open(report_path) as f:
             report = json.load(f)
     print(summary, flush=True)
+    # Held: after the slowest shard's ramp (+ the shards' start lead and 1 s to settle) and
+    # before the last second, when the shards begin to close.
+    hold_from = 1.5 + report["ramp_seconds"] + 1
+    held = [(b, sv) for t, b, sv in samples if hold_from <= t <= ended - 1]
+    if not held:
+        sys.exit(f"shards: no RSS sample in the hold ({hold_from:.1f} s to {ended - 1:.1f} s): "
+                 "give it more SECONDS")
+    bench_held = max(b for b, _ in held)
+    serve_held = max(sv for _, sv in held)
     opened = report["connections"] - report["connections_failed"]
     errors = sum(report["errors"].values())
     up_at_end = report["timeline"][-1]["connections_up"] if report["timeline"] else 0
