@@ -47,6 +47,7 @@ struct SendOptions {
     std::string receipt;
     std::size_t padding = 0;
     unsigned retry = 0;
+    std::size_t parallel = 1;
     std::vector<std::string> headers;
     bool json = false;
     bool insecure = false;
@@ -177,6 +178,7 @@ client::PushSendOptions resolve_send(const SendOptions& options) {
     push.receipt = options.receipt;
     push.padding = options.padding;
     push.retries = options.retry;
+    push.parallel = options.parallel;
     auto& request = push.request;
     for (const auto& header : options.headers) {
         if (header.find(':') == std::string::npos) {
@@ -378,6 +380,11 @@ Examples:
     s->add_option("--retry", send->retry,
                   "Resend up to N times after 429 or 5xx, waiting Retry-After")
         ->group(g);
+    s->add_option("--parallel", send->parallel,
+                  "Keep up to N pushes in flight (HTTP/2: streams on one connection)")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str()
+        ->group(g);
     g = "HTTP";
     s->add_option("-H,--header", send->headers, "Extra request header 'Name: value' (repeatable)")
         ->group(g);
@@ -405,14 +412,17 @@ Examples:
         R"footer(Each message is encrypted for the subscription's keys (aes128gcm, RFC 8291) with a
 fresh key and salt, and POSTed to its endpoint with a VAPID token (RFC 8292) and TTL,
 Urgency and Topic (RFC 8030). Without -m or --file, every stdin line is one push, sent one
-after another on one keep-alive connection. Prints one line per push: the status and the
-message's Location. Stops at the first failure.
+after another on one keep-alive connection; --parallel N keeps N in flight (as HTTP/2
+streams on that connection, or N HTTP/1.1 connections) and still prints in input order.
+Prints one line per push: the status and the message's Location. Stops at the first failure.
 
 Examples:
   rtx push keys --json > vapid.json                 # once; the public key goes to the page
   rtx push send sub.json --vapid-key "$(jq -r .privateKey vapid.json)" \
       --subject mailto:me@example.org -m 'Hello'
   tail -f events.log | rtx push send sub.json --vapid-key vapid.key --ttl 60
+  seq 1000 | rtx push send sub.json --vapid-key vapid.key --parallel 8 \
+      --http2-prior-knowledge          # 8 streams on one h2c connection (rtx serve)
   rtx push send '{"endpoint":"http://127.0.0.1:8080/push/ab12","keys":{...}}' \
       --vapid-key vapid.pem --urgency high --topic news --retry 3 --json -m 'Breaking'
   curl -si -X POST http://127.0.0.1:8080/push/receipts | grep -i ^location   # rtx serve

@@ -250,6 +250,7 @@ complete -c rtx -n '__fish_seen_subcommand_from push' -l urgency -r -d 'very-low
 complete -c rtx -n '__fish_seen_subcommand_from push' -l topic -r -d 'Replace a pending message with this topic'
 complete -c rtx -n '__fish_seen_subcommand_from push' -l receipt -r -d 'Ask for a delivery receipt at this receipt subscription URL (answer: 202)'
 complete -c rtx -n '__fish_seen_subcommand_from push' -l retry -r -d 'Resend up to N times after 429 or 5xx, waiting Retry-After'
+complete -c rtx -n '__fish_seen_subcommand_from push' -l parallel -r -d 'Keep up to N pushes in flight (HTTP/2: streams on one connection)'
 complete -c rtx -n '__fish_seen_subcommand_from push' -l header -s H -r -d 'Extra request header '\''Name: value'\'' (repeatable)'
 complete -c rtx -n '__fish_seen_subcommand_from push' -l proxy -r -d 'Proxy URL (http://, socks5h://, ...)'
 complete -c rtx -n '__fish_seen_subcommand_from push' -l http1.1 -d 'Use HTTP/1.1 only (default: HTTP/2 when offered)'

@@ -102,6 +102,39 @@ core::ExitCode exit_code_for_status(long status) {
     }
 }
 
+/// One push in flight: its transfer, its response, its retries.
+struct PushSender::Slot final : transport::http::HttpTransferHandler {
+    Slot(PushSender& owner, const transport::http::HttpRequest& base)
+        : sender(owner)
+        , request(base)
+        , retry(owner.m_multi.loop()) {}
+
+    bool on_response_head(const transport::http::HttpResponseHead& response) override {
+        head = response;
+        return true;
+    }
+    bool on_body(std::string_view bytes) override {
+        // An error body is a line or a small JSON document; keep at most 64 KiB of it.
+        if (body.size() < 65536) {
+            body.append(bytes.substr(0, 65536 - body.size()));
+        }
+        return true;
+    }
+    void on_done(const transport::http::HttpResult& result) override {
+        sender.on_done(*this, result);
+    }
+
+    PushSender& sender;
+    transport::http::HttpRequest request;
+    std::unique_ptr<transport::http::HttpTransfer> transfer;
+    std::optional<transport::http::HttpResponseHead> head;
+    std::string body;
+    std::uint64_t sequence = 0;
+    unsigned attempt = 0;
+    bool busy = false;
+    core::Timer retry; ///< Retry-After waits
+};
+
 PushSender::PushSender(transport::http::CurlMulti& multi, PushSendOptions options,
                        output::Sink& sink, std::function<void()> on_idle)
     : m_multi(multi)
@@ -115,34 +148,62 @@ PushSender::PushSender(transport::http::CurlMulti& multi, PushSendOptions option
         throw core::UsageError(audience.error().message);
     }
     m_audience = std::move(audience.value());
-    m_current = m_options.request;
-    m_current.method = "POST";
-    m_current.url = m_options.subscription.endpoint;
-    m_current.has_body = true;
+    transport::http::HttpRequest base = m_options.request;
+    base.method = "POST";
+    base.url = m_options.subscription.endpoint;
+    base.has_body = true;
+    // Pushes started together wait for the first one's connection and share it (HTTP/2
+    // streams) instead of each opening its own while it is set up.
+    base.pipewait = m_options.parallel > 1;
+    const std::size_t slots = std::max<std::size_t>(1, m_options.parallel);
+    for (std::size_t i = 0; i < slots; ++i) {
+        m_slots.push_back(std::make_unique<Slot>(*this, base));
+    }
 }
 
 PushSender::~PushSender() = default;
 
-const std::string& PushSender::authorization() {
+const std::vector<std::string>& PushSender::headers() {
     // One token serves every push of the run until half its lifetime has passed: signing is
     // the costliest step after ECDH, and services accept a token until its exp.
     std::int64_t now = unix_now();
-    if (m_authorization.empty() || now >= m_authorization_renew_at) {
+    if (m_headers.empty() || now >= m_authorization_renew_at) {
         auto lifetime = static_cast<std::int64_t>(m_options.vapid_lifetime.count());
         proto::vapid::Claims claims{m_audience, now + lifetime, m_options.subject};
         std::string token = proto::vapid::sign_token(claims, m_options.vapid_key);
-        m_authorization = proto::vapid::authorization(token, m_options.vapid_key.public_key);
         m_authorization_renew_at = now + lifetime / 2;
+        // RFC 8030 section 5: the push headers; RFC 8188 section 2: the content coding.
+        // "Expect:" stops curl from waiting for 100-continue before a body over 1 KiB.
+        m_headers = m_options.request.headers;
+        m_headers.emplace_back("Content-Type: application/octet-stream");
+        m_headers.emplace_back("Content-Encoding: aes128gcm");
+        m_headers.push_back(fmt::format("TTL: {}", m_options.ttl));
+        if (!m_options.urgency.empty()) {
+            m_headers.push_back("Urgency: " + m_options.urgency);
+        }
+        if (!m_options.topic.empty()) {
+            m_headers.push_back("Topic: " + m_options.topic);
+        }
+        if (!m_options.receipt.empty()) {
+            m_headers.emplace_back("Prefer: respond-async");
+            m_headers.push_back("Push-Receipt: " + m_options.receipt);
+        }
+        m_headers.push_back("Authorization: " +
+                            proto::vapid::authorization(token, m_options.vapid_key.public_key));
+        m_headers.emplace_back("Expect:");
     }
-    return m_authorization;
+    return m_headers;
 }
 
 core::Result<bool> PushSender::push(std::string_view message) {
     if (auto error = proto::ece::webpush_size_error(message.size(), m_options.padding)) {
         return *error;
     }
+    if (m_stopping) {
+        return true; // a push failed: nothing more is sent, the run is ending
+    }
     m_queue.emplace_back(message);
-    if (!m_busy && !m_timer.active() && !failed()) {
+    if (m_in_flight < m_slots.size() && !m_timer.active() && !m_stopping) {
         m_timer.start(core::Duration{0}, [this] { start_next(); });
     }
     return true;
@@ -155,7 +216,7 @@ core::Result<std::string> PushSender::encrypt(std::string_view message) const {
 }
 
 void PushSender::prepare() {
-    if (!m_prepared && !m_queue.empty() && !failed()) {
+    if (!m_prepared && !m_queue.empty() && !m_stopping) {
         if (auto body = encrypt(m_queue.front())) {
             m_prepared = std::move(body.value());
         } // else start_next meets the error again and reports it
@@ -163,88 +224,67 @@ void PushSender::prepare() {
 }
 
 void PushSender::start_next() {
-    if (m_busy || failed()) {
-        return;
+    for (auto& slot_pointer : m_slots) {
+        if (m_stopping || m_queue.empty()) {
+            break;
+        }
+        Slot& slot = *slot_pointer;
+        if (slot.busy) {
+            continue;
+        }
+        auto body = m_prepared ? core::Result<std::string>(std::move(*m_prepared))
+                               : encrypt(m_queue.front());
+        m_prepared.reset();
+        m_queue.pop_front();
+        if (!body) {
+            // Unreachable with the size checked in push(); reported like a failed push.
+            m_stopping = true;
+            m_queue.clear();
+            PushOutcome outcome;
+            outcome.exit_code = body.error().code;
+            outcome.error = body.error().message;
+            m_done.emplace(m_next_sequence++, std::move(outcome));
+            break;
+        }
+        slot.busy = true;
+        ++m_in_flight;
+        slot.sequence = m_next_sequence++;
+        slot.request.body = std::move(body.value());
+        send(slot);
     }
-    if (m_queue.empty()) {
+    write_ready();
+    if (m_in_flight == 0 && (m_queue.empty() || m_stopping)) {
         if (m_on_idle) {
             m_on_idle();
         }
         return;
     }
-    auto body =
-        m_prepared ? core::Result<std::string>(std::move(*m_prepared)) : encrypt(m_queue.front());
-    m_prepared.reset();
-    m_queue.pop_front();
-    if (!body) {
-        m_result = body.error().code;
-        m_error = body.error().message;
-        m_queue.clear();
-        if (m_on_idle) {
-            m_on_idle();
-        }
-        return;
-    }
-    m_busy = true;
-    m_current.body = std::move(body.value());
-    send_current();
-    // Encrypting the next message overlaps the service's work on this one: a timer started
-    // now runs after CurlMulti's, which writes the request (both due at once, in start order).
-    if (!m_queue.empty()) {
+    // Encrypting the next message overlaps the service's work on these: a timer started
+    // now runs after CurlMulti's, which writes the requests (both due at once, in order).
+    if (!m_queue.empty() && !m_stopping) {
         m_prepare.start(core::Duration{0}, [this] { prepare(); });
     }
 }
 
-void PushSender::send_current() {
-    auto& request = m_current;
-    request.headers = m_options.request.headers;
-    // RFC 8030 section 5: the push headers; RFC 8188 section 2: the content coding. "Expect:"
-    // stops curl from waiting for 100-continue before a body over 1 KiB.
-    request.headers.push_back("Content-Type: application/octet-stream");
-    request.headers.push_back("Content-Encoding: aes128gcm");
-    request.headers.push_back(fmt::format("TTL: {}", m_options.ttl));
-    if (!m_options.urgency.empty()) {
-        request.headers.push_back("Urgency: " + m_options.urgency);
-    }
-    if (!m_options.topic.empty()) {
-        request.headers.push_back("Topic: " + m_options.topic);
-    }
-    if (!m_options.receipt.empty()) {
-        request.headers.push_back("Prefer: respond-async");
-        request.headers.push_back("Push-Receipt: " + m_options.receipt);
-    }
-    request.headers.push_back("Authorization: " + authorization());
-    request.headers.push_back("Expect:");
-    m_head.reset();
-    m_body.clear();
-    m_transfer = std::make_unique<transport::http::HttpTransfer>(m_multi, request, *this);
-    m_transfer->start();
+void PushSender::send(Slot& slot) {
+    slot.request.headers = headers();
+    slot.head.reset();
+    slot.body.clear();
+    slot.transfer = std::make_unique<transport::http::HttpTransfer>(m_multi, slot.request, slot);
+    slot.transfer->start();
 }
 
-bool PushSender::on_response_head(const transport::http::HttpResponseHead& head) {
-    m_head = head;
-    return true;
-}
-
-bool PushSender::on_body(std::string_view bytes) {
-    // An error body is a line or a small JSON document; keep at most 64 KiB of it.
-    if (m_body.size() < 65536) {
-        m_body.append(bytes.substr(0, 65536 - m_body.size()));
-    }
-    return true;
-}
-
-void PushSender::on_done(const transport::http::HttpResult& result) {
+void PushSender::on_done(Slot& slot, const transport::http::HttpResult& result) {
     PushOutcome outcome;
-    if (!result.ok || !m_head) {
+    if (!result.ok || !slot.head) {
         outcome.exit_code = result.ok ? core::ExitCode::protocol_error : result.exit_code;
         outcome.error = result.error.empty() ? "push: no response" : result.error;
     } else {
-        outcome.status = m_head->status;
-        outcome.reason =
-            m_head->reason.empty() ? std::string(standard_reason(m_head->status)) : m_head->reason;
-        outcome.location = std::string(m_head->header("location"));
-        outcome.body = std::move(m_body);
+        outcome.status = slot.head->status;
+        outcome.reason = slot.head->reason.empty() ? std::string(standard_reason(slot.head->status))
+                                                   : slot.head->reason;
+        outcome.location = std::string(slot.head->header("location"));
+        outcome.body = std::move(slot.body);
         outcome.exit_code = exit_code_for_status(outcome.status);
         if (outcome.exit_code != core::ExitCode::ok) {
             outcome.error = fmt::format("push to {}: {} {}", m_options.subscription.endpoint,
@@ -258,36 +298,49 @@ void PushSender::on_done(const transport::http::HttpResult& result) {
         }
     }
     // on_done may destroy the transfer (curl_multi.hpp); anything next starts a turn later.
-    m_transfer.reset();
-    if (outcome.status != 0 && retryable(outcome.status) && m_attempt < m_options.retries) {
-        ++m_attempt;
-        core::Duration wait = m_head->retry_after().value_or(std::chrono::seconds(1) *
-                                                             (1u << std::min(m_attempt - 1, 5u)));
+    slot.transfer.reset();
+    if (outcome.status != 0 && retryable(outcome.status) && slot.attempt < m_options.retries &&
+        !m_stopping) {
+        ++slot.attempt;
+        core::Duration wait = slot.head->retry_after().value_or(
+            std::chrono::seconds(1) * (1u << std::min(slot.attempt - 1, 5u)));
         core::log_verbose("push: {} {}, retry {} of {} in {} ms", outcome.status, outcome.reason,
-                          m_attempt, m_options.retries,
+                          slot.attempt, m_options.retries,
                           std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
-        m_timer.start(wait, [this] { send_current(); });
+        slot.retry.start(wait, [this, &slot] { send(slot); });
         return;
     }
-    finish(std::move(outcome));
-}
-
-void PushSender::finish(PushOutcome outcome) {
-    m_attempt = 0;
-    m_busy = false;
-    write_record(outcome);
+    slot.attempt = 0;
+    slot.busy = false;
+    --m_in_flight;
     if (outcome.exit_code != core::ExitCode::ok) {
-        m_result = outcome.exit_code;
-        m_error = outcome.error;
+        m_stopping = true;
         m_queue.clear();
         m_prepared.reset();
-        if (m_on_idle) {
-            m_on_idle();
-        }
-        return;
     }
-    ++m_sent;
-    m_timer.start(core::Duration{0}, [this] { start_next(); });
+    m_done.emplace(slot.sequence, std::move(outcome));
+    if (!m_timer.active()) {
+        m_timer.start(core::Duration{0}, [this] { start_next(); });
+    }
+}
+
+void PushSender::write_ready() {
+    bool wrote = false;
+    for (auto it = m_done.begin(); it != m_done.end() && it->first == m_next_write;
+         it = m_done.erase(it), ++m_next_write) {
+        const PushOutcome& outcome = it->second;
+        write_record(outcome);
+        wrote = true;
+        if (outcome.exit_code == core::ExitCode::ok) {
+            ++m_sent;
+        } else if (m_result == core::ExitCode::ok) {
+            m_result = outcome.exit_code;
+            m_error = outcome.error;
+        }
+    }
+    if (wrote) {
+        m_sink.flush();
+    }
 }
 
 void PushSender::write_record(const PushOutcome& outcome) {
@@ -309,7 +362,6 @@ void PushSender::write_record(const PushOutcome& outcome) {
         record.connection = 1;
         record.payload = line;
         m_sink.write(record);
-        m_sink.flush();
         return;
     }
     std::string extra = fmt::format("\"status\":{},\"reason\":", outcome.status);
@@ -330,7 +382,6 @@ void PushSender::write_record(const PushOutcome& outcome) {
     record.payload = outcome.body;
     record.extra_json = extra;
     m_sink.write(record);
-    m_sink.flush();
 }
 
 } // namespace rtx::client

@@ -1,20 +1,23 @@
 // The npm web-push side of scripts/bench/push_throughput.py: sends COUNT messages to one
 // subscription as web-push users do (generateRequestDetails: a fresh key and salt per message,
-// a VAPID token per message), one after another over one keep-alive HTTP/1.1 connection, in
-// one node process. web-push's sendNotification speaks only https, so the request it describes
-// goes out with node's http module. argv: SUBSCRIPTION_JSON PUBLIC_KEY PRIVATE_KEY COUNT.
+// a VAPID token per message) in one node process, with up to WINDOW requests in flight over
+// node's http module and a keep-alive agent of WINDOW sockets (one request at a time on
+// each), as `rtx push send --parallel WINDOW --http1.1` does. web-push's sendNotification
+// speaks only https, so the request it describes goes out with node's http module.
+// argv: SUBSCRIPTION_JSON PUBLIC_KEY PRIVATE_KEY COUNT [WINDOW].
 // Run with NODE_PATH=tests/push/node_modules.
 const http = require('http');
 const webpush = require('web-push');
 
-const [subscriptionJson, publicKey, privateKey, countText] = process.argv.slice(2);
+const [subscriptionJson, publicKey, privateKey, countText, windowText] = process.argv.slice(2);
 const subscription = JSON.parse(subscriptionJson);
 const count = Number(countText);
-const agent = new http.Agent({keepAlive: true, maxSockets: 1});
+const window = Number(windowText || 1);
 const options = {
   vapidDetails: {subject: 'mailto:bench@example.org', publicKey, privateKey},
   TTL: 60,
 };
+const agent = new http.Agent({keepAlive: true, maxSockets: window});
 
 function send(payload) {
   const details = webpush.generateRequestDetails(subscription, payload, options);
@@ -31,9 +34,16 @@ function send(payload) {
 }
 
 (async () => {
-  for (let i = 0; i < count; i++) {
-    await send(`message ${i} ${'x'.repeat(48)}`);
+  // WINDOW workers each send the next message when their previous one is answered: at most
+  // WINDOW in flight, every message once, as rtx's --parallel does.
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const i = next++;
+      await send(`message ${i} ${'x'.repeat(48)}`);
+    }
   }
+  await Promise.all(Array.from({length: window}, worker));
   agent.destroy();
 })().catch(error => {
   console.error(`web_push_sender.js: ${error.message}`);

@@ -613,6 +613,7 @@ Next HttpListener::start_publish(lws* wsi, const Request& request, std::string_v
 
 Next HttpListener::start_push(lws* wsi, const Request& request, std::string_view rest,
                               const Replier& reply) {
+    m_push.set_secure(m_lws.secure());
     const auto slash = rest.find('/');
     const std::string_view id = rest.substr(0, slash);
     const std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);

@@ -91,15 +91,15 @@ Response PushService::subscribe(std::string_view host, std::string_view body) {
     subscription.keys = proto::p256::generate();
     subscription.auth = random_bytes(proto::ece::auth_secret_size);
     proto::ece::Subscription json;
-    json.endpoint = fmt::format("http://{}/push/{}", host, id);
+    json.endpoint = fmt::format("{}://{}/push/{}", m_scheme, host, id);
     json.p256dh = subscription.keys.public_key;
     json.auth = subscription.auth;
     Response response = json_response(201, proto::ece::subscription_json(json));
     response.headers.emplace_back("location", json.endpoint);
     // RFC 8030 section 4: where an application server asks for receipt subscriptions.
     response.headers.emplace_back(
-        "link",
-        fmt::format("<http://{}/push/receipts>; rel=\"urn:ietf:params:push:receipt\"", host));
+        "link", fmt::format("<{}://{}/push/receipts>; rel=\"urn:ietf:params:push:receipt\"",
+                            m_scheme, host));
     m_subscriptions.emplace(std::move(id), std::move(subscription));
     return response;
 }
@@ -111,7 +111,8 @@ Response PushService::subscribe_receipts(std::string_view host) {
     std::string id = new_id();
     Response response;
     response.status = 201;
-    response.headers.emplace_back("location", fmt::format("http://{}/push/receipts/{}", host, id));
+    response.headers.emplace_back("location",
+                                  fmt::format("{}://{}/push/receipts/{}", m_scheme, host, id));
     m_receipts.emplace(std::move(id), ReceiptSubscription{});
     return response;
 }
@@ -205,7 +206,7 @@ Response PushService::deliver(std::string_view id, const PushRequest& request,
                                        "applicationServerKey");
         }
         auto claims = m_tokens.verify(credentials->token, credentials->public_key,
-                                      "http://" + request.host, now);
+                                      std::string(m_scheme) + "://" + request.host, now);
         if (!claims) {
             return error_response(401, "unauthorized: " + claims.error().message);
         }
@@ -244,7 +245,7 @@ Response PushService::deliver(std::string_view id, const PushRequest& request,
         now_ms + static_cast<std::int64_t>(
                      std::min<std::uint64_t>(message.ttl, 100ull * 365 * 24 * 3600) * 1000);
     message.location =
-        fmt::format("http://{}/push/{}/messages/{}", request.host, id, message.number);
+        fmt::format("{}://{}/push/{}/messages/{}", m_scheme, request.host, id, message.number);
     message.receipt = std::move(receipt);
 
     Response response;

@@ -44,6 +44,10 @@ public:
     explicit PushService(Hub& hub)
         : m_hub(hub) {}
 
+    /// Whether the listener speaks TLS: endpoints, Locations and the VAPID audience it
+    /// expects are then https:// URLs.
+    void set_secure(bool secure) { m_scheme = secure ? "https" : "http"; }
+
     /// The fault every push gets from now on (status 0: none).
     void set_fault(const PushFault& fault) {
         m_fault = fault;
@@ -124,6 +128,7 @@ private:
     void send_receipt(const Message& message, unsigned status);
 
     Hub& m_hub;
+    const char* m_scheme = "http";
     std::unordered_map<std::string, Subscription> m_subscriptions;
     std::unordered_map<std::string, ReceiptSubscription> m_receipts;
     std::unordered_set<std::string> m_with_pending; ///< ids with pending messages

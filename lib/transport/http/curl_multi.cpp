@@ -296,6 +296,9 @@ HttpTransfer::Impl::Impl(CurlMulti::Impl& owner, const HttpRequest& request, Htt
                      request.http2_prior_knowledge ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
                      : request.http2               ? CURL_HTTP_VERSION_2TLS
                                                    : CURL_HTTP_VERSION_1_1);
+    if (request.pipewait) {
+        curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    }
     include_head = request.include_head;
     if (request.compressed) {
         curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); // all that this libcurl decodes

@@ -27,6 +27,9 @@ struct HttpRequest {
     /// HTTP/2 from the first byte, without ALPN or Upgrade (h2c): curl's
     /// --http2-prior-knowledge. Takes precedence over http2.
     bool http2_prior_knowledge = false;
+    /// Wait for a connection that can multiplex (HTTP/2) rather than open another while one
+    /// is being set up (CURLOPT_PIPEWAIT): transfers started together share one connection.
+    bool pipewait = false;
     /// Ask for every content coding curl can decode and decode it (curl --compressed).
     bool compressed = false;
     /// curl --resolve entries, "HOST:PORT:ADDR[,ADDR]...": where HOST:PORT connects instead
