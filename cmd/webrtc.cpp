@@ -11,6 +11,7 @@
 #include "core/loop.hpp"
 #include "core/stdin_pump.hpp"
 #include "core/url.hpp"
+#include "transport/webrtc/trickle_json.hpp"
 #include "transport/webrtc/webrtc_connection.hpp"
 #include "transport/ws/ws_client.hpp"
 
@@ -164,8 +165,9 @@ private:
 /// serve is the peer): the server's welcome says how many peers were there; the one that
 /// finds a peer makes the offer. The descriptions travel as
 /// {"type":"offer"|"answer","sdp":...}; with trickle ICE the candidates follow as
-/// {"type":"candidate","candidate":"candidate:...","sdpMid":"0","sdpMLineIndex":0} and an
-/// empty "candidate" ends them (as browsers send them), else they are in the descriptions.
+/// {"type":"candidate","candidate":"candidate:...","sdpMid":"0","sdpMLineIndex":0} (the data
+/// section's mid and index) and an empty "candidate" ends them (as browsers send them),
+/// else they are in the descriptions.
 class RoomSignalling final : public transport::Handler {
 public:
     RoomSignalling(transport::WsClient& client, core::Url url,
@@ -193,12 +195,9 @@ public:
     }
 
     /// One of our trickled candidates (empty: the end of them): to the other peer.
-    void send_candidate(const std::string& candidate) {
-        nlohmann::json message{{"type", "candidate"},
-                               {"candidate", candidate.empty() ? "" : "candidate:" + candidate},
-                               {"sdpMid", "0"},
-                               {"sdpMLineIndex", 0}};
-        if (m_socket == nullptr || !m_socket->send(transport::Message(message.dump()))) {
+    void send_candidate(const transport::webrtc::TrickledCandidate& candidate) {
+        const std::string text = transport::webrtc::candidate_message(candidate);
+        if (m_socket == nullptr || !m_socket->send(transport::Message(text))) {
             fail("the room's WebSocket is not open to send our candidates");
         }
     }
@@ -243,11 +242,7 @@ public:
             m_described = true;
             m_webrtc->set_remote_description(json["sdp"].get<std::string>());
         } else if (type == "candidate") {
-            // A null or missing candidate is the end of candidates, as an empty one is.
-            const auto& candidate =
-                json.contains("candidate") ? json["candidate"] : nlohmann::json();
-            m_webrtc->add_remote_candidate(candidate.is_string() ? candidate.get<std::string>()
-                                                                 : std::string());
+            m_webrtc->add_remote_candidate(transport::webrtc::candidate_from_message(json));
         } else {
             // join, leave, or the peer's own extensions.
             core::log_verbose("webrtc: signalling: {}", type);
@@ -454,9 +449,10 @@ core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
             connection_options.on_local_description = [&signalling](const std::string& sdp) {
                 signalling.send_description(sdp);
             };
-            connection_options.on_local_candidate = [&signalling](const std::string& candidate) {
-                signalling.send_candidate(candidate);
-            };
+            connection_options.on_local_candidate =
+                [&signalling](const transport::webrtc::TrickledCandidate& candidate) {
+                    signalling.send_candidate(candidate);
+                };
             auto connection = std::make_unique<transport::webrtc::WebrtcConnection>(
                 loop, std::move(connection_options), handler, 1);
             signalling.attach(*connection);

@@ -454,4 +454,16 @@ std::string format_answer(const SessionDescription& offer, const LocalDescriptio
     return out;
 }
 
+bool for_data_section(const SessionDescription& description, const std::optional<std::string>& mid,
+                      std::optional<std::size_t> mline_index) {
+    if (mid) {
+        return description.data_channel_index < description.media.size() &&
+               *mid == description.media[description.data_channel_index].mid;
+    }
+    if (mline_index) {
+        return *mline_index == description.data_channel_index;
+    }
+    return true;
+}
+
 } // namespace rtx::proto

@@ -51,6 +51,15 @@ struct SessionDescription {
     std::size_t data_channel_index = 0;
 };
 
+/// Whether a trickled candidate tagged with `mid` and/or `mline_index` (the W3C
+/// RTCIceCandidateInit's sdpMid and sdpMLineIndex, RFC 8829 section 4.1.17) belongs to the
+/// data-channel section of `description`: sdpMid decides when present, else sdpMLineIndex;
+/// with neither the candidate is taken as the data section's. A browser's offer may put
+/// audio and video before the data section, each with transports (and candidates) of its
+/// own until the answer bundles them; those candidates are not the data section's.
+bool for_data_section(const SessionDescription& description, const std::optional<std::string>& mid,
+                      std::optional<std::size_t> mline_index);
+
 /// The result of parse_sdp: a description, or a one-line reason it was refused.
 struct SdpParseResult {
     std::optional<SessionDescription> description;

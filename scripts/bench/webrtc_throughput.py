@@ -15,9 +15,16 @@ Throughput, one reliable ordered channel, one direction, 64 KiB and 64-byte text
   (/proc utime + stime before and after), divided by COUNT.
 The two take turns, A B A B (ROUNDS rounds), and the medians are printed.
 
-Set-up time, from the offerer learning it offers (the room's "welcome") to its channel open:
-- rtx <-> rtx: the second `rtx webrtc` of the room (stderr -v lines, as they arrive);
-- Chromium <-> rtx: /webrtc.html makes the offer to a waiting `rtx webrtc` (window.timing).
+Set-up time, A B A B as well:
+- rtx <-> rtx: from starting both `rtx webrtc` processes of a room at once (rtx serve tells
+  one it is alone, the other offers) to both having their channel open (stderr -v lines,
+  as they arrive): process start, certificate, gathering, signalling, ICE, DTLS, SCTP, DCEP;
+- Chromium <-> Chromium: in the running browser's page, from creating the two
+  RTCPeerConnections to both ends of the channel open (signalling is a function call, so
+  the browser's start is not in it; it is a lower bound of what a page pays);
+- Chromium -> rtx (for reference): /webrtc.html offers to a waiting `rtx webrtc`, from the
+  room's welcome to the page's channel open (window.timing).
+The load average (1 minute) before each run is printed and its range reported.
 
 usage: scripts/bench/webrtc_throughput.py [BUILD_DIR] [ROUNDS] [BIG_COUNT] [SMALL_COUNT]
 defaults: build 3 2000 100000
@@ -117,16 +124,58 @@ def rtx_to_rtx(room_base, size, count, run):
 
 
 def rtx_setup(room_base, run):
+    """Seconds from starting both processes to both channels open."""
     room = f"{room_base}setup-{run}"
-    first = rtx_peer(room, "--no-stdin")
-    first_err = Stderr(first, WANTED)
-    first_err.wait("wait")
+    started = time.monotonic()
+    first = rtx_peer(room, stdin=subprocess.PIPE)
     second = rtx_peer(room, stdin=subprocess.PIPE)
-    second_err = Stderr(second, WANTED)
-    seconds = second_err.wait("open") - second_err.wait("offer")
-    second.stdin.close()
+    errs = [Stderr(proc, WANTED) for proc in (first, second)]
+    seconds = max(err.wait("open") for err in errs) - started
+    for proc in (first, second):
+        proc.stdin.close()
     for proc in (first, second):
         proc.wait(timeout=60)
+    return seconds
+
+
+# Two RTCPeerConnections of one page joined by function calls: a's channel LABEL, b's end of
+# it handed to onRemote; returns once the descriptions are exchanged (not yet open).
+CONNECT_PAIR = """async function connectPair(label, onRemote) {
+  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+  a.onicecandidate = (e) => { if (e.candidate) b.addIceCandidate(e.candidate); };
+  b.onicecandidate = (e) => { if (e.candidate) a.addIceCandidate(e.candidate); };
+  const channel = a.createDataChannel(label);
+  b.ondatachannel = (event) => onRemote(event.channel);
+  await a.setLocalDescription();
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription();
+  await a.setRemoteDescription(b.localDescription);
+  return {a, b, channel};
+}
+"""
+
+SETUP_SCRIPT = CONNECT_PAIR + """(async () => {
+  const started = performance.now();
+  let remoteOpen;
+  const remote = new Promise((resolve) => { remoteOpen = resolve; });
+  const {a, b, channel} = await connectPair('setup', (remoteChannel) => {
+    if (remoteChannel.readyState === 'open') remoteOpen();
+    else remoteChannel.onopen = remoteOpen;
+  });
+  const local = channel.readyState === 'open' ? Promise.resolve()
+      : new Promise((resolve) => { channel.onopen = resolve; });
+  await Promise.all([local, remote]);
+  const ms = performance.now() - started;
+  a.close(); b.close();
+  return ms;
+})()"""
+
+
+def chromium_pair_setup(browser, base):
+    page = browser.new_page()
+    page.navigate(f"{base}/")  # the origin granted the microphone; no room joined
+    seconds = page.evaluate(SETUP_SCRIPT) / 1000
+    page.send("Page.close")
     return seconds
 
 
@@ -153,22 +202,14 @@ def tree_cpu(pid):
     return total / TICK
 
 
-PAIR_SCRIPT = """(async (size, count) => {
-  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
-  a.onicecandidate = (e) => { if (e.candidate) b.addIceCandidate(e.candidate); };
-  b.onicecandidate = (e) => { if (e.candidate) a.addIceCandidate(e.candidate); };
-  const channel = a.createDataChannel('bench');
-  const done = new Promise((resolve) => {
-    b.ondatachannel = (event) => {
-      let n = 0;
-      event.channel.onmessage = () => { if (++n === count) resolve(performance.now()); };
-    };
+PAIR_SCRIPT = CONNECT_PAIR + """(async (size, count) => {
+  let finished;
+  const done = new Promise((resolve) => { finished = resolve; });
+  const {a, b, channel} = await connectPair('bench', (remoteChannel) => {
+    let n = 0;
+    remoteChannel.onmessage = () => { if (++n === count) finished(performance.now()); };
   });
-  await a.setLocalDescription();
-  await b.setRemoteDescription(a.localDescription);
-  await b.setLocalDescription();
-  await a.setRemoteDescription(b.localDescription);
-  await new Promise((resolve) => { channel.onopen = resolve; });
+  if (channel.readyState !== 'open') await new Promise((resolve) => { channel.onopen = resolve; });
   const message = 'x'.repeat(size);
   channel.bufferedAmountLowThreshold = 1 << 20;
   const started = performance.now();
@@ -187,10 +228,15 @@ PAIR_SCRIPT = """(async (size, count) => {
 })"""
 
 
-def chromium_to_chromium(browser, page, size, count):
+def chromium_to_chromium(browser, base, size, count):
+    # A page of its own for each run: a second pair of connections in the same page, after
+    # the first pair's close(), was seen never to finish.
+    page = browser.new_page()
+    page.navigate(f"{base}/")  # the origin granted the microphone; no room joined
     before = tree_cpu(browser.process.pid)
     result = page.evaluate(f"{PAIR_SCRIPT}({size}, {count})")
     cpu = tree_cpu(browser.process.pid) - before
+    page.send("Page.close")
     # Two connections in one page pick their own pair (seen: fd00::2, a local address of
     # this machine: the datagrams still never leave it).
     print(f"  (Chromium's pair: {result['local']})", flush=True)
@@ -221,24 +267,34 @@ def main():
     try:
         browser.send("Browser.grantPermissions",
                      {"origin": base, "permissions": ["audioCapture"]})
-        page = browser.new_page()
-        page.navigate(f"{base}/webrtc.html?room=bench-page")
         results = {}
+        loads = []
         for size, count in ((65536, big_count), (64, small_count)):
             for run in range(rounds):
                 for who in ("rtx", "chromium"):
+                    loads.append(os.getloadavg()[0])
+                    print(f"  (load average {loads[-1]:.2f})", flush=True)
                     if who == "rtx":
                         seconds, cpu = rtx_to_rtx(room_base, size, count, run)
                     else:
-                        seconds, cpu = chromium_to_chromium(browser, page, size, count)
+                        seconds, cpu = chromium_to_chromium(browser, base, size, count)
                     results.setdefault((size, who), []).append((seconds, cpu))
                     print(f"{who:8} {count} x {size} B: {seconds:.3f} s, "
                           f"{count * size / seconds / 1e6:.1f} MB/s, {count / seconds:,.0f} msg/s, "
                           f"CPU {cpu:.2f} s = {cpu / count * 1e6:.2f} us/msg", flush=True)
-        setups = {"rtx <-> rtx": [], "Chromium -> rtx": []}
+        setups = {"rtx <-> rtx (process start to both open)": [],
+                  "Chromium <-> Chromium (new RTCPeerConnection to both open)": [],
+                  "Chromium -> rtx (welcome to open)": []}
+        names = list(setups)
         for run in range(rounds):
-            setups["rtx <-> rtx"].append(rtx_setup(room_base, run))
-            setups["Chromium -> rtx"].append(chromium_setup(browser, base, room_base, run))
+            for name, measure in zip(names, (
+                    lambda: rtx_setup(room_base, run),
+                    lambda: chromium_pair_setup(browser, base),
+                    lambda: chromium_setup(browser, base, room_base, run))):
+                loads.append(os.getloadavg()[0])
+                setups[name].append(measure())
+                print(f"  set-up {name}: {setups[name][-1] * 1000:.0f} ms "
+                      f"(load average {loads[-1]:.2f})", flush=True)
         print("\nmedians:")
         print("| sender -> receiver | messages | MB/s | messages/s | CPU per message |")
         print("|---|---|---|---|---|")
@@ -249,7 +305,9 @@ def main():
             name = "rtx -> rtx" if who == "rtx" else "Chromium -> Chromium"
             print(f"| {name} | {count:,} x {size} B | {count * size / seconds / 1e6:.1f} | "
                   f"{count / seconds:,.0f} | {cpu / count * 1e6:.2f} us |")
-        print("\n| set-up (welcome to channel open) | runs (ms) | median |")
+        print(f"\nload average (1 min) before the runs: {min(loads):.2f} to {max(loads):.2f}, "
+              f"median {median(loads):.2f}")
+        print("\n| set-up | runs (ms) | median |")
         print("|---|---|---|")
         for name, values in setups.items():
             runs = ", ".join(f"{v * 1000:.0f}" for v in values)

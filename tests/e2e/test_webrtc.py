@@ -453,13 +453,16 @@ class WebrtcRoom(unittest.TestCase):
         self.peers.append(peer)
         return peer
 
-    def test_text_binary_and_large_messages_then_the_second_closes(self):
+    def test_text_binary_and_a_16_mib_message_then_the_second_closes(self):
         first = self.peer("first", "--base64")
         # The first is alone in the room: it waits for the offer (else the second could
         # come before it, and both would wait).
         self.wait_for(first, "peer(s) in the room before us: we wait for the offer")
         second = self.peer("second", "--label", "room-chat")
-        big = b"r" * (2 << 20)
+        # 16 MiB of random text in one message: SCTP fragments and reassembles it, and
+        # every byte is checked.
+        big = base64.b64encode(os.urandom(12 << 20))
+        self.assertEqual(len(big), 16 << 20)
         to_first = b"hello\n" + big + b"\nbye\n"
         binaries = [b"\x00\x01\xff", os.urandom(300000)]
         to_second = b"".join(base64.b64encode(b) + b"\n" for b in binaries)

@@ -228,6 +228,59 @@ class ChromiumOffer(unittest.TestCase):
         self.assertEqual(answerer.finish(), EXIT_OK, answerer.stderr_text())
         assert_loopback_only(self, answerer)
 
+    def test_audio_video_and_data_offer_gets_candidates_tagged_with_the_data_section(self):
+        # rtx serve's /webrtc/echo answers Chromium's trickle offer at once and trickles its
+        # candidates: they must name the data section (mid "2", index 2), not the audio
+        # section that comes first, or Chromium files them under a rejected section and
+        # knows rtx's address only as a peer-reflexive candidate.
+        page = self.browser.new_page()
+        page.navigate(f"{self.base}/webrtc.html?room=unused")
+        offer = page.evaluate(OFFER_SCRIPT % "true")
+        self.assertIn("a=ice-options:trickle", offer)
+        echo_url = self.serve.url("ws").replace("/ws/{topic}", "/webrtc/echo")
+        page.evaluate(TRICKLE_SCRIPT % json.dumps(echo_url))
+        page.wait_for("window.offerChannel.readyState === 'open'", WAIT)
+        page.evaluate("window.offerChannel.send('tagged')")
+        self.assertEqual(page.wait_for("window.received.length >= 1 && window.received", WAIT),
+                         ["tagged"])
+        trickle = page.wait_for("window.trickle.ended && window.trickle", WAIT)
+        self.assertEqual(trickle["refused"], [])
+        self.assertGreater(len(trickle["tags"]), 1, trickle)  # candidates, then their end
+        self.assertEqual({tuple(tag) for tag in trickle["tags"]}, {("2", 2)}, trickle)
+        # Chromium took rtx's trickled candidate: the remote side of its pair is a host
+        # candidate it was told about, not one it only learnt from rtx's checks.
+        page.evaluate("window.pc = window.offerer")
+        pair = assert_page_pair_on_loopback(self, page)
+        self.assertEqual(pair["remote"]["type"], "host", pair)
+        page.evaluate("window.offerChannel.close()")
+        self.assertEqual(page.take_events("Runtime.exceptionThrown"), [])
+
+
+# After OFFER_SCRIPT: the offer goes to rtx serve's /webrtc/echo over a WebSocket, the
+# answer and rtx's trickled candidates come back; the candidates' tags are recorded and
+# given to addIceCandidate as they came.
+TRICKLE_SCRIPT = """(() => {
+  const pc = window.offerer;
+  const trickle = window.trickle = {tags: [], refused: [], ended: false};
+  const handle = async (message) => {
+    if (message.type === 'answer') {
+      await pc.setRemoteDescription({type: 'answer', sdp: message.sdp});
+    } else if (message.type === 'candidate') {
+      trickle.tags.push([message.sdpMid, message.sdpMLineIndex]);
+      try {
+        await pc.addIceCandidate({candidate: message.candidate, sdpMid: message.sdpMid,
+                                  sdpMLineIndex: message.sdpMLineIndex});
+      } catch (error) { trickle.refused.push(error.message); }
+      if (!message.candidate) trickle.ended = true;
+    }
+  };
+  // One message at a time, in order (the answer before the candidates that follow it).
+  let chain = Promise.resolve();
+  const socket = window.trickleSocket = new WebSocket(%s);
+  socket.onopen = () => socket.send(JSON.stringify({type: 'offer', sdp: pc.localDescription.sdp}));
+  socket.onmessage = (event) => { chain = chain.then(() => handle(JSON.parse(event.data))); };
+})()"""
+
 
 def wait_stderr(test, peer, text):
     deadline = time.monotonic() + WAIT

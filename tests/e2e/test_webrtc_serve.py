@@ -8,6 +8,7 @@ sides, since this machine has other interfaces.
 """
 import base64
 import http.client
+import json
 import os
 import signal
 import subprocess
@@ -225,11 +226,13 @@ class Whip(ServePeer):
         self.assertIn("404", errors[0])
         self.assertEqual(client.stdout, b"")
 
-    @unittest.skip("werift 0.19.9 as the offerer never opens its channel here: its SCTP "
-                   "transport's start() does not run when rtx serve's INIT comes first "
-                   "(association up, no DATA_CHANNEL_OPEN); the ICE, DTLS and SCTP steps pass")
     @unittest.skipUnless(HAVE_WERIFT, "WERIFT_DIR with node_modules/werift not set")
     def test_werift_whip_client_against_the_echo_peer(self):
+        # werift offers (ICE controlling; rtx serve answers a=setup:active, as RFC 5763
+        # section 5 recommends and browsers do, so werift is the DTLS server), messages come
+        # back, and werift DELETEs its session. It works because rtx's DTLS negotiates an
+        # SRTP profile: werift 0.19.9's connect() throws "need srtpProfile" without one and
+        # never starts its SCTP transport (werift_whip_client.mjs has the details).
         werift = subprocess.run(["node", WERIFT_WHIP, self.http + "/whip/echo"],
                                 capture_output=True, timeout=WAIT * 2,
                                 env={**os.environ, "WERIFT_DIR": WERIFT_DIR})
@@ -237,6 +240,58 @@ class Whip(ServePeer):
         location = werift.stdout.decode().strip()
         self.assertTrue(location.startswith("/whip/resource/"), location)
         self.assertEqual(http_request(self.http, "DELETE", location)[0], 404)
+
+
+class WebrtcTopicEnd(ServePeer):
+    extra_serve_args = ("--webrtc-max-peers", "2")
+
+    def publish(self, text):
+        """Publishes `text` on the topic; the number of its subscribers at that moment."""
+        status, _, body = http_request(self.http, "POST", "/publish/rtc", text.encode())
+        self.assertEqual(status, 200, body)
+        return json.loads(body)["subscribers"]
+
+    def test_topic_peers_leave_cleanly_when_their_sessions_end(self):
+        # An SSE subscriber sees everything published on the topic. Two rounds of two
+        # peers each fill --webrtc-max-peers 2: the second round is only admitted if the
+        # first round's peers were removed, and after each round the topic is back to its
+        # one SSE subscriber, nothing published by the peers after they left, serve up.
+        sse = subprocess.Popen([RTX, "sse", self.http + "/sse/rtc"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        self.addCleanup(lambda: sse.poll() is None and (sse.kill(), sse.communicate()))
+        self.wait_subscribers(1)
+        for round_ in (1, 2):
+            first = self.client(self.ws + "/webrtc/rtc")
+            second = self.client(self.ws + "/webrtc/rtc")
+            for peer in (first, second):
+                WebrtcEcho.wait_for(self, peer, "channel open")
+            self.assertEqual(self.publish(f"probe {round_}"), 3)
+            first.feed(f"from the first {round_}\n".encode())
+            expected = f"probe {round_}\nfrom the first {round_}\n".encode()
+            for peer in (first, second):  # the first gets its own message back too
+                peer.wait_stdout(len(expected))
+            for peer in (first, second):
+                peer.proc.stdin.close()
+                self.assertEqual(peer.finish(), EXIT_OK, peer.stderr_text())
+                self.assertEqual(peer.stdout, expected, peer.stderr_text())
+            self.wait_subscribers(1)
+            self.assertIsNone(self.serve.proc.poll())
+        self.assertEqual(self.publish("the end"), 1)
+        sse.send_signal(signal.SIGINT)
+        out, err = sse.communicate(timeout=WAIT)
+        lines = [line for line in out.decode().split("\n") if not line.startswith("waiting ")]
+        self.assertEqual(lines, ["probe 1", "from the first 1", "probe 2", "from the first 2",
+                                 "the end", ""], err)
+
+    def wait_subscribers(self, count):
+        """Until the topic has `count` subscribers (each check is a "waiting N" message)."""
+        deadline = time.monotonic() + WAIT
+        checks = 0
+        while self.publish(f"waiting {checks}") != count:
+            checks += 1
+            if time.monotonic() > deadline:
+                self.fail(f"the topic never went back to {count} subscriber(s)")
+            time.sleep(0.1)
 
 
 class Trickle(unittest.TestCase):

@@ -1,25 +1,22 @@
 // werift (npm `werift`, found in $WERIFT_DIR/node_modules) as an independent WHIP client
 // (RFC 9725) for test_webrtc_serve.py: it offers one data channel on 127.0.0.1 only, POSTs
-// the offer to URL with node's http, takes the answer from the 201 response, sends a text, a
-// binary and an empty message, and checks each comes back the same; then it DELETEs the
-// session's Location and prints that Location on stdout. Exit 0 when everything came back.
+// the offer to URL with node's http, takes the answer from the 201 response, sends a text and
+// a binary message, and checks each comes back the same; then it DELETEs the session's
+// Location and prints that Location on stdout. Exit 0 when everything came back.
 // Usage: node werift_whip_client.mjs URL
+//
+// werift 0.19.9 bugs this client steers around (see the Whip test):
+// - No empty message: werift sends nothing for "" (zero fragments, no DATA chunk; RFC 8831
+//   section 6.6 wants PPID 56/57 with one byte) yet still counts its stream sequence
+//   number, so an ordered channel's later messages would wait at the peer for ever.
+// - Its data-channel transport insists on a negotiated DTLS-SRTP profile ("need
+//   srtpProfile", and then RTCSctpTransport.start() never runs); rtx's DTLS offers the
+//   use_srtp extension for that reason.
 import http from "node:http";
 import { createRequire } from "node:module";
 
-const { RTCPeerConnection, RTCSctpTransport } =
-    createRequire(process.env.WERIFT_DIR + "/")("werift");
+const { RTCPeerConnection } = createRequire(process.env.WERIFT_DIR + "/")("werift");
 
-// werift 0.19.9 as the offerer flushes its queued DATA_CHANNEL_OPEN when the association comes
-// up, and crashes (dataChannelFlush: no stream id yet) when the peer's SCTP INIT arrives
-// before werift's own SCTP transport has started, which happens against a fast answerer.
-// Its start() (which picks the first stream id by DTLS role, RFC 8832 section 6) then never
-// runs, so the id is picked here the same way, and the flush retried until the channel opens.
-const flush = RTCSctpTransport.prototype.dataChannelFlush;
-RTCSctpTransport.prototype.dataChannelFlush = async function () {
-    if (this.dataChannelId === undefined) this.dataChannelId = this.isServer ? 0 : 1;
-    return flush.call(this);
-};
 const url = new URL(process.argv[2]);
 const loopback = "127.0.0.1";
 
@@ -67,12 +64,8 @@ if (!posted.headers["content-type"]?.startsWith("application/sdp")) {
 const location = new URL(posted.headers.location, url);
 console.error(`werift: session ${location}`);
 await pc.setRemoteDescription({ type: "answer", sdp: posted.body });
-const retry = setInterval(() => {
-    if (channel.readyState === "open") clearInterval(retry);
-    else pc.sctpTransport?.dataChannelFlush();
-}, 100);
 
-const sent = ["hello from werift", Buffer.from([0, 1, 2, 254, 255]), ""];
+const sent = ["hello from werift", Buffer.from([0, 1, 2, 254, 255])];
 const received = [];
 await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no echo in 60 s")), 60000);

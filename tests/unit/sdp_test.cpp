@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -136,6 +138,30 @@ TEST_CASE("sdp: Chromium's offer with audio and video parses to its data-channel
     CHECK(d.media[2].data_channel);
     CHECK(d.media[2].mid == "2");
     CHECK(d.media[2].proto == "UDP/DTLS/SCTP");
+}
+
+TEST_CASE("sdp: trickled candidates belong to Chromium's data section by its mid or index") {
+    auto result = parse_sdp(k_chromium_offer);
+    REQUIRE(result.description.has_value());
+    const auto& d = *result.description;
+    using rtx::proto::for_data_section;
+    using Mid = std::optional<std::string>;
+    using Index = std::optional<std::size_t>;
+    // The data section is the third (mid "2", index 2): its candidates are taken...
+    CHECK(for_data_section(d, Mid("2"), Index(2)));
+    CHECK(for_data_section(d, Mid("2"), std::nullopt));
+    CHECK(for_data_section(d, std::nullopt, Index(2)));
+    // ... the audio and video sections' are not: their transports go once the answer
+    // bundles the data section alone.
+    CHECK_FALSE(for_data_section(d, Mid("0"), Index(0)));
+    CHECK_FALSE(for_data_section(d, Mid("1"), Index(1)));
+    CHECK_FALSE(for_data_section(d, std::nullopt, Index(0)));
+    CHECK_FALSE(for_data_section(d, Mid("9"), std::nullopt));
+    // sdpMid decides when both are there (W3C addIceCandidate, RFC 8829 section 4.1.17).
+    CHECK(for_data_section(d, Mid("2"), Index(0)));
+    CHECK_FALSE(for_data_section(d, Mid("0"), Index(2)));
+    // Untagged candidates are the data section's.
+    CHECK(for_data_section(d, std::nullopt, std::nullopt));
 }
 
 TEST_CASE("sdp: the answer to Chromium rejects audio and video with port 0, byte for byte") {

@@ -111,7 +111,10 @@ async function describe(pc, type) {
 }
 
 async function addCandidate(candidate) {
-  const init = typeof candidate === 'string' ? {candidate: candidate, sdpMLineIndex: 0} : candidate;
+  // The m= section the peer tagged it with (the data section is not always the first);
+  // untagged: the first section.
+  const init = {candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null,
+                sdpMLineIndex: candidate.sdpMLineIndex ?? (candidate.sdpMid == null ? 0 : null)};
   try { await window.pc.addIceCandidate(init); } catch (error) { note('candidate refused: ' + error.message); }
 }
 
@@ -146,8 +149,8 @@ socket.onmessage = async (event) => {
       for (const candidate of pendingCandidates.splice(0)) await addCandidate(candidate);
       note('got the answer');
     } else if (message.type === 'candidate' && message.candidate) {
-      if (window.pc && window.pc.remoteDescription) await addCandidate(message.candidate);
-      else pendingCandidates.push(message.candidate);
+      if (window.pc && window.pc.remoteDescription) await addCandidate(message);
+      else pendingCandidates.push(message);
     } else {
       note('signalling: ' + message.type);
     }

@@ -123,7 +123,7 @@ PeerCreated PeerService::create(std::string_view target, std::string_view offer,
     options.connect_timeout = m_options.connect_timeout;
     options.max_message_size = m_options.max_message;
     options.trickle = trickle;
-    options.on_local_candidate = [&self](const std::string& candidate) {
+    options.on_local_candidate = [&self](const transport::webrtc::TrickledCandidate& candidate) {
         if (self.callbacks.on_candidate) {
             self.callbacks.on_candidate(candidate);
         }
@@ -170,9 +170,10 @@ bool PeerService::remove(std::string_view id) {
     return true;
 }
 
-void PeerService::add_candidate(std::string_view id, std::string_view candidate) {
+void PeerService::add_candidate(std::string_view id,
+                                transport::webrtc::TrickledCandidate candidate) {
     if (auto it = m_peers.find(id); it != m_peers.end() && !it->second->removed) {
-        it->second->connection->add_remote_candidate(candidate);
+        it->second->connection->add_remote_candidate(std::move(candidate));
     }
 }
 

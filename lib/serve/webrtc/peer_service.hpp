@@ -3,6 +3,7 @@
 #include "core/duration.hpp"
 #include "core/loop.hpp"
 #include "serve/hub.hpp"
+#include "transport/webrtc/webrtc_connection.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -32,8 +33,9 @@ struct PeerServiceOptions {
 struct PeerCallbacks {
     /// Our answer (SDP), once the candidates are gathered.
     std::function<void(const std::string& sdp)> on_answer;
-    /// With trickle: one of our candidates (attribute value; empty: end of candidates).
-    std::function<void(const std::string& candidate)> on_candidate;
+    /// With trickle: one of our candidates (empty: end of candidates), tagged with the
+    /// offer's data section.
+    std::function<void(const transport::webrtc::TrickledCandidate& candidate)> on_candidate;
     /// The peer ended (before or after the answer); one line.
     std::function<void(const std::string& reason)> on_end;
 };
@@ -66,7 +68,7 @@ public:
     PeerCreated create(std::string_view target, std::string_view offer, PeerCallbacks callbacks,
                        bool trickle = false);
     /// One of the client's trickled candidates (empty: its end of candidates).
-    void add_candidate(std::string_view id, std::string_view candidate);
+    void add_candidate(std::string_view id, transport::webrtc::TrickledCandidate candidate);
     /// Ends the peer gracefully (WHIP DELETE); false if there is no such peer (any more).
     bool remove(std::string_view id);
     /// The peer's signalling went away: no more callbacks for it (the peer goes on).

@@ -5,6 +5,7 @@
 #include "serve/http/exchange.hpp"
 #include "serve/ws/ws_rules.hpp"
 #include "serve/ws/ws_take_over.hpp"
+#include "transport/webrtc/trickle_json.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -520,10 +521,7 @@ void WsListener::webrtc_message(Connection& connection, bool binary, std::string
     }
     const std::string type = json["type"].get<std::string>();
     if (type == "candidate" && !connection.peer_id.empty()) {
-        // {"type":"candidate","candidate":"candidate:..."}; "" or null: end of candidates.
-        const auto& candidate = json.contains("candidate") ? json["candidate"] : nlohmann::json();
-        m_peers->add_candidate(connection.peer_id,
-                               candidate.is_string() ? candidate.get<std::string>() : "");
+        m_peers->add_candidate(connection.peer_id, transport::webrtc::candidate_from_message(json));
         return;
     }
     if (type != "offer" || !connection.peer_id.empty()) {
@@ -542,14 +540,10 @@ void WsListener::webrtc_message(Connection& connection, bool binary, std::string
             signal_to(*target, nlohmann::json{{"type", "answer"}, {"sdp", sdp}}.dump());
         }
     };
-    callbacks.on_candidate = [this, alive, target](const std::string& candidate) {
+    callbacks.on_candidate = [this, alive,
+                              target](const transport::webrtc::TrickledCandidate& candidate) {
         if (alive.lock()) {
-            signal_to(*target, nlohmann::json{{"type", "candidate"},
-                                              {"candidate",
-                                               candidate.empty() ? "" : "candidate:" + candidate},
-                                              {"sdpMid", "0"},
-                                              {"sdpMLineIndex", 0}}
-                                   .dump());
+            signal_to(*target, transport::webrtc::candidate_message(candidate));
         }
     };
     callbacks.on_end = [this, alive, target](const std::string& reason) {

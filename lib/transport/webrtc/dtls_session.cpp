@@ -239,6 +239,16 @@ bool DtlsSession::start(std::string& error) {
         error = "DTLS: " + openssl_error();
         return false;
     }
+    // The DTLS-SRTP extension (RFC 5764), as browsers send and accept it on every WebRTC
+    // handshake, data-only ones included. A data channel never uses the keys; it is for
+    // peers that will not connect without a negotiated profile (werift 0.19.9's transport
+    // for data channels insists on one: tests/e2e/test_webrtc_serve.py, Whip).
+    // OpenSSL's use_srtp setter returns 0 on success.
+    if (SSL_CTX_set_tlsext_use_srtp(impl.ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") !=
+        0) {
+        error = "DTLS: " + openssl_error();
+        return false;
+    }
     impl.ssl = SSL_new(impl.ctx);
     impl.network_in = BIO_new(BIO_s_mem());
     // An empty memory BIO means "no datagram yet", not end of stream.

@@ -54,8 +54,7 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
     bool described = false;
     std::vector<std::string> local_queue;
     /// The peer's trickled candidates before connect(), and its end of candidates.
-    std::vector<std::string> remote_queue;
-    bool remote_done = false;
+    std::vector<TrickledCandidate> remote_queue;
     bool checking = false; ///< connect() gave ICE the remote description.
     bool dtls_client = false;
     bool open = false;
@@ -188,7 +187,13 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
             return;
         }
         if (trickling() && options.on_local_candidate) {
-            options.on_local_candidate(candidate);
+            // Our offer has the data section alone (mid "0"); an answer repeats the offer's.
+            TrickledCandidate tagged{std::move(candidate), "0", 0};
+            if (!options.offerer) {
+                tagged.mid = remote->media[remote->data_channel_index].mid;
+                tagged.mline_index = remote->data_channel_index;
+            }
+            options.on_local_candidate(tagged);
         }
     }
 
@@ -282,22 +287,28 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
         }
     }
 
-    void add_remote_candidate(std::string_view candidate) {
+    void add_remote_candidate(TrickledCandidate trickled) {
         if (ended) {
             return;
         }
+        if (!checking) {
+            remote_queue.push_back(std::move(trickled)); // checked against the description
+            return;
+        }
+        std::string_view candidate = trickled.candidate;
         if (candidate.starts_with("a=")) {
             candidate.remove_prefix(2);
         }
         if (candidate.starts_with("candidate:")) {
             candidate.remove_prefix(10);
         }
-        if (!checking) {
-            if (candidate.empty()) {
-                remote_done = true;
-            } else {
-                remote_queue.emplace_back(candidate);
-            }
+        if (!proto::for_data_section(*remote, trickled.mid, trickled.mline_index)) {
+            core::log_verbose("webrtc: remote candidate for another m= section (mid {}, index {}) "
+                              "dropped: {}",
+                              trickled.mid.value_or("none"),
+                              trickled.mline_index ? std::to_string(*trickled.mline_index)
+                                                   : std::string("none"),
+                              candidate.empty() ? "end of candidates" : candidate);
             return;
         }
         if (candidate.empty()) {
@@ -363,10 +374,10 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
             return;
         }
         checking = true;
-        for (const auto& candidate : std::exchange(remote_queue, {})) {
-            add_remote_candidate(candidate);
+        for (auto& candidate : std::exchange(remote_queue, {})) {
+            add_remote_candidate(std::move(candidate));
         }
-        if (remote_done || remote->end_of_candidates) {
+        if (remote->end_of_candidates) {
             ice->remote_gathering_done();
         }
         if (ended) {
@@ -565,8 +576,8 @@ void WebrtcConnection::set_remote_description(std::string_view sdp) {
     m_impl->set_remote(sdp);
 }
 
-void WebrtcConnection::add_remote_candidate(std::string_view candidate) {
-    m_impl->add_remote_candidate(candidate);
+void WebrtcConnection::add_remote_candidate(TrickledCandidate candidate) {
+    m_impl->add_remote_candidate(std::move(candidate));
 }
 
 void WebrtcConnection::fail(core::ExitCode code, std::string reason) {

@@ -6,6 +6,7 @@
 #include "transport/webrtc/ice_servers.hpp"
 #include "transport/webrtc/sctp_association.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +27,17 @@ struct ChannelEvents {
     std::function<void(std::uint16_t stream, const Message& message)> on_message;
     /// Both directions of the channel were reset (by the peer or after close_channel).
     std::function<void(std::uint16_t stream)> on_closed;
+};
+
+/// A trickled candidate (RFC 8838) and the m= section it is for, as signalling carries it
+/// (the W3C RTCIceCandidateInit: candidate, sdpMid, sdpMLineIndex). Ours always name the
+/// data-channel section: mid "0" at index 0 in our offer, the offer's own mid and index
+/// in an answer (a browser's offer may have audio and video before it).
+struct TrickledCandidate {
+    /// The attribute value, with or without "candidate:"; empty: the end of candidates.
+    std::string candidate;
+    std::optional<std::string> mid;         ///< sdpMid; absent (null) when not said.
+    std::optional<std::size_t> mline_index; ///< sdpMLineIndex; absent (null) when not said.
 };
 
 /// How one peer connection with one data channel is set up.
@@ -55,10 +67,11 @@ struct WebrtcOptions {
     /// Trickle ICE (RFC 8838, RFC 8840): the description goes out at once, without
     /// candidates and with a=ice-options:trickle, and each local candidate follows through
     /// on_local_candidate (an attribute value without "candidate:"; empty: end of
-    /// candidates). The answerer trickles only when the offer says it can take trickled
-    /// candidates; otherwise it waits for gathering and sends them all in the description.
+    /// candidates), tagged with the data section's mid and m-line index. The answerer
+    /// trickles only when the offer says it can take trickled candidates; otherwise it
+    /// waits for gathering and sends them all in the description.
     bool trickle = false;
-    std::function<void(const std::string& candidate)> on_local_candidate;
+    std::function<void(const TrickledCandidate& candidate)> on_local_candidate;
     /// Set (answerer only): every channel the peer opens is reported here, on_open of the
     /// Handler comes when the SCTP association is up, and send_on() / close_channel() address
     /// a channel; send() and finish_sending() are not used.
@@ -84,10 +97,11 @@ public:
     void start(bool offerer);
     /// The peer's description (an answer for the offerer, an offer for the answerer).
     void set_remote_description(std::string_view sdp);
-    /// One of the peer's trickled candidates (the attribute value, with or without
-    /// "candidate:"); empty: the peer's end of candidates. Before the remote description
-    /// they wait; candidates not allowed by ice_addresses are dropped (-v says so).
-    void add_remote_candidate(std::string_view candidate);
+    /// One of the peer's trickled candidates; an empty one: the peer's end of candidates.
+    /// Before the remote description they wait; those tagged for another m= section than
+    /// the data channel's (proto::for_data_section) and those not allowed by
+    /// ice_addresses are dropped (-v says so).
+    void add_remote_candidate(TrickledCandidate candidate);
     /// Ends the connection with `info` (signalling failed, no answer in time, ...).
     void fail(core::ExitCode code, std::string reason);
 
