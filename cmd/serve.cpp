@@ -201,9 +201,10 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     out.faults = faults.value();
     out.fault_specs = options.faults;
     // Without --fault-seed each run draws other faults; -v says which seed to repeat it with.
-    out.fault_seed = options.fault_seed ? *options.fault_seed
-                                        : (static_cast<std::uint64_t>(std::random_device{}()) << 32 |
-                                           std::random_device{}());
+    out.fault_seed =
+        options.fault_seed
+            ? *options.fault_seed
+            : (static_cast<std::uint64_t>(std::random_device{}()) << 32 | std::random_device{}());
     if (options.fault_seed && !out.faults.any()) {
         throw core::UsageError("--fault-seed needs --fault");
     }
@@ -422,10 +423,11 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "503 (0: none)")
         ->capture_default_str()
         ->group("WebRTC");
-    app->add_option("--fault", options->faults,
-                    "Misbehave on purpose: [PROTOCOL:]NAME=VALUE (repeatable): drop-after=N|TIME, "
-                    "drop-p=P, delay=D|D1..D2|normal:MEAN,SD, throttle=RATE/s, refuse=P, "
-                    "sse:reconnect=gap|dup; PROTOCOL tcp, ws, sse, stream, poll or mqtt (none: all)")
+    app->add_option(
+           "--fault", options->faults,
+           "Misbehave on purpose: [PROTOCOL:]NAME=VALUE (repeatable): drop-after=N|TIME, "
+           "drop-p=P, delay=D|D1..D2|normal:MEAN,SD, throttle=RATE/s, refuse=P, "
+           "sse:reconnect=gap|dup; PROTOCOL tcp, ws, sse, stream, poll or mqtt (none: all)")
         ->take_all()
         ->group("Faults");
     app->add_option("--fault-seed", options->fault_seed,

@@ -95,9 +95,10 @@ TcpEchoListener::~TcpEchoListener() {
     core::close_and_delete(m_server);
 }
 
-core::Result<std::unique_ptr<TcpEchoListener>>
-TcpEchoListener::create(core::Loop& loop, const SocketAddress& address,
-                        const TlsServerContext* tls, fault::Injector* faults) {
+core::Result<std::unique_ptr<TcpEchoListener>> TcpEchoListener::create(core::Loop& loop,
+                                                                       const SocketAddress& address,
+                                                                       const TlsServerContext* tls,
+                                                                       fault::Injector* faults) {
     std::unique_ptr<TcpEchoListener> listener(new TcpEchoListener(loop));
     listener->m_tls = tls;
     listener->m_faults = faults;

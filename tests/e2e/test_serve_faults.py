@@ -231,14 +231,16 @@ class BenchTest(unittest.TestCase):
         self.assertGreater(mqtt["messages_received"], 0)
 
     def test_throttle_caps_throughput(self):
+        # Closed model, one connection, 8 KiB messages: each echo takes 250 ms at 32 KiB/s,
+        # so what comes back is the throttle's rate, less the (small) round trip.
         rate = 32 * 1024
         with Serve(*serve_args("tcp:throttle=32KiB/s"), expect=5) as serve:
-            report, summary = bench_report(self, "tcp", "-c", "1", "-d", "2s", "--size", "1024",
+            report, summary = bench_report(self, "tcp", "-c", "1", "-d", "2s", "--size", "8192",
                                            serve.address())
             counted = stats(serve)["protocols"]["tcp"]
         achieved = report["bytes_received"] / report["duration_seconds"]
-        self.assertLessEqual(achieved, rate * 1.15, summary)
-        self.assertGreaterEqual(achieved, rate * 0.5, summary)
+        self.assertLessEqual(achieved, rate * 1.1, summary)
+        self.assertGreaterEqual(achieved, rate * 0.6, summary)
         self.assertGreater(counted["throttled"], 0)
 
     def test_refused_share_matches_the_seed(self):

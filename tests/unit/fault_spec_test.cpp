@@ -65,8 +65,7 @@ TEST_CASE("fault specs: each rule") {
         CHECK(fault::parse_fault_spec("throttle=1MiB/s").value().value.throttle == 1048576u);
         CHECK(fault::parse_fault_spec("refuse=0.2").value().value.refuse == doctest::Approx(0.2));
         CHECK(fault::parse_fault_spec("refuse=1").value().value.refuse == 1.0);
-        CHECK(fault::parse_fault_spec("drop-p=0.01").value().value.drop_p ==
-              doctest::Approx(0.01));
+        CHECK(fault::parse_fault_spec("drop-p=0.01").value().value.drop_p == doctest::Approx(0.01));
         auto gap = fault::parse_fault_spec("sse:reconnect=gap").value();
         CHECK(gap.value.reconnect == fault::Reconnect::gap);
         // reconnect is SSE's alone, so it needs no prefix.

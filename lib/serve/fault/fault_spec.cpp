@@ -1,5 +1,7 @@
 #include "serve/fault/fault_spec.hpp"
 
+#include "core/size.hpp"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -82,30 +84,7 @@ std::optional<std::uint64_t> rate(std::string_view text) {
         return std::nullopt;
     }
     text.remove_suffix(2);
-    std::size_t digits = 0;
-    std::uint64_t value = 0;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9' &&
-           value < (1ULL << 40)) {
-        value = value * 10 + static_cast<std::uint64_t>(text[digits++] - '0');
-    }
-    std::string unit(text.substr(digits));
-    for (char& c : unit) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    std::uint64_t scale = 0;
-    if (unit.empty() || unit == "b") {
-        scale = 1;
-    } else if (unit == "k" || unit == "kib" || unit == "kb") {
-        scale = 1024;
-    } else if (unit == "m" || unit == "mib" || unit == "mb") {
-        scale = 1024 * 1024;
-    } else if (unit == "g" || unit == "gib" || unit == "gb") {
-        scale = 1024 * 1024 * 1024;
-    }
-    if (digits == 0 || scale == 0 || value == 0 || value > (1ULL << 40) / scale) {
-        return std::nullopt;
-    }
-    return value * scale;
+    return core::parse_size(text);
 }
 
 core::Result<DelaySpec> parse_delay(std::string_view spec, std::string_view value) {
@@ -315,7 +294,8 @@ std::string describe_delay(const DelaySpec& delay) {
     case DelaySpec::Kind::fixed:
         return core::format_duration(delay.a);
     case DelaySpec::Kind::uniform:
-        return fmt::format("{}..{}", core::format_duration(delay.a), core::format_duration(delay.b));
+        return fmt::format("{}..{}", core::format_duration(delay.a),
+                           core::format_duration(delay.b));
     case DelaySpec::Kind::normal:
         return fmt::format("normal:{},{}", core::format_duration(delay.a),
                            core::format_duration(delay.b));

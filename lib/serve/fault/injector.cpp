@@ -147,7 +147,8 @@ core::Duration ConnectionFaults::sample_delay() {
         return delay.a;
     case DelaySpec::Kind::uniform: {
         const double span = static_cast<double>((delay.b - delay.a).count());
-        return delay.a + core::Duration{static_cast<core::Duration::rep>(m_random.uniform() * span)};
+        return delay.a +
+               core::Duration{static_cast<core::Duration::rep>(m_random.uniform() * span)};
     }
     case DelaySpec::Kind::normal: {
         const double value = static_cast<double>(delay.a.count()) +
@@ -177,8 +178,8 @@ void ConnectionFaults::hold(std::size_t bytes, std::function<void()> deliver) {
         // when its last byte may go.
         const auto cost = std::chrono::nanoseconds(static_cast<std::int64_t>(
             static_cast<double>(bytes) * 1e9 / static_cast<double>(m_rules.throttle)));
-        m_throttle_free = std::max(m_throttle_free, now) +
-                          std::chrono::duration_cast<Clock::duration>(cost);
+        m_throttle_free =
+            std::max(m_throttle_free, now) + std::chrono::duration_cast<Clock::duration>(cost);
         if (m_throttle_free > due) {
             due = m_throttle_free;
             ++m_stats.throttled;

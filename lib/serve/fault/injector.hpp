@@ -45,9 +45,7 @@ public:
     /// A new connection of `protocol`: counts it and draws its faults, refusal first.
     std::unique_ptr<ConnectionFaults> open(Protocol protocol);
     const FaultRules& rules(Protocol protocol) const { return m_plan[protocol]; }
-    ProtocolStats& stats(Protocol protocol) {
-        return m_stats[static_cast<std::size_t>(protocol)];
-    }
+    ProtocolStats& stats(Protocol protocol) { return m_stats[static_cast<std::size_t>(protocol)]; }
     std::uint64_t seed() const { return m_seed; }
     core::Loop& loop() { return m_loop; }
     /// The GET /stats body: {"seed":..,"faults":[..],"protocols":{"tcp":{..},..}}.
