@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -60,6 +62,8 @@ struct ServeCommandOptions {
     bool auth_publish_only = false;
     std::vector<std::string> cors;
     std::size_t webrtc_max_peers = 100;
+    std::vector<std::string> faults;
+    std::optional<std::uint64_t> fault_seed;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -190,6 +194,20 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     }
     out.access.cors_origins = options.cors;
     out.webrtc_max_peers = options.webrtc_max_peers;
+    auto faults = serve::fault::parse_fault_plan(options.faults);
+    if (!faults) {
+        throw core::UsageError(faults.error().message);
+    }
+    out.faults = faults.value();
+    out.fault_specs = options.faults;
+    // Without --fault-seed each run draws other faults; -v says which seed to repeat it with.
+    out.fault_seed =
+        options.fault_seed
+            ? *options.fault_seed
+            : (static_cast<std::uint64_t>(std::random_device{}()) << 32 | std::random_device{}());
+    if (options.fault_seed && !out.faults.any()) {
+        throw core::UsageError("--fault-seed needs --fault");
+    }
     return out;
 }
 
@@ -405,6 +423,17 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "503 (0: none)")
         ->capture_default_str()
         ->group("WebRTC");
+    app->add_option(
+           "--fault", options->faults,
+           "Misbehave on purpose: [PROTOCOL:]NAME=VALUE (repeatable): drop-after=N|TIME, "
+           "drop-p=P, delay=D|D1..D2|normal:MEAN,SD, throttle=RATE/s, refuse=P, "
+           "sse:reconnect=gap|dup; PROTOCOL tcp, ws, sse, stream, poll or mqtt (none: all)")
+        ->take_all()
+        ->group("Faults");
+    app->add_option("--fault-seed", options->fault_seed,
+                    "Seed of the --fault draws: the same seed gives the same faults (default: "
+                    "random, shown with -v)")
+        ->group("Faults");
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -445,6 +474,9 @@ Examples:
   rtx serve --tls-cert cert.pem --tls-key key.pem --tls-client-ca ca.pem
   rtx serve --auth bearer:s3cret --auth-publish-only   # publishing needs the token
   rtx serve --cors http://localhost:3000 --auth basic:me:pw   # a page on :3000, cookies ok
+  rtx serve --fault ws:drop-after=100 --fault delay=10ms..40ms --fault refuse=0.2 \
+            --fault-seed 7                  # a flaky server, the same faults every run;
+                                            # GET /stats counts what was injected
 With rtx serve running (every listener shares one set of topics):
   echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi
   curl -N http://127.0.0.1:8080/sse/tick    # SSE: the counter of --tick

@@ -379,3 +379,5 @@ complete -c rtx -n '__fish_seen_subcommand_from serve' -l auth -r -d 'Require cr
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l auth-publish-only -d 'Only publishing needs --auth credentials; reading stays open'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l cors -r -d 'Origins whose pages may read the endpoints with credentials (repeatable, or *); default: any origin, without credentials'
 complete -c rtx -n '__fish_seen_subcommand_from serve' -l webrtc-max-peers -r -d 'rtx serve'\''s own WebRTC peers (/webrtc/..., /whip/...) at once; more get 503 (0: none)'
+complete -c rtx -n '__fish_seen_subcommand_from serve' -l fault -r -d 'Misbehave on purpose: [PROTOCOL:]NAME=VALUE (repeatable): drop-after=N|TIME, drop-p=P, delay=D|D1..D2|normal:MEAN,SD, throttle=RATE/s, refuse=P, sse:reconnect=gap|dup; PROTOCOL tcp, ws, sse, stream, poll or mqtt (none: all)'
+complete -c rtx -n '__fish_seen_subcommand_from serve' -l fault-seed -r -d 'Seed of the --fault draws: the same seed gives the same faults (default: random, shown with -v)'

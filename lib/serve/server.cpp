@@ -1,6 +1,8 @@
 #include "serve/server.hpp"
 
+#include "core/log.hpp"
 #include "core/version.hpp"
+#include "serve/fault/injector.hpp"
 #include "serve/http/http_listener.hpp"
 #include "serve/http/lws_context.hpp"
 #include "serve/mqtt/mqtt_listener.hpp"
@@ -31,6 +33,7 @@ void Server::stop() {
     m_peers.reset();
     m_hub.reset();
     m_tls.reset(); // after the listeners whose connections use it
+    m_faults.reset();
 }
 
 namespace {
@@ -61,6 +64,12 @@ core::Result<bool> Server::start(const ServeOptions& options) {
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
     m_hub = std::make_unique<Hub>(limits);
+    m_faults = std::make_unique<fault::Injector>(m_loop, options.faults, options.fault_seed,
+                                                 options.fault_specs);
+    if (options.faults.any()) {
+        core::log_verbose("fault: seed {} (--fault-seed {} repeats these faults)",
+                          options.fault_seed, options.fault_seed);
+    }
     if (options.tls.enabled()) {
         auto tls = TlsServerContext::create(options.tls);
         if (!tls) {
@@ -72,7 +81,7 @@ core::Result<bool> Server::start(const ServeOptions& options) {
 
     if (options.tcp_port) {
         auto echo = TcpEchoListener::create(m_loop, SocketAddress{options.bind, *options.tcp_port},
-                                            m_tls.get());
+                                            m_tls.get(), m_faults.get());
         if (!echo) {
             stop();
             return echo.error();
@@ -95,6 +104,7 @@ core::Result<bool> Server::start(const ServeOptions& options) {
         mqtt_options.keep_alive = options.mqtt_keep_alive;
         mqtt_options.tls = m_tls.get();
         mqtt_options.acl = options.mqtt_acl;
+        mqtt_options.faults = m_faults.get();
         auto broker = mqtt::MqttListener::create(
             m_loop, *m_hub, SocketAddress{options.bind, *options.mqtt_port}, mqtt_options);
         if (!broker) {
@@ -133,6 +143,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     http_options.max_body = options.max_body;
     http_options.push_fault = options.push_fault;
     http_options.access = options.access;
+    http_options.faults = m_faults.get();
     // The HTTP listener's protocol is added first: it is the vhost's default.
     auto listener = std::make_unique<http::HttpListener>(m_loop, *m_lws, *m_hub, http_options);
     webrtc::PeerServiceOptions peer_options;
@@ -149,6 +160,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     ws_options.compression = options.ws_compression;
     ws_options.signal_room_size = options.signal_room_size;
     ws_options.access = options.access;
+    ws_options.faults = m_faults.get();
     auto ws_count = std::make_shared<ws::WsConnectionCount>();
     auto pubsub = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::pubsub,
                                                    ws_options, ws_count);

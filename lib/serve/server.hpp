@@ -5,6 +5,7 @@
 #include "core/loop.hpp"
 #include "core/timer.hpp"
 #include "serve/access.hpp"
+#include "serve/fault/fault_spec.hpp"
 #include "serve/http/push_fault.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
@@ -29,6 +30,9 @@ class LwsContext;
 namespace webrtc {
 class PeerService;
 } // namespace webrtc
+namespace fault {
+class Injector;
+} // namespace fault
 
 /// Documented default ports (man/rtx-serve.1); `rtx serve` with no flags uses them all.
 inline constexpr std::uint16_t k_default_tcp_port = 7070;
@@ -93,6 +97,11 @@ struct ServeOptions {
     AccessOptions access;
     /// rtx serve's own WebRTC peers (/webrtc/{target}, /whip/{target}) at once (beyond: 503).
     std::size_t webrtc_max_peers = 100;
+    /// --fault: what each protocol's connections suffer, and the texts it was parsed from.
+    fault::FaultPlan faults;
+    std::vector<std::string> fault_specs;
+    /// --fault-seed: the seed of every connection's fault generator.
+    std::uint64_t fault_seed = 0;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.
@@ -123,6 +132,8 @@ private:
     // closes, and the listeners' subscriptions point into the hub (see ~Server).
     std::unique_ptr<Hub> m_hub;
     std::unique_ptr<TlsServerContext> m_tls; ///< For the MQTT and TCP echo listeners.
+    /// --fault and GET /stats; after the listeners, whose connections use it.
+    std::unique_ptr<fault::Injector> m_faults;
     /// After the hub (its peers' subscriptions point into it), before the listeners that
     /// signal with it.
     std::unique_ptr<webrtc::PeerService> m_peers;

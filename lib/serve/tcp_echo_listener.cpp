@@ -1,6 +1,7 @@
 #include "serve/tcp_echo_listener.hpp"
 
 #include "core/log.hpp"
+#include "serve/fault/injector.hpp"
 #include "serve/server_stream.hpp"
 
 #include <fmt/format.h>
@@ -19,6 +20,14 @@ public:
         , m_stream(loop, *this, listener.m_tls) {}
     ServerStream& stream() { return m_stream; }
     void start() { m_stream.start_reading(); }
+    /// --fault: each chunk read is a message; a drop resets the connection.
+    void set_faults(std::unique_ptr<fault::ConnectionFaults> faults) {
+        m_faults = std::move(faults);
+        m_faults->on_drop([this] {
+            fault::reset_on_close(reinterpret_cast<uv_handle_t*>(m_stream.stream()));
+            m_listener.remove(this);
+        });
+    }
     /// Graceful close at shutdown: flush queued echo, then FIN.
     void finish() {
         m_finishing = true;
@@ -32,6 +41,15 @@ public:
 
 private:
     void on_stream_data(std::string_view bytes) override {
+        if (!m_faults) {
+            echo(bytes);
+        } else if (m_faults->shapes()) {
+            m_faults->send(bytes.size(), [this, held = std::string(bytes)] { echo(held); });
+        } else {
+            m_faults->send(bytes.size(), [this, bytes] { echo(bytes); });
+        }
+    }
+    void echo(std::string_view bytes) {
         m_stream.write(bytes);
         if (m_stream.buffered() > k_echo_high_water) {
             m_stream.stop_reading(); // the client is not reading its echo: stop reading too
@@ -59,6 +77,7 @@ private:
 
     TcpEchoListener& m_listener;
     ServerStream m_stream;
+    std::unique_ptr<fault::ConnectionFaults> m_faults;
     bool m_reading_paused = false;
     bool m_finishing = false;
     bool m_peer_done = false;
@@ -76,11 +95,13 @@ TcpEchoListener::~TcpEchoListener() {
     core::close_and_delete(m_server);
 }
 
-core::Result<std::unique_ptr<TcpEchoListener>>
-TcpEchoListener::create(core::Loop& loop, const SocketAddress& address,
-                        const TlsServerContext* tls) {
+core::Result<std::unique_ptr<TcpEchoListener>> TcpEchoListener::create(core::Loop& loop,
+                                                                       const SocketAddress& address,
+                                                                       const TlsServerContext* tls,
+                                                                       fault::Injector* faults) {
     std::unique_ptr<TcpEchoListener> listener(new TcpEchoListener(loop));
     listener->m_tls = tls;
+    listener->m_faults = faults;
     auto port = bind_and_listen(listener->m_server, address, [](uv_stream_t* server, int status) {
         static_cast<TcpEchoListener*>(server->data)->on_connection(status);
     });
@@ -106,6 +127,14 @@ void TcpEchoListener::on_connection(int status) {
         return;
     }
     core::log_debug("tcp-echo: connection from {}", session->stream().peer_name());
+    if (m_faults != nullptr) {
+        auto faults = m_faults->open(fault::Protocol::tcp);
+        if (faults->refused()) {
+            fault::reset_on_close(reinterpret_cast<uv_handle_t*>(session->stream().stream()));
+            return; // the session's destructor closes the socket: a reset
+        }
+        session->set_faults(std::move(faults));
+    }
     session->start();
     Session* key = session.get();
     m_sessions.emplace(key, std::move(session));

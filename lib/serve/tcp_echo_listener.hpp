@@ -12,6 +12,10 @@
 
 namespace rtx::serve {
 
+namespace fault {
+class Injector;
+} // namespace fault
+
 /// The raw TCP echo endpoint: every byte received is sent back unchanged. Stops reading a
 /// connection while more than 1 MiB of echo waits for a slow reader; on the peer's FIN it
 /// flushes and closes. Loop thread only.
@@ -19,8 +23,11 @@ class TcpEchoListener final : public Listener {
 public:
     /// Binds and listens; ExitCode::bind_failed if the address is taken or invalid. With
     /// `tls` (which must outlive the listener) every connection speaks TLS (tls://).
+    /// `faults` (--fault; may be null, else it must outlive the listener) refuses, drops,
+    /// delays and throttles connections.
     static core::Result<std::unique_ptr<TcpEchoListener>>
-    create(core::Loop& loop, const SocketAddress& address, const TlsServerContext* tls = nullptr);
+    create(core::Loop& loop, const SocketAddress& address, const TlsServerContext* tls = nullptr,
+           fault::Injector* faults = nullptr);
     ~TcpEchoListener() override;
 
     std::string name() const override { return "tcp-echo"; }
@@ -37,6 +44,7 @@ private:
     core::Loop& m_loop;
     uv_tcp_t* m_server;
     const TlsServerContext* m_tls = nullptr;
+    fault::Injector* m_faults = nullptr;
     SocketAddress m_bound;
     std::unordered_map<Session*, std::unique_ptr<Session>> m_sessions;
 };

@@ -407,6 +407,13 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     if (m_shutting_down) {
         return reply(error_response(503, "rtx serve is shutting down"));
     }
+    if (path == "/stats" && m_options.faults != nullptr && request.method == LWSHUMETH_GET) {
+        Response response; // --fault's counters, connections and messages per protocol
+        response.content_type = "application/json";
+        response.body = m_options.faults->stats_json();
+        response.headers.emplace_back("cache-control", "no-store");
+        return reply(std::move(response));
+    }
     const Route route = http::route(path);
     core::log_debug("http: {} {}", method_name(request.method), printable(path));
     if (route.endpoint == Endpoint::not_found) {
@@ -489,6 +496,21 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     }
 }
 
+std::unique_ptr<fault::ConnectionFaults>
+HttpListener::open_faults(fault::Protocol protocol, Next& refused, const Replier& reply) {
+    if (m_options.faults == nullptr) {
+        return nullptr;
+    }
+    auto faults = m_options.faults->open(protocol);
+    if (faults->refused()) {
+        Response response = error_response(503, "service unavailable (--fault refuse): try again");
+        response.headers.emplace_back("retry-after", "1");
+        refused = reply(std::move(response));
+        return nullptr;
+    }
+    return faults;
+}
+
 Next HttpListener::start_stream(lws* wsi, const Request& request, const Route& route,
                                 const Replier& reply) {
     auto format = StreamExchange::Format::sse;
@@ -521,8 +543,15 @@ Next HttpListener::start_stream(lws* wsi, const Request& request, const Route& r
             }
         }
     }
-    auto exchange =
-        std::make_unique<StreamExchange>(wsi, format, max_queued_for(m_options.max_body));
+    Next refused = Next::wait;
+    auto faults = open_faults(route.endpoint == Endpoint::sse ? fault::Protocol::sse
+                                                              : fault::Protocol::stream,
+                              refused, reply);
+    if (refused != Next::wait) {
+        return refused;
+    }
+    auto exchange = std::make_unique<StreamExchange>(
+        wsi, format, max_queued_for(m_options.max_body), std::move(faults));
     auto started = exchange->start(m_hub, route.topic, after, m_options.sse_retry);
     if (!started) {
         if (started.error().code == core::ExitCode::connection_lost) {
@@ -551,6 +580,11 @@ Next HttpListener::start_poll(lws* wsi, const Request& request, std::string_view
         }
         hold = std::min(*timeout, hold);
     }
+    Next refused = Next::wait;
+    auto faults = open_faults(fault::Protocol::poll, refused, reply);
+    if (refused != Next::wait) {
+        return refused;
+    }
     const std::uint64_t last = m_hub.last_id(topic);
     const std::uint64_t position = cursor.value_or(last);
     if (position != last) {
@@ -570,7 +604,7 @@ Next HttpListener::start_poll(lws* wsi, const Request& request, std::string_view
     // Messages after the cursor are lost when the history no longer holds them, or when the
     // cursor comes from an earlier run of the server.
     const bool gap = position < last || (position != 0 && position < m_hub.limits().first_id);
-    auto exchange = std::make_unique<PollExchange>(wsi, m_loop, position, gap);
+    auto exchange = std::make_unique<PollExchange>(wsi, m_loop, position, gap, std::move(faults));
     auto held = exchange->hold(m_hub, topic, hold);
     if (!held) {
         return reply.unavailable(held.error());

@@ -4,6 +4,7 @@
 #include "core/loop.hpp"
 #include "core/timer.hpp"
 #include "serve/access.hpp"
+#include "serve/fault/injector.hpp"
 #include "serve/http/cors.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/http/http_format.hpp"
@@ -36,6 +37,9 @@ struct HttpListenerOptions {
     std::chrono::milliseconds sse_retry{3000};           ///< The SSE `retry:` hint.
     PushFault push_fault; ///< What every push to the mock push service gets (--push-fault).
     AccessOptions access; ///< --auth and --cors (the mock push service keeps its own auth).
+    /// --fault for /sse/, /stream/ and /poll/, and GET /stats; null: none (must outlive the
+    /// listener).
+    fault::Injector* faults = nullptr;
 };
 
 /// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /websocket.html, /sse/{topic},
@@ -72,6 +76,9 @@ private:
     class Replier;
     static Request read_request(lws* wsi);
     Next on_request(lws* wsi, std::string_view path);
+    /// --fault: a new subscriber's faults, or the 503 of a refusal (in `refused`).
+    std::unique_ptr<fault::ConnectionFaults> open_faults(fault::Protocol protocol, Next& refused,
+                                                         const Replier& reply);
     Next start_stream(lws* wsi, const Request& request, const Route& route, const Replier& reply);
     Next start_poll(lws* wsi, const Request& request, std::string_view topic, const Replier& reply);
     Next start_publish(lws* wsi, const Request& request, std::string_view topic,

@@ -23,11 +23,22 @@ Response poll_answer(std::vector<std::shared_ptr<const HubMessage>>& messages,
     return response;
 }
 
-PollExchange::PollExchange(lws* wsi, core::Loop& loop, std::uint64_t cursor, bool gap)
+PollExchange::PollExchange(lws* wsi, core::Loop& loop, std::uint64_t cursor, bool gap,
+                           std::unique_ptr<fault::ConnectionFaults> faults)
     : Exchange(wsi)
     , m_cursor(cursor)
     , m_gap(gap)
-    , m_timer(loop) {}
+    , m_timer(loop)
+    , m_faults(std::move(faults)) {
+    if (m_faults) {
+        m_faults->on_drop([this] {
+            m_dropped = true;
+            m_subscription.reset();
+            m_timer.stop();
+            request_writeable();
+        });
+    }
+}
 
 PollExchange::~PollExchange() = default;
 
@@ -52,6 +63,15 @@ void PollExchange::on_hub_message(const std::shared_ptr<const HubMessage>& messa
     } else {
         m_subscription.reset(); // full: the rest is for the next poll, from the history
     }
+    if (m_faults) {
+        // The answer is the message: it goes when the faults let it.
+        if (!m_offered) {
+            m_offered = true;
+            m_timer.stop();
+            m_faults->send(m_bytes, [this] { answer_soon(); });
+        }
+        return;
+    }
     answer_soon();
 }
 
@@ -65,6 +85,9 @@ void PollExchange::answer_soon() {
 
 Next PollExchange::on_writeable() {
     detach_headers(); // if HttpListener has not done it yet
+    if (m_dropped) {
+        return Next::close;
+    }
     if (!m_answering) {
         return Next::wait;
     }

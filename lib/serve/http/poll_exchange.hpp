@@ -3,6 +3,7 @@
 #include "core/duration.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
+#include "serve/fault/injector.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/hub.hpp"
 
@@ -31,7 +32,9 @@ class PollExchange final : public Exchange, private Subscriber {
 public:
     /// `cursor`: the client's position (answers carry the id of the last message sent);
     /// `gap`: messages after the cursor were already lost when the hold began.
-    PollExchange(lws* wsi, core::Loop& loop, std::uint64_t cursor, bool gap);
+    /// `faults` (--fault; may be null) drops, delays and throttles the answer with messages.
+    PollExchange(lws* wsi, core::Loop& loop, std::uint64_t cursor, bool gap,
+                 std::unique_ptr<fault::ConnectionFaults> faults = nullptr);
     ~PollExchange() override;
 
     /// Subscribes and starts the hold timer. Errors: the hub's (too many subscribers).
@@ -52,6 +55,9 @@ private:
     std::size_t m_bytes = 0;
     bool m_answering = false; ///< Waiting for on_writeable to write the answer.
     bool m_finishing = false;
+    std::unique_ptr<fault::ConnectionFaults> m_faults;
+    bool m_offered = false; ///< The answer went to the faults (it comes back delayed).
+    bool m_dropped = false; ///< --fault dropped the connection: close it unanswered.
 };
 
 } // namespace rtx::serve::http

@@ -1,6 +1,7 @@
 #include "serve/http/stream_exchange.hpp"
 
 #include "core/log.hpp"
+#include "serve/fault/reconnect.hpp"
 #include "serve/http/http_format.hpp"
 
 #include <fmt/format.h>
@@ -29,10 +30,20 @@ std::string_view content_type(StreamExchange::Format format) {
 
 } // namespace
 
-StreamExchange::StreamExchange(lws* wsi, Format format, std::size_t max_queued)
+StreamExchange::StreamExchange(lws* wsi, Format format, std::size_t max_queued,
+                               std::unique_ptr<fault::ConnectionFaults> faults)
     : Exchange(wsi)
     , m_format(format)
-    , m_max_queued(max_queued) {}
+    , m_max_queued(max_queued)
+    , m_faults(std::move(faults)) {
+    if (m_faults) {
+        m_faults->on_drop([this] {
+            m_dropped = true;
+            m_subscription.reset();
+            wake();
+        });
+    }
+}
 
 StreamExchange::~StreamExchange() = default;
 
@@ -74,8 +85,11 @@ core::Result<bool> StreamExchange::start(Hub& hub, std::string_view topic,
                                std::max(*replay_after + 1, first_id), kept - 1);
             }
         }
+        if (m_faults && m_format == Format::sse) {
+            fault::answer_reconnect(*m_faults, hub, topic, *replay_after, replay.messages);
+        }
         for (auto& message : replay.messages) {
-            queue(std::move(message));
+            offer(std::move(message));
         }
     }
 
@@ -97,8 +111,22 @@ void StreamExchange::on_hub_message(const std::shared_ptr<const HubMessage>& mes
     if (m_finishing || m_overflow) {
         return;
     }
-    queue(message);
+    offer(message);
     wake();
+}
+
+void StreamExchange::offer(std::shared_ptr<const HubMessage> message) {
+    if (!m_faults) {
+        queue(std::move(message));
+        return;
+    }
+    const std::size_t bytes = message->payload.size();
+    m_faults->send(bytes, [this, message = std::move(message)] {
+        if (!m_finishing && !m_overflow) {
+            queue(message);
+            wake();
+        }
+    });
 }
 
 void StreamExchange::queue(std::shared_ptr<const HubMessage> message) {
@@ -165,7 +193,8 @@ Next StreamExchange::on_writeable() {
     if (!write_body(wsi(), buffer, start, last)) {
         return Next::close;
     }
-    if (last) {
+    // --fault drop: what was queued before it goes out, then the body is cut short.
+    if (last || (m_dropped && m_queue.empty())) {
         return Next::close;
     }
     if (!m_queue.empty()) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "serve/fault/injector.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/hub.hpp"
 
@@ -28,7 +29,10 @@ public:
         ndjson, ///< application/x-ndjson: one JSON object per message.
     };
 
-    StreamExchange(lws* wsi, Format format, std::size_t max_queued);
+    /// `faults` (--fault; may be null) drops, delays and throttles the messages, and
+    /// answers an SSE reconnect with a gap or a duplicate.
+    StreamExchange(lws* wsi, Format format, std::size_t max_queued,
+                   std::unique_ptr<fault::ConnectionFaults> faults = nullptr);
     ~StreamExchange() override;
 
     /// Subscribes to `topic`, queues the history after `replay_after` (if given) and writes
@@ -44,6 +48,8 @@ public:
 
 private:
     void on_hub_message(const std::shared_ptr<const HubMessage>& message) override;
+    /// Queues `message` through the faults, if any.
+    void offer(std::shared_ptr<const HubMessage> message);
     void queue(std::shared_ptr<const HubMessage> message);
     void append(std::string& out, const HubMessage& message) const;
     void wake();
@@ -58,6 +64,8 @@ private:
     bool m_sent_data = false;    ///< An event went out since the last heartbeat tick.
     bool m_overflow = false;
     bool m_finishing = false;
+    std::unique_ptr<fault::ConnectionFaults> m_faults;
+    bool m_dropped = false; ///< --fault dropped the connection: close it.
 };
 
 /// Bytes formatted into one write; more waits for the next writeable callback.

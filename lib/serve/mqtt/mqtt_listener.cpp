@@ -151,6 +151,11 @@ public:
         , m_decoder(Version::v311, listener.m_options.max_packet) {}
 
     ServerStream& stream() { return m_stream; }
+    /// --fault: refusal at CONNECT, then drop, delay and throttle of the PUBLISH it is sent.
+    void set_faults(std::unique_ptr<fault::ConnectionFaults> faults) {
+        m_faults = std::move(faults);
+        m_faults->on_drop([this] { close(std::nullopt, true); });
+    }
 
     void start() {
         m_last_rx = m_listener.m_loop.now_ms();
@@ -236,7 +241,13 @@ public:
         if (new_alias != 0) {
             m_aliases.emplace(message.topic, new_alias);
         }
-        m_stream.write(out);
+        if (!m_faults) {
+            m_stream.write(out);
+        } else if (m_faults->shapes()) {
+            m_faults->send(out.size(), [this, held = out] { m_stream.write(held); });
+        } else {
+            m_faults->send(out.size(), [this, &out] { m_stream.write(out); });
+        }
         return true;
     }
 
@@ -370,6 +381,11 @@ private:
         if (v5 && p.properties.has(PropertyId::authentication_method)) {
             refuse(pm::reason::bad_authentication_method, pm::k_v311_not_authorized,
                    "enhanced authentication is not supported");
+            return;
+        }
+        if (m_faults && m_faults->refused()) {
+            refuse(pm::reason::server_unavailable, pm::k_v311_server_unavailable,
+                   "server unavailable (--fault refuse)");
             return;
         }
         const MqttOptions& options = m_listener.m_options;
@@ -685,6 +701,7 @@ private:
     std::string m_peer;
     Session* m_session = nullptr;
     std::unique_ptr<Will> m_will;
+    std::unique_ptr<fault::ConnectionFaults> m_faults; ///< Null without --fault machinery.
     std::uint64_t m_last_rx = 0;
     std::uint64_t m_keepalive_ms = 0;
     std::uint32_t m_client_max_packet = 0; ///< 0: no limit.
@@ -750,6 +767,9 @@ void MqttListener::on_connection(int status) {
     auto connection = std::make_unique<Connection>(*this);
     if (uv_accept(reinterpret_cast<uv_stream_t*>(m_server), connection->stream().stream()) != 0) {
         return;
+    }
+    if (m_options.faults != nullptr) {
+        connection->set_faults(m_options.faults->open(fault::Protocol::mqtt));
     }
     connection->start();
     Connection* key = connection.get();

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
+#include "serve/fault/injector.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
 #include "serve/mqtt/acl.hpp"
@@ -51,6 +52,8 @@ struct MqttOptions {
     const TlsServerContext* tls = nullptr;
     /// Per-topic read/write rules (--mqtt-acl); null: every client may do everything.
     std::shared_ptr<const Acl> acl;
+    /// --fault (must outlive the listener); null: none.
+    fault::Injector* faults = nullptr;
 };
 
 /// The MQTT 3.1.1 and 5 broker of `rtx serve`, on the core loop. Every PUBLISH goes through

@@ -119,6 +119,8 @@ struct WsListener::Connection final : Subscriber, WsSessionEvents {
     bool ping_outstanding = false;
     /// --auth-publish-only and no credentials: what it sends is not published.
     bool read_only = false;
+    /// --fault (/echo and /ws/{topic}); null: none.
+    std::unique_ptr<fault::ConnectionFaults> faults;
 };
 
 WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndpoint endpoint,
@@ -359,9 +361,29 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
         }
         connection->subscription = std::move(subscription.value());
     }
+    if (m_options.faults != nullptr && !connection->signal && !connection->webrtc) {
+        open_faults(*connection);
+    }
     m_connections.emplace(wsi, std::move(connection));
     ++m_count->open;
     return 0;
+}
+
+void WsListener::open_faults(Connection& connection) {
+    connection.faults = m_options.faults->open(fault::Protocol::ws);
+    if (connection.faults->refused()) {
+        // RFC 6455 section 7.4.1: 1013, try again later, once the handshake is done.
+        connection.subscription.reset();
+        connection.early_close.emplace(ws_close::try_again_later,
+                                       "try again later (--fault refuse)");
+        return;
+    }
+    connection.faults->on_drop([this, conn = &connection] {
+        conn->subscription.reset();
+        if (conn->session) {
+            conn->session->abort(); // no close frame: the connection is lost
+        }
+    });
 }
 
 void WsListener::take_over_pending() {
@@ -429,7 +451,22 @@ void WsListener::on_message(Connection& connection, bool binary, std::string_vie
         return;
     }
     if (m_endpoint == WsEndpoint::echo) {
-        connection.session->echo(binary, payload);
+        if (!connection.faults) {
+            connection.session->echo(binary, payload);
+        } else if (connection.faults->shapes()) {
+            auto message = std::make_shared<HubMessage>();
+            message->payload.assign(payload);
+            message->binary = binary;
+            connection.faults->send(payload.size(), [conn = &connection, message] {
+                if (conn->session) {
+                    conn->session->send(message);
+                }
+            });
+        } else {
+            connection.faults->send(payload.size(), [&connection, binary, payload] {
+                connection.session->echo(binary, payload);
+            });
+        }
         return;
     }
     PublishOptions options;
@@ -462,6 +499,15 @@ void WsListener::enqueue(Connection& connection, std::shared_ptr<const HubMessag
     if (!connection.session) {
         connection.early_bytes += message->payload.size();
         connection.early.push_back(std::move(message));
+        return;
+    }
+    if (connection.faults) {
+        const std::size_t bytes = message->payload.size();
+        connection.faults->send(bytes, [conn = &connection, message = std::move(message)] {
+            if (conn->session && !conn->released) {
+                conn->session->send(message);
+            }
+        });
         return;
     }
     connection.session->send(std::move(message));

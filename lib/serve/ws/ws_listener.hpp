@@ -4,6 +4,7 @@
 #include "core/loop.hpp"
 #include "core/timer.hpp"
 #include "serve/access.hpp"
+#include "serve/fault/injector.hpp"
 #include "serve/http/lws_context.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
@@ -41,6 +42,9 @@ struct WsListenerOptions {
     /// --auth: an upgrade without credentials gets 401; with publish_only it is let in, but
     /// may not publish (a message it sends on /ws/ or /signal/ closes it with 1008).
     AccessOptions access;
+    /// --fault for /echo and /ws/{topic} (refusal: close 1013 after the handshake); null:
+    /// none (must outlive the listener).
+    fault::Injector* faults = nullptr;
 };
 
 /// What a WebSocket endpoint does with the messages it receives.
@@ -88,6 +92,8 @@ private:
     void take_over_pending();
     void take_over(Connection& connection);
     void on_message(Connection& connection, bool binary, std::string_view payload);
+    /// --fault: the connection's faults; a refused one is closed 1013 once it opens.
+    void open_faults(Connection& connection);
     void enqueue(Connection& connection, std::shared_ptr<const HubMessage> message);
     /// Closes with `code` (before the session starts: as soon as it does).
     void begin_close(Connection& connection, int code, std::string reason, bool drop_queued);

@@ -88,6 +88,9 @@ public:
     /// Fails the connection as for a protocol violation of the peer: close with its code,
     /// what the peer sends from then on is not parsed, a short linger.
     void fail(const proto::WsViolation& violation);
+    /// Hangs up at once, without a close frame (--fault drop); on_session_end follows. Not
+    /// from inside a callback of this session.
+    void abort() { end(); }
     /// Bytes of data messages not yet written.
     std::size_t queued_bytes() const { return m_queued_bytes; }
     /// A close frame was queued (ours or our answer to the peer's): nothing more is sent.
