@@ -1,6 +1,7 @@
 // rtx serve — the embedded local server that every client and bench can talk to.
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
+#include "cmd/serve_feed.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -60,6 +61,7 @@ struct ServeCommandOptions {
     bool auth_publish_only = false;
     std::vector<std::string> cors;
     std::size_t webrtc_max_peers = 100;
+    FeedFlags feed;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -190,6 +192,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     }
     out.access.cors_origins = options.cors;
     out.webrtc_max_peers = options.webrtc_max_peers;
+    resolve_feed_flags(options.feed, out);
     return out;
 }
 
@@ -405,6 +408,7 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "503 (0: none)")
         ->capture_default_str()
         ->group("WebRTC");
+    add_feed_flags(*app, options->feed);
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -445,6 +449,10 @@ Examples:
   rtx serve --tls-cert cert.pem --tls-key key.pem --tls-client-ca ca.pem
   rtx serve --auth bearer:s3cret --auth-publish-only   # publishing needs the token
   rtx serve --cors http://localhost:3000 --auth basic:me:pw   # a page on :3000, cookies ok
+  rtx sse --json https://example.org/feed > feed.ndjson   # record a feed, then mock it:
+  rtx serve --replay feed.ndjson --replay-loop --route /api/v1/events=sse:feed
+  rtx serve --replay llm=chat.ndjson --route 'POST /v1/chat/completions=sse:llm'
+                                            # each POST: the recording, from its start
 With rtx serve running (every listener shares one set of topics):
   echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi
   curl -N http://127.0.0.1:8080/sse/tick    # SSE: the counter of --tick

@@ -5,16 +5,19 @@
 #include "core/loop.hpp"
 #include "core/timer.hpp"
 #include "serve/access.hpp"
+#include "serve/http/custom_route.hpp"
 #include "serve/http/push_fault.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
 #include "serve/mqtt/acl.hpp"
+#include "serve/replay_player.hpp"
 #include "serve/socket_address.hpp"
 #include "serve/tls_config.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,6 +96,11 @@ struct ServeOptions {
     AccessOptions access;
     /// rtx serve's own WebRTC peers (/webrtc/{target}, /whip/{target}) at once (beyond: 503).
     std::size_t webrtc_max_peers = 100;
+    /// --replay: recordings published on their topics at their spacing from the start.
+    std::vector<std::shared_ptr<const ReplayFeed>> replay;
+    ReplayPace replay_pace; ///< --replay-speed, --replay-loop
+    /// --route: endpoint kinds on paths of the user's choosing (HTTP port).
+    std::vector<http::CustomRoute> routes;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.
@@ -116,6 +124,10 @@ public:
 
 private:
     core::Result<bool> start_http(const ServeOptions& options);
+    void start_replays(const ServeOptions& options);
+    /// Each --replay topic's records, from the first file that has it (POST routes).
+    static std::map<std::string, std::shared_ptr<const std::vector<ReplayRecord>>, std::less<>>
+    recordings(const ServeOptions& options);
     void stop();
 
     core::Loop& m_loop;
@@ -130,6 +142,7 @@ private:
     std::unique_ptr<http::LwsContext> m_lws;
     http::HttpListener* m_http = nullptr; ///< In m_listeners when the HTTP port is on.
     std::unique_ptr<core::Timer> m_tick;
+    std::vector<std::unique_ptr<ReplayPlayer>> m_replays;
     std::uint64_t m_ticks = 0;
 };
 

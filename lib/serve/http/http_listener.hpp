@@ -5,6 +5,7 @@
 #include "core/timer.hpp"
 #include "serve/access.hpp"
 #include "serve/http/cors.hpp"
+#include "serve/http/custom_route.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/http/http_format.hpp"
 #include "serve/http/lws_context.hpp"
@@ -12,6 +13,7 @@
 #include "serve/http/push_service.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
+#include "serve/replay_feed.hpp"
 #include "serve/webrtc/peer_service.hpp"
 
 #include <libwebsockets.h>
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +39,10 @@ struct HttpListenerOptions {
     std::chrono::milliseconds sse_retry{3000};           ///< The SSE `retry:` hint.
     PushFault push_fault; ///< What every push to the mock push service gets (--push-fault).
     AccessOptions access; ///< --auth and --cors (the mock push service keeps its own auth).
+    std::vector<CustomRoute> routes; ///< --route (ws routes go to the WebSocket listener).
+    /// --replay recordings by topic: what a POST to an sse or stream route plays.
+    std::map<std::string, std::shared_ptr<const std::vector<ReplayRecord>>, std::less<>> recordings;
+    double replay_speed = 1.0; ///< --replay-speed
 };
 
 /// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /websocket.html, /sse/{topic},
@@ -74,6 +81,9 @@ private:
     Next on_request(lws* wsi, std::string_view path);
     Next start_stream(lws* wsi, const Request& request, const Route& route, const Replier& reply);
     Next start_poll(lws* wsi, const Request& request, std::string_view topic, const Replier& reply);
+    static Route custom_endpoint(const CustomRoute& custom);
+    Next start_replay(lws* wsi, const Request& request, const CustomRoute& custom,
+                      const Replier& reply);
     Next start_publish(lws* wsi, const Request& request, std::string_view topic,
                        const Replier& reply);
     Next start_push(lws* wsi, const Request& request, std::string_view rest, const Replier& reply);

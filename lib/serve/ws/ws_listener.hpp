@@ -41,6 +41,8 @@ struct WsListenerOptions {
     /// --auth: an upgrade without credentials gets 401; with publish_only it is let in, but
     /// may not publish (a message it sends on /ws/ or /signal/ closes it with 1008).
     AccessOptions access;
+    /// --route PATH=ws:TOPIC (pubsub endpoint): PATH is /ws/TOPIC under another name.
+    std::vector<std::pair<std::string, std::string>> routes;
 };
 
 /// What a WebSocket endpoint does with the messages it receives.
