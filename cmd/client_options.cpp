@@ -11,6 +11,74 @@
 
 namespace rtx::cmd {
 
+namespace {
+
+/// --pick, --format, --join and --until: streaming APIs (an LLM's token stream, a market
+/// feed) read as text. One LineTemplate and one UntilPattern serve every client.
+void add_pick_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& set) {
+    const char* group = "Streaming APIs";
+    app.add_option("--pick", flags.pick,
+                   "Print this member of each JSON message (RFC 6901 pointer, e.g. "
+                   "/choices/0/delta/content; repeatable: tab-separated); others are skipped")
+        ->group(group);
+    if (set.format) {
+        app.add_option("--format", flags.format,
+                       "Print each message as this template: {/pointer} into the JSON payload, "
+                       "{payload} {topic} {id} {event} {time} ... record keys, \\n \\t")
+            ->group(group);
+    }
+    app.add_flag("--join", flags.join,
+                 "No newline between --pick/--format outputs (a token stream reads as text); "
+                 "one at the end")
+        ->group(group);
+    app.add_option("--until", flags.until,
+                   "Stop (exit 0) at the first message matching this regex, not printed "
+                   "(e.g. '^\\[DONE\\]$')")
+        ->group(group);
+}
+
+/// --pick/--format/--join/--until into `settings`.
+void resolve_pick_flags(const ClientFlags& flags, ClientSettings& settings) {
+    if (!flags.pick.empty() && !flags.format.empty()) {
+        throw core::UsageError("--pick and --format exclude each other");
+    }
+    const bool templated = !flags.pick.empty() || !flags.format.empty();
+    if (templated && (flags.json || flags.raw)) {
+        throw core::UsageError(fmt::format("{} and {} cannot be combined",
+                                           flags.pick.empty() ? "--format" : "--pick",
+                                           flags.json ? "--json" : "--raw"));
+    }
+    if (flags.join && !templated) {
+        throw core::UsageError("--join needs --pick or --format");
+    }
+    if (templated) {
+        auto line = flags.pick.empty() ? output::LineTemplate::parse(flags.format)
+                                       : output::LineTemplate::pick(flags.pick);
+        if (!line) {
+            throw core::UsageError(line.error().message);
+        }
+        settings.line = std::move(line.value());
+    }
+    settings.join = flags.join;
+    if (!flags.until.empty()) {
+        auto until = client::UntilPattern::parse(flags.until);
+        if (!until) {
+            throw core::UsageError(until.error().message);
+        }
+        settings.pipe.until = std::move(until.value());
+    }
+}
+
+} // namespace
+
+output::Sink make_sink(const ClientSettings& settings) {
+    if (settings.line) {
+        return output::Sink(*settings.line, 1, settings.join ? "" : settings.output_delimiter,
+                            settings.join ? "\n" : "");
+    }
+    return output::Sink(settings.format, 1, settings.output_delimiter);
+}
+
 void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& set) {
     const char* output = "Output";
     if (set.receive_output) {
@@ -30,6 +98,7 @@ void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& se
     }
     if (set.receive_output) {
         app.add_option("-n,--count", flags.count, "Exit after receiving N messages")->group(output);
+        add_pick_flags(app, flags, set);
     }
 
     const char* connection = "Connection";
@@ -175,6 +244,7 @@ ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view p
     if (!flags.key.empty() && flags.cert.empty()) {
         throw core::UsageError("--key needs --cert");
     }
+    resolve_pick_flags(flags, settings);
     return settings;
 }
 

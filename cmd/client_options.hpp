@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct ClientFlags {
     std::string cert;
     std::string key;
     std::string servername;
+    std::vector<std::string> pick; ///< --pick POINTER (repeatable)
+    std::string format;            ///< --format TEMPLATE (mqtt sub: -F)
+    std::string until;             ///< --until REGEX
+    bool join = false;             ///< --join
 };
 
 /// The library options the flags turn into.
@@ -45,6 +50,9 @@ struct ClientSettings {
     transport::ReconnectOptions reconnect;
     output::Format format = output::Format::text;
     std::string output_delimiter = "\n";
+    /// --pick or --format: each message is written as this template expands it.
+    std::optional<output::LineTemplate> line;
+    bool join = false; ///< --join: no delimiter between lines, one LF at the end.
 };
 
 /// Which of the shared flags a subcommand offers (a byte-stream client has them all; the
@@ -63,6 +71,8 @@ struct ClientFlagSet {
     /// -k/--insecure, --cacert, --cert, --key: off where the peer is trusted some other way
     /// (WebRTC: the certificate fingerprint in the SDP).
     bool tls_files = true;
+    /// --format (`rtx mqtt sub` adds its own, with mosquitto_sub's -F).
+    bool format = true;
 
     /// A client whose messages are not stdin lines and whose URL scheme decides framing
     /// and TLS (https://, mqtts://): no --raw/-0, --no-stdin, --preamble, --tls or
@@ -80,6 +90,9 @@ struct ClientFlagSet {
 
 /// Adds the shared flags to a client subcommand, in option groups.
 void add_client_flags(CLI::App& app, ClientFlags& flags, const ClientFlagSet& set = {});
+
+/// The stdout sink the settings ask for: --pick/--format templates, --join, or the format.
+output::Sink make_sink(const ClientSettings& settings);
 
 /// Validates and converts; throws core::UsageError with a one-line reason.
 ClientSettings resolve_client_flags(const ClientFlags& flags, std::string_view protocol);

@@ -172,7 +172,7 @@ core::ExitCode run_http_client(const HttpSettings& settings, const HttpConnect& 
     core::raise_open_files_limit();
     core::Loop loop;
     transport::http::CurlMulti multi(loop);
-    output::Sink sink(settings.client.format, 1, settings.client.output_delimiter);
+    output::Sink sink = make_sink(settings.client);
     client::PipeSession session(loop, settings.client.pipe, sink);
     auto factory = [&multi, &connect](transport::Handler& handler) {
         return connect(multi, handler);

@@ -201,6 +201,9 @@ struct Bridge {
 
 core::ExitCode run_listen(const ListenFlags& listen, const ClientFlags& client,
                           const ClientSettings& settings, const AcceptorFactory& make_acceptor) {
+    if (settings.pipe.until) {
+        throw core::UsageError("--until is for a client, not -l (a listener serves many)");
+    }
     if (!listen.exec.empty() && settings.pipe.echo) {
         throw core::UsageError("--exec and --echo cannot be combined");
     }
@@ -273,7 +276,7 @@ core::ExitCode run_listen(const ListenFlags& listen, const ClientFlags& client,
     }
     core::ExitCode code;
     {
-        output::Sink sink(settings.format, 1, settings.output_delimiter);
+        output::Sink sink = make_sink(settings);
         listen::ListenSession session(loop, options, sink);
         code = session.run(*acceptor.value());
     } // the bridges' connections go before the WsClient

@@ -53,7 +53,6 @@ struct SubOptions {
     bool no_local = false;
     bool retain_as_published = false;
     int retain_handling = 0;
-    std::string format;
     std::string publish_to;
 };
 
@@ -305,19 +304,7 @@ core::ExitCode run_sub(const SubOptions& options) {
     settings.pipe.half_close = false;
     mqtt.publish.topic = options.publish_to;
     mqtt.publish.qos = options.mqtt.qos;
-    std::unique_ptr<output::Sink> sink;
-    if (!options.format.empty()) {
-        if (options.mqtt.client.json) {
-            throw core::UsageError("--format and --json cannot be combined");
-        }
-        auto line = output::LineTemplate::parse(options.format);
-        if (!line) {
-            throw core::UsageError(line.error().message);
-        }
-        sink = std::make_unique<output::Sink>(std::move(line.value()), 1, "\n");
-    } else {
-        sink = std::make_unique<output::Sink>(settings.format, 1, settings.output_delimiter);
-    }
+    auto sink = std::make_unique<output::Sink>(make_sink(settings));
     return run(std::move(mqtt), settings, std::move(sink));
 }
 
@@ -414,6 +401,7 @@ void add_mqtt_flags(CLI::App& app, MqttFlags& f, bool subscriber) {
     app.add_option("--will-delay", f.will_delay, "v5: will delay interval")->group(w);
     ClientFlagSet set = ClientFlagSet::url_client();
     set.receive_output = subscriber;
+    set.format = false; // sub: -F,--format, as mosquitto_sub has it
     add_client_flags(app, f.client, set);
 }
 
@@ -466,10 +454,11 @@ See 'rtx mqtt sub --help', 'rtx mqtt pub --help' and rtx-mqtt(1).)");
     s->add_option("--publish-to", sub->publish_to,
                   "Also publish each stdin line to this topic, on the same connection (-q QoS)")
         ->group(g);
-    s->add_option("-F,--format", sub->format,
+    s->add_option("-F,--format", sub->mqtt.client.format,
                   "Line template: %t topic %p payload %q QoS %r retain %l length %x hex %b base64 "
-                  "%P properties %I time %U epoch %j record %% \\n \\t")
-        ->group("Output");
+                  "%P properties %I time %U epoch %j record %% \\n \\t; {/pointer} into a JSON "
+                  "payload, {topic} {payload} ... record keys")
+        ->group("Streaming APIs");
     s->footer(R"(Prints the payload of each message on its own line; --json writes the whole record
 (topic, qos, retain, v5 properties); --format a template of your own.
 
@@ -477,6 +466,7 @@ Examples:
   rtx mqtt sub mqtt://127.0.0.1:1883 -t 'sensors/#' -t alerts:2
   rtx mqtt sub mqtts://broker:8883 --cacert ca.pem -u me -P secret -t news --json
   rtx mqtt sub mqtt://localhost -t 'a/+/c' -F '%t %p' --count 10 --timeout 30s
+  rtx mqtt sub mqtt://localhost -t 'sensors/#' --pick /temperature --until '"end"'
   rtx mqtt sub mqtt://localhost -t config/# --retained-only
   rtx mqtt sub mqtt://localhost -V 5 -c -i worker1 -q 1 -t jobs --reconnect
   rtx mqtt sub mqtt://localhost -V 5 -t chat --no-local --publish-to chat   # a chat client

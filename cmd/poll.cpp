@@ -95,6 +95,7 @@ Examples:
   rtx serve &
   rtx poll --cursor /cursor --items /messages http://127.0.0.1:8080/poll/news
   rtx poll --interval 5s --json --no-lifecycle https://example.org/status
+  rtx poll --items /messages --pick /payload --cursor /cursor http://127.0.0.1:8080/poll/news
   rtx poll -0 https://example.org/status | xargs -0 -n1 echo  # multi-line bodies, one each
   rtx poll --cursor /next --cursor-param since --since 0 https://example.org/updates
   rtx poll -i -o polls.log --resolve api.example.org:443:127.0.0.1 https://api.example.org/s

@@ -1,6 +1,7 @@
 // rtx serve — the embedded local server that every client and bench can talk to.
 #include "cmd/command.hpp"
 #include "cmd/flag_values.hpp"
+#include "cmd/serve_feed.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -64,6 +65,7 @@ struct ServeCommandOptions {
     std::size_t webrtc_max_peers = 100;
     std::vector<std::string> faults;
     std::optional<std::uint64_t> fault_seed;
+    FeedFlags feed;
 };
 
 std::uint16_t port_option(std::string_view flag, int port) {
@@ -208,6 +210,7 @@ serve::ServeOptions resolve_serve_options(const ServeCommandOptions& options) {
     if (options.fault_seed && !out.faults.any()) {
         throw core::UsageError("--fault-seed needs --fault");
     }
+    resolve_feed_flags(options.feed, out);
     return out;
 }
 
@@ -434,6 +437,7 @@ Runner setup_serve(CLI::App& parent, std::string_view name, std::string_view sum
                     "Seed of the --fault draws: the same seed gives the same faults (default: "
                     "random, shown with -v)")
         ->group("Faults");
+    add_feed_flags(*app, options->feed);
     app->footer(R"(On start, prints one line per endpoint to stdout: "<name> <url>".
 SIGINT or SIGTERM closes every connection gracefully and exits 0.
 
@@ -477,6 +481,10 @@ Examples:
   rtx serve --fault ws:drop-after=100 --fault delay=10ms..40ms --fault refuse=0.2 \
             --fault-seed 7                  # a flaky server, the same faults every run;
                                             # GET /stats counts what was injected
+  rtx sse --json https://example.org/feed > feed.ndjson   # record a feed, then mock it:
+  rtx serve --replay feed.ndjson --replay-loop --route /api/v1/events=sse:feed
+  rtx serve --replay llm=chat.ndjson --route 'POST /v1/chat/completions=sse:llm'
+                                            # each POST: the recording, from its start
 With rtx serve running (every listener shares one set of topics):
   echo hi | rtx tcp 127.0.0.1:7070          # TCP echo: prints hi
   curl -N http://127.0.0.1:8080/sse/tick    # SSE: the counter of --tick

@@ -75,6 +75,7 @@ Examples:
   rtx sse --event update --last-event-id 41 https://example.org/events
   rtx sse -H 'Authorization: Bearer T' --no-reconnect https://example.org/feed
   rtx sse -b cookies.txt -c cookies.txt --compressed https://example.org/events
+  rtx sse -d @req.json --pick /choices/0/delta/content --join --until '^\[DONE\]$' URL
 
 Exit status: 0 done (--count, 204), 3 connect failed, 4 TLS, 5 timeout, 6 event over 16 MiB
 or a reply that is not HTTP, 7 connection lost (--no-reconnect), 8 HTTP status (the start of

@@ -56,6 +56,7 @@ Examples:
   rtx stream --lines --json http://127.0.0.1:8080/stream/news
   rtx stream --lines --json --no-lifecycle http://127.0.0.1:8080/stream/news  # messages only
   rtx stream --ndjson --count 10 https://example.org/firehose
+  rtx stream --format '{/level}: {/msg}' --until '"level":"fatal"' http://127.0.0.1:8080/stream/logs
   rtx stream -X POST -d @query.json -H 'Content-Type: application/json' https://example.org/q
   rtx stream -i --http2-prior-knowledge http://127.0.0.1:8000/feed  # h2c, head first
 

@@ -88,7 +88,7 @@ core::ExitCode run_tcp(const TcpOptions& options) {
 
     core::raise_open_files_limit();
     core::Loop loop;
-    output::Sink sink(settings.format, 1, settings.output_delimiter);
+    output::Sink sink = make_sink(settings);
     client::PipeSession session(loop, settings.pipe, sink);
     auto factory = [&loop, &url, &settings](transport::Handler& handler) {
         return transport::connect(loop, url, settings.connect, handler, 1);
@@ -121,6 +121,7 @@ Examples:
   rtx tcp --json --count 3 --no-stdin host:9000 # 3 NDJSON records, then exit
   rtx tcp --tls --cacert ca.pem example.org:443
   rtx tcp --reconnect --preamble 'AUTH secret' [::1]:7070
+  rtx tcp --no-stdin --pick /price --until '^bye$' 127.0.0.1:9000  # JSON lines
   rtx tcp -l 9000                               # wait for one client (like ncat -l)
   rtx tcp -l --keep-open --json 0.0.0.0:9000    # many clients; records name each one
   rtx tcp -l --tls-cert cert.pem --tls-key key.pem 9443

@@ -405,7 +405,7 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
     }
 
     core::Loop loop;
-    output::Sink sink(settings.format, 1, settings.output_delimiter);
+    output::Sink sink = make_sink(settings);
     client::PipeSession session(loop, settings.pipe, sink);
     RemoteDescriptionReader reader(loop, options.sdp_in);
     reader.open();
@@ -442,7 +442,7 @@ core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
     core::ExitCode code;
     {
         RoomSignalling signalling(client, url, settings.connect);
-        output::Sink sink(settings.format, 1, settings.output_delimiter);
+        output::Sink sink = make_sink(settings);
         client::PipeSession session(loop, settings.pipe, sink);
         auto factory = [&](transport::Handler& handler) -> std::unique_ptr<transport::Connection> {
             auto connection_options = webrtc;

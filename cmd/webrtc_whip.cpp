@@ -111,7 +111,7 @@ core::ExitCode run_whip(const std::string& url, const std::vector<std::string>& 
     std::unique_ptr<WhipRequest> offer_request;
     core::ExitCode code;
     {
-        output::Sink sink(settings.format, 1, settings.output_delimiter);
+        output::Sink sink = make_sink(settings);
         client::PipeSession session(loop, settings.pipe, sink);
         transport::webrtc::WebrtcConnection* current = nullptr;
         auto answered = [&](const WhipRequest& request) {

@@ -155,7 +155,7 @@ core::ExitCode run_ws(const WsCommandOptions& options) {
     }
     core::ExitCode code;
     {
-        output::Sink sink(settings.format, 1, settings.output_delimiter);
+        output::Sink sink = make_sink(settings);
         client::PipeSession session(loop, settings.pipe, sink);
         auto connect = [&](transport::Handler& handler) {
             return client.connect(url.value(), settings.connect, ws, handler, 1);
@@ -247,6 +247,7 @@ Examples:
   echo hello | rtx ws ws://127.0.0.1:8080/echo      # prints "hello"
   rtx ws --no-stdin ws://127.0.0.1:8080/ws/news     # print what is published on news
   rtx ws --json --count 1 --no-stdin wss://example.org/feed
+  rtx ws --no-stdin --format '{/data/symbol} {/data/price}' ws://127.0.0.1:8080/ws/market
   rtx ws --hex ws://127.0.0.1:8080/echo <<< 'deadbeef'  # one binary frame DE AD BE EF
   rtx ws -v --ping-interval 1s --no-stdin ws://127.0.0.1:8080/echo   # RTT on stderr
   rtx ws --reconnect --preamble '{"op":"subscribe"}' ws://host/stream

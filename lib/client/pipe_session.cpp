@@ -53,6 +53,7 @@ ExitCode PipeSession::run(transport::ReconnectingConnection::Factory factory,
         }
     }
     m_loop.run();
+    m_sink.finish();
     m_sink.flush();
     if (m_parts->pump) {
         m_parts->pump->stop();
@@ -110,6 +111,11 @@ void PipeSession::on_head_text(transport::Connection&, std::string_view text) {
 
 void PipeSession::on_message(transport::Connection& connection, const transport::Message& message) {
     if (m_exit) {
+        return;
+    }
+    if (m_options.until && m_options.until->matches(message.payload)) {
+        core::log_verbose("--until '{}' matched: done", m_options.until->text());
+        stop(ExitCode::ok, "");
         return;
     }
     auto record = received_record(m_options, m_sink.format(), connection.id(), message, m_scratch);

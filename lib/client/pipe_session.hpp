@@ -1,5 +1,6 @@
 #pragma once
 
+#include "client/until.hpp"
 #include "core/duration.hpp"
 #include "core/exit_code.hpp"
 #include "core/loop.hpp"
@@ -49,6 +50,10 @@ struct PipeOptions {
     /// Start reading stdin only once the connection is open (`rtx webrtc`: until then the
     /// terminal may be busy with the signalling, so typed lines are not taken as messages).
     bool stdin_after_open = false;
+    /// --until: the first received message this matches ends the run, exit 0; it is not
+    /// written (it is the terminator, like an LLM stream's "[DONE]"). Tested before --pick
+    /// or --format see the message, and before any filter.
+    std::optional<UntilPattern> until;
 };
 
 /// One client connection joined to stdin and stdout: the data flow of every client

@@ -1,5 +1,7 @@
 #include "output/sink.hpp"
 
+#include "core/log.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -12,11 +14,18 @@ Sink::Sink(Format format, int fd, std::string delimiter)
     , m_fd(fd)
     , m_delimiter(std::move(delimiter)) {}
 
-Sink::Sink(LineTemplate line, int fd, std::string delimiter)
+Sink::Sink(LineTemplate line, int fd, std::string delimiter, std::string trailer)
     : m_format(Format::templated)
     , m_template(std::move(line))
     , m_fd(fd)
-    , m_delimiter(std::move(delimiter)) {}
+    , m_delimiter(std::move(delimiter))
+    , m_trailer(std::move(trailer)) {}
+
+void Sink::finish() {
+    if (m_wrote_line && !broken()) {
+        m_buffer.append(m_trailer);
+    }
+}
 
 void Sink::write(const Record& record) {
     if (broken()) {
@@ -37,8 +46,19 @@ void Sink::write(const Record& record) {
         break;
     case Format::templated:
         if (is_message) {
-            m_template->append(m_buffer, record);
-            m_buffer.append(m_delimiter);
+            switch (m_template->append(m_buffer, record)) {
+            case LineTemplate::Expansion::written:
+                m_buffer.append(m_delimiter);
+                m_wrote_line = true;
+                break;
+            case LineTemplate::Expansion::not_json:
+                core::log_verbose("skipped a message that is not JSON ({} bytes)",
+                                  record.payload.size());
+                break;
+            case LineTemplate::Expansion::missing:
+                core::log_verbose("skipped a message without the picked members");
+                break;
+            }
         }
         break;
     case Format::raw:

@@ -23,14 +23,19 @@ enum class Format {
 class Sink {
 public:
     explicit Sink(Format format, int fd = 1, std::string delimiter = "\n");
-    /// Format::templated: each message is written as `line` expands it, then the delimiter.
-    Sink(LineTemplate line, int fd = 1, std::string delimiter = "\n");
+    /// Format::templated: each message is written as `line` expands it, then the delimiter;
+    /// a message the template skips (LineTemplate::Expansion) writes nothing (-v says why).
+    /// `trailer` ends the output at finish() when a line was written: --join's "\n", whose
+    /// delimiter is empty so that picked fragments (LLM tokens) read as one text.
+    Sink(LineTemplate line, int fd = 1, std::string delimiter = "\n", std::string trailer = "");
 
     /// Buffers one record; open/close events are written only in ndjson format.
     void write(const Record& record);
     /// Buffers bytes as they are, in order with the records (an HTTP head for -i); nothing in
     /// ndjson format, whose lines are records only.
     void write_raw(std::string_view bytes);
+    /// Buffers the trailer (if any line was written); call once, before the last flush().
+    void finish();
     /// Writes the buffer out (blocking). Returns false once the reader has gone (EPIPE) or
     /// the fd failed; later writes are dropped.
     bool flush();
@@ -48,6 +53,8 @@ private:
     std::optional<LineTemplate> m_template;
     int m_fd;
     std::string m_delimiter;
+    std::string m_trailer;
+    bool m_wrote_line = false;
     std::string m_buffer;
     std::optional<std::string> m_error;
     std::uint64_t m_messages = 0;

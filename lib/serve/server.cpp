@@ -27,7 +27,8 @@ Server::~Server() {
 
 void Server::stop() {
     m_tick.reset();
-    m_lws.reset(); // first: it closes HTTP connections through the listener's callback
+    m_replays.clear(); // they publish to the hub
+    m_lws.reset();     // first: it closes HTTP connections through the listener's callback
     m_http = nullptr;
     m_listeners.clear();
     m_peers.reset();
@@ -132,7 +133,40 @@ core::Result<bool> Server::start(const ServeOptions& options) {
             },
             options.tick);
     }
+    start_replays(options);
     return true;
+}
+
+void Server::start_replays(const ServeOptions& options) {
+    for (const auto& feed : options.replay) {
+        auto records = std::shared_ptr<const std::vector<ReplayRecord>>(feed, &feed->records);
+        auto player = std::make_unique<ReplayPlayer>(
+            m_loop, std::move(records), options.replay_pace, [this](const ReplayRecord& record) {
+                PublishOptions publish;
+                publish.source = "replay";
+                publish.event = record.event;
+                publish.binary = record.binary;
+                publish.retain = record.retain;
+                publish.qos = record.qos;
+                m_hub->publish(record.topic, record.payload, std::move(publish));
+            });
+        player->start();
+        m_replays.push_back(std::move(player));
+    }
+}
+
+std::map<std::string, std::shared_ptr<const std::vector<ReplayRecord>>, std::less<>>
+Server::recordings(const ServeOptions& options) {
+    std::map<std::string, std::shared_ptr<const std::vector<ReplayRecord>>, std::less<>> topics;
+    for (const auto& feed : options.replay) {
+        for (auto& [topic, records] : feed->by_topic()) {
+            if (!topics.contains(topic)) { // the first file with the topic
+                topics.emplace(
+                    topic, std::make_shared<const std::vector<ReplayRecord>>(std::move(records)));
+            }
+        }
+    }
+    return topics;
 }
 
 core::Result<bool> Server::start_http(const ServeOptions& options) {
@@ -144,6 +178,9 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     http_options.push_fault = options.push_fault;
     http_options.access = options.access;
     http_options.faults = m_faults.get();
+    http_options.routes = options.routes;
+    http_options.recordings = recordings(options);
+    http_options.replay_speed = options.replay_pace.speed;
     // The HTTP listener's protocol is added first: it is the vhost's default.
     auto listener = std::make_unique<http::HttpListener>(m_loop, *m_lws, *m_hub, http_options);
     webrtc::PeerServiceOptions peer_options;
@@ -161,6 +198,11 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
     ws_options.signal_room_size = options.signal_room_size;
     ws_options.access = options.access;
     ws_options.faults = m_faults.get();
+    for (const auto& route : options.routes) {
+        if (route.kind == http::RouteKind::ws) {
+            ws_options.routes.emplace_back(route.path, route.topic);
+        }
+    }
     auto ws_count = std::make_shared<ws::WsConnectionCount>();
     auto pubsub = std::make_unique<ws::WsListener>(m_loop, *m_lws, *m_hub, ws::WsEndpoint::pubsub,
                                                    ws_options, ws_count);
@@ -188,6 +230,7 @@ core::Result<bool> Server::start_http(const ServeOptions& options) {
 
 void Server::shutdown() {
     m_tick.reset();
+    m_replays.clear();
     for (auto& listener : m_listeners) {
         listener->shutdown();
     }

@@ -6,16 +6,19 @@
 #include "core/timer.hpp"
 #include "serve/access.hpp"
 #include "serve/fault/fault_spec.hpp"
+#include "serve/http/custom_route.hpp"
 #include "serve/http/push_fault.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
 #include "serve/mqtt/acl.hpp"
+#include "serve/replay_player.hpp"
 #include "serve/socket_address.hpp"
 #include "serve/tls_config.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +105,11 @@ struct ServeOptions {
     std::vector<std::string> fault_specs;
     /// --fault-seed: the seed of every connection's fault generator.
     std::uint64_t fault_seed = 0;
+    /// --replay: recordings published on their topics at their spacing from the start.
+    std::vector<std::shared_ptr<const ReplayFeed>> replay;
+    ReplayPace replay_pace; ///< --replay-speed, --replay-loop
+    /// --route: endpoint kinds on paths of the user's choosing (HTTP port).
+    std::vector<http::CustomRoute> routes;
 };
 
 /// The embedded server: one hub shared by every listener, and the listeners, on one loop.
@@ -125,6 +133,10 @@ public:
 
 private:
     core::Result<bool> start_http(const ServeOptions& options);
+    void start_replays(const ServeOptions& options);
+    /// Each --replay topic's records, from the first file that has it (POST routes).
+    static std::map<std::string, std::shared_ptr<const std::vector<ReplayRecord>>, std::less<>>
+    recordings(const ServeOptions& options);
     void stop();
 
     core::Loop& m_loop;
@@ -141,6 +153,7 @@ private:
     std::unique_ptr<http::LwsContext> m_lws;
     http::HttpListener* m_http = nullptr; ///< In m_listeners when the HTTP port is on.
     std::unique_ptr<core::Timer> m_tick;
+    std::vector<std::unique_ptr<ReplayPlayer>> m_replays;
     std::uint64_t m_ticks = 0;
 };
 

@@ -234,3 +234,34 @@ TEST_CASE("Sink text: a message with its own event name is data (SSE event types
     CHECK(pipe.read_all() == "n1\n");
     CHECK(sink.messages() == 1);
 }
+
+TEST_CASE("Sink templated: --pick skips what it cannot pick; --join ends with one newline") {
+    Pipe pipe;
+    auto pick = rtx::output::LineTemplate::pick({"/choices/0/delta/content"});
+    REQUIRE(pick.ok());
+    SUBCASE("one line per picked message") {
+        Sink sink(pick.value(), pipe.write_fd(), "\n");
+        sink.write(message(R"({"choices":[{"delta":{"content":"Hel"}}]})"));
+        sink.write(message("[DONE]"));
+        sink.write(message(R"({"choices":[{"delta":{}}]})"));
+        sink.write(message(R"({"choices":[{"delta":{"content":"lo"}}]})"));
+        sink.finish();
+        REQUIRE(sink.flush());
+        CHECK(pipe.read_all() == "Hel\nlo\n");
+    }
+    SUBCASE("--join: fragments back to back, then the trailer") {
+        Sink sink(pick.value(), pipe.write_fd(), "", "\n");
+        sink.write(message(R"({"choices":[{"delta":{"content":"Hel"}}]})"));
+        sink.write(message(R"({"choices":[{"delta":{"content":"lo"}}]})"));
+        sink.finish();
+        REQUIRE(sink.flush());
+        CHECK(pipe.read_all() == "Hello\n");
+    }
+    SUBCASE("--join with nothing picked writes nothing") {
+        Sink sink(pick.value(), pipe.write_fd(), "", "\n");
+        sink.write(message("[DONE]"));
+        sink.finish();
+        REQUIRE(sink.flush());
+        CHECK(pipe.read_all().empty());
+    }
+}

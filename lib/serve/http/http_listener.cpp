@@ -6,6 +6,7 @@
 #include "serve/http/pages.hpp"
 #include "serve/http/poll_exchange.hpp"
 #include "serve/http/publish_exchange.hpp"
+#include "serve/http/replay_exchange.hpp"
 #include "serve/http/stream_exchange.hpp"
 #include "serve/http/whip_exchange.hpp"
 
@@ -414,12 +415,15 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
         response.headers.emplace_back("cache-control", "no-store");
         return reply(std::move(response));
     }
-    const Route route = http::route(path);
+    // --route: a path of the user's choosing, before the built-in ones.
+    const CustomRoute* custom = find_custom_route(m_options.routes, path);
+    const Route route = custom != nullptr ? custom_endpoint(*custom) : http::route(path);
     core::log_debug("http: {} {}", method_name(request.method), printable(path));
     if (route.endpoint == Endpoint::not_found) {
         return reply(error_response(404, fmt::format("not found: {}", printable(path))));
     }
-    const std::string allowed(allowed_methods(route.endpoint));
+    const std::string allowed =
+        custom != nullptr ? custom->allow_header() : std::string(allowed_methods(route.endpoint));
     if (request.method == LWSHUMETH_OPTIONS) {
         // CORS preflight (and plain OPTIONS): what the path allows.
         Response response;
@@ -449,7 +453,9 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     const bool push_method =
         (route.endpoint == Endpoint::push || route.endpoint == Endpoint::whip) &&
         (request.method == LWSHUMETH_POST || request.method == LWSHUMETH_DELETE);
-    if (request.method != wanted && !push_method) {
+    const bool method_ok = custom != nullptr ? custom->allows(method_name(request.method))
+                                             : request.method == wanted || push_method;
+    if (!method_ok) {
         Response response =
             error_response(405, fmt::format("method not allowed: {} {} (allowed: {})",
                                             method_name(request.method), printable(path), allowed));
@@ -482,6 +488,10 @@ Next HttpListener::on_request(lws* wsi, std::string_view path) {
     switch (route.endpoint) {
     case Endpoint::sse:
     case Endpoint::stream:
+        if (custom != nullptr && request.method == LWSHUMETH_POST) {
+            // Not held(): the body is read first; the exchange detaches the headers itself.
+            return start_replay(wsi, request, *custom, reply);
+        }
         return held(wsi, start_stream(wsi, request, route, reply));
     case Endpoint::poll:
         return held(wsi, start_poll(wsi, request, route.topic, reply));
@@ -560,6 +570,49 @@ Next HttpListener::start_stream(lws* wsi, const Request& request, const Route& r
         return reply.unavailable(started.error());
     }
     m_exchanges.emplace(wsi, std::move(exchange));
+    return Next::wait;
+}
+
+Route HttpListener::custom_endpoint(const CustomRoute& custom) {
+    switch (custom.kind) {
+    case RouteKind::sse:
+        return Route{Endpoint::sse, custom.topic};
+    case RouteKind::stream:
+        return Route{Endpoint::stream, custom.topic};
+    case RouteKind::poll:
+        return Route{Endpoint::poll, custom.topic};
+    case RouteKind::publish:
+        return Route{Endpoint::publish, custom.topic};
+    case RouteKind::ws:
+        break; // upgrades go to the WebSocket listener; a plain GET is not found
+    }
+    return Route{};
+}
+
+Next HttpListener::start_replay(lws* wsi, const Request& request, const CustomRoute& custom,
+                                const Replier& reply) {
+    auto recording = m_options.recordings.find(custom.topic);
+    if (recording == m_options.recordings.end()) {
+        return reply(error_response(
+            404, fmt::format("not found: no --replay recording of '{}'", printable(custom.topic))));
+    }
+    if (request.bad_length || request.chunked) {
+        return reply.bad_request("send the request body with Content-Length");
+    }
+    auto format = ReplayExchange::Format::sse;
+    if (custom.kind == RouteKind::stream) {
+        format = request.arg("format") == std::optional<std::string_view>("ndjson")
+                     ? ReplayExchange::Format::ndjson
+                     : ReplayExchange::Format::text;
+    }
+    auto exchange = std::make_unique<ReplayExchange>(
+        wsi, m_loop, recording->second, m_options.replay_speed, format, m_options.max_body);
+    ReplayExchange& started = *exchange;
+    m_exchanges.emplace(wsi, std::move(exchange));
+    if (request.content_length.value_or(0) == 0 && !started.start()) {
+        m_exchanges.erase(wsi);
+        return Next::close;
+    }
     return Next::wait;
 }
 

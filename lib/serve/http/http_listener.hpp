@@ -6,6 +6,7 @@
 #include "serve/access.hpp"
 #include "serve/fault/injector.hpp"
 #include "serve/http/cors.hpp"
+#include "serve/http/custom_route.hpp"
 #include "serve/http/exchange.hpp"
 #include "serve/http/http_format.hpp"
 #include "serve/http/lws_context.hpp"
@@ -13,6 +14,7 @@
 #include "serve/http/push_service.hpp"
 #include "serve/hub.hpp"
 #include "serve/listener.hpp"
+#include "serve/replay_feed.hpp"
 #include "serve/webrtc/peer_service.hpp"
 
 #include <libwebsockets.h>
@@ -20,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -40,6 +43,10 @@ struct HttpListenerOptions {
     /// --fault for /sse/, /stream/ and /poll/, and GET /stats; null: none (must outlive the
     /// listener).
     fault::Injector* faults = nullptr;
+    std::vector<CustomRoute> routes; ///< --route (ws routes go to the WebSocket listener).
+    /// --replay recordings by topic: what a POST to an sse or stream route plays.
+    std::map<std::string, std::shared_ptr<const std::vector<ReplayRecord>>, std::less<>> recordings;
+    double replay_speed = 1.0; ///< --replay-speed
 };
 
 /// The HTTP endpoints of `rtx serve` (GET /, /eventsource.html, /websocket.html, /sse/{topic},
@@ -81,6 +88,9 @@ private:
                                                          const Replier& reply);
     Next start_stream(lws* wsi, const Request& request, const Route& route, const Replier& reply);
     Next start_poll(lws* wsi, const Request& request, std::string_view topic, const Replier& reply);
+    static Route custom_endpoint(const CustomRoute& custom);
+    Next start_replay(lws* wsi, const Request& request, const CustomRoute& custom,
+                      const Replier& reply);
     Next start_publish(lws* wsi, const Request& request, std::string_view topic,
                        const Replier& reply);
     Next start_push(lws* wsi, const Request& request, std::string_view rest, const Replier& reply);

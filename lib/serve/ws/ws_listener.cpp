@@ -141,6 +141,9 @@ WsListener::WsListener(core::Loop& loop, http::LwsContext& lws, Hub& hub, WsEndp
     m_lws.add_protocol(protocol);
     m_lws.add_mount(endpoint == WsEndpoint::echo ? k_echo_path : k_topic_prefix, m_protocol_name);
     if (endpoint == WsEndpoint::pubsub) {
+        for (const auto& route : m_options.routes) {
+            m_lws.add_mount(route.first, m_protocol_name); // exact: no trailing '/'
+        }
         m_lws.add_mount(k_signal_prefix, m_protocol_name);
         m_lws.add_mount(k_webrtc_prefix, m_protocol_name);
     }
@@ -346,8 +349,13 @@ int WsListener::on_confirm_upgrade(lws* wsi) {
         connection->peers_before = peers.size();
         peers.push_back(connection.get());
     } else if (m_endpoint == WsEndpoint::pubsub) {
-        const std::string_view topic =
+        std::string_view topic =
             std::string_view(path).substr(std::min(path.size(), k_topic_prefix.size()));
+        for (const auto& route : m_options.routes) {
+            if (route.first == path) {
+                topic = route.second; // --route PATH=ws:TOPIC
+            }
+        }
         if (topic.empty()) {
             return refuse(wsi, 400, "bad request: no topic: use /ws/{topic}");
         }

@@ -45,6 +45,8 @@ struct WsListenerOptions {
     /// --fault for /echo and /ws/{topic} (refusal: close 1013 after the handshake); null:
     /// none (must outlive the listener).
     fault::Injector* faults = nullptr;
+    /// --route PATH=ws:TOPIC (pubsub endpoint): PATH is /ws/TOPIC under another name.
+    std::vector<std::pair<std::string, std::string>> routes;
 };
 
 /// What a WebSocket endpoint does with the messages it receives.
