@@ -2,8 +2,8 @@
 """rtx bench over several processes (docs/benchmarks.md, "Shards"). Two parts:
 
 idle: N idle WebSocket echo connections held SECONDS by `rtx bench ws --procs P` against S
-  separate `rtx serve` processes (their URLs round robin), from four loopback source
-  addresses; every connection must open, none may fail. Memory per connection on both sides:
+  separate `rtx serve` processes (their URLs round robin), from sixteen loopback
+  source addresses; every connection must open, none may fail. Memory per connection on both sides:
   the sum over the bench shard processes (and over the servers) of the RSS held during the
   idle hold, divided by N. Idle is the open model at 1e-9 messages/s per connection (no
   send falls within the run), as in scripts/bench/ws_idle.py.
@@ -47,6 +47,14 @@ def children(pid):
         return []
 
 
+# Sixteen source addresses, not four: lws binds a WebSocket client's socket to its source
+# address with port 0 before connecting (it has no hook for IP_BIND_ADDRESS_NO_PORT), so each
+# address holds at most the 28,232 ephemeral ports, and the kernel's search for a free one
+# grows as they fill (25,000 a address with four: 60 % of a shard's CPU in inet_csk_get_port,
+# and the ramp fell far behind --connect-rate). 6,250 a address leaves the search short.
+SOURCE_IPS = ",".join(f"127.0.0.{i}" for i in range(2, 18))
+
+
 def start_serve(max_conns):
     serve = subprocess.Popen([rtx, "serve", "--no-tcp", "--no-mqtt", "--http-port", "0",
                               "--ws-max-conns", str(max_conns)],
@@ -68,7 +76,7 @@ def idle():
         command = [rtx, "bench", "ws", "-c", str(n), "--procs", str(procs),
                    "--connect-rate", connect_rate, "--rate-per-conn", "1e-9",
                    "-d", f"{seconds}s", "--drain", "0s", "--connect-timeout", "30s",
-                   "--source-ip", "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5",
+                   "--source-ip", SOURCE_IPS,
                    "--json", report_path, *[e["ws-echo"] for _, e in serves]]
         print("$", " ".join(command), flush=True)
         bench = subprocess.Popen(command, stdout=subprocess.PIPE)

@@ -9,8 +9,8 @@ Throughput, one reliable ordered channel, one direction, 64 KiB and 64-byte text
   channel has closed). CPU is both processes' own (user + system, os.wait4), set-up
   included, divided by COUNT.
 - Chromium -> Chromium: two RTCPeerConnections in one page of Debian's headless chromium
-  (the flags and microphone permission of tests/e2e/test_webrtc_browser.py; the pair it
-  picks is printed: fd00::2 was seen, a local address), the sender keeping at most 4 MiB buffered. Timed in the page from the
+  (the flags and microphone permission of tests/e2e/test_webrtc_browser.py; only loopback
+  candidates are passed between them, and the pair used is printed), the sender keeping at most 4 MiB buffered. Timed in the page from the
   first send to the last message received; CPU is the whole chromium process tree's
   (/proc utime + stime before and after), divided by COUNT.
 The two take turns, A B A B (ROUNDS rounds), and the medians are printed.
@@ -142,8 +142,11 @@ def rtx_setup(room_base, run):
 # it handed to onRemote; returns once the descriptions are exchanged (not yet open).
 CONNECT_PAIR = """async function connectPair(label, onRemote) {
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
-  a.onicecandidate = (e) => { if (e.candidate) b.addIceCandidate(e.candidate); };
-  b.onicecandidate = (e) => { if (e.candidate) a.addIceCandidate(e.candidate); };
+  // Loopback only (this machine has other interfaces: traffic must stay on 127/8 or ::1).
+  const loopback = (c) => { const address = c.candidate.split(' ')[4] || '';
+                            return address.startsWith('127.') || address === '::1'; };
+  a.onicecandidate = (e) => { if (e.candidate && loopback(e.candidate)) b.addIceCandidate(e.candidate); };
+  b.onicecandidate = (e) => { if (e.candidate && loopback(e.candidate)) a.addIceCandidate(e.candidate); };
   const channel = a.createDataChannel(label);
   b.ondatachannel = (event) => onRemote(event.channel);
   await a.setLocalDescription();
@@ -237,8 +240,7 @@ def chromium_to_chromium(browser, base, size, count):
     result = page.evaluate(f"{PAIR_SCRIPT}({size}, {count})")
     cpu = tree_cpu(browser.process.pid) - before
     page.send("Page.close")
-    # Two connections in one page pick their own pair (seen: fd00::2, a local address of
-    # this machine: the datagrams still never leave it).
+    # Only loopback candidates are exchanged (CONNECT_PAIR), so this is 127.0.0.1 or ::1.
     print(f"  (Chromium's pair: {result['local']})", flush=True)
     return result["ms"] / 1000, cpu
 

@@ -93,7 +93,7 @@ TEST_CASE("format: {/pointer} and {key} placeholders with % letters and literal 
     auto line = LineTemplate::parse("{topic}#{id} {/choices/0/delta/content}|%p|{\"k\":%l}");
     REQUIRE(line.ok());
     CHECK(run(*line, R"({"choices":[{"delta":{"content":"x"}}]})", Expansion::written) ==
-          R"(llm#7 x|{"choices":[{"delta":{"content":"x"}}]}|{"k":38})");
+          R"(llm#7 x|{"choices":[{"delta":{"content":"x"}}]}|{"k":39})"); // %l: 39 bytes
     auto keys = LineTemplate::parse(
         "{time} {protocol} {connection} {event} {payload} {encoding} {size} {qos} {retain}");
     REQUIRE(keys.ok());

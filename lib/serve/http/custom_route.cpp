@@ -108,10 +108,12 @@ core::Result<CustomRoute> parse_custom_route(std::string_view spec) {
     if (methods.empty()) {
         route.methods.emplace_back(allowed.front());
     }
-    while (!methods.empty()) {
+    // Every comma-separated item is checked, an empty one too ("GET," or "GET,,POST").
+    for (bool more = !methods.empty(); more;) {
         const auto comma = methods.find(',');
         std::string method(methods.substr(0, comma));
-        methods = comma == std::string_view::npos ? std::string_view() : methods.substr(comma + 1);
+        more = comma != std::string_view::npos;
+        methods = more ? methods.substr(comma + 1) : std::string_view();
         std::transform(method.begin(), method.end(), method.begin(),
                        [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
         if (std::find(allowed.begin(), allowed.end(), method) == allowed.end()) {
