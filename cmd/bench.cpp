@@ -412,7 +412,8 @@ bench::Plan resolve_plan(const BenchOptions& options) {
         plan.checks.push_back(std::move(check.value()));
     }
     std::random_device random;
-    plan.run_id = random() & 0xffff;
+    plan.run_id = plan.shard.sharded() ? bench::shared_run_id(plan.start_at, plan.shard.count)
+                                       : random() & 0xffff;
     return plan;
 }
 

@@ -166,6 +166,17 @@ std::string format_rfc3339(std::chrono::system_clock::time_point time) {
                        clock.subseconds().count());
 }
 
+std::uint32_t shared_run_id(std::chrono::system_clock::time_point start_at, std::size_t shards) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(start_at.time_since_epoch()).count();
+    // SplitMix64's finaliser: nearby start instants give unrelated ids.
+    std::uint64_t mixed = static_cast<std::uint64_t>(ms) ^ (std::uint64_t{shards} << 48);
+    mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebULL;
+    mixed ^= mixed >> 31;
+    return static_cast<std::uint32_t>(mixed & 0xffff);
+}
+
 double unix_seconds(std::chrono::system_clock::time_point time) {
     return std::chrono::duration<double>(time.time_since_epoch()).count();
 }

@@ -54,6 +54,13 @@ parse_start_at(std::string_view text, std::chrono::system_clock::time_point now)
 /// `time` as RFC 3339 in UTC with milliseconds: "2026-12-07T03:00:00.250Z".
 std::string format_rfc3339(std::chrono::system_clock::time_point time);
 
+/// The run id every shard of one sharded test stamps its messages with (16 bits, as a
+/// process's random one): the same in every shard, or a subscriber would ignore the other
+/// shards' publishers and the merge would count their messages as lost. Derived from what
+/// all shards share: the start instant (--start-at) and the shard count; two sharded tests
+/// with the same start instant share an id, so concurrent tests should start apart. Pure.
+std::uint32_t shared_run_id(std::chrono::system_clock::time_point start_at, std::size_t shards);
+
 /// Wall-clock seconds since the Unix epoch, with sub-second precision (reports).
 double unix_seconds(std::chrono::system_clock::time_point time);
 

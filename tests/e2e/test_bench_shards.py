@@ -170,6 +170,11 @@ class ShardByHandTest(unittest.TestCase):
         self.assertEqual(report["publishers"], 3)
         self.assertEqual(report["messages_sent"], 90)
         self.assertEqual(report["messages_received"] + report["lost"], 90 * 6)
+        # Each shard counts the other shards' publishers too (one run id for all shards):
+        # when it did not, 2/3 of the deliveries (360) showed as lost. The shards have no
+        # barrier between one's subscribers and another's first publish, so a subscriber
+        # still connecting on a loaded machine may miss a first message or two.
+        self.assertLess(report["lost"], 30, report)
         self.assertEqual(report["duplicates"], 0)
 
     def test_reports_of_different_tests_are_refused(self):

@@ -142,3 +142,13 @@ TEST_CASE("parse_start_at: RFC 3339 times and offsets from now") {
         CHECK(start.error().code == rtx::core::ExitCode::usage);
     }
 }
+
+TEST_CASE("shared_run_id: every shard of one test gets the same id, another start another") {
+    using namespace std::chrono;
+    const system_clock::time_point start{milliseconds{1'796'000'000'250}};
+    const auto id = shared_run_id(start, 4);
+    CHECK(id <= 0xffff);
+    CHECK(shared_run_id(start, 4) == id); // what each of the 4 processes computes
+    CHECK(shared_run_id(start + milliseconds{1}, 4) != id);
+    CHECK(shared_run_id(start, 3) != id);
+}
