@@ -142,17 +142,20 @@ def rtx_setup(room_base, run):
 # it handed to onRemote; returns once the descriptions are exchanged (not yet open).
 CONNECT_PAIR = """async function connectPair(label, onRemote) {
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
-  // Loopback only (this machine has other interfaces: traffic must stay on 127/8 or ::1).
-  const loopback = (c) => { const address = c.candidate.split(' ')[4] || '';
-                            return address.startsWith('127.') || address === '::1'; };
-  a.onicecandidate = (e) => { if (e.candidate && loopback(e.candidate)) b.addIceCandidate(e.candidate); };
-  b.onicecandidate = (e) => { if (e.candidate && loopback(e.candidate)) a.addIceCandidate(e.candidate); };
+  // IPv4 loopback only (this machine has other interfaces: traffic must stay on loopback).
+  // Not ::1: Chromium pairs its other IPv6 addresses (fd00::2 here) with a remote ::1.
+  // Candidates come both trickled and inside a description gathered meanwhile: filter both.
+  const loopback = (line) => (line.split(' ')[4] || '').startsWith('127.');
+  const onlyLoopback = (d) => ({type: d.type, sdp: d.sdp.split('\\r\\n')
+      .filter((l) => !l.startsWith('a=candidate:') || loopback(l)).join('\\r\\n')});
+  a.onicecandidate = (e) => { if (e.candidate && loopback(e.candidate.candidate)) b.addIceCandidate(e.candidate); };
+  b.onicecandidate = (e) => { if (e.candidate && loopback(e.candidate.candidate)) a.addIceCandidate(e.candidate); };
   const channel = a.createDataChannel(label);
   b.ondatachannel = (event) => onRemote(event.channel);
   await a.setLocalDescription();
-  await b.setRemoteDescription(a.localDescription);
+  await b.setRemoteDescription(onlyLoopback(a.localDescription));
   await b.setLocalDescription();
-  await a.setRemoteDescription(b.localDescription);
+  await a.setRemoteDescription(onlyLoopback(b.localDescription));
   return {a, b, channel};
 }
 """
@@ -240,7 +243,7 @@ def chromium_to_chromium(browser, base, size, count):
     result = page.evaluate(f"{PAIR_SCRIPT}({size}, {count})")
     cpu = tree_cpu(browser.process.pid) - before
     page.send("Page.close")
-    # Only loopback candidates are exchanged (CONNECT_PAIR), so this is 127.0.0.1 or ::1.
+    # Only IPv4 loopback candidates are exchanged (CONNECT_PAIR): this should say 127.0.0.1.
     print(f"  (Chromium's pair: {result['local']})", flush=True)
     return result["ms"] / 1000, cpu
 
