@@ -122,6 +122,30 @@ class TcpExecTest(unittest.TestCase):
         self.assertEqual(received, b"got x\n")
         self.assertEqual(proc.returncode, 0)
 
+    def test_output_after_the_clients_fin_still_goes(self):
+        # The client half-closes: the process's stdin ends, and what it writes after that
+        # still reaches the client before rtx's FIN (ncat -l --exec).
+        script = 'while read line; do echo "got $line"; done; echo "after eof"'
+        with listening("tcp", "-l", "--exec", script, "0") as (proc, url):
+            with socket.create_connection(("127.0.0.1", port_of(url)), timeout=10) as client:
+                client.sendall(b"a\nb\n")
+                client.shutdown(socket.SHUT_WR)
+                received = b""
+                while chunk := client.recv(4096):
+                    received += chunk
+            proc.wait(timeout=20)
+        self.assertEqual(received, b"got a\ngot b\nafter eof\n")
+        self.assertEqual(proc.returncode, 0)
+
+    def test_nc_half_close_gets_the_whole_output(self):
+        script = 'tr a-z A-Z; echo done'
+        with listening("tcp", "-l", "--keep-open", "--exec", script, "0") as (proc, url):
+            for _ in range(2):
+                nc = subprocess.run(["nc", "-N", "127.0.0.1", str(port_of(url))],
+                                    input=b"one\ntwo\n", capture_output=True, timeout=20)
+                self.assertEqual(nc.stdout, b"ONE\nTWO\ndone\n")
+                self.assertEqual(nc.returncode, 0)
+
     def test_missing_program(self):
         for command in ("tcp", "ws"):
             with self.subTest(command=command):

@@ -351,6 +351,17 @@ void TcpConnection::on_stream_end(int status) {
             m_stats.bytes_in += payload.size();
             m_handler.on_message(*this, Message{payload});
         });
+        // A half-close: the peer may still read what we have to send, if the handler has more.
+        // Not over TLS: its peers (socat, s_client) take close_notify as the end of the whole
+        // connection and wait for ours, so it ends the connection as before.
+        if (!m_tls && m_state == State::open && !m_sending_finished && !m_peer_finished &&
+            m_handler.on_peer_finished(*this)) {
+            if (m_state == State::open) {
+                m_peer_finished = true;
+                core::log_debug("{} finished sending; sending goes on", name());
+            }
+            return;
+        }
         finish(ExitCode::ok, true, "closed by peer");
         return;
     }
@@ -363,6 +374,19 @@ void TcpConnection::on_stream_drain() {
     if (m_state == State::open) {
         m_handler.on_drain(*this);
     }
+}
+
+void TcpConnection::on_stream_shutdown(int status) {
+    DispatchGuard guard(*this);
+    if (m_state != State::open || !m_peer_finished) {
+        return; // the peer's EOF ends the connection when it comes
+    }
+    if (status != 0) {
+        finish(exit_code_for_uv_error(status), true,
+               fmt::format("connection to {}: {}", name(), uv_strerror(status)));
+        return;
+    }
+    finish(ExitCode::ok, true, "closed by peer"); // both sides are done
 }
 
 void TcpConnection::write_plain(std::string_view bytes) {

@@ -75,6 +75,7 @@ private:
     void on_stream_data(std::string_view bytes) override;
     void on_stream_end(int status) override;
     void on_stream_drain() override;
+    void on_stream_shutdown(int status) override;
     void become_open();
     void deliver(std::string_view plaintext);
     void write_plain(std::string_view bytes);
@@ -99,7 +100,8 @@ private:
     std::string m_scratch_cipher; ///< Reused: TLS records to send.
     std::string m_frame;          ///< Reused: payload + delimiter of one send.
     bool m_sending_finished = false;
-    bool m_accepted = false; ///< Server side: made by accept().
+    bool m_peer_finished = false; ///< The peer's FIN came and the handler kept us open.
+    bool m_accepted = false;      ///< Server side: made by accept().
     int m_dispatch_depth = 0;
     bool m_close_deferred = false;
     CloseInfo m_close_info; ///< Held while on_close is deferred.
