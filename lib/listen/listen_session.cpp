@@ -213,6 +213,9 @@ void ListenSession::start_partner(Peer& peer) {
 
 void ListenSession::on_partner_ended(Partner& partner) {
     --m_partners_alive;
+    if (partner.exit_code() != ExitCode::ok && !m_options.keep_open && !m_exit) {
+        m_exit = partner.exit_code(); // the one connection's partner failed (--bridge)
+    }
     if (auto draining = m_draining.find(&partner); draining != m_draining.end()) {
         m_dead.push_back(std::move(draining->second));
         m_draining.erase(draining);

@@ -32,6 +32,9 @@ public:
     virtual bool peer_finished() { return false; }
     /// The connection is gone: let go of it and end gracefully; Ended follows.
     virtual void finish() = 0;
+    /// Not ok when the partner failed (a backend that could not be reached): the run's exit
+    /// code when this was its only connection. Asked when Ended is called.
+    virtual core::ExitCode exit_code() const { return core::ExitCode::ok; }
 };
 
 /// Makes the partner of a connection just opened; an Error refuses the connection.

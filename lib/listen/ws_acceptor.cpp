@@ -164,6 +164,11 @@ public:
     }
     const transport::ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
+    void pause_receiving(bool paused) override {
+        if (m_session && !m_ended) {
+            m_session->hold_reading(paused);
+        }
+    }
     bool send_ping(std::string_view payload) override {
         if (!is_open()) {
             return false;
@@ -184,6 +189,11 @@ private:
                                                       : transport::PayloadKind::text});
     }
     void on_session_heard() override {}
+    void on_session_drained() override {
+        if (m_open && !m_ended) {
+            m_owner.m_handler->on_drain(*this);
+        }
+    }
     void on_session_close(std::optional<int> code, std::string_view reason) override {
         m_peer_code = code;
         m_peer_closed = true;

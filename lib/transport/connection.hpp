@@ -112,6 +112,10 @@ public:
     virtual const ConnectionStats& stats() const = 0;
     /// A small number that names this connection in logs and NDJSON records.
     virtual std::uint64_t id() const = 0;
+    /// Stops (true) or restarts (false) reading what the peer sends, where the protocol can
+    /// (raw TCP, an accepted WebSocket): the peer then waits on flow control, and nothing
+    /// it sends piles up here. Elsewhere a no-op.
+    virtual void pause_receiving(bool paused) { (void)paused; }
     /// Sends a ping now, where the protocol has one (WebSocket); false where it has not or
     /// the connection is not open.
     virtual bool send_ping(std::string_view payload) {

@@ -438,6 +438,17 @@ void TcpConnection::close() {
     finish(ExitCode::ok, false, "closed");
 }
 
+void TcpConnection::pause_receiving(bool paused) {
+    if (m_state != State::open || m_peer_finished || !m_stream) {
+        return; // nothing more comes once the peer finished
+    }
+    if (paused) {
+        m_stream->stop_reading();
+    } else {
+        m_stream->start_reading();
+    }
+}
+
 std::size_t TcpConnection::buffered_bytes() const {
     return m_stream ? m_stream->buffered() : 0;
 }

@@ -45,6 +45,7 @@ public:
     void close() override;
     bool is_open() const override { return m_state == State::open; }
     std::size_t buffered_bytes() const override;
+    void pause_receiving(bool paused) override;
     const ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
 
