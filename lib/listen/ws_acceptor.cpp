@@ -43,6 +43,9 @@ std::string peer_of(int fd) {
     if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
         return "?";
     }
+    if (address.ss_family == AF_UNIX) {
+        return "unix";
+    }
     char host[INET6_ADDRSTRLEN] = {};
     if (address.ss_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
@@ -283,11 +286,18 @@ core::Result<std::unique_ptr<WsAcceptor>> WsAcceptor::create(core::Loop& loop,
     settings.tls_cert_file = acceptor->m_options.tls_cert;
     settings.tls_key_file = acceptor->m_options.tls_key.empty() ? acceptor->m_options.tls_cert
                                                                 : acceptor->m_options.tls_key;
-    auto port = acceptor->m_lws->listen(acceptor->m_options.address, settings);
-    if (!port) {
-        return port.error();
+    if (!acceptor->m_options.unix_path.empty()) {
+        if (auto bound = acceptor->m_lws->listen_unix(acceptor->m_options.unix_path, settings);
+            !bound) {
+            return bound.error();
+        }
+    } else {
+        auto port = acceptor->m_lws->listen(acceptor->m_options.address, settings);
+        if (!port) {
+            return port.error();
+        }
+        acceptor->m_options.address.port = port.value();
     }
-    acceptor->m_options.address.port = port.value();
     acceptor->m_hook =
         loop.add_before_poll_hook([self = acceptor.get()] { self->on_before_poll(); });
     return acceptor;
@@ -306,6 +316,9 @@ void WsAcceptor::stop() {
 }
 
 std::string WsAcceptor::url() const {
+    if (!m_options.unix_path.empty()) {
+        return (m_options.tls_cert.empty() ? "unix:" : "tls+unix:") + m_options.unix_path;
+    }
     return fmt::format("{}://{}{}", m_options.tls_cert.empty() ? "ws" : "wss",
                        m_lws->bound().authority(), m_options.path.empty() ? "/" : m_options.path);
 }
