@@ -76,11 +76,11 @@ public:
     virtual void on_close(Connection& connection, const CloseInfo& info) = 0;
     /// Everything queued with send() has been handed to the kernel (resume producing).
     virtual void on_drain(Connection& connection) { (void)connection; }
-    /// Raw TCP without TLS: the peer finished sending (FIN) while our side is still
-    /// open, so it may still read. Return true to keep the connection open for sending: it
-    /// then ends when the handler calls finish_sending() (once the queued bytes and our FIN
-    /// went; on_close with by_peer) or close(). false (the default): it closes now, as a
-    /// protocol without a half-close does.
+    /// Raw TCP: the peer finished sending (FIN; over TLS its close_notify, client side only)
+    /// while our side is still open, so it may still read. Return true to keep the connection
+    /// open for sending: it then ends when the handler calls finish_sending() (once the queued
+    /// bytes and our FIN went; on_close with by_peer) or close(). false (the default): it
+    /// closes now, as a protocol without a half-close does.
     virtual bool on_peer_finished(Connection& connection) {
         (void)connection;
         return false;

@@ -198,6 +198,25 @@ class TlsListenTest(unittest.TestCase):
         self.assertEqual(out, b"secret hello\n")
         self.assertEqual(proc.returncode, EXIT_OK, err)
 
+    def test_rtx_tls_client_stdin_after_the_servers_close_notify_still_goes(self):
+        # The client side takes close_notify as a half-close, as a FIN without TLS: its stdin,
+        # written only after it logged the close_notify (-vv), still reaches the listener.
+        with listening("tcp", "-l", "--tls-cert", self.path("server.pem"), "--tls-key",
+                       self.path("server.key"), "0") as (proc, url):
+            proc.stdin.write(b"secret answer\n")
+            proc.stdin.close()
+            with popen_rtx("tcp", "-vv", "--tls", "--no-shutdown", "--cacert",
+                           self.path("ca.pem"), f"localhost:{port_of(url)}") as client:
+                self.assertEqual(read_line(client.stdout), b"secret answer\n")
+                wait_for_line(client.stderr, "finished sending")
+                client.stdin.write(b"secret hello\n")
+                client.stdin.close()
+                client.wait(timeout=20)
+            out, err = finish(proc)
+        self.assertEqual(client.returncode, EXIT_OK)
+        self.assertEqual(out, b"secret hello\n")
+        self.assertEqual(proc.returncode, EXIT_OK, err)
+
     def test_socat_openssl_client(self):
         with listening("tcp", "-l", "--tls-cert", self.path("server.pem"), "--tls-key",
                        self.path("server.key"), "0") as (proc, url):

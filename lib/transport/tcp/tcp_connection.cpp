@@ -341,6 +341,9 @@ void TcpConnection::on_stream_end(int status) {
         return;
     }
     if (status == UV_EOF) {
+        if (m_peer_finished) {
+            return; // TLS: the TCP FIN after the close_notify that already said so
+        }
         if (m_state == State::handshaking) {
             finish(ExitCode::tls_failed, true,
                    fmt::format("TLS: {} closed the connection during the handshake", name()));
@@ -352,10 +355,10 @@ void TcpConnection::on_stream_end(int status) {
             m_handler.on_message(*this, Message{payload});
         });
         // A half-close: the peer may still read what we have to send, if the handler has more.
-        // Not over TLS: its peers (socat, s_client) take close_notify as the end of the whole
-        // connection and wait for ours, so it ends the connection as before.
-        if (!m_tls && m_state == State::open && !m_sending_finished && !m_peer_finished &&
-            m_handler.on_peer_finished(*this)) {
+        // Over TLS (close_notify) only on the client side: a TLS client such as socat takes
+        // its close_notify as the end of the whole connection and waits for ours.
+        if ((!m_tls || !m_accepted) && m_state == State::open && !m_sending_finished &&
+            !m_peer_finished && m_handler.on_peer_finished(*this)) {
             if (m_state == State::open) {
                 m_peer_finished = true;
                 core::log_debug("{} finished sending; sending goes on", name());
