@@ -21,7 +21,8 @@ namespace rtx::cmd {
 void add_listen_flags(CLI::App& app, ListenFlags& flags) {
     const std::string group = "Listen";
     app.add_flag("-l,--listen", flags.listen,
-                 "Listen on [HOST:]PORT (HOST defaults to 127.0.0.1) instead of connecting")
+                 "Listen on [HOST:]PORT (HOST defaults to 127.0.0.1) or unix:PATH instead of "
+                 "connecting")
         ->group(group);
     app.add_flag("--keep-open", flags.keep_open,
                  "With -l: accept many connections; stdin goes to all, each one's messages to "

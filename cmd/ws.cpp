@@ -96,7 +96,16 @@ core::ExitCode run_ws_listen(const WsCommandOptions& options) {
         throw core::UsageError(
             fmt::format("{} is for a client, not with -l/--listen", client_only));
     }
-    const ListenTarget target = parse_listen_target(options.target);
+    std::string unix_path;
+    ListenTarget target;
+    if (options.target.starts_with("unix:")) {
+        unix_path = options.target.substr(5); // any request path is accepted on it
+        if (unix_path.empty()) {
+            throw core::UsageError("unix: needs a path (unix:/run/app.sock)");
+        }
+    } else {
+        target = parse_listen_target(options.target);
+    }
     ClientSettings settings = resolve_client_flags(options.flags, "ws");
     const transport::TlsOptions tls = check_listen_flags(options.listen, options.flags);
     settings.pipe.half_close = !options.no_close;
@@ -104,6 +113,7 @@ core::ExitCode run_ws_listen(const WsCommandOptions& options) {
     apply_message_flags(options.message_flags, settings.pipe);
     listen::WsListenOptions ws;
     ws.address = target.address;
+    ws.unix_path = unix_path;
     ws.path = target.path;
     ws.max_message = size_flag("--max-message", options.max_message);
     ws.compression = !options.no_compress;
@@ -180,7 +190,8 @@ Runner setup_ws(CLI::App& parent, std::string_view name, std::string_view summar
     CLI::App* app = parent.add_subcommand(std::string(name), std::string(summary));
     app->add_option(
            "url", options->target,
-           "ws://HOST:PORT/PATH or wss://... (ws:// if omitted); with -l: [HOST:]PORT[/PATH]")
+           "ws://HOST:PORT/PATH or wss://... (ws:// if omitted); with -l: [HOST:]PORT[/PATH] or "
+           "unix:PATH")
         ->required();
 
     add_message_flags(*app, options->message_flags,
@@ -259,6 +270,7 @@ Examples:
   rtx ws -l --keep-open --exec ./bot.sh 9001        # a process per connection (websocketd)
   rtx ws -l --keep-open --bridge tcp://127.0.0.1:5900 6080   # to TCP (websockify)
   rtx ws --unix-socket /run/app.sock ws://localhost/chat     # over a Unix domain socket
+  rtx ws -l --keep-open unix:/tmp/ws.sock           # listen on one (any request path)
 
 Exit status: 0 done (closed 1000/1001), 1 local I/O failure, 2 usage, 3 connect failed,
 4 TLS, 5 timeout, 6 protocol error or message over --max-message, 7 connection lost

@@ -109,6 +109,17 @@ void PipeSession::on_head_text(transport::Connection&, std::string_view text) {
     m_sink.flush();
 }
 
+bool PipeSession::on_peer_finished(transport::Connection&) {
+    // A half-close: the peer still reads. What stdin still holds goes to it before we end, as
+    // nc does, however late the writer of stdin is; a person at a terminal is not waited for.
+    if (m_exit || !m_options.read_stdin || m_stdin_done || !m_parts->pump ||
+        isatty(STDIN_FILENO) == 1) {
+        return false;
+    }
+    m_peer_finished = true;
+    return true;
+}
+
 void PipeSession::on_message(transport::Connection& connection, const transport::Message& message) {
     if (m_exit) {
         return;
@@ -269,7 +280,7 @@ void PipeSession::on_stdin_end(const std::string& error) {
     m_input_framer.finish([this](std::string_view payload) { send_input(payload); });
     m_stdin_done = true;
     core::log_debug("stdin: end of input");
-    if (m_options.half_close) {
+    if (m_options.half_close || m_peer_finished) {
         if (!m_held.empty()) {
             m_finish_held = true; // after the held inputs (on_open)
             return;

@@ -76,6 +76,7 @@ private:
     void on_close(transport::Connection& connection, const transport::CloseInfo& info) override;
     void on_drain(transport::Connection& connection) override;
     void on_head_text(transport::Connection& connection, std::string_view text) override;
+    bool on_peer_finished(transport::Connection& connection) override;
     void start_stdin();
     void on_stdin(std::string_view bytes);
     void on_stdin_end(const std::string& error);
@@ -98,6 +99,9 @@ private:
     std::string m_scratch; ///< Decoded input, encoded binary output.
     std::optional<core::ExitCode> m_exit;
     bool m_stdin_done = false;
+    /// The peer half-closed while stdin was still being read: the rest of stdin is sent,
+    /// then sending finishes (whatever --no-shutdown says: the peer is done anyway).
+    bool m_peer_finished = false;
     /// --commands before the connection opened: that command and every input after it
     /// wait here, in order, until on_open (a ping or close needs an open connection).
     std::vector<std::string> m_held;

@@ -18,6 +18,8 @@ struct ExecPartner::Handles {
     uv_process_t process{};
     uv_pipe_t in{};  ///< The process's stdin (we write).
     uv_pipe_t out{}; ///< The process's stdout (we read).
+    uv_shutdown_t in_shutdown{};
+    bool in_ending = false; ///< in_shutdown was asked for.
     ExecPartner* owner = nullptr;
     int open = 0;
     bool in_closed = false;
@@ -245,9 +247,37 @@ void ExecPartner::close_stdin() {
     m_handles->close(reinterpret_cast<uv_handle_t*>(&m_handles->in), m_handles->in_closed);
 }
 
+void ExecPartner::end_stdin() {
+    if (m_handles->in_closed || m_handles->in_ending) {
+        return;
+    }
+    m_handles->in_ending = true;
+    m_handles->in_shutdown.data = m_handles;
+    const int rc =
+        uv_shutdown(&m_handles->in_shutdown, reinterpret_cast<uv_stream_t*>(&m_handles->in),
+                    [](uv_shutdown_t* req, int) {
+                        // Done, failed or cancelled by a close: either way, closed.
+                        auto* self = static_cast<Handles*>(req->data);
+                        self->close(reinterpret_cast<uv_handle_t*>(&self->in), self->in_closed);
+                    });
+    if (rc != 0) {
+        close_stdin();
+    }
+}
+
+bool ExecPartner::peer_finished() {
+    if (m_connection == nullptr) {
+        return false;
+    }
+    core::log_verbose("--exec: connection {} finished sending: the process's stdin ends",
+                      m_connection->id());
+    end_stdin(); // its output goes on to the connection until it exits (maybe_ended)
+    return true;
+}
+
 void ExecPartner::finish() {
     m_connection = nullptr;
-    close_stdin(); // EOF: a well-behaved process ends now
+    end_stdin(); // EOF: a well-behaved process ends now
     if (m_exited) {
         m_grace.start(core::Duration{0}, [this] { maybe_ended(); }); // not from inside finish()
         return;

@@ -31,7 +31,9 @@ struct ExecOptions {
 /// rtx's. The environment carries RTX_PEER (the client's ip:port) and RTX_CONNECTION (its
 /// number). When the connection ends, stdin is closed, then SIGTERM and SIGKILL follow
 /// after the grace; when the process exits, its output is sent and the connection is
-/// finished (TCP FIN, WebSocket close 1000). Loop thread only.
+/// finished (TCP FIN, WebSocket close 1000). A TCP client's half-close (FIN) closes stdin
+/// only: the output is still relayed until the process exits (ncat -l --exec). Loop thread
+/// only.
 class ExecPartner final : public Partner {
 public:
     /// Spawns the process; ExitCode::failure when it cannot be started.
@@ -43,6 +45,7 @@ public:
 
     void deliver(const transport::Message& message) override;
     void resume() override;
+    bool peer_finished() override;
     void finish() override;
 
 private:
@@ -55,6 +58,8 @@ private:
     void on_exit(std::int64_t status, int signal);
     void maybe_ended();
     void close_stdin();
+    /// EOF on the process's stdin once what was written to it went.
+    void end_stdin();
 
     core::Loop& m_loop;
     transport::Connection* m_connection;

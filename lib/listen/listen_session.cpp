@@ -173,6 +173,25 @@ void ListenSession::on_drain(transport::Connection& connection) {
     update_stdin();
 }
 
+bool ListenSession::on_peer_finished(transport::Connection& connection) {
+    auto it = m_peers.find(&connection);
+    if (it == m_peers.end() || m_exit) {
+        return false;
+    }
+    Peer& peer = it->second;
+    if (peer.partner) {
+        return !peer.partner_ended && peer.partner->peer_finished();
+    }
+    // The one client half-closed: it still reads what stdin holds, however late that comes
+    // (as the client side does); with --keep-open a client's FIN ends it, as with ncat -lk.
+    if (m_options.keep_open || m_options.partner || !m_options.pipe.read_stdin || m_stdin_done ||
+        isatty(STDIN_FILENO) == 1) {
+        return false;
+    }
+    peer.peer_finished = true;
+    return true;
+}
+
 void ListenSession::start_partner(Peer& peer) {
     transport::Connection& connection = *peer.connection;
     if (m_options.max_partners != 0 && m_partners_alive >= m_options.max_partners) {
@@ -194,6 +213,9 @@ void ListenSession::start_partner(Peer& peer) {
 
 void ListenSession::on_partner_ended(Partner& partner) {
     --m_partners_alive;
+    if (partner.exit_code() != ExitCode::ok && !m_options.keep_open && !m_exit) {
+        m_exit = partner.exit_code(); // the one connection's partner failed (--bridge)
+    }
     if (auto draining = m_draining.find(&partner); draining != m_draining.end()) {
         m_dead.push_back(std::move(draining->second));
         m_draining.erase(draining);
@@ -322,12 +344,11 @@ void ListenSession::on_stdin_end(const std::string& error) {
     m_input_framer.finish([this](std::string_view payload) { send_input(payload); });
     m_stdin_done = true;
     core::log_debug("stdin: end of input");
-    if (!m_options.pipe.half_close) {
-        return;
-    }
     std::vector<transport::Connection*> open;
     for (auto& [connection, peer] : m_peers) {
-        open.push_back(connection);
+        if (m_options.pipe.half_close || peer.peer_finished) {
+            open.push_back(connection);
+        }
     }
     for (transport::Connection* connection : open) {
         if (m_peers.contains(connection)) {

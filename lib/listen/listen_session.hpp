@@ -56,6 +56,7 @@ private:
         std::string peer_json; ///< ,"peer":"..." for records.
         std::unique_ptr<Partner> partner;
         bool partner_ended = false;
+        bool peer_finished = false; ///< Half-closed by the client; still sent to.
     };
     struct Parts;
 
@@ -64,6 +65,7 @@ private:
     void on_message(transport::Connection& connection, const transport::Message& message) override;
     void on_close(transport::Connection& connection, const transport::CloseInfo& info) override;
     void on_drain(transport::Connection& connection) override;
+    bool on_peer_finished(transport::Connection& connection) override;
     void on_stdin(std::string_view bytes);
     void on_stdin_end(const std::string& error);
     void send_input(std::string_view payload);

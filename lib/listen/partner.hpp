@@ -25,8 +25,16 @@ public:
     virtual void deliver(const transport::Message& message) = 0;
     /// The connection has room again (after buffered_bytes() went high): go on producing.
     virtual void resume() {}
+    /// The connection's peer finished sending (a TCP half-close) and the connection stays
+    /// open for what the partner still sends: end the input the partner's way and finish
+    /// the connection once its output is done. false: the partner cannot (the connection
+    /// then closes, and finish() follows).
+    virtual bool peer_finished() { return false; }
     /// The connection is gone: let go of it and end gracefully; Ended follows.
     virtual void finish() = 0;
+    /// Not ok when the partner failed (a backend that could not be reached): the run's exit
+    /// code when this was its only connection. Asked when Ended is called.
+    virtual core::ExitCode exit_code() const { return core::ExitCode::ok; }
 };
 
 /// Makes the partner of a connection just opened; an Error refuses the connection.

@@ -43,6 +43,9 @@ std::string peer_of(int fd) {
     if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
         return "?";
     }
+    if (address.ss_family == AF_UNIX) {
+        return "unix";
+    }
     char host[INET6_ADDRSTRLEN] = {};
     if (address.ss_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
@@ -164,6 +167,11 @@ public:
     }
     const transport::ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
+    void pause_receiving(bool paused) override {
+        if (m_session && !m_ended) {
+            m_session->hold_reading(paused);
+        }
+    }
     bool send_ping(std::string_view payload) override {
         if (!is_open()) {
             return false;
@@ -184,6 +192,11 @@ private:
                                                       : transport::PayloadKind::text});
     }
     void on_session_heard() override {}
+    void on_session_drained() override {
+        if (m_open && !m_ended) {
+            m_owner.m_handler->on_drain(*this);
+        }
+    }
     void on_session_close(std::optional<int> code, std::string_view reason) override {
         m_peer_code = code;
         m_peer_closed = true;
@@ -273,11 +286,18 @@ core::Result<std::unique_ptr<WsAcceptor>> WsAcceptor::create(core::Loop& loop,
     settings.tls_cert_file = acceptor->m_options.tls_cert;
     settings.tls_key_file = acceptor->m_options.tls_key.empty() ? acceptor->m_options.tls_cert
                                                                 : acceptor->m_options.tls_key;
-    auto port = acceptor->m_lws->listen(acceptor->m_options.address, settings);
-    if (!port) {
-        return port.error();
+    if (!acceptor->m_options.unix_path.empty()) {
+        if (auto bound = acceptor->m_lws->listen_unix(acceptor->m_options.unix_path, settings);
+            !bound) {
+            return bound.error();
+        }
+    } else {
+        auto port = acceptor->m_lws->listen(acceptor->m_options.address, settings);
+        if (!port) {
+            return port.error();
+        }
+        acceptor->m_options.address.port = port.value();
     }
-    acceptor->m_options.address.port = port.value();
     acceptor->m_hook =
         loop.add_before_poll_hook([self = acceptor.get()] { self->on_before_poll(); });
     return acceptor;
@@ -296,6 +316,9 @@ void WsAcceptor::stop() {
 }
 
 std::string WsAcceptor::url() const {
+    if (!m_options.unix_path.empty()) {
+        return (m_options.tls_cert.empty() ? "unix:" : "tls+unix:") + m_options.unix_path;
+    }
     return fmt::format("{}://{}{}", m_options.tls_cert.empty() ? "ws" : "wss",
                        m_lws->bound().authority(), m_options.path.empty() ? "/" : m_options.path);
 }

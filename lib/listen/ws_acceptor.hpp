@@ -20,6 +20,8 @@ namespace rtx::listen {
 /// What `rtx ws -l` accepts.
 struct WsListenOptions {
     serve::SocketAddress address;
+    /// Listen on this Unix domain socket instead of `address` (`rtx ws -l unix:PATH`).
+    std::string unix_path;
     /// Upgrades are accepted on this path only (others get 404); empty: on any path.
     std::string path;
     std::size_t max_message = 64 * 1024 * 1024; ///< Bigger messages close with 1009.

@@ -76,6 +76,15 @@ public:
     virtual void on_close(Connection& connection, const CloseInfo& info) = 0;
     /// Everything queued with send() has been handed to the kernel (resume producing).
     virtual void on_drain(Connection& connection) { (void)connection; }
+    /// Raw TCP: the peer finished sending (FIN; over TLS its close_notify, client side only)
+    /// while our side is still open, so it may still read. Return true to keep the connection
+    /// open for sending: it then ends when the handler calls finish_sending() (once the queued
+    /// bytes and our FIN went; on_close with by_peer) or close(). false (the default): it
+    /// closes now, as a protocol without a half-close does.
+    virtual bool on_peer_finished(Connection& connection) {
+        (void)connection;
+        return false;
+    }
     /// HTTP clients with -i: a response head as received (status line, header lines, blank
     /// line), before the body it heads.
     virtual void on_head_text(Connection& connection, std::string_view text) {
@@ -103,6 +112,10 @@ public:
     virtual const ConnectionStats& stats() const = 0;
     /// A small number that names this connection in logs and NDJSON records.
     virtual std::uint64_t id() const = 0;
+    /// Stops (true) or restarts (false) reading what the peer sends, where the protocol can
+    /// (raw TCP, an accepted WebSocket): the peer then waits on flow control, and nothing
+    /// it sends piles up here. Elsewhere a no-op.
+    virtual void pause_receiving(bool paused) { (void)paused; }
     /// Sends a ping now, where the protocol has one (WebSocket); false where it has not or
     /// the connection is not open.
     virtual bool send_ping(std::string_view payload) {

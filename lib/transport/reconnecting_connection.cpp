@@ -58,6 +58,15 @@ void ReconnectingConnection::on_head_text(Connection&, std::string_view text) {
     m_user.on_head_text(*this, text);
 }
 
+bool ReconnectingConnection::on_peer_finished(Connection&) {
+    // With --reconnect the peer's FIN is a connection that dropped: it closes, and a new one
+    // is made (with the preamble), rather than sending the rest of stdin to a half-close.
+    if (m_options.enabled) {
+        return false;
+    }
+    return m_user.on_peer_finished(*this);
+}
+
 void ReconnectingConnection::add_stats(const ConnectionStats& inner) {
     m_stats.messages_in += inner.messages_in;
     m_stats.messages_out += inner.messages_out;

@@ -63,6 +63,7 @@ private:
     void on_close(Connection& inner, const CloseInfo& info) override;
     void on_drain(Connection& inner) override;
     void on_head_text(Connection& inner, std::string_view text) override;
+    bool on_peer_finished(Connection& inner) override;
     void attempt();
     void end(const CloseInfo& info);
     void add_stats(const ConnectionStats& inner);

@@ -39,6 +39,18 @@ class IncludeOutputTest(unittest.TestCase):
         # Without -i only the body, as before.
         self.assertEqual(rtx("stream", self.peer.url("/s")).stdout, b"body line\n")
 
+    def test_include_shows_interim_1xx_heads_too(self):
+        # 103 Early Hints, then the response, as curl -i prints them: each head in order.
+        early = (b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+        final = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
+                 b"Connection: close\r\n\r\n")
+        self.peer.routes["/h"] = lambda request, writer: writer.raw(early + final + b"hello\n")
+        result = rtx("stream", "-i", self.peer.url("/h"))
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertEqual(result.stdout, early + final + b"hello\n")
+        # Without -i: the body only.
+        self.assertEqual(rtx("stream", self.peer.url("/h")).stdout, b"hello\n")
+
     def test_include_on_sse_and_on_each_poll(self):
         def events(request, writer):
             writer.head(200, {"Content-Type": "text/event-stream", "X-Stream": "1"},

@@ -8,7 +8,7 @@ import time
 import unittest
 
 from listentest import finish, listening, port_of
-from rtxtest import EXIT_USAGE, Serve, free_port, read_line, rtx
+from rtxtest import EXIT_CONNECT, EXIT_USAGE, Serve, free_port, read_line, rtx
 from test_ws_listen import NODE_WS_AVAILABLE, line_client, next_json
 
 
@@ -33,6 +33,40 @@ def wait_for_file(path, seconds=15):
             return open(path).read().strip()
         time.sleep(0.05)
     raise TimeoutError(path)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def send_until_stalled(sock, limit, stall=3.0):
+    """Sends zeros until `limit` bytes went or the peer took nothing for `stall` seconds (it
+    stopped reading); returns the bytes sent."""
+    sock.settimeout(stall)
+    chunk = bytes(64 * 1024)
+    sent = 0
+    while sent < limit:
+        try:
+            sent += sock.send(chunk)
+        except (socket.timeout, TimeoutError):
+            break
+    return sent
+
+
+def wait_for_port(port, seconds=15):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @unittest.skipUnless(NODE_WS_AVAILABLE, "needs Debian node-ws")
@@ -122,6 +156,30 @@ class TcpExecTest(unittest.TestCase):
         self.assertEqual(received, b"got x\n")
         self.assertEqual(proc.returncode, 0)
 
+    def test_output_after_the_clients_fin_still_goes(self):
+        # The client half-closes: the process's stdin ends, and what it writes after that
+        # still reaches the client before rtx's FIN (ncat -l --exec).
+        script = 'while read line; do echo "got $line"; done; echo "after eof"'
+        with listening("tcp", "-l", "--exec", script, "0") as (proc, url):
+            with socket.create_connection(("127.0.0.1", port_of(url)), timeout=10) as client:
+                client.sendall(b"a\nb\n")
+                client.shutdown(socket.SHUT_WR)
+                received = b""
+                while chunk := client.recv(4096):
+                    received += chunk
+            proc.wait(timeout=20)
+        self.assertEqual(received, b"got a\ngot b\nafter eof\n")
+        self.assertEqual(proc.returncode, 0)
+
+    def test_nc_half_close_gets_the_whole_output(self):
+        script = 'tr a-z A-Z; echo done'
+        with listening("tcp", "-l", "--keep-open", "--exec", script, "0") as (proc, url):
+            for _ in range(2):
+                nc = subprocess.run(["nc", "-N", "127.0.0.1", str(port_of(url))],
+                                    input=b"one\ntwo\n", capture_output=True, timeout=20)
+                self.assertEqual(nc.stdout, b"ONE\nTWO\ndone\n")
+                self.assertEqual(nc.returncode, 0)
+
     def test_missing_program(self):
         for command in ("tcp", "ws"):
             with self.subTest(command=command):
@@ -188,6 +246,66 @@ class BridgeTest(unittest.TestCase):
                 nc.kill()
                 nc.wait()
             proc.wait(timeout=20)
+
+    def test_refused_backend_is_an_error_and_the_exit_code(self):
+        port = free_port()
+        with listening("tcp", "-l", "--bridge", f"tcp://127.0.0.1:{port}", "0") as (proc, url):
+            with socket.create_connection(("127.0.0.1", port_of(url)), timeout=10) as client:
+                client.sendall(b"anyone there?\n")
+                try:  # closed, nothing relayed (a reset: what it sent was never read)
+                    self.assertEqual(client.recv(4096), b"")
+                except ConnectionResetError:
+                    pass
+            out, err = finish(proc)
+        self.assertEqual(proc.returncode, EXIT_CONNECT, err)
+        [line] = err.decode().splitlines()
+        self.assertIn(f"--bridge: connection 1: connect to 127.0.0.1:{port}:", line)
+        self.assertIn("refused", line)
+
+    def test_client_fin_reaches_the_backend_and_its_answer_comes_back(self):
+        # socat's backend answers only at the end of its input: the client's half-close
+        # goes through the bridge, and the answer comes back before rtx's FIN.
+        port = free_port()
+        # -t: socat waits this long for sort's answer after the input ended (0.5 s default).
+        backend = subprocess.Popen(["socat", "-t", "10",
+                                    f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+                                    "SYSTEM:sort -r"])
+        try:
+            wait_for_port(port)
+            with listening("tcp", "-l", "--bridge", f"tcp://127.0.0.1:{port}",
+                           "0") as (proc, url):
+                nc = subprocess.run(["nc", "-N", "127.0.0.1", str(port_of(url))],
+                                    input=b"a\nc\nb\n", capture_output=True, timeout=20)
+                proc.wait(timeout=20)
+        finally:
+            backend.kill()
+            backend.wait()
+        self.assertEqual(nc.stdout, b"c\nb\na\n")
+        self.assertEqual(proc.returncode, 0)
+
+    def test_fast_client_against_a_backend_that_is_not_up_is_bounded(self):
+        # The backend accepts TCP but never answers the WebSocket handshake (a stuck
+        # server), or never reads: rtx stops reading the client instead of holding what it
+        # sends. Without the bound rtx would take all 64 MiB.
+        stuck = socket.socket()
+        stuck.bind(("127.0.0.1", 0))
+        stuck.listen(8)
+        port = stuck.getsockname()[1]
+        try:
+            for backend in (f"ws://127.0.0.1:{port}/", f"tcp://127.0.0.1:{port}"):
+                with self.subTest(backend=backend), \
+                        listening("tcp", "-l", "--raw", "--connect-timeout", "60s",
+                                  "--bridge", backend, "0") as (proc, url):
+                    with socket.create_connection(("127.0.0.1", port_of(url))) as client:
+                        before = rss_kib(proc.pid)
+                        sent = send_until_stalled(client, 64 << 20)
+                        grown = rss_kib(proc.pid) - before
+                    proc.kill()
+                    proc.wait()
+                self.assertLess(sent, 48 << 20)  # kernel buffers and 1 MiB of rtx's
+                self.assertLess(grown, 24 << 10, f"rss grew {grown} KiB")
+        finally:
+            stuck.close()
 
     def test_bad_bridge_urls(self):
         for args in (["ws", "-l", "--bridge", "ws://127.0.0.1:1/", "0"],

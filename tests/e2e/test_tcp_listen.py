@@ -7,9 +7,9 @@ import subprocess
 import tempfile
 import unittest
 
-from listentest import finish, listening, port_of
+from listentest import finish, listening, port_of, wait_for_line
 from rtxtest import (EXIT_BIND, EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT,
-                     EXIT_TLS, EXIT_USAGE, free_port, read_line, rtx)
+                     EXIT_TLS, EXIT_USAGE, free_port, popen_rtx, read_line, rtx, take_rest)
 from test_tcp_tls import make_pki
 
 
@@ -58,6 +58,43 @@ class OneClientTest(unittest.TestCase):
         self.assertEqual(client.returncode, EXIT_OK, client.stderr)
         self.assertEqual(client.stdout, b"pong\n")
         self.assertEqual(out, b"ping\n")
+        self.assertEqual(proc.returncode, EXIT_OK, err)
+
+    def test_client_stdin_after_the_servers_fin_still_goes(self):
+        # The server answers and half-closes at once; the client's stdin is written only
+        # after the client logged that FIN (-vv): the server still reads it (TCP half-close),
+        # with and without --no-shutdown.
+        for flags in ([], ["--no-shutdown"]):
+            with self.subTest(flags=flags), listening("tcp", "-l", "0") as (proc, url):
+                proc.stdin.write(b"pong\n")
+                proc.stdin.close()
+                with popen_rtx("tcp", "-vv", *flags, f"127.0.0.1:{port_of(url)}") as client:
+                    self.assertEqual(read_line(client.stdout), b"pong\n")
+                    wait_for_line(client.stderr, "finished sending")
+                    client.stdin.write(b"ping\n")
+                    client.stdin.close()
+                    client.wait(timeout=20)
+                    rest = take_rest(client.stdout) + client.stdout.read()
+                out, err = finish(proc)
+                self.assertEqual(client.returncode, EXIT_OK)
+                self.assertEqual(rest, b"")
+                self.assertEqual(out, b"ping\n")
+                self.assertEqual(proc.returncode, EXIT_OK, err)
+
+    def test_listener_stdin_after_the_clients_fin_still_goes(self):
+        with listening("tcp", "-l", "-vv", "0") as (proc, url):
+            with socket.create_connection(("127.0.0.1", port_of(url)), timeout=10) as client:
+                client.sendall(b"ping\n")
+                client.shutdown(socket.SHUT_WR)
+                self.assertEqual(read_line(proc.stdout), b"ping\n")
+                wait_for_line(proc.stderr, "finished sending")
+                proc.stdin.write(b"pong\n")
+                proc.stdin.close()
+                received = b""
+                while chunk := client.recv(4096):
+                    received += chunk
+            out, err = finish(proc)
+        self.assertEqual(received, b"pong\n")
         self.assertEqual(proc.returncode, EXIT_OK, err)
 
     def test_second_client_is_refused_without_keep_open(self):
@@ -158,6 +195,25 @@ class TlsListenTest(unittest.TestCase):
             out, err = finish(proc)
         self.assertEqual(client.returncode, EXIT_OK, client.stderr)
         self.assertEqual(client.stdout, b"secret answer\n")
+        self.assertEqual(out, b"secret hello\n")
+        self.assertEqual(proc.returncode, EXIT_OK, err)
+
+    def test_rtx_tls_client_stdin_after_the_servers_close_notify_still_goes(self):
+        # The client side takes close_notify as a half-close, as a FIN without TLS: its stdin,
+        # written only after it logged the close_notify (-vv), still reaches the listener.
+        with listening("tcp", "-l", "--tls-cert", self.path("server.pem"), "--tls-key",
+                       self.path("server.key"), "0") as (proc, url):
+            proc.stdin.write(b"secret answer\n")
+            proc.stdin.close()
+            with popen_rtx("tcp", "-vv", "--tls", "--no-shutdown", "--cacert",
+                           self.path("ca.pem"), f"localhost:{port_of(url)}") as client:
+                self.assertEqual(read_line(client.stdout), b"secret answer\n")
+                wait_for_line(client.stderr, "finished sending")
+                client.stdin.write(b"secret hello\n")
+                client.stdin.close()
+                client.wait(timeout=20)
+            out, err = finish(proc)
+        self.assertEqual(client.returncode, EXIT_OK)
         self.assertEqual(out, b"secret hello\n")
         self.assertEqual(proc.returncode, EXIT_OK, err)
 

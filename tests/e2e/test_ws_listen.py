@@ -179,6 +179,53 @@ class UnixSocketClientTest(unittest.TestCase):
         self.assertEqual(missing.returncode, 3, missing.stderr)
 
 
+class UnixSocketListenTest(unittest.TestCase):
+    def test_rtx_ws_client_over_the_listeners_unix_socket(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "ws.sock")
+            with listening("ws", "-l", f"unix:{path}") as (proc, url):
+                self.assertEqual(url, f"unix:{path}")
+                with popen_rtx("ws", "--no-close", "--unix-socket", path,
+                               "ws://localhost/chat") as client:
+                    client.stdin.write(b"to the listener\n")
+                    client.stdin.close()
+                    self.assertEqual(read_line(proc.stdout), b"to the listener\n")
+                    proc.stdin.write(b"to the client\n")
+                    proc.stdin.close()  # sends the close frame
+                    client_out, client_err = finish(client)
+                out, err = finish(proc)
+            self.assertFalse(os.path.exists(path))  # removed when rtx stops
+        self.assertEqual(client.returncode, EXIT_OK, client_err)
+        self.assertEqual(client_out, b"to the client\n")
+        self.assertEqual(out, b"")
+        self.assertEqual(proc.returncode, EXIT_OK, err)
+
+    @unittest.skipUnless(NODE_WS_AVAILABLE, "needs Debian node-ws")
+    def test_node_ws_client_over_a_unix_socket(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "ws.sock")
+            with listening("ws", "-l", "--json", "--no-stdin", "--echo",
+                           f"unix:{path}") as (proc, url):
+                client = line_client(f"ws+unix://{path}:/any/path")
+                self.assertEqual(next_json(client.stdout), {"open": True})
+                opened = next_json(proc.stdout)
+                self.assertEqual((opened["event"], opened["peer"]), ("open", "unix"))
+                client.stdin.write("über unix\n".encode())
+                client.stdin.flush()
+                self.assertEqual(next_json(client.stdout), {"data": "über unix", "binary": False})
+                client.stdin.close()
+                self.assertEqual(next_json(client.stdout), {"close": 1000})
+                client.wait(timeout=20)
+                proc.wait(timeout=20)
+        self.assertEqual(proc.returncode, EXIT_OK)
+
+    def test_unix_path_that_cannot_be_bound(self):
+        result = rtx("ws", "-l", "unix:/nonexistent-dir/ws.sock")
+        self.assertEqual(result.returncode, EXIT_BIND, result.stderr)
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+        self.assertEqual(rtx("ws", "-l", "unix:").returncode, EXIT_USAGE)
+
+
 class BadInputTest(unittest.TestCase):
     def test_port_in_use(self):
         with socket.socket() as taken:

@@ -157,7 +157,33 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
     }
     m_bound = address;
     m_bound.port = port.value();
+    if (auto created = create_context(settings); !created) {
+        return created.error();
+    }
+    return m_bound.port;
+}
 
+core::Result<bool> LwsContext::listen_unix(const std::string& path, const LwsSettings& settings) {
+    m_unix_server = new uv_pipe_t;
+    uv_pipe_init(m_loop.native(), m_unix_server, 0);
+    m_unix_server->data = this;
+    int rc = uv_pipe_bind(m_unix_server, path.c_str());
+    if (rc == 0) {
+        m_unix_path = path; // ours from here on: removed by stop_accepting()
+        rc = uv_listen(reinterpret_cast<uv_stream_t*>(m_unix_server), listen_backlog(),
+                       [](uv_stream_t* server, int status) {
+                           static_cast<LwsContext*>(server->data)->on_connection(status);
+                       });
+    }
+    if (rc != 0) {
+        stop_accepting();
+        return core::Error{core::ExitCode::bind_failed,
+                           fmt::format("listen on unix:{}: {}", path, uv_strerror(rc))};
+    }
+    return create_context(settings);
+}
+
+core::Result<bool> LwsContext::create_context(const LwsSettings& settings) {
     transport::ws::route_lws_logs();
     m_server_name = settings.server_name;
     const unsigned seconds = whole_seconds(settings.header_timeout);
@@ -240,7 +266,7 @@ core::Result<std::uint16_t> LwsContext::listen(const SocketAddress& address,
         return core::Error{core::ExitCode::failure,
                            "http: libwebsockets could not create its vhost"};
     }
-    return m_bound.port;
+    return true;
 }
 
 void LwsContext::on_connection(int status) {
@@ -248,21 +274,31 @@ void LwsContext::on_connection(int status) {
         core::log_verbose("http: accept: {}", uv_strerror(status));
         return;
     }
-    auto* client = new uv_tcp_t;
-    uv_tcp_init(m_loop.native(), client);
-    if (uv_accept(reinterpret_cast<uv_stream_t*>(m_server),
-                  reinterpret_cast<uv_stream_t*>(client)) != 0) {
-        core::close_and_delete(client);
-        return;
-    }
     // lws wants a descriptor of its own: keep a duplicate (non-blocking like the original,
     // which libuv accepted) and let libuv close its handle and the original.
-    uv_os_fd_t fd = -1;
-    uv_fileno(reinterpret_cast<uv_handle_t*>(client), &fd);
-    const int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    core::close_and_delete(client);
+    int own = -1;
+    auto take = [&own](auto* server, auto* client) {
+        if (uv_accept(reinterpret_cast<uv_stream_t*>(server),
+                      reinterpret_cast<uv_stream_t*>(client)) == 0) {
+            uv_os_fd_t fd = -1;
+            uv_fileno(reinterpret_cast<uv_handle_t*>(client), &fd);
+            own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (own < 0) {
+                core::log_verbose("http: accept: {}", std::strerror(errno));
+            }
+        }
+        core::close_and_delete(client);
+    };
+    if (m_unix_server != nullptr) {
+        auto* client = new uv_pipe_t;
+        uv_pipe_init(m_loop.native(), client, 0);
+        take(m_unix_server, client);
+    } else {
+        auto* client = new uv_tcp_t;
+        uv_tcp_init(m_loop.native(), client);
+        take(m_server, client);
+    }
     if (own < 0) {
-        core::log_verbose("http: accept: {}", std::strerror(errno));
         return;
     }
     lws* wsi = lws_adopt_socket_vhost(m_vhost, own); // closes `own` when it fails
@@ -333,6 +369,12 @@ int LwsContext::answer_header_timeout(lws* wsi) {
 void LwsContext::stop_accepting() {
     core::close_and_delete(m_server);
     m_server = nullptr;
+    core::close_and_delete(m_unix_server);
+    m_unix_server = nullptr;
+    if (!m_unix_path.empty()) {
+        ::unlink(m_unix_path.c_str());
+        m_unix_path.clear();
+    }
 }
 
 void LwsContext::shutdown(core::Duration grace) {

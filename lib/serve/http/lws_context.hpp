@@ -112,6 +112,10 @@ public:
     /// port bound. Errors: ExitCode::bind_failed or usage as for every listener;
     /// ExitCode::failure when lws cannot create its context (no libuv event-lib plugin).
     core::Result<std::uint16_t> listen(const SocketAddress& address, const LwsSettings& settings);
+    /// listen() on a Unix domain socket at `path` (created; removed by stop_accepting()):
+    /// its connections are adopted as TCP's are (lws is built with LWS_WITH_UNIX_SOCK).
+    /// ExitCode::bind_failed when the path cannot be bound.
+    core::Result<bool> listen_unix(const std::string& path, const LwsSettings& settings);
     /// The address bound (the real port after listen() with port 0).
     const SocketAddress& bound() const { return m_bound; }
     /// True when the port speaks TLS (after listen()).
@@ -150,6 +154,8 @@ private:
 
     static int route(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
     const lws_protocols* mounted_protocol(lws* wsi, std::string_view path) const;
+    /// Creates the context and its vhost once the listening socket is bound.
+    core::Result<bool> create_context(const LwsSettings& settings);
     void on_connection(int status);
     /// (Re)starts the wait for `wsi`'s next request headers.
     void await_request(lws* wsi);
@@ -170,6 +176,8 @@ private:
     lws_context* m_context = nullptr; ///< lws writes null here when it has freed it.
     lws_vhost* m_vhost = nullptr;
     uv_tcp_t* m_server = nullptr;
+    uv_pipe_t* m_unix_server = nullptr; ///< Instead of m_server: listen_unix().
+    std::string m_unix_path;            ///< Bound by listen_unix(); unlinked when it stops.
     SocketAddress m_bound;
     bool m_secure = false;
     /// Connections with no request headers yet (new or idle keep-alive).

@@ -208,6 +208,14 @@ void WsSession::close(int code, std::string_view reason, bool drop_queued, core:
     flush();
 }
 
+void WsSession::hold_reading(bool held) {
+    if (m_reading_held == held || m_ended) {
+        return;
+    }
+    m_reading_held = held;
+    update_poll();
+}
+
 void WsSession::flush() {
     if (m_ended) {
         return;
@@ -229,8 +237,14 @@ void WsSession::flush() {
                 m_linger.start(k_close_linger, [this] { end(); });
             }
         }
+    } else {
+        m_drain_due = true; // the socket is full: say so when the queue has gone
     }
     update_poll();
+    if (m_drain_due && m_out.empty() && !m_ended) {
+        m_drain_due = false;
+        m_events.on_session_drained(); // last: it may queue more (a nested flush)
+    }
 }
 
 bool WsSession::write_some() {
@@ -317,7 +331,8 @@ bool WsSession::write_some() {
 
 void WsSession::read() {
     static thread_local char buffer[64 * 1024];
-    for (int reads = 0; reads < k_reads_per_turn && !m_ended && !m_reading_paused; ++reads) {
+    for (int reads = 0;
+         reads < k_reads_per_turn && !m_ended && !m_reading_paused && !m_reading_held; ++reads) {
         const transport::ws::SocketRead got =
             transport::ws::read_socket(m_fd, m_ssl, buffer, sizeof buffer);
         if (got.status == transport::ws::SocketRead::would_block) {
@@ -389,7 +404,7 @@ void WsSession::update_poll() {
     if (m_poll == nullptr || m_ended) {
         return;
     }
-    int events = m_reading_paused ? 0 : UV_READABLE;
+    int events = m_reading_paused || m_reading_held ? 0 : UV_READABLE;
     if (!m_out.empty()) {
         events |= UV_WRITABLE;
     }

@@ -32,6 +32,8 @@ public:
         (void)code;
         (void)reason;
     }
+    /// Everything queued went to the socket (a producer that waited may go on).
+    virtual void on_session_drained() {}
     /// The session is over (close handshake done, linger expired, EOF or a socket error);
     /// nothing more is called. The owner hands the socket back to lws to close.
     virtual void on_session_end() = 0;
@@ -91,6 +93,10 @@ public:
     /// Hangs up at once, without a close frame (--fault drop); on_session_end follows. Not
     /// from inside a callback of this session.
     void abort() { end(); }
+    /// Stops (true) or restarts (false) reading the peer, whatever the queue says (the
+    /// owner has nowhere to put what it would send: `rtx ws -l --bridge` while the backend
+    /// connects).
+    void hold_reading(bool held);
     /// Bytes of data messages not yet written.
     std::size_t queued_bytes() const { return m_queued_bytes; }
     /// A close frame was queued (ours or our answer to the peer's): nothing more is sent.
@@ -136,6 +142,8 @@ private:
     std::deque<Chunk> m_out;
     std::size_t m_queued_bytes = 0;
     bool m_reading_paused = false;
+    bool m_reading_held = false;   ///< hold_reading().
+    bool m_drain_due = false;      ///< The queue waited on the socket: on_session_drained.
     bool m_close_queued = false;   ///< Our close frame (or answer) is in m_out.
     bool m_peer_closed = false;    ///< The peer's close frame came.
     bool m_reader_stopped = false; ///< A violation: the peer's bytes are no longer parsed.

@@ -432,10 +432,16 @@ std::size_t HttpTransfer::Impl::on_header(char* data, std::size_t size, std::siz
     }
     std::string_view line(data, length);
     if (line.rfind("HTTP/", 0) == 0) {
-        // A new response block (after 1xx or a redirect): start the head over.
+        // A new response block (after 1xx or a redirect): start the head over. -i keeps the
+        // text of the interim 1xx heads before it (100 Continue, 103 Early Hints), as curl -i.
+        std::string interim;
+        if (self->include_head && self->head.status >= 100 && self->head.status < 200) {
+            interim = std::move(self->head.text);
+        }
         self->head = HttpResponseHead{};
         if (self->include_head) {
-            self->head.text.assign(line);
+            self->head.text = std::move(interim);
+            self->head.text.append(line);
         }
         auto first_space = line.find(' ');
         if (first_space != std::string_view::npos) {

@@ -57,7 +57,8 @@ struct HttpResponseHead {
     std::string reason;                                       ///< "Not Found"
     std::vector<std::pair<std::string, std::string>> headers; ///< Names lower-cased.
     /// With HttpRequest::include_head: the status line and header lines as received, CRLFs
-    /// and the closing blank line included (the final response's only, as curl -i shows).
+    /// and the closing blank line included: the final response's, after the interim 1xx
+    /// heads that came before it (100 Continue, 103 Early Hints), as curl -i shows them.
     std::string text;
     /// The first value of header `name` (lower case); empty when absent.
     std::string_view header(std::string_view name) const;

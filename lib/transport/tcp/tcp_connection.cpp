@@ -341,6 +341,9 @@ void TcpConnection::on_stream_end(int status) {
         return;
     }
     if (status == UV_EOF) {
+        if (m_peer_finished) {
+            return; // TLS: the TCP FIN after the close_notify that already said so
+        }
         if (m_state == State::handshaking) {
             finish(ExitCode::tls_failed, true,
                    fmt::format("TLS: {} closed the connection during the handshake", name()));
@@ -351,6 +354,17 @@ void TcpConnection::on_stream_end(int status) {
             m_stats.bytes_in += payload.size();
             m_handler.on_message(*this, Message{payload});
         });
+        // A half-close: the peer may still read what we have to send, if the handler has more.
+        // Over TLS (close_notify) only on the client side: a TLS client such as socat takes
+        // its close_notify as the end of the whole connection and waits for ours.
+        if ((!m_tls || !m_accepted) && m_state == State::open && !m_sending_finished &&
+            !m_peer_finished && m_handler.on_peer_finished(*this)) {
+            if (m_state == State::open) {
+                m_peer_finished = true;
+                core::log_debug("{} finished sending; sending goes on", name());
+            }
+            return;
+        }
         finish(ExitCode::ok, true, "closed by peer");
         return;
     }
@@ -363,6 +377,19 @@ void TcpConnection::on_stream_drain() {
     if (m_state == State::open) {
         m_handler.on_drain(*this);
     }
+}
+
+void TcpConnection::on_stream_shutdown(int status) {
+    DispatchGuard guard(*this);
+    if (m_state != State::open || !m_peer_finished) {
+        return; // the peer's EOF ends the connection when it comes
+    }
+    if (status != 0) {
+        finish(exit_code_for_uv_error(status), true,
+               fmt::format("connection to {}: {}", name(), uv_strerror(status)));
+        return;
+    }
+    finish(ExitCode::ok, true, "closed by peer"); // both sides are done
 }
 
 void TcpConnection::write_plain(std::string_view bytes) {
@@ -412,6 +439,17 @@ void TcpConnection::close() {
         return;
     }
     finish(ExitCode::ok, false, "closed");
+}
+
+void TcpConnection::pause_receiving(bool paused) {
+    if (m_state != State::open || m_peer_finished || !m_stream) {
+        return; // nothing more comes once the peer finished
+    }
+    if (paused) {
+        m_stream->stop_reading();
+    } else {
+        m_stream->start_reading();
+    }
 }
 
 std::size_t TcpConnection::buffered_bytes() const {

@@ -45,6 +45,7 @@ public:
     void close() override;
     bool is_open() const override { return m_state == State::open; }
     std::size_t buffered_bytes() const override;
+    void pause_receiving(bool paused) override;
     const ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
 
@@ -75,6 +76,7 @@ private:
     void on_stream_data(std::string_view bytes) override;
     void on_stream_end(int status) override;
     void on_stream_drain() override;
+    void on_stream_shutdown(int status) override;
     void become_open();
     void deliver(std::string_view plaintext);
     void write_plain(std::string_view bytes);
@@ -99,7 +101,8 @@ private:
     std::string m_scratch_cipher; ///< Reused: TLS records to send.
     std::string m_frame;          ///< Reused: payload + delimiter of one send.
     bool m_sending_finished = false;
-    bool m_accepted = false; ///< Server side: made by accept().
+    bool m_peer_finished = false; ///< The peer's FIN came and the handler kept us open.
+    bool m_accepted = false;      ///< Server side: made by accept().
     int m_dispatch_depth = 0;
     bool m_close_deferred = false;
     CloseInfo m_close_info; ///< Held while on_close is deferred.

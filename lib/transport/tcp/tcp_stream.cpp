@@ -208,8 +208,12 @@ void TcpStream::shutdown() {
     }
 }
 
-void TcpStream::on_shutdown(uv_shutdown_t*, int) {
-    // Nothing to do: the peer's EOF (or an error) arrives through on_read.
+void TcpStream::on_shutdown(uv_shutdown_t* req, int status) {
+    // The peer's EOF (or an error) arrives through on_read; this only says our FIN went.
+    auto* io = static_cast<Io*>(req->data);
+    if (io->owner != nullptr && status != UV_ECANCELED) {
+        io->owner->m_handler.on_stream_shutdown(status);
+    }
 }
 
 void TcpStream::close() {

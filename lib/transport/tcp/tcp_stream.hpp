@@ -22,6 +22,9 @@ public:
     virtual void on_stream_drain() {}
     /// An outgoing connect finished: 0, or a negative libuv error.
     virtual void on_stream_connected(int status) { (void)status; }
+    /// The half-close asked for with shutdown() went out (0: our FIN follows the queued
+    /// bytes), or failed (a negative libuv error).
+    virtual void on_stream_shutdown(int status) { (void)status; }
 };
 
 /// Which kind of stream socket a TcpStream is.

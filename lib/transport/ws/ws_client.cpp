@@ -135,6 +135,13 @@ public:
     }
     const ConnectionStats& stats() const override { return m_stats; }
     std::uint64_t id() const override { return m_id; }
+    /// Own framing only (`--bridge ws://` has it): lws's own reads are not paused.
+    void pause_receiving(bool paused) override {
+        if (m_receive_paused != paused) {
+            m_receive_paused = paused;
+            update_poll();
+        }
+    }
 
 private:
     enum class State { connecting, open, closing, closed };
@@ -234,6 +241,7 @@ private:
 
     bool m_own = false;                ///< Own framing wanted (and still possible).
     bool m_taken_over = false;         ///< Our I/O runs; lws reads nothing more.
+    bool m_receive_paused = false;     ///< pause_receiving(): the socket is not read.
     bool m_native_done = false;        ///< end_native() ran.
     bool m_close_was_answer = false;   ///< Our close frame answered the server's.
     bool m_reader_stopped = false;     ///< After a violation: frames cannot be told apart.
@@ -1254,7 +1262,7 @@ void WsConnection::update_poll() {
     if (m_poll == nullptr) {
         return;
     }
-    int events = UV_READABLE;
+    int events = m_receive_paused ? 0 : UV_READABLE;
     if (m_out_sent < m_out.size()) {
         events |= UV_WRITABLE;
     }
@@ -1276,7 +1284,7 @@ void WsConnection::update_poll() {
 void WsConnection::read_native() {
     static thread_local char buffer[64 * 1024];
     // A bounded number of reads per turn keeps the loop fair to stdin and timers.
-    for (int reads = 0; reads < 16 && !m_native_done; ++reads) {
+    for (int reads = 0; reads < 16 && !m_native_done && !m_receive_paused; ++reads) {
         const ws::SocketRead got = ws::read_socket(m_fd, m_ssl, buffer, sizeof buffer);
         if (got.status == ws::SocketRead::would_block) {
             break;
