@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 commit=$(git rev-parse "${1:-HEAD}")
 cache=${RTX_FRESH_CACHE:-/var/cache/rtx-fresh}
-tests=${RTX_FRESH_TESTS-e2e_(browser|serve_ws|ws_client|push|webrtc|curl_flags|deploy)}
+tests=${RTX_FRESH_TESTS-e2e_(browser|serve_ws|ws_client|push|webrtc|tcp_listen|curl_flags|deploy)}
 suite=bookworm
 
 if [[ $(id -u) -ne 0 ]]; then

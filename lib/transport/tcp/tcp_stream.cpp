@@ -32,12 +32,14 @@ TcpStream::TcpStream(uv_loop_t* loop, StreamHandler& handler, StreamKind kind)
     : m_io(new Io)
     , m_handler(handler)
     , m_kind(kind) {
+    // `data` set through the member in use (both begin with uv_handle_t's fields).
     if (kind == StreamKind::unix_socket) {
         uv_pipe_init(loop, &m_io->pipe, 0);
+        m_io->pipe.data = m_io;
     } else {
         uv_tcp_init(loop, &m_io->tcp);
+        m_io->tcp.data = m_io;
     }
-    reinterpret_cast<uv_handle_t*>(&m_io->tcp)->data = m_io; // either handle's
     m_io->owner = this;
 }
 
