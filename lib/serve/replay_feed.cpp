@@ -154,7 +154,10 @@ core::Result<ReplayFeed> parse_replay(std::string_view text, std::string_view fi
             previous = std::max(previous, *micros);
         }
         record.at = core::Duration(first ? previous - *first : 0);
-        const std::string* topic = string_member("topic");
+        // rtx sse --json repeats the SSE event type as "topic" (rtx(1)): not a hub topic.
+        const std::string* protocol = string_member("protocol");
+        const bool sse_record = protocol != nullptr && *protocol == "sse";
+        const std::string* topic = sse_record ? nullptr : string_member("topic");
         record.topic = topic != nullptr && !topic->empty() ? *topic : std::string(default_topic);
         if (event != nullptr && *event != "message") {
             record.event = *event;

@@ -14,7 +14,7 @@ namespace {
 constexpr std::string_view k_sse_recording =
     R"({"time":"2026-11-28T15:51:06.000000Z","protocol":"sse","connection":1,"event":"open","topic":null,"id":null,"payload":"","encoding":"utf8","size":0}
 {"time":"2026-11-28T15:51:06.100000Z","protocol":"sse","connection":1,"event":"message","topic":null,"id":"1","payload":"{\"n\":1}","encoding":"utf8","size":7}
-{"time":"2026-11-28T15:51:06.350000Z","protocol":"sse","connection":1,"event":"update","topic":null,"id":"2","payload":"two","encoding":"utf8","size":3}
+{"time":"2026-11-28T15:51:06.350000Z","protocol":"sse","connection":1,"event":"update","topic":"update","id":"2","payload":"two","encoding":"utf8","size":3}
 
 {"time":"2026-11-28T15:51:07.100000Z","protocol":"ws","connection":1,"event":"message","topic":"other","id":null,"payload":"AAH/","encoding":"base64","size":3,"opcode":"binary"}
 {"time":"2026-11-28T15:51:07.2Z","protocol":"sse","connection":1,"event":"close","topic":null,"id":null,"payload":"stream ended","encoding":"utf8","size":12}
@@ -32,6 +32,7 @@ TEST_CASE("replay: what the clients' --json writes, spaced from the first messag
     CHECK(feed->records[0].payload == R"({"n":1})");
     CHECK(feed->records[1].at == 250ms);
     CHECK(feed->records[1].event == "update");
+    CHECK(feed->records[1].topic == "feed"); // an sse record's "topic" is its event type
     CHECK(feed->records[2].at == 1000ms);
     CHECK(feed->records[2].topic == "other");
     CHECK(feed->records[2].binary);
