@@ -102,6 +102,18 @@ class Serve:
             stream.close()
 
 
+class CheckedServe(Serve):
+    """Serve whose stop is checked: exit 0 and nothing on stderr (sanitizer builds report
+    leaks and memory errors there)."""
+
+    def __exit__(self, *exc):
+        status = self.stop()
+        errors = self.proc.stderr.read()
+        super().__exit__(*exc)
+        if exc[0] is None and (status != EXIT_OK or errors):
+            raise AssertionError(f"rtx serve exited {status}: {errors.decode()[-3000:]}")
+
+
 @contextlib.contextmanager
 def popen_rtx(*args, **kwargs):
     """A running rtx with pipes; killed on exit if still running."""

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from rtxtest import EXIT_OK, EXIT_USAGE, RTX, SOURCE_DIR, Serve, popen_rtx, read_line, rtx
+from rtxtest import EXIT_OK, CheckedServe, EXIT_USAGE, RTX, SOURCE_DIR, Serve, popen_rtx, read_line, rtx
 
 FEEDS = os.path.join(SOURCE_DIR, "tests/fixtures/feeds")
 LLM = os.path.join(FEEDS, "llm.ndjson")
@@ -24,19 +24,12 @@ PRICES = ["101.25", "101.5", "101.0", "102.75", "102.5", "103.0"]
 LLM_OFFSETS = [0, 100, 200, 300, 400, 500, 520]
 
 
-class FeedServe(Serve):
+class FeedServe(CheckedServe):
     """rtx serve with only the HTTP listener, on a free port; stop checked (exit 0, no
     sanitizer report on stderr)."""
 
     def __init__(self, *args):
         super().__init__("--no-tcp", "--no-mqtt", "--http-port", "0", *args, expect=1)
-
-    def __exit__(self, *exc):
-        status = self.stop()
-        errors = self.proc.stderr.read()
-        super().__exit__(*exc)
-        if exc[0] is None and (status != EXIT_OK or errors):
-            raise AssertionError(f"rtx serve exited {status}: {errors.decode()[-3000:]}")
 
     def http(self, path):
         return self.url("http") + path

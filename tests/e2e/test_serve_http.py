@@ -11,24 +11,12 @@ import time
 import unittest
 import urllib.parse
 
-from rtxtest import EXIT_OK, RTX, Serve
-
-
-class ServeBoth(Serve):
-    """Serve that also checks the stop: exit 0 and nothing on stderr (sanitizer builds
-    report leaks and memory errors there)."""
-
-    def __exit__(self, *exc):
-        status = self.stop()
-        errors = self.proc.stderr.read()
-        super().__exit__(*exc)
-        if exc[0] is None and (status != EXIT_OK or errors):
-            raise AssertionError(f"rtx serve exited {status}: {errors.decode()[-3000:]}")
+from rtxtest import EXIT_OK, CheckedServe, RTX, Serve
 
 
 def serve_http(*args):
     """rtx serve with both listeners on free ports (two endpoint lines)."""
-    return ServeBoth("--tcp-port", "0", "--http-port", "0", *args, expect=2)
+    return CheckedServe("--tcp-port", "0", "--http-port", "0", *args, expect=2)
 
 
 def host_port(serve):
@@ -629,7 +617,7 @@ class ServeHttpOptionsTest(unittest.TestCase):
                 probe.bind(("::1", 0))
         except OSError:
             self.skipTest("no IPv6 loopback")
-        with ServeBoth("--bind", "::1", "--tcp-port", "0", "--http-port", "0",
+        with CheckedServe("--bind", "::1", "--tcp-port", "0", "--http-port", "0",
                        expect=2) as serve:
             self.assertRegex(serve.url("http"), r"^http://\[::1\]:\d+$")
             result = subprocess.run(["curl", "-s", "-d", "v6", serve.url("http") + "/publish/6"],

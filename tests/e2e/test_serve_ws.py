@@ -12,14 +12,14 @@ import unittest
 import urllib.request
 import zlib
 
-from rtxtest import EXIT_OK, RTX, Serve, read_line
+from rtxtest import EXIT_OK, CheckedServe, RTX, Serve, read_line
 from wspeer import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Closed,
                     HandshakeError, WsPeer, close_payload, encode_frame)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class ServeWs(Serve):
+class ServeWs(CheckedServe):
     """rtx serve with only the HTTP port (http, ws, ws-echo lines); its stop must be clean:
     exit 0 and nothing on stderr (sanitizer builds report there)."""
 
@@ -31,13 +31,6 @@ class ServeWs(Serve):
 
     def topic(self, name):
         return self.url("ws").replace("{topic}", name)
-
-    def __exit__(self, *exc):
-        status = self.stop()
-        errors = self.proc.stderr.read()
-        super().__exit__(*exc)
-        if exc[0] is None and (status != EXIT_OK or errors):
-            raise AssertionError(f"rtx serve exited {status}: {errors.decode()[-3000:]}")
 
 
 def publish(base, topic, payload):
