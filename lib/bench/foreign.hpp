@@ -28,11 +28,6 @@ enum class TimeUnit {
 /// "detect", "s", "ms", "us", "ns", "rfc3339"; nullopt for anything else.
 std::optional<TimeUnit> parse_time_unit(std::string_view text);
 
-/// Microseconds since 1970 of an RFC 3339 date-time ("2026-12-07T02:30:00.123456Z",
-/// "...+02:00"; 't', 'z' and a space for 'T' accepted, RFC 3339 section 5.6); nullopt when
-/// the text is not one. Pure.
-std::optional<std::int64_t> parse_rfc3339_us(std::string_view text);
-
 /// The time in `payload`, a JSON document, at JSON pointer `pointer` (RFC 6901), as
 /// microseconds since 1970; nullopt when the payload is not JSON, the field is missing, or
 /// it is not a time in `unit`. Pure.

@@ -1,6 +1,7 @@
 #include "bench/shard.hpp"
 
 #include "core/duration.hpp"
+#include "core/rfc3339.hpp"
 
 #include <fmt/format.h>
 
@@ -34,89 +35,6 @@ core::Error usage(std::string message) {
     return core::Error{core::ExitCode::usage, std::move(message)};
 }
 
-/// Reads exactly `digits` decimal digits at `pos`; -1 when they are not there.
-int read_digits(std::string_view text, std::size_t& pos, std::size_t digits) {
-    if (pos + digits > text.size()) {
-        return -1;
-    }
-    int value = 0;
-    auto [end, ec] = std::from_chars(text.data() + pos, text.data() + pos + digits, value);
-    if (ec != std::errc() || end != text.data() + pos + digits) {
-        return -1;
-    }
-    pos += digits;
-    return value;
-}
-
-bool expect(std::string_view text, std::size_t& pos, std::string_view any_of) {
-    if (pos < text.size() && any_of.find(text[pos]) != std::string_view::npos) {
-        ++pos;
-        return true;
-    }
-    return false;
-}
-
-/// RFC 3339 section 5.6 date-time; nullopt when `text` is not one.
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) {
-    using namespace std::chrono;
-    std::size_t pos = 0;
-    int year = read_digits(text, pos, 4);
-    bool ok = year >= 0 && expect(text, pos, "-");
-    int month = ok ? read_digits(text, pos, 2) : -1;
-    ok = month >= 1 && month <= 12 && expect(text, pos, "-");
-    int day = ok ? read_digits(text, pos, 2) : -1;
-    ok = day >= 1 && expect(text, pos, "Tt ");
-    int hour = ok ? read_digits(text, pos, 2) : -1;
-    ok = hour >= 0 && hour <= 23 && expect(text, pos, ":");
-    int minute = ok ? read_digits(text, pos, 2) : -1;
-    ok = minute >= 0 && minute <= 59 && expect(text, pos, ":");
-    int second = ok ? read_digits(text, pos, 2) : -1;
-    // 60: a leap second, taken as the next second's start.
-    if (!ok || second < 0 || second > 60) {
-        return std::nullopt;
-    }
-    year_month_day date{std::chrono::year{year}, std::chrono::month{unsigned(month)},
-                        std::chrono::day{unsigned(day)}};
-    if (!date.ok()) {
-        return std::nullopt;
-    }
-    nanoseconds fraction{0};
-    if (expect(text, pos, ".")) {
-        long long scale = 100'000'000;
-        std::size_t digits = 0;
-        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-            fraction += nanoseconds{(text[pos] - '0') * scale};
-            scale /= 10;
-            ++pos;
-            ++digits;
-        }
-        if (digits == 0) {
-            return std::nullopt;
-        }
-    }
-    minutes offset{0};
-    if (!expect(text, pos, "Zz")) {
-        if (pos >= text.size() || (text[pos] != '+' && text[pos] != '-')) {
-            return std::nullopt;
-        }
-        const int sign = text[pos++] == '-' ? -1 : 1;
-        int off_hour = read_digits(text, pos, 2);
-        if (off_hour < 0 || off_hour > 23 || !expect(text, pos, ":")) {
-            return std::nullopt;
-        }
-        int off_minute = read_digits(text, pos, 2);
-        if (off_minute < 0 || off_minute > 59) {
-            return std::nullopt;
-        }
-        offset = minutes{sign * (off_hour * 60 + off_minute)};
-    }
-    if (pos != text.size()) {
-        return std::nullopt;
-    }
-    auto local = sys_days{date} + hours{hour} + minutes{minute} + seconds{second} + fraction;
-    return time_point_cast<system_clock::duration>(local - offset);
-}
-
 } // namespace
 
 core::Result<Shard> parse_shard(std::string_view text) {
@@ -147,8 +65,10 @@ parse_start_at(std::string_view text, std::chrono::system_clock::time_point now)
         }
         return now + std::chrono::duration_cast<std::chrono::system_clock::duration>(*offset);
     }
-    if (auto time = parse_rfc3339(text)) {
-        return *time;
+    if (auto us = core::parse_rfc3339_us(text)) {
+        return std::chrono::system_clock::time_point{
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::microseconds{*us})};
     }
     return usage(fmt::format(
         "--start-at '{}': an RFC 3339 time (2026-12-07T03:00:00Z) or an offset (+5s)", text));

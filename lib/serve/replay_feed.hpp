@@ -44,8 +44,4 @@ struct ReplayFeed {
 core::Result<ReplayFeed> parse_replay(std::string_view text, std::string_view file,
                                       std::string_view default_topic);
 
-/// Parses an RFC 3339 date-time with a Z or +hh:mm offset and up to 9 fraction digits into
-/// microseconds since the Unix epoch. Pure.
-std::optional<std::int64_t> parse_rfc3339_micros(std::string_view text);
-
 } // namespace rtx::serve

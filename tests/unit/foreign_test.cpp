@@ -6,31 +6,8 @@
 #include <string>
 
 using rtx::bench::message_time_us;
-using rtx::bench::parse_rfc3339_us;
 using rtx::bench::parse_time_unit;
 using rtx::bench::TimeUnit;
-
-TEST_CASE("RFC 3339 date-times to microseconds since 1970") {
-    CHECK(parse_rfc3339_us("1970-01-01T00:00:00Z") == 0);
-    CHECK(parse_rfc3339_us("2026-12-07T02:30:00Z") == 1796610600000000);
-    CHECK(parse_rfc3339_us("2026-12-07T02:30:00.123456Z") == 1796610600123456);
-    SUBCASE("an offset is subtracted; a leap day counts") {
-        CHECK(parse_rfc3339_us("2000-02-29T12:00:00.5+02:00") == 951818400500000);
-    }
-    SUBCASE("lower case t and z, a space for T, fractions past microseconds cut") {
-        CHECK(parse_rfc3339_us("2026-12-07t02:30:00z") == 1796610600000000);
-        CHECK(parse_rfc3339_us("2026-12-07 02:30:00.1234567Z") == 1796610600123456);
-    }
-    SUBCASE("not a date-time") {
-        CHECK_FALSE(parse_rfc3339_us(""));
-        CHECK_FALSE(parse_rfc3339_us("2026-12-07"));
-        CHECK_FALSE(parse_rfc3339_us("2026-12-07T02:30:00"));   // no zone
-        CHECK_FALSE(parse_rfc3339_us("2026-13-07T02:30:00Z"));  // month 13
-        CHECK_FALSE(parse_rfc3339_us("2026-12-07T02:30:00.Z")); // empty fraction
-        CHECK_FALSE(parse_rfc3339_us("2026-12-07T02:30:00Zx")); // trailing bytes
-        CHECK_FALSE(parse_rfc3339_us("2026-12-07T02:30:00+0200"));
-    }
-}
 
 TEST_CASE("the time at a JSON pointer, in each unit") {
     const std::string pointer = "/ts";
