@@ -95,10 +95,10 @@ void log_usage_error(std::string_view what, const CLI::App& app) {
 }
 
 /// The subcommand the command line names, found before parsing so that only its options are
-/// built: building all ten subcommands' CLI11 trees was most of rtx's start-up (about 20 ms of
-/// CPU per process, perf), which a one-shot `rtx mqtt pub -m x` or a script calling rtx in a
-/// loop pays each time. nullptr (build them all) for --help/--completions/--version before
-/// any command word and for no or an unknown command, where the full tree is what is shown.
+/// built: building all ten subcommands' CLI11 trees cost about a tenth of a short run's CPU
+/// (farm-bench, `rtx tcp --help` against `rtx --help`), paid by every one-shot call.
+/// nullptr (build them all) for --help/--completions/--version before any command word and
+/// for no or an unknown command, where the full tree is what is shown.
 const Command* command_named_on(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
