@@ -25,6 +25,11 @@ test_jobs=${RTX_TEST_JOBS:-4}
 # ccache (installed with the test packages; CMake uses it when present) keyed on paths relative
 # to this checkout, so a later run or another clone recompiles only what changed.
 export CCACHE_BASEDIR="$PWD"
+# ... and without the working directory in the hash: by default ccache hashes it into every
+# compile that writes debug info (-g, both builds here), so a fresh clone at another path (CI)
+# missed every object and rebuilt from nothing. Debug info then names the first path that
+# compiled an object, which no test reads.
+export CCACHE_NOHASHDIR=1
 
 build() {
   local dir=$1
