@@ -364,6 +364,10 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
                                "--max-packet-life belong to --offer (the answerer takes the "
                                "channel the offerer opens)");
     }
+    if (auto broken = transport::webrtc::load_webrtc_stack()) {
+        core::log_error("{}", *broken);
+        return core::ExitCode::failure;
+    }
     ClientSettings settings = resolve_client_flags(options.flags, "webrtc");
     settings.pipe.stdin_after_open = true;
     apply_message_flags(options.message_flags, settings.pipe);
@@ -419,7 +423,7 @@ core::ExitCode run_webrtc(const WebrtcCommandOptions& options) {
                 reader.start(*current); // the answer can only follow our offer
             }
         };
-        auto connection = std::make_unique<transport::webrtc::WebrtcConnection>(
+        auto connection = transport::webrtc::make_webrtc_connection(
             loop, std::move(connection_options), handler, 1);
         current = connection.get();
         connection->start();
@@ -453,7 +457,7 @@ core::ExitCode run_room(const core::Url& url, const ClientSettings& settings,
                 [&signalling](const transport::webrtc::TrickledCandidate& candidate) {
                     signalling.send_candidate(candidate);
                 };
-            auto connection = std::make_unique<transport::webrtc::WebrtcConnection>(
+            auto connection = transport::webrtc::make_webrtc_connection(
                 loop, std::move(connection_options), handler, 1);
             signalling.attach(*connection);
             return connection;

@@ -148,8 +148,8 @@ core::ExitCode run_whip(const std::string& url, const std::vector<std::string>& 
                 post.body = sdp;
                 offer_request = std::make_unique<WhipRequest>(multi, post, answered);
             };
-            auto connection = std::make_unique<transport::webrtc::WebrtcConnection>(
-                loop, std::move(options), handler, 1);
+            auto connection =
+                transport::webrtc::make_webrtc_connection(loop, std::move(options), handler, 1);
             current = connection.get();
             connection->start();
             return connection;

@@ -43,7 +43,8 @@ def free_port(host="127.0.0.1"):
 class Serve:
     """`rtx serve` as a context manager; endpoints parsed from its first stdout lines."""
 
-    def __init__(self, *args, expect=1):
+    def __init__(self, *args, expect=1, binary=None):
+        self.binary = binary or RTX  # another rtx (e.g. one without its WebRTC module)
         # Tests that do not ask for the HTTP listener keep it off, so that no two tests
         # running at once fight over its default port.
         if not any(a in ("--http-port", "--no-http") for a in args) and args:
@@ -57,7 +58,7 @@ class Serve:
         self.endpoints = {}
 
     def __enter__(self):
-        self.proc = subprocess.Popen([RTX, "serve", *self.args], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([self.binary, "serve", *self.args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         # Unbuffered reads: serve prints all its endpoint lines at once, and a buffered
         # readline() would hide the later ones from select().

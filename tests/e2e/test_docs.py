@@ -282,7 +282,7 @@ class DocsTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as prefix:
             subprocess.run(["cmake", "--install", build_dir, "--prefix", prefix], check=True,
                            capture_output=True)
-            for path in ["bin/rtx", "share/man/man1/rtx.1", "share/man/man1/rtx-tcp.1",
+            for path in ["bin/rtx", "lib/rtx/rtx-webrtc.so", "share/man/man1/rtx.1", "share/man/man1/rtx-tcp.1",
                          "share/man/man1/rtx-serve.1",
                          "share/bash-completion/completions/rtx",
                          "share/zsh/vendor-completions/_rtx",

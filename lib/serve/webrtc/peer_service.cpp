@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include <set>
+#include <stdexcept>
 #include <utility>
 
 namespace rtx::serve::webrtc {
@@ -16,7 +17,6 @@ namespace rtx::serve::webrtc {
 namespace {
 
 using transport::webrtc::ChannelParameters;
-using transport::webrtc::WebrtcConnection;
 
 constexpr std::string_view k_echo = "echo";
 
@@ -75,7 +75,7 @@ struct PeerService::Peer final : transport::Handler, Subscriber {
     std::string id;
     std::string topic; ///< Empty: the echo peer.
     PeerCallbacks callbacks;
-    std::unique_ptr<WebrtcConnection> connection;
+    std::unique_ptr<transport::webrtc::WebrtcConnection> connection;
     Subscription subscription;
     std::set<std::uint16_t> channels;
     bool removed = false; ///< DELETEd or shut down: closing, and no longer found by id.
@@ -146,7 +146,14 @@ PeerCreated PeerService::create(std::string_view target, std::string_view offer,
         self.channels.erase(stream);
     };
     options.every_channel = std::move(events);
-    self.connection = std::make_unique<WebrtcConnection>(m_loop, std::move(options), self, 0);
+    try {
+        self.connection =
+            transport::webrtc::make_webrtc_connection(m_loop, std::move(options), self, 0);
+    } catch (const std::runtime_error& e) {
+        // The WebRTC stack module is missing or broken: this server answers no offer.
+        core::log_error("webrtc: {}", e.what());
+        return {{}, 500, e.what()};
+    }
     core::log_verbose("webrtc peer {}: offer for {}", id,
                       self.topic.empty() ? std::string("echo") : "topic " + self.topic);
     self.connection->start(false);

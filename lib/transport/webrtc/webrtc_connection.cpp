@@ -1,4 +1,4 @@
-#include "transport/webrtc/webrtc_connection.hpp"
+#include "transport/webrtc/webrtc_peer_connection.hpp"
 
 #include "core/log.hpp"
 #include "core/timer.hpp"
@@ -555,36 +555,36 @@ struct WebrtcConnection::Impl : std::enable_shared_from_this<WebrtcConnection::I
     }
 };
 
-WebrtcConnection::WebrtcConnection(core::Loop& loop, WebrtcOptions options, Handler& handler,
-                                   std::uint64_t id)
+WebrtcPeerConnection::WebrtcPeerConnection(core::Loop& loop, WebrtcOptions options,
+                                           Handler& handler, std::uint64_t id)
     : m_impl(std::make_shared<Impl>(loop, std::move(options), handler, id)) {
     m_impl->owner = this;
 }
 
-WebrtcConnection::~WebrtcConnection() = default;
+WebrtcPeerConnection::~WebrtcPeerConnection() = default;
 
-void WebrtcConnection::start() {
+void WebrtcPeerConnection::start() {
     m_impl->start();
 }
 
-void WebrtcConnection::start(bool offerer) {
+void WebrtcPeerConnection::start(bool offerer) {
     m_impl->options.offerer = offerer;
     m_impl->start();
 }
 
-void WebrtcConnection::set_remote_description(std::string_view sdp) {
+void WebrtcPeerConnection::set_remote_description(std::string_view sdp) {
     m_impl->set_remote(sdp);
 }
 
-void WebrtcConnection::add_remote_candidate(TrickledCandidate candidate) {
+void WebrtcPeerConnection::add_remote_candidate(TrickledCandidate candidate) {
     m_impl->add_remote_candidate(std::move(candidate));
 }
 
-void WebrtcConnection::fail(core::ExitCode code, std::string reason) {
+void WebrtcPeerConnection::fail(core::ExitCode code, std::string reason) {
     m_impl->fail(code, std::move(reason));
 }
 
-bool WebrtcConnection::send(const Message& message) {
+bool WebrtcPeerConnection::send(const Message& message) {
     Impl& impl = *m_impl;
     if (!impl.open || impl.finish_requested) {
         return false;
@@ -592,7 +592,7 @@ bool WebrtcConnection::send(const Message& message) {
     return impl.send_message(impl.stream, message);
 }
 
-bool WebrtcConnection::send_on(std::uint16_t stream, const Message& message) {
+bool WebrtcPeerConnection::send_on(std::uint16_t stream, const Message& message) {
     Impl& impl = *m_impl;
     if (!impl.open || impl.finish_requested || !impl.channels.contains(stream)) {
         return false;
@@ -600,14 +600,14 @@ bool WebrtcConnection::send_on(std::uint16_t stream, const Message& message) {
     return impl.send_message(stream, message);
 }
 
-void WebrtcConnection::close_channel(std::uint16_t stream) {
+void WebrtcPeerConnection::close_channel(std::uint16_t stream) {
     Impl& impl = *m_impl;
     if (impl.open && impl.channels.contains(stream)) {
         impl.sctp->close_channel(stream);
     }
 }
 
-void WebrtcConnection::finish_sending() {
+void WebrtcPeerConnection::finish_sending() {
     Impl& impl = *m_impl;
     if (impl.finish_requested || impl.ended) {
         return;
@@ -618,7 +618,7 @@ void WebrtcConnection::finish_sending() {
     }
 }
 
-void WebrtcConnection::close() {
+void WebrtcPeerConnection::close() {
     Impl& impl = *m_impl;
     if (impl.ended) {
         return;
@@ -649,19 +649,19 @@ void WebrtcConnection::close() {
     });
 }
 
-bool WebrtcConnection::is_open() const {
+bool WebrtcPeerConnection::is_open() const {
     return m_impl->open;
 }
 
-std::size_t WebrtcConnection::buffered_bytes() const {
+std::size_t WebrtcPeerConnection::buffered_bytes() const {
     return m_impl->sctp ? m_impl->sctp->buffered_bytes() : 0;
 }
 
-const ConnectionStats& WebrtcConnection::stats() const {
+const ConnectionStats& WebrtcPeerConnection::stats() const {
     return m_impl->stats;
 }
 
-std::uint64_t WebrtcConnection::id() const {
+std::uint64_t WebrtcPeerConnection::id() const {
     return m_impl->id;
 }
 

@@ -84,44 +84,47 @@ struct WebrtcOptions {
 /// peer has closed its side too. Signalling is the caller's: it passes the local description
 /// on and gives set_remote_description() the peer's. Loop thread only.
 ///
+/// An interface: the implementation (libnice, OpenSSL DTLS, usrsctp) is in the WebRTC stack
+/// module, rtx-webrtc.so, which make_webrtc_connection() loads on first use, so that the
+/// commands that never open a peer connection do not load libnice, GLib and usrsctp (most of
+/// a process start; see docs/ARCHITECTURE.md, "The WebRTC stack module").
+///
 /// Threads: libnice runs on a GLib thread of the ICE agent and posts into the loop; OpenSSL
 /// DTLS and usrsctp (without its threads) run on the loop thread.
-class WebrtcConnection final : public Connection {
+class WebrtcConnection : public Connection {
 public:
-    WebrtcConnection(core::Loop& loop, WebrtcOptions options, Handler& handler, std::uint64_t id);
-    ~WebrtcConnection() override;
-
     /// Makes the certificate and starts gathering; errors arrive as on_close.
-    void start();
+    virtual void start() = 0;
     /// start() once the role is known (a signalling room decides it after connecting).
-    void start(bool offerer);
+    virtual void start(bool offerer) = 0;
     /// The peer's description (an answer for the offerer, an offer for the answerer).
-    void set_remote_description(std::string_view sdp);
+    virtual void set_remote_description(std::string_view sdp) = 0;
     /// One of the peer's trickled candidates; an empty one: the peer's end of candidates.
     /// Before the remote description they wait; those tagged for another m= section than
     /// the data channel's (proto::for_data_section) and those not allowed by
     /// ice_addresses are dropped (-v says so).
-    void add_remote_candidate(TrickledCandidate candidate);
+    virtual void add_remote_candidate(TrickledCandidate candidate) = 0;
     /// Ends the connection with `info` (signalling failed, no answer in time, ...).
-    void fail(core::ExitCode code, std::string reason);
+    virtual void fail(core::ExitCode code, std::string reason) = 0;
 
     /// every_channel: one message on the channel of `stream`, with that channel's delivery.
-    bool send_on(std::uint16_t stream, const Message& message);
+    virtual bool send_on(std::uint16_t stream, const Message& message) = 0;
     /// every_channel: closes one channel (RFC 8831 section 6.7).
-    void close_channel(std::uint16_t stream);
+    virtual void close_channel(std::uint16_t stream) = 0;
 
-    bool send(const Message& message) override;
-    void finish_sending() override;
-    void close() override;
-    bool is_open() const override;
-    std::size_t buffered_bytes() const override;
-    const ConnectionStats& stats() const override;
-    std::uint64_t id() const override;
-
+    /// The module's state of one connection (webrtc_connection.cpp).
     struct Impl;
-
-private:
-    std::shared_ptr<Impl> m_impl;
 };
+
+/// Loads the WebRTC stack module now (once per process): nullopt when it is loaded, else the
+/// reason it cannot be ("WebRTC module rtx-webrtc.so not found (...)"). A command calls this
+/// before its loop runs, so a broken install is one error line and exit 1 at the start.
+std::optional<std::string> load_webrtc_stack();
+
+/// A new WebrtcConnection from the WebRTC stack module. Throws std::runtime_error naming the
+/// module's path and the loader's reason when rtx-webrtc.so cannot be loaded (it is looked
+/// for beside the rtx executable, then in the install's library directory).
+std::unique_ptr<WebrtcConnection> make_webrtc_connection(core::Loop& loop, WebrtcOptions options,
+                                                         Handler& handler, std::uint64_t id);
 
 } // namespace rtx::transport::webrtc
