@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "core/signals.hpp"
 #include "core/url.hpp"
+#include "transport/http/curl_multi.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -448,6 +449,14 @@ core::ExitCode run_bench(const BenchOptions& options) {
     bench::Thresholds thresholds = resolve_thresholds(options);
     if (auto procs = procs_needed(options.scale, plan)) {
         return run_procs(*procs, plan, thresholds, options.json_file, options.html_file);
+    }
+    // Fan-out (but MQTT's) subscribes or publishes over HTTP, on the workers' threads: the
+    // HTTP module is loaded here, so that a broken install is one line before any thread.
+    if (plan.fanout && plan.protocol != bench::Protocol::mqtt) {
+        if (auto broken = transport::http::load_http_engine()) {
+            core::log_error("{}", *broken);
+            return core::ExitCode::failure;
+        }
     }
     bool live = isatty(STDERR_FILENO) == 1 && core::log_level() >= core::LogLevel::normal;
     bench::Runner runner(plan, live);

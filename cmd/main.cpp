@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/version.hpp"
+#include "transport/http/curl_multi.hpp"
 
 #include <fmt/format.h>
 
@@ -129,7 +130,8 @@ int run(int argc, char** argv) {
     app.add_option("--completions", completions_shell,
                    "Print the completion script for bash, zsh or fish");
     app.set_version_flag("--version", [] {
-        return fmt::format("rtx {}\n{}", core::rtx_version(), core::library_versions());
+        return fmt::format("rtx {}\n{}\nlibcurl {}", core::rtx_version(), core::library_versions(),
+                           transport::http::curl_version_text());
     });
     // Options such as -v work before or after the subcommand.
     app.fallthrough();

@@ -10,7 +10,6 @@ import base64
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -393,48 +392,6 @@ class NeverAnswers(unittest.TestCase):
                 # The room relayed the offer to the silent peer (after the join).
                 relayed = [silent.recv_message()[1], silent.recv_message()[1]]
                 self.assertTrue(any(b'"type":"offer"' in m for m in relayed), relayed)
-
-
-class WithoutTheWebrtcModule(unittest.TestCase):
-    """rtx without rtx-webrtc.so beside it (a copied binary, a broken install): the WebRTC
-    client exits 1 with one line naming the module, serve runs and answers offers 500."""
-
-    def setUp(self):
-        # A hard link in a directory of its own: /proc/self/exe names this path, so the
-        # loader looks for the module here (and in ../lib/rtx), where it is not.
-        self.workdir = tempfile.mkdtemp(prefix="rtx-no-module-",
-                                        dir=os.path.dirname(os.path.abspath(RTX)))
-        self.lonely = os.path.join(self.workdir, "rtx")
-        os.link(os.path.abspath(RTX), self.lonely)
-
-    def tearDown(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def test_rtx_webrtc_exits_1_with_one_line(self):
-        result = subprocess.run([self.lonely, "webrtc", "--offer", "--no-stdin"],
-                                stdin=subprocess.DEVNULL, capture_output=True, timeout=WAIT)
-        self.assertEqual(result.returncode, 1, result.stderr)
-        self.assertEqual(result.stdout, b"")
-        lines = result.stderr.decode().splitlines()
-        self.assertEqual(len(lines), 1, lines)
-        self.assertIn("WebRTC module rtx-webrtc.so not found", lines[0])
-        self.assertIn(os.path.join(self.workdir, "rtx-webrtc.so"), lines[0])
-
-    def test_other_commands_and_serve_run_without_it(self):
-        with Serve("--no-tcp", "--http-port", "0", expect=3, binary=self.lonely) as serve:
-            http = serve.url("http")
-            status, _, _ = http_request(http, "POST", "/publish/t", b"x")
-            self.assertLess(status, 300)
-            # A real offer, from an rtx that has its module.
-            offerer = Peer(self.workdir, "offer", "--no-stdin", stdin=subprocess.DEVNULL)
-            offer = offerer.description().encode()
-            offerer.kill()
-            status, _, body = http_request(http, "POST", "/whip/echo", offer,
-                                           {"Content-Type": "application/sdp"})
-            self.assertEqual(status, 500, body)
-            self.assertIn(b"rtx-webrtc.so", body)
-            serve.stop()
-            self.assertIn("rtx-webrtc.so not found", serve.proc.stderr.read().decode())
 
 
 if __name__ == "__main__":

@@ -103,10 +103,11 @@ public:
     /// inside one, the callback makes curl end the transfer when it returns.
     void abort();
 
+    struct Impl; ///< The easy handle and its state; in the HTTP module (curl_engine.cpp).
+
 private:
     friend class CurlMulti;
-    struct Impl;
-    std::unique_ptr<Impl> m_impl;
+    Impl* m_impl = nullptr;
 };
 
 /// libcurl's multi-socket API on a core::Loop: curl's sockets are watched with uv_poll and
@@ -127,12 +128,21 @@ public:
     /// were about to reuse (bench poll: ~10 reconnects per subscriber in 50 polls).
     void keep_idle_connections(std::size_t count);
 
-    struct Impl; ///< curl and libuv handles; defined in curl_multi.cpp only.
+    struct Impl; ///< curl and libuv handles; in the HTTP module (curl_engine.cpp).
 
 private:
     friend class HttpTransfer;
     core::Loop& m_loop;
-    std::unique_ptr<Impl> m_impl;
+    Impl* m_impl = nullptr;
 };
+
+/// Loads the HTTP module (rtx-http.so, which holds every call to libcurl) now, once per
+/// process: nullopt when loaded, else the one-line reason. CurlMulti's constructor loads it
+/// too, and throws std::runtime_error with that reason; a command that makes CurlMultis on
+/// other threads (bench's workers) calls this first.
+std::optional<std::string> load_http_engine();
+
+/// libcurl's version ("7.88.1"), from the HTTP module; "not loaded: <reason>" without it.
+std::string curl_version_text();
 
 } // namespace rtx::transport::http

@@ -15,6 +15,6 @@ constexpr WebrtcStack k_stack{k_webrtc_stack_abi, &new_connection};
 
 } // namespace
 
-extern "C" __attribute__((visibility("default"))) const WebrtcStack* rtx_webrtc_stack() {
+extern "C" __attribute__((visibility("default"))) const void* rtx_webrtc_stack() {
     return &k_stack;
 }

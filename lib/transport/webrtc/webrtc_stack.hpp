@@ -22,4 +22,4 @@ struct WebrtcStack {
 } // namespace rtx::transport::webrtc
 
 /// The module's entry point (`dlsym(module, "rtx_webrtc_stack")`).
-extern "C" const rtx::transport::webrtc::WebrtcStack* rtx_webrtc_stack();
+extern "C" const void* rtx_webrtc_stack(); ///< a const WebrtcStack*
