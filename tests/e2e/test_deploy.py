@@ -75,9 +75,10 @@ class JobManifestTest(unittest.TestCase):
         stages = [l for l in lines if l.startswith("FROM ")]
         self.assertEqual(stages, ["FROM debian:12 AS build", "FROM debian:12-slim"])
         self.assertIn('ENTRYPOINT ["/usr/local/bin/rtx"]', lines)
-        # rtx finds its WebRTC module at bin/../lib/rtx (lib/transport/webrtc/webrtc_stack.cpp).
-        self.assertIn("COPY --from=build /src/build/cmd/rtx-webrtc.so "
-                      "/usr/local/lib/rtx/rtx-webrtc.so", lines)
+        # rtx finds its modules at bin/../lib/rtx (lib/core/module.cpp).
+        for module in ("rtx-webrtc.so", "rtx-http.so"):
+            self.assertIn(f"COPY --from=build /src/build/cmd/{module} "
+                          f"/usr/local/lib/rtx/{module}", lines)
 
 
 if __name__ == "__main__":

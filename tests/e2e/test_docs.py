@@ -282,13 +282,19 @@ class DocsTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as prefix:
             subprocess.run(["cmake", "--install", build_dir, "--prefix", prefix], check=True,
                            capture_output=True)
-            for path in ["bin/rtx", "lib/rtx/rtx-webrtc.so", "share/man/man1/rtx.1", "share/man/man1/rtx-tcp.1",
+            for path in ["bin/rtx", "lib/rtx/rtx-webrtc.so", "lib/rtx/rtx-http.so",
+                         "share/man/man1/rtx.1", "share/man/man1/rtx-tcp.1",
                          "share/man/man1/rtx-serve.1",
                          "share/bash-completion/completions/rtx",
                          "share/zsh/vendor-completions/_rtx",
                          "share/fish/vendor_completions.d/rtx.fish"]:
                 with self.subTest(path=path):
                     self.assertTrue(os.path.exists(os.path.join(prefix, path)))
+            # The installed rtx finds its modules (bin/../lib/rtx): --version asks the HTTP
+            # module for libcurl's version.
+            version = subprocess.run([os.path.join(prefix, "bin/rtx"), "--version"],
+                                     capture_output=True, text=True, check=True).stdout
+            self.assertRegex(version, r"\nlibcurl \d+\.\d+")
 
 
 if __name__ == "__main__":
