@@ -141,6 +141,7 @@ def main():
     feed = (b"x" * 64 + b"\n") * n
     broker, port, conf = start_broker()
     url = f"mqtt://127.0.0.1:{port}"
+    print("load average at start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()), flush=True)
     mp = ["-p", str(port)]
     try:
         if "pub" in cases:
@@ -200,6 +201,7 @@ def main():
             for name, w in walls.items():
                 print(f"{'pub -m x -q 1':22} {name:26} {statistics.median(w) * 1000:8.1f} ms "
                       f"(median of {len(w)}, max {max(w) * 1000:.1f} ms)", flush=True)
+        print("load average at end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()), flush=True)
     finally:
         broker.terminate()
         broker.wait()

@@ -17,6 +17,7 @@ import unittest
 from rtxtest import EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, free_port, popen_rtx, rtx
 from test_mqtt import HAVE_MOSQUITTO, Mosquitto, messages, wait_ready
 
+EXIT_FAILURE = 1
 EXIT_PROTOCOL = 6
 MQTT_MAX_REMAINING = 268_435_455
 
@@ -123,6 +124,23 @@ class BrokerLimitsTest(unittest.TestCase):
         # Within the limit it goes.
         result = rtx("mqtt", "pub", self.url, "-V", "5", "-t", "big", "-m", "x" * 1000)
         self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+
+    def test_stdin_line_over_the_limit(self):
+        # -l holds at most 64 MiB of an unfinished line: a longer one ends the run with exit 1
+        # and one line, after the lines before it were published. (The bound is on what is
+        # held: the read that brings the newline may carry a line a little past it.)
+        line = b"x" * (65 * 1024 * 1024) + b"\n"
+        with popen_rtx("-v", "mqtt", "sub", self.url, "-t", "stdin/long", "--count", "1",
+                       stdin=subprocess.DEVNULL) as sub:
+            wait_ready(sub)
+            result = rtx("mqtt", "pub", self.url, "-t", "stdin/long", "-l", "-q", "1",
+                         input=b"first\n" + line)
+            out, err = sub.communicate(timeout=10)
+        self.assertEqual(result.returncode, EXIT_FAILURE, result.stderr)
+        [message] = result.stderr.decode().splitlines()
+        self.assertIn("64 MiB", message)
+        self.assertEqual(sub.returncode, EXIT_OK, err)
+        self.assertEqual(out.decode().splitlines(), ["first"])
 
     def test_file_from_stdin(self):
         payload = "line one\nline two\n\u00e9\n"

@@ -258,6 +258,8 @@ struct MqttClient::Impl {
     /// Destroys retired Paho clients that never connected; one that did is kept (see the
     /// definition: destroying it can free memory Paho no longer owns).
     void reap_retired();
+    /// Keeps a Paho client, never destroyed, until the process exits (see reap_retired()).
+    static void keep_forever(std::unique_ptr<PahoClient> client);
     ::mqtt::connect_options connect_options() const;
     /// Hands the message to Paho, or holds it while Paho has k_max_handed messages (or
     /// has already seen the connection drop).
@@ -928,7 +930,6 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
         // Paho refuses while one of its callbacks runs; the generation check drops it.
     }
     retired.push_back(std::move(paho));
-    reap_retired(); // those that never connected (a broker that stays away)
     if (store) {
         resend_if_session_lost = store->sent_payloads(options.version);
     }
@@ -950,6 +951,17 @@ void MqttClient::Impl::renew_client(const std::shared_ptr<Impl>& self) {
         copies_bytes = 0;
     }
     create_client(self);
+    // Only now, with the successor registered: destroying Paho's last client stops its
+    // threads (MQTTAsync_stop sleeps in 100 ms steps until they end) and the next connect
+    // starts them again.
+    reap_retired(); // those that never connected (a broker that stays away)
+}
+
+void MqttClient::Impl::keep_forever(std::unique_ptr<PahoClient> client) {
+    static auto* kept = new std::vector<std::unique_ptr<PahoClient>>();
+    if (client) {
+        kept->push_back(std::move(client));
+    }
 }
 
 void MqttClient::Impl::reap_retired() {
@@ -964,11 +976,10 @@ void MqttClient::Impl::reap_retired() {
     // rtx. A client that never connected never wrote, so it holds nothing freed. A kept
     // client costs a few KiB and the messages it held, once per drop; reachable, so no leak
     // report either.
-    static auto* kept_forever = new std::vector<std::unique_ptr<PahoClient>>();
     for (auto it = retired.begin(); it != retired.end();) {
         PahoClient& r = **it;
         if (r.ever_connected || r.write_failed) {
-            kept_forever->push_back(std::move(*it));
+            keep_forever(std::move(*it));
             it = retired.erase(it);
         } else if (!r.client->is_connected()) {
             it = retired.erase(it); // ~PahoClient: MQTTAsync_destroy
@@ -1071,8 +1082,10 @@ void MqttClient::Impl::outbound_fell() {
     if (options.version != 5) {
         // MQTT 3.1.1 has no Receive Maximum: a broker drops QoS 2 publishes past its own
         // in-flight limit (mosquitto: 20). Paho queues the rest until acknowledgements come.
-        // v5 brokers announce theirs in CONNACK, and Paho keeps to it.
-        c.set_max_inflight(20);
+        // v5 brokers announce theirs in CONNACK, and Paho keeps to it. QoS 1 has no such
+        // limit (a broker acknowledges each PUBLISH as it reads it): rtx's own hand-off
+        // window bounds it.
+        c.set_max_inflight(options.publish.qos == 2 ? 20 : static_cast<int>(k_max_handed));
     }
     // rtx reconnects itself, with the shared backoff (core::Backoff).
     c.set_automatic_reconnect(false);
@@ -1185,9 +1198,12 @@ MqttClient::~MqttClient() {
             // Paho refuses while a callback runs; the detached bridge already drops it.
         }
     }
-    // Retired like the others: a client that was connected is not destroyed either.
-    m_impl->retired.push_back(std::move(m_impl->paho));
+    // Retired like the others: a client that was connected is not destroyed either. The
+    // current one is kept even when it never connected (refused, timed out): destroying
+    // Paho's last client runs MQTTAsync_stop, which sleeps in 100 ms steps until Paho's
+    // threads end, and the process would wait for that before it exits.
     m_impl->reap_retired();
+    Impl::keep_forever(std::move(m_impl->paho));
 }
 
 std::unique_ptr<Connection> MqttClient::attempt(Handler& handler, std::uint64_t id) {
