@@ -203,10 +203,14 @@ HttpListener::HttpListener(core::Loop& loop, LwsContext& lws, Hub& hub, HttpList
     protocol.callback = &HttpListener::callback;
     protocol.user = this;
     // A WebSocket upgrade through a mount stays bound to this (the first) protocol, and lws
-    // sizes each upgraded connection's receive buffer by it: 0 would mean pt_serv_buf_size,
-    // 64 KiB per WebSocket connection. 4 KiB holds a typical message in one piece; larger
-    // ones arrive in several callbacks, which the ws listener joins.
-    protocol.rx_buffer_size = 4096;
+    // allocates each upgraded connection a receive buffer of this size (0 would mean
+    // pt_serv_buf_size, 64 KiB) that it keeps for the connection's life. lws's framing never
+    // delivers a message of ours: from the first loop turn after the handshake the frames
+    // are WsSession's, and a frame lws parsed before that fails the connection (1002, see
+    // WsListener's LWS_CALLBACK_RECEIVE). So the buffer only has to hold what lws answers
+    // itself before then, a control frame (at most 125 bytes): 128 bytes instead of 4 KiB
+    // per idle connection (docs/benchmarks.md). lws's writes are sized by tx_packet_size.
+    protocol.rx_buffer_size = 128;
     m_lws.add_protocol(protocol);
     m_lws.add_busy_check([this] { return !m_exchanges.empty() || !m_closing.empty(); });
     m_heartbeat.start(
