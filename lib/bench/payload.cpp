@@ -66,15 +66,18 @@ void write_stamp(const Stamp& stamp, char* out) {
 }
 
 PayloadBuilder::PayloadBuilder(std::string_view text, std::size_t size)
-    : m_buffer(size < k_stamp_size ? k_stamp_size : size, 'x') {
-    if (!text.empty()) {
-        for (std::size_t i = k_stamp_size; i < m_buffer.size(); ++i) {
-            m_buffer[i] = text[(i - k_stamp_size) % text.size()];
-        }
-    }
-}
+    : m_text(text)
+    , m_size(size < k_stamp_size ? k_stamp_size : size) {}
 
 std::string_view PayloadBuilder::build(const Stamp& stamp) {
+    if (m_buffer.empty()) {
+        m_buffer.assign(m_size, 'x');
+        if (!m_text.empty()) {
+            for (std::size_t i = k_stamp_size; i < m_buffer.size(); ++i) {
+                m_buffer[i] = m_text[(i - k_stamp_size) % m_text.size()];
+            }
+        }
+    }
     write_stamp(stamp, m_buffer.data());
     return m_buffer;
 }

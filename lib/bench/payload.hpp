@@ -28,15 +28,20 @@ inline constexpr std::size_t k_stamp_size = 38;
 
 /// Builds the messages of one sender into one buffer that is reused: the stamp, then the
 /// payload text repeated or cut to fill `size` bytes. Only the stamp changes per message,
-/// so making a message writes 38 bytes and never allocates. Loop thread only.
+/// so making a message writes 38 bytes and never allocates after the first. The buffer is
+/// made by the first build(): a bench holds one builder per connection, and an idle one
+/// never sends. Loop thread only.
 class PayloadBuilder {
 public:
     /// `size` >= k_stamp_size (checked by the caller); an empty `text` fills with 'x'.
+    /// `text` must outlive the builder (the plan's payload text).
     PayloadBuilder(std::string_view text, std::size_t size);
     /// The message for `stamp`; valid until the next call.
     std::string_view build(const Stamp& stamp);
 
 private:
+    std::string_view m_text;
+    std::size_t m_size;
     std::string m_buffer;
 };
 
