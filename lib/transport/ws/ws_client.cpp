@@ -112,7 +112,7 @@ std::string describe_close_code(int code) {
 class WsConnection final : public Connection, private proto::WsReaderEvents {
 public:
     WsConnection(WsClient::Impl& client, const core::Url& url, const ConnectOptions& connect,
-                 const WsOptions& options, Handler& handler, std::uint64_t id);
+                 std::shared_ptr<const WsOptions> options, Handler& handler, std::uint64_t id);
     ~WsConnection() override;
 
     /// `url` and `connect`: those of the constructor (only what outlives the connect attempt
@@ -195,14 +195,13 @@ private:
     std::string m_host; ///< Of the URL, for messages.
     std::uint16_t m_port;
     core::Duration m_connect_timeout;
-    WsOptions m_options;
+    /// Shared by the connections of a WsClient made with equal options (bench: all of them).
+    std::shared_ptr<const WsOptions> m_options;
     Handler& m_handler;
     std::uint64_t m_id;
     lws* m_wsi = nullptr;
     State m_state = State::connecting;
     ConnectionStats m_stats;
-    std::string m_host_header;
-    std::string m_subprotocol_header;
     std::string m_extensions;         ///< Negotiated extensions (permessage-deflate).
     std::string m_chosen_subprotocol; ///< The server's Sec-WebSocket-Protocol.
 
@@ -229,11 +228,14 @@ private:
     std::string m_peer_close_reason;
     std::optional<CloseInfo> m_failure; ///< Why we are closing, when it is our decision.
 
-    core::Timer m_connect_timer;
-    core::Timer m_ping_timer;
-    core::Timer m_pong_timer;
-    core::Timer m_linger_timer;
-    core::Timer m_deliver_close;
+    // Made on first use (most connections of a bench never ping, linger or close), and the
+    // connect deadline is freed with its libuv handle once the connection is open.
+    core::Timer& timer(std::unique_ptr<core::Timer>& slot);
+    std::unique_ptr<core::Timer> m_connect_timer;
+    std::unique_ptr<core::Timer> m_ping_timer;
+    std::unique_ptr<core::Timer> m_pong_timer;
+    std::unique_ptr<core::Timer> m_linger_timer;
+    std::unique_ptr<core::Timer> m_deliver_close;
     uv_prepare_t* m_takeover_prepare = nullptr; ///< Runs take_over() once; see on_established.
     std::int64_t m_started_us = 0;
     std::int64_t m_ping_sent_us = 0;
@@ -247,7 +249,7 @@ private:
     bool m_reader_stopped = false;     ///< After a violation: frames cannot be told apart.
     std::size_t m_window_messages = 0; ///< Delivered by lws before take_over().
     bool m_window_incomplete = false;  ///< ... and the last of them was not finished.
-    std::string m_extensions_header;   ///< The server's Sec-WebSocket-Extensions.
+    std::string m_extensions_header;   ///< The server's Sec-WebSocket-Extensions (own framing).
     int m_fd = -1;                     ///< A duplicate of lws's socket.
     uv_poll_t* m_poll = nullptr;
     SSL* m_ssl = nullptr; ///< lws's TLS session (wss://), used by us once taken over.
@@ -271,6 +273,8 @@ struct WsClient::Impl {
     lws_protocols protocols[2] = {};
     lws_context* context = nullptr;
     lws_vhost* vhost = nullptr;
+    /// The options of the last connect(), shared with the connections made with them.
+    std::shared_ptr<const WsOptions> options;
 };
 
 namespace {
@@ -387,7 +391,12 @@ core::Result<bool> WsClient::init() {
 std::unique_ptr<Connection> WsClient::connect(const core::Url& url, const ConnectOptions& connect,
                                               const WsOptions& options, Handler& handler,
                                               std::uint64_t id) {
-    auto connection = std::make_unique<WsConnection>(*m_impl, url, connect, options, handler, id);
+    // A bench makes thousands of connections with equal options: they share one copy.
+    if (!m_impl->options || !(*m_impl->options == options)) {
+        m_impl->options = std::make_shared<const WsOptions>(options);
+    }
+    auto connection =
+        std::make_unique<WsConnection>(*m_impl, url, connect, m_impl->options, handler, id);
     connection->start(url, connect);
     return connection;
 }
@@ -395,21 +404,16 @@ std::unique_ptr<Connection> WsClient::connect(const core::Url& url, const Connec
 // --- WsConnection --------------------------------------------------------------------------
 
 WsConnection::WsConnection(WsClient::Impl& client, const core::Url& url,
-                           const ConnectOptions& connect, const WsOptions& options,
+                           const ConnectOptions& connect, std::shared_ptr<const WsOptions> options,
                            Handler& handler, std::uint64_t id)
     : m_client(client)
     , m_host(url.host)
     , m_port(url.port)
     , m_connect_timeout(connect.connect_timeout)
-    , m_options(options)
+    , m_options(std::move(options))
     , m_handler(handler)
     , m_id(id)
-    , m_connect_timer(client.loop)
-    , m_ping_timer(client.loop)
-    , m_pong_timer(client.loop)
-    , m_linger_timer(client.loop)
-    , m_deliver_close(client.loop)
-    , m_own(options.own_framing) {}
+    , m_own(m_options->own_framing) {}
 
 WsConnection::~WsConnection() {
     release_native_io();
@@ -427,20 +431,30 @@ std::int64_t WsConnection::now_us() const {
         .count();
 }
 
+core::Timer& WsConnection::timer(std::unique_ptr<core::Timer>& slot) {
+    if (!slot) {
+        slot = std::make_unique<core::Timer>(m_client.loop);
+    }
+    return *slot;
+}
+
 void WsConnection::start(const core::Url& url, const ConnectOptions& connect) {
     m_started_us = now_us();
     const bool tls = url.scheme == "wss";
     const std::uint16_t default_port = tls ? 443 : 80;
-    m_host_header =
+    // lws copies what it is given here (its connect stash and header table): these need not
+    // outlive the call.
+    std::string host_header =
         url.host.find(':') != std::string::npos ? fmt::format("[{}]", url.host) : url.host;
     if (url.port != default_port) {
-        m_host_header += fmt::format(":{}", url.port);
+        host_header += fmt::format(":{}", url.port);
     }
-    for (const auto& protocol : m_options.subprotocols) {
-        if (!m_subprotocol_header.empty()) {
-            m_subprotocol_header += ", ";
+    std::string subprotocol_header;
+    for (const auto& protocol : m_options->subprotocols) {
+        if (!subprotocol_header.empty()) {
+            subprotocol_header += ", ";
         }
-        m_subprotocol_header += protocol;
+        subprotocol_header += protocol;
     }
     std::string path = url.path.empty() ? "/" : url.path;
     if (!url.query.empty()) {
@@ -456,10 +470,10 @@ void WsConnection::start(const core::Url& url, const ConnectOptions& connect) {
     info.address = m_host.c_str();
     info.port = m_port;
     info.path = path.c_str();
-    info.host = m_host_header.c_str();
+    info.host = host_header.c_str();
     // Origin goes out with the other extra headers: lws's own origin field would prefix
     // "http://" to whatever it is given.
-    info.protocol = m_subprotocol_header.empty() ? nullptr : m_subprotocol_header.c_str();
+    info.protocol = subprotocol_header.empty() ? nullptr : subprotocol_header.c_str();
     info.local_protocol_name = k_protocol_name;
     info.opaque_user_data = this;
     info.pwsi = &m_wsi;
@@ -487,7 +501,7 @@ void WsConnection::start(const core::Url& url, const ConnectOptions& connect) {
         return;
     }
     if (m_state == State::connecting && m_connect_timeout.count() > 0) {
-        m_connect_timer.start(m_connect_timeout, [this] {
+        timer(m_connect_timer).start(m_connect_timeout, [this] {
             if (m_state != State::connecting) {
                 return;
             }
@@ -513,10 +527,10 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
                        reinterpret_cast<const unsigned char*>(value.data()),
                        static_cast<int>(value.size()), position, end) == 0;
         };
-        if (!m_options.origin.empty() && !add("Origin", m_options.origin)) {
+        if (!m_options->origin.empty() && !add("Origin", m_options->origin)) {
             return -1;
         }
-        for (const auto& [name, value] : m_options.headers) {
+        for (const auto& [name, value] : m_options->headers) {
             if (!add(name, value)) {
                 return -1;
             }
@@ -528,7 +542,7 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
         // spins on the loop after a pong arrives on a permessage-deflate connection (seen on
         // Debian's 4.1.6 with the libuv event lib), so there --ping-interval turns
         // compression off. With our own framing lws never sees the pong.
-        return m_options.compress && (m_own || m_options.ping_interval.count() == 0) ? 0 : 1;
+        return m_options->compress && (m_own || m_options->ping_interval.count() == 0) ? 0 : 1;
     case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH: {
         // The last moment the response headers are readable.
         char subprotocol[256] = {};
@@ -536,8 +550,8 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
             m_chosen_subprotocol = subprotocol;
         }
         char extensions[512] = {};
-        if (lws_hdr_copy(wsi, extensions, sizeof extensions, WSI_TOKEN_EXTENSIONS) > 0) {
-            m_extensions_header = extensions;
+        if (m_own && lws_hdr_copy(wsi, extensions, sizeof extensions, WSI_TOKEN_EXTENSIONS) > 0) {
+            m_extensions_header = extensions; // for take_over()
         }
         return 0;
     }
@@ -578,26 +592,27 @@ int WsConnection::on_callback(lws* wsi, lws_callback_reasons reason, void* in, s
 }
 
 void WsConnection::on_established() {
-    m_connect_timer.stop();
+    m_connect_timer.reset(); // and its libuv handle: an open connection holds no deadline
     m_state = State::open;
     m_stats.connect_time = std::chrono::microseconds(now_us() - m_started_us);
     if (!m_chosen_subprotocol.empty()) {
         core::log_verbose("ws: subprotocol {}", m_chosen_subprotocol);
-    } else if (!m_options.subprotocols.empty()) {
+    } else if (!m_options->subprotocols.empty()) {
         core::log_verbose("ws: the server chose no subprotocol");
     }
     if (!m_extensions.empty()) {
         core::log_verbose("ws: compression on ({})", m_extensions);
-    } else if (m_options.compress && !m_own && m_options.ping_interval.count() > 0) {
+    } else if (m_options->compress && !m_own && m_options->ping_interval.count() > 0) {
         core::log_verbose("ws: compression off (not offered with --ping-interval)");
     } else {
         core::log_verbose("ws: compression off (no extension negotiated)");
     }
     core::log_verbose("ws: connected to {} in {:.3f} ms", m_host,
                       static_cast<double>(m_stats.connect_time.count()) / 1000.0);
-    if (m_options.ping_interval.count() > 0) {
-        m_ping_timer.start(
-            m_options.ping_interval, [this] { send_ping(); }, m_options.ping_interval);
+    if (m_options->ping_interval.count() > 0) {
+        timer(m_ping_timer)
+            .start(
+                m_options->ping_interval, [this] { send_ping(); }, m_options->ping_interval);
     }
     if (m_own) {
         // Not now: bytes that came in the same read as the 101 response are in lws's own
@@ -658,8 +673,10 @@ void WsConnection::close_with(int code, const std::string& reason) {
     if (m_state == State::open && m_own) {
         // After what was sent before it, like stdin's end, and what the server still sends
         // before its close is delivered (RFC 6455 section 5.5.1).
-        m_options.close_code = code;
-        m_options.close_reason = reason.substr(0, 123);
+        auto changed = std::make_shared<WsOptions>(*m_options); // shared: copy on write
+        changed->close_code = code;
+        changed->close_reason = reason.substr(0, 123);
+        m_options = std::move(changed);
         finish_sending();
         return;
     }
@@ -672,12 +689,12 @@ void WsConnection::close_with(int code, const std::string& reason) {
 
 void WsConnection::note_ping_sent(std::uint64_t stamp) {
     m_ping_sent_us = static_cast<std::int64_t>(stamp);
-    if (!m_awaiting_pong && m_options.ping_timeout.count() > 0) {
-        m_pong_timer.start(m_options.ping_timeout, [this] {
+    if (!m_awaiting_pong && m_options->ping_timeout.count() > 0) {
+        timer(m_pong_timer).start(m_options->ping_timeout, [this] {
             CloseInfo failure;
             failure.exit_code = ExitCode::timeout;
-            failure.reason =
-                fmt::format("ws: no pong within {}", core::format_duration(m_options.ping_timeout));
+            failure.reason = fmt::format("ws: no pong within {}",
+                                         core::format_duration(m_options->ping_timeout));
             m_failure = std::move(failure);
             kill(); // a peer that does not answer pings will not answer a close either
         });
@@ -688,7 +705,9 @@ void WsConnection::note_ping_sent(std::uint64_t stamp) {
 void WsConnection::note_pong() {
     if (m_awaiting_pong) {
         m_awaiting_pong = false;
-        m_pong_timer.stop();
+        if (m_pong_timer) {
+            m_pong_timer->stop();
+        }
         core::log_verbose("ws: pong after {:.3f} ms",
                           static_cast<double>(now_us() - m_ping_sent_us) / 1000.0);
     }
@@ -833,7 +852,7 @@ int WsConnection::on_writeable() {
             return 0;
         }
         if (!m_our_close) {
-            m_our_close = std::pair{m_options.close_code, m_options.close_reason};
+            m_our_close = std::pair{m_options->close_code, m_options->close_reason};
         }
     }
     if (!can_write_more()) {
@@ -870,7 +889,7 @@ int WsConnection::send_close_frame() {
     }
     m_close_sent = true;
     m_state = State::closing;
-    m_linger_timer.start(m_options.linger, [this] { kill(); });
+    timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
     return 0;
 }
 
@@ -880,7 +899,7 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
     }
     if (m_close_sent) {
         // The server is still sending what it had before our close: wait for it.
-        m_linger_timer.start(m_options.linger, [this] { kill(); });
+        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
     }
     if (m_rx_overflow || m_discard_rx) {
         return 0; // closing on our side: the rest is not for the user any more
@@ -900,7 +919,7 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
         m_rx_binary = lws_frame_is_binary(m_wsi) != 0;
     }
     const bool last = lws_is_final_fragment(m_wsi) && lws_remaining_packet_payload(m_wsi) == 0;
-    if (first && last && len <= m_options.max_message) {
+    if (first && last && len <= m_options->max_message) {
         // The whole message in one piece: hand over lws's buffer, no copy.
         ++m_stats.messages_in;
         m_stats.bytes_in += len;
@@ -909,13 +928,13 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
         m_handler.on_message(*this, message);
         return 0;
     }
-    if (m_rx.size() + len > m_options.max_message) {
+    if (m_rx.size() + len > m_options->max_message) {
         CloseInfo failure;
         failure.exit_code = ExitCode::protocol_error;
         failure.protocol_code = ws_close::message_too_big;
         failure.reason = fmt::format("ws: received a message over the {} byte limit "
                                      "(--max-message)",
-                                     m_options.max_message);
+                                     m_options->max_message);
         m_failure = std::move(failure);
         m_rx.clear();
         m_rx.shrink_to_fit();
@@ -993,7 +1012,7 @@ void WsConnection::on_closed() {
                           ? fmt::format("ws: closed ({})", describe_close_code(m_our_close->first))
                           : fmt::format("ws: closed ({}); the server did not answer within {}",
                                         describe_close_code(m_our_close->first),
-                                        core::format_duration(m_options.linger));
+                                        core::format_duration(m_options->linger));
     } else if (m_peer_close_code) {
         const int code = *m_peer_close_code;
         info.by_peer = true;
@@ -1070,7 +1089,7 @@ void WsConnection::finish_sending() {
         // After what is queued (m_out is in order): RFC 6455 section 5.5.1 then keeps
         // reading until the server's close, and every message before it is delivered.
         if (!m_close_sent) {
-            queue_close(m_options.close_code, m_options.close_reason);
+            queue_close(m_options->close_code, m_options->close_reason);
             flush_native();
         }
         return;
@@ -1096,7 +1115,7 @@ void WsConnection::close() {
         return;
     }
     if (m_state == State::open) {
-        start_close(m_options.close_code, m_options.close_reason);
+        start_close(m_options->close_code, m_options->close_reason);
     }
 }
 
@@ -1107,16 +1126,17 @@ void WsConnection::finish(CloseInfo info) {
     const bool was_open = m_state == State::open || m_state == State::closing;
     m_state = State::closed;
     m_wsi = nullptr; // lws frees it after this callback
-    m_connect_timer.stop();
-    m_ping_timer.stop();
-    m_pong_timer.stop();
-    m_linger_timer.stop();
+    for (auto* slot : {&m_connect_timer, &m_ping_timer, &m_pong_timer, &m_linger_timer}) {
+        if (*slot) {
+            (*slot)->stop();
+        }
+    }
     stop_takeover_prepare();
     release_native_io();
     m_queue.clear();
     m_queued_bytes = 0;
     info.was_open = was_open;
-    m_deliver_close.start(core::Duration{0}, [this, info = std::move(info)] {
+    timer(m_deliver_close).start(core::Duration{0}, [this, info = std::move(info)] {
         m_handler.on_close(*this, info); // last: the owner may destroy us
     });
 }
@@ -1207,7 +1227,7 @@ void WsConnection::take_over() {
     }
     lws_rx_flow_control(m_wsi, 0);
     proto::WsReaderOptions reader;
-    reader.max_message = m_options.max_message;
+    reader.max_message = m_options->max_message;
     reader.deflate = deflate.negotiated;
     reader.peer_no_context_takeover = deflate.server_no_context_takeover;
     m_reader = std::make_unique<proto::WsReader>(reader);
@@ -1237,7 +1257,7 @@ void WsConnection::take_over() {
     if (m_our_close) {
         queue_close(m_our_close->first, m_our_close->second);
     } else if (m_sending_finished) {
-        queue_close(m_options.close_code, m_options.close_reason);
+        queue_close(m_options->close_code, m_options->close_reason);
     }
     update_poll();
     flush_native();
@@ -1304,8 +1324,8 @@ void WsConnection::read_native() {
 void WsConnection::on_native_bytes(std::string_view bytes) {
     if (m_close_sent) {
         // The server is still sending what it had before our close: wait for it.
-        m_linger_timer.start(m_reader_stopped ? k_violation_linger : m_options.linger,
-                             [this] { kill(); });
+        timer(m_linger_timer)
+            .start(m_reader_stopped ? k_violation_linger : m_options->linger, [this] { kill(); });
     }
     if (m_reader_stopped || m_reader->closed()) {
         return; // after a violation or the server's close only the end of TCP matters
@@ -1326,7 +1346,7 @@ void WsConnection::fail_protocol(const proto::WsViolation& violation) {
     failure.reason =
         violation.close_code == ws_close::message_too_big
             ? fmt::format("ws: received a message over the {} byte limit (--max-message)",
-                          m_options.max_message)
+                          m_options->max_message)
             : fmt::format("ws: protocol error: the server sent {}; closing with {}", violation.what,
                           describe_close_code(violation.close_code));
     m_failure = std::move(failure);
@@ -1339,8 +1359,8 @@ void WsConnection::fail_protocol(const proto::WsViolation& violation) {
                                  : "protocol error";
         queue_close(violation.close_code, reason);
     }
-    m_linger_timer.start(std::min<core::Duration>(m_options.linger, k_violation_linger),
-                         [this] { kill(); });
+    timer(m_linger_timer)
+        .start(std::min<core::Duration>(m_options->linger, k_violation_linger), [this] { kill(); });
 }
 
 void WsConnection::queue_frame(int opcode, std::string_view payload) {
@@ -1365,7 +1385,7 @@ void WsConnection::queue_close(int code, std::string_view reason) {
     m_our_close = std::pair{code, std::string(reason)};
     m_close_sent = true;
     m_state = State::closing;
-    m_linger_timer.start(m_options.linger, [this] { kill(); });
+    timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
 }
 
 void WsConnection::flush_native() {
@@ -1428,7 +1448,7 @@ void WsConnection::on_ws_message(bool binary, std::string_view payload) {
         return; // closing on our side: the rest is not for the user any more
     }
     if (m_close_sent) {
-        m_linger_timer.start(m_options.linger, [this] { kill(); });
+        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
     }
     ++m_stats.messages_in;
     m_stats.bytes_in += payload.size();
@@ -1470,7 +1490,9 @@ void WsConnection::end_native() {
         return;
     }
     m_native_done = true;
-    m_linger_timer.stop();
+    if (m_linger_timer) {
+        m_linger_timer->stop();
+    }
     release_native_io();
     if (m_wsi == nullptr || m_state == State::closed) {
         return;

@@ -48,6 +48,8 @@ struct WsOptions {
     /// connection (docs/ARCHITECTURE.md). `rtx ws` sets it; bench, holding thousands of
     /// connections, keeps lws's framing (this needs a second descriptor per connection).
     bool own_framing = false;
+
+    bool operator==(const WsOptions&) const = default;
 };
 
 /// The client side of libwebsockets on one core::Loop: one lws context (TLS trust and
