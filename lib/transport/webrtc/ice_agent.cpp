@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <nice/agent.h>
+#include <sys/socket.h>
 
 #include "core/log.hpp"
 #include "transport/webrtc/source_filter.hpp"
@@ -16,6 +17,12 @@ namespace rtx::transport::webrtc {
 namespace {
 
 constexpr guint k_component = 1;
+// The selected pair's socket buffers. Linux's default receive buffer (212,992 bytes of
+// rmem_default, about 90 datagrams of 1,200 bytes at their kernel cost) overflowed while
+// the GLib thread waited for a core: datagrams dropped (RcvbufErrors), and each loss cost
+// SCTP a retransmission, often a 1 s T3 timeout. SCTP's own window is 1 MiB (about 900
+// packets in flight); the kernel caps this at net.core.rmem_max / wmem_max.
+constexpr int k_socket_buffer = 4 * 1024 * 1024;
 
 // An IP literal in the form inet_ntop writes it, so that "::1" and "0:0::1" compare equal;
 // empty if `text` is not an IP literal.
@@ -214,6 +221,7 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
                                         remote_text = std::move(remote_text),
                                         remote_address = std::move(remote_address)](Impl& self) {
             self.callbacks.on_selected_pair(local_text, remote_text);
+            self.grow_socket_buffers();
             // A peer-reflexive candidate (RFC 8445 section 7.3.1.3) is learned from a check
             // the peer sent, not from its description, so the filter in set_remote never saw
             // it: a pair on an address outside --ice-address is refused here.
@@ -223,6 +231,25 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
                                 remote_address));
             }
         });
+    }
+
+    // Bursts of a whole SCTP window arrive at once on loopback (see k_socket_buffer). A
+    // relayed (TURN) or TCP pair has no socket of its own here: left as it is.
+    void grow_socket_buffers() {
+        GSocket* socket = nice_agent_get_selected_socket(agent, stream, k_component);
+        if (socket == nullptr) {
+            return;
+        }
+        const int fd = g_socket_get_fd(socket);
+        const int size = k_socket_buffer;
+        int received = 0;
+        socklen_t length = sizeof received;
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) == 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &received, &length) == 0) {
+            core::log_debug("webrtc: ICE socket receive buffer {} bytes", received);
+        }
+        g_object_unref(socket);
     }
 
     static void on_receive(NiceAgent*, guint, guint, guint length, gchar* buffer, gpointer data) {

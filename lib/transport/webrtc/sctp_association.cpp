@@ -123,6 +123,10 @@ struct SctpAssociation::Impl {
     bool dispatching = false;
     std::deque<Outgoing> queue;
     std::size_t queued_bytes = 0;
+    /// User messages wait in `queue` until the loop is about to block (flush_hook), so that
+    /// usrsctp is handed a whole batch at once and bundles it (see flush()).
+    std::uint64_t flush_hook = 0;
+    bool nodelay = true; // SCTP_NODELAY as last set
     std::size_t send_buffer = k_send_buffer;
     std::vector<char> receive_buffer = std::vector<char>(k_partial_delivery_point);
     std::string partial_message; // the pieces of the message being delivered (no MSG_EOR yet)
@@ -540,12 +544,31 @@ struct SctpAssociation::Impl {
     void enqueue(std::uint16_t stream, std::uint32_t ppid, std::string data) {
         queued_bytes += data.size();
         queue.push_back(Outgoing{stream, ppid, std::move(data)});
-        flush();
     }
 
+    // SCTP_NODELAY off is usrsctp's Nagle: with data in flight, a message smaller than a
+    // packet waits in usrsctp's queue instead of going out alone.
+    void set_nodelay(bool on) {
+        if (on == nodelay || socket == nullptr) {
+            return;
+        }
+        int value = on ? 1 : 0;
+        if (usrsctp_setsockopt(socket, IPPROTO_SCTP, SCTP_NODELAY, &value, sizeof value) == 0) {
+            nodelay = on;
+        }
+    }
+
+    // Hands the queue to usrsctp. Every message but the last goes with Nagle on, so usrsctp
+    // bundles the small ones into full packets (several DATA chunks each, RFC 9260 section
+    // 6.10) instead of sending a packet, a DTLS record and a datagram per message; the last
+    // goes with SCTP_NODELAY, which makes usrsctp send everything queued at once, so no
+    // message waits for a SACK. Measured with 100,000 64-byte messages: 23,000-31,000
+    // datagrams both ways before (one sendv, one packet while the window was open), 15,000
+    // after.
     void flush() {
         bool had_queue = !queue.empty();
         while (!queue.empty() && !failed) {
+            set_nodelay(queue.size() == 1);
             Outgoing& item = queue.front();
             if (item.data.size() > send_buffer && !grow_send_buffer(item.data.size())) {
                 return;
@@ -574,11 +597,15 @@ struct SctpAssociation::Impl {
             ssize_t sent = usrsctp_sendv(socket, item.data.data(), item.data.size(), nullptr, 0,
                                          &spa, sizeof spa, SCTP_SENDV_SPA, 0);
             if (sent < 0) {
-                if (errno == EWOULDBLOCK || errno == EAGAIN) {
+                const int error = errno;
+                // What Nagle held goes out with the SACKs that make room (usrsctp applies
+                // Nagle only on a send call), and the next send is not delayed.
+                set_nodelay(true);
+                if (error == EWOULDBLOCK || error == EAGAIN) {
                     core::log_debug("webrtc: SCTP send buffer full, {} bytes queued", queued_bytes);
                     return; // dispatch() retries after the next SACK
                 }
-                fail(fmt::format("SCTP send failed: {}", std::strerror(errno)));
+                fail(fmt::format("SCTP send failed: {}", std::strerror(error)));
                 return;
             }
             // Without explicit EOR a message is taken whole or not at all.
@@ -639,6 +666,9 @@ SctpAssociation::~SctpAssociation() {
                     "{} duplicates received",
                     stat.sctps_sendretransdata, stat.sctps_timodata, stat.sctps_timosack,
                     stat.sctps_recvdupdata);
+    if (m_impl->flush_hook != 0) {
+        m_impl->loop.remove_before_poll_hook(m_impl->flush_hook);
+    }
     if (m_impl->socket != nullptr) {
         usrsctp_close(m_impl->socket);
     }
@@ -667,6 +697,11 @@ bool SctpAssociation::start(std::string& error) {
         return true;
     };
     usrsctp_set_non_blocking(impl.socket, 1);
+    impl.flush_hook = impl.loop.add_before_poll_hook([&impl] {
+        if (!impl.queue.empty() && !impl.failed) {
+            impl.dispatch();
+        }
+    });
     // Closing aborts: by then both ends have reset the channel's streams (or failed).
     struct linger linger_option {
         1, 0
@@ -812,8 +847,9 @@ bool SctpAssociation::send(std::uint16_t stream, std::string_view payload, bool 
     } else {
         impl.enqueue(stream, binary ? k_ppid_binary : k_ppid_string, std::string(payload));
     }
-    impl.dispatch();
-    return !impl.failed;
+    // Not handed to usrsctp yet: the flush hook does it once the loop has nothing else to
+    // run, with every message queued in this turn (a stdin chunk holds a thousand lines).
+    return true;
 }
 
 std::size_t SctpAssociation::buffered_bytes() const {

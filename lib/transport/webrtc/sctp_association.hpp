@@ -68,6 +68,8 @@ public:
                       const ChannelParameters& parameters);
     /// Queues one message with the PPID of RFC 8831 section 8 (empty ones as one byte with the
     /// "empty" PPIDs 56/57), sent with the channel's parameters (the opener's, both ways).
+    /// The queue goes to usrsctp before the loop next waits for I/O, all of it at once, so
+    /// that small messages share packets.
     bool send(std::uint16_t stream, std::string_view payload, bool binary);
     /// Bytes queued by send() and not yet taken by usrsctp.
     std::size_t buffered_bytes() const;
