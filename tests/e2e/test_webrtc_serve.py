@@ -10,6 +10,7 @@ import base64
 import http.client
 import json
 import os
+import select
 import signal
 import subprocess
 import tempfile
@@ -277,8 +278,20 @@ class WebrtcTopicEnd(ServePeer):
             self.wait_subscribers(1)
             self.assertIsNone(self.serve.proc.poll())
         self.assertEqual(self.publish("the end"), 1)
+        # publish() returns once the hub has queued the message for the SSE subscriber, not
+        # once rtx sse has printed it: read up to it before the SIGINT (under ASan the SIGINT
+        # used to overtake it).
+        out = b""
+        deadline = time.monotonic() + WAIT
+        while b"the end\n" not in out and time.monotonic() < deadline:
+            ready, _, _ = select.select([sse.stdout], [], [], max(deadline - time.monotonic(), 0))
+            chunk = os.read(sse.stdout.fileno(), 65536) if ready else b""
+            if not chunk:
+                break
+            out += chunk
         sse.send_signal(signal.SIGINT)
-        out, err = sse.communicate(timeout=WAIT)
+        rest, err = sse.communicate(timeout=WAIT)
+        out += rest
         lines = [line for line in out.decode().split("\n") if not line.startswith("waiting ")]
         self.assertEqual(lines, ["probe 1", "from the first 1", "probe 2", "from the first 2",
                                  "the end", ""], err)
