@@ -13,43 +13,28 @@ namespace rtx::transport::http {
 
 namespace {
 
-/// The module's table, or the reason there is none (kept: every later call gets it).
-struct Loaded {
-    const CurlEngine* engine = nullptr;
-    std::string error;
-};
-
-const Loaded& loaded() {
-    static const Loaded once = [] { // a function-local static: loaded once, thread-safe
-        auto module = core::load_module("rtx-http.so", "rtx_curl_engine");
-        if (auto* error = std::get_if<std::string>(&module)) {
-            return Loaded{nullptr, "HTTP module " + *error};
-        }
-        const auto* engine = static_cast<const CurlEngine*>(std::get<const void*>(module));
-        if (engine->abi != k_curl_engine_abi) {
-            return Loaded{nullptr, "rtx-http.so is not this rtx's HTTP module (rebuild both)"};
-        }
-        return Loaded{engine, {}};
-    }();
+const core::ModuleTable<CurlEngine>& loaded() {
+    static const auto once = core::load_module_table<CurlEngine>("rtx-http.so", "rtx_curl_engine",
+                                                                 "HTTP", k_curl_engine_abi);
     return once;
 }
 
 /// Only after a CurlMulti exists (its constructor threw otherwise).
 const CurlEngine& engine() {
-    return *loaded().engine;
+    return *loaded().table;
 }
 
 } // namespace
 
 std::optional<std::string> load_http_engine() {
-    if (loaded().engine == nullptr) {
+    if (loaded().table == nullptr) {
         return loaded().error;
     }
     return std::nullopt;
 }
 
 std::string curl_version_text() {
-    if (loaded().engine == nullptr) {
+    if (loaded().table == nullptr) {
         return "not loaded: " + loaded().error;
     }
     return engine().library_version();
