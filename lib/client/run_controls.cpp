@@ -16,15 +16,25 @@ RunControls::RunControls(core::Loop& loop, output::Sink& sink, core::Duration ti
     , m_stopping(std::move(stopping))
     , m_deadline(loop)
     , m_idle(loop)
-    , m_signals(loop, [this](int signum) {
-        if (m_stopping()) {
-            // A second signal while closing: do not wait for the peer any longer.
-            core::log_verbose("signal {}: exiting now", signum);
-            m_loop.stop();
-            return;
+    , m_signals(loop,
+                [this](int signum) {
+                    if (m_stopping()) {
+                        // A second signal while closing: do not wait for the peer any longer.
+                        core::log_verbose("signal {}: exiting now", signum);
+                        m_loop.stop();
+                        return;
+                    }
+                    core::log_verbose("signal {}: closing", signum);
+                    m_stop(static_cast<core::ExitCode>(core::exit_status_for_signal(signum)), "");
+                })
+    , m_reader_watch(loop, sink.fd(), [this] {
+        // The reader closed the pipe while nothing was being written (a quiet stream behind
+        // `| head -1`): end as a failed write to it would, without waiting for the next
+        // message.
+        if (!m_stopping()) {
+            core::log_verbose("the reader of standard output has gone: closing");
+            m_stop(core::ExitCode::ok, "");
         }
-        core::log_verbose("signal {}: closing", signum);
-        m_stop(static_cast<core::ExitCode>(core::exit_status_for_signal(signum)), "");
     }) {
     m_flush_hook = m_loop.add_before_poll_hook([this] {
         if (!m_sink.flush() && !m_stopping()) {

@@ -3,6 +3,7 @@
 #include "core/duration.hpp"
 #include "core/exit_code.hpp"
 #include "core/loop.hpp"
+#include "core/reader_watch.hpp"
 #include "core/signals.hpp"
 #include "core/timer.hpp"
 #include "output/sink.hpp"
@@ -16,7 +17,8 @@ namespace rtx::client {
 /// What ends a session of a subcommand besides its connections, shared by PipeSession (one
 /// client connection) and listen::ListenSession: --timeout, --idle-timeout, SIGINT and
 /// SIGTERM (a second signal while closing leaves at once), and standard output, flushed
-/// before each poll (a reader that went away, as `| head -1`, ends the run with 0).
+/// before each poll (a reader that went away, as `| head -1`, ends the run with 0: found by
+/// the next write, or at once by a core::ReaderWatch when stdout is a pipe).
 /// Loop thread only.
 class RunControls {
 public:
@@ -48,6 +50,7 @@ private:
     core::Timer m_idle;
     core::SignalWatcher m_signals;
     std::uint64_t m_flush_hook = 0;
+    core::ReaderWatch m_reader_watch;
 };
 
 } // namespace rtx::client

@@ -45,6 +45,8 @@ public:
     /// True when flush() failed because the reader closed the pipe (EPIPE): `rtx ... | head`.
     bool reader_gone() const { return m_reader_gone; }
     Format format() const { return m_format; }
+    /// The descriptor written to.
+    int fd() const { return m_fd; }
     /// Records written so far (messages only; events excluded).
     std::uint64_t messages() const { return m_messages; }
 

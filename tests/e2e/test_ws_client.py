@@ -658,6 +658,38 @@ class WsClientConformanceTest(unittest.TestCase):
         self.assertEqual([(f.opcode, f.payload) for f in frames][0], (OP_TEXT, b"/ping hello"))
 
 
+class WsClientCloseBoundTest(unittest.TestCase):
+    def test_count_reached_against_a_server_that_streams_on_and_ignores_the_close(self):
+        # A feed that keeps sending and never answers our close (a replay loop, a busy
+        # ticker): after --count, what arrives is dropped and must not restart --linger, or
+        # rtx would never exit. It once did restart it, and hung as long as the feed ran.
+        with RawServer() as server, popen_rtx("ws", "--no-stdin", "-n", "3", "--linger", "1s",
+                                              server.url) as client:
+            peer = server.peer()
+            stop = threading.Event()
+
+            def stream():
+                n = 0
+                while not stop.is_set():
+                    try:
+                        peer.send_raw(server_frame(OP_TEXT, f"tick {n}".encode()))
+                    except OSError:
+                        return
+                    n += 1
+                    time.sleep(0.02)
+
+            sender = threading.Thread(target=stream, daemon=True)
+            sender.start()
+            try:
+                code = client.wait(timeout=60)
+            finally:
+                stop.set()
+                sender.join(timeout=10)
+                peer.abort()
+            self.assertEqual(code, EXIT_OK, client.stderr.read())
+            self.assertEqual(client.stdout.read(), b"tick 0\ntick 1\ntick 2\n")
+
+
 class WsClientPipeEndTest(unittest.TestCase):
     """`echo hello | rtx ws URL/echo` (the README's example), no sleep in the pipe: at
     stdin's end the close frame goes out at once, and every echo the server sends before

@@ -897,12 +897,17 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
     if (m_state == State::closed) {
         return -1;
     }
-    if (m_close_sent) {
-        // The server is still sending what it had before our close: wait for it.
-        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
-    }
     if (m_rx_overflow || m_discard_rx) {
-        return 0; // closing on our side: the rest is not for the user any more
+        // Closing on our side (--count, --timeout, a signal, an error): the rest is not for
+        // the user any more, so it does not extend --linger either. A server that streams
+        // on and never answers our close (a replay loop, a busy feed) would otherwise keep
+        // rtx from exiting at all.
+        return 0;
+    }
+    if (m_close_sent) {
+        // After the end of input: the server is still sending what it had before our close,
+        // and it is printed, so wait for it.
+        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
     }
     const bool first = lws_is_first_fragment(m_wsi) != 0;
     if (m_taken_over) {
@@ -1322,10 +1327,12 @@ void WsConnection::read_native() {
 }
 
 void WsConnection::on_native_bytes(std::string_view bytes) {
-    if (m_close_sent) {
-        // The server is still sending what it had before our close: wait for it.
-        timer(m_linger_timer)
-            .start(m_reader_stopped ? k_violation_linger : m_options->linger, [this] { kill(); });
+    if (m_close_sent && !m_discard_rx && !m_reader_stopped) {
+        // After the end of input: the server is still sending what it had before our close,
+        // and it is printed, so wait for it. Not when what arrives is dropped (--count,
+        // --timeout, a signal, a protocol violation): a server that streams on and never
+        // answers our close would otherwise keep rtx from exiting at all.
+        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
     }
     if (m_reader_stopped || m_reader->closed()) {
         return; // after a violation or the server's close only the end of TCP matters
