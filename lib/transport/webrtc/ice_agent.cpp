@@ -71,6 +71,7 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
     core::Loop& loop;
     bool controlling;
     std::vector<std::string> allowed; // canonical IP literals
+    int filtered_sockets = -1;        // how many sockets filter_sources() filtered last
     IceServers servers;
     std::vector<std::string> server_ips; // the STUN and TURN servers, resolved
     IceCallbacks callbacks;
@@ -112,9 +113,10 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
 
     // With --ice-address, our sockets take datagrams from the allowed addresses (and the
     // STUN/TURN servers) only: libnice would answer a check from anywhere and make its
-    // source a peer-reflexive candidate. Done before our description goes out, so before
-    // any check can come.
-    bool filter_sources() {
+    // source a peer-reflexive candidate. Done as soon as gathering has made the host sockets
+    // (start()), so before our description or our first trickled candidate goes out and any
+    // check can come; again at the end of gathering, for a socket made later.
+    bool filter_sources(std::string& error) {
         if (allowed.empty()) {
             return true;
         }
@@ -131,20 +133,23 @@ struct IceAgent::Impl : std::enable_shared_from_this<IceAgent::Impl> {
         g_slist_free_full(candidates, reinterpret_cast<GDestroyNotify>(&nice_candidate_free));
         std::vector<std::string> sources = allowed;
         sources.insert(sources.end(), server_ips.begin(), server_ips.end());
-        std::string error;
         int filtered = filter_datagram_sources(sockets, sources, error);
         if (filtered < 0) {
-            callbacks.on_failed("ICE: " + error);
             return false;
         }
-        core::log_verbose("webrtc: {} ICE socket(s) take datagrams from --ice-address only",
-                          filtered);
+        if (filtered != filtered_sockets) {
+            core::log_verbose("webrtc: {} ICE socket(s) take datagrams from --ice-address only",
+                              filtered);
+            filtered_sockets = filtered;
+        }
         return true;
     }
 
     static void on_gathering_done(NiceAgent*, guint, gpointer data) {
         static_cast<Impl*>(data)->post([](Impl& self) {
-            if (!self.filter_sources()) {
+            std::string error;
+            if (!self.filter_sources(error)) {
+                self.callbacks.on_failed("ICE: " + error);
                 return;
             }
             if (self.callbacks.on_gathering_done) {
@@ -389,6 +394,14 @@ bool IceAgent::start(std::string& error, bool trickle) {
     impl.holding = true;
     if (nice_agent_gather_candidates(impl.agent, impl.stream) == FALSE) {
         error = "libnice could not gather candidates (no usable local address)";
+        return false;
+    }
+    // libnice binds the host candidates' sockets inside nice_agent_gather_candidates; the
+    // end of gathering can come later than our first trickled candidate (a trickle answer
+    // goes out at once), and a check may follow it at once.
+    std::string filter_error;
+    if (!impl.filter_sources(filter_error)) {
+        error = "ICE: " + filter_error;
         return false;
     }
     return true;
