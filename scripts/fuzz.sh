@@ -16,7 +16,7 @@ fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
-names=(duration ece encoding fault feed framing mqtt mqtt_topic push_parse report sdp sse sse_format url ws)
+names=(dcep duration ece encoding fault feed framing mqtt mqtt_topic push_parse report sdp sse sse_format url ws)
 
 cmake -S "$root" -B "$build" \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

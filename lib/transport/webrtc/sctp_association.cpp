@@ -19,22 +19,11 @@ namespace rtx::transport::webrtc {
 
 namespace {
 
-// RFC 8831 section 8 and RFC 8832 section 8.1: payload protocol identifiers.
-constexpr std::uint32_t k_ppid_dcep = 50;
-constexpr std::uint32_t k_ppid_string = 51;
-constexpr std::uint32_t k_ppid_binary = 53;
-constexpr std::uint32_t k_ppid_string_empty = 56;
-constexpr std::uint32_t k_ppid_binary_empty = 57;
-
-// RFC 8832 section 8.2.1: DCEP message types.
-constexpr std::uint8_t k_dcep_ack = 0x02;
-constexpr std::uint8_t k_dcep_open = 0x03;
-
-// RFC 8832 section 5.1: DATA_CHANNEL_OPEN channel types; the high bit is "unordered".
-constexpr std::uint8_t k_channel_unordered = 0x80;
-constexpr std::uint8_t k_channel_reliable = 0x00;
-constexpr std::uint8_t k_channel_rexmit = 0x01;
-constexpr std::uint8_t k_channel_timed = 0x02;
+using proto::k_ppid_binary;
+using proto::k_ppid_binary_empty;
+using proto::k_ppid_dcep;
+using proto::k_ppid_string;
+using proto::k_ppid_string_empty;
 
 // The send buffer, grown for a message larger than it: a message goes to usrsctp whole,
 // because sending one in pieces (SCTP_EXPLICIT_EOR) makes a non-blocking usrsctp_sendv wait
@@ -89,13 +78,6 @@ struct Outgoing {
     std::uint32_t ppid;
     std::string data;
 };
-
-std::uint32_t read_u32(const std::string& data, std::size_t at) {
-    return (static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at])) << 24) |
-           (static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at + 1])) << 16) |
-           (static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at + 2])) << 8) |
-           static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[at + 3]));
-}
 
 } // namespace
 
@@ -412,11 +394,8 @@ struct SctpAssociation::Impl {
     }
 
     void dcep(std::uint16_t stream, const std::string& data) {
-        if (data.empty()) {
-            return;
-        }
-        auto type = static_cast<std::uint8_t>(data[0]);
-        if (type == k_dcep_ack) {
+        proto::DcepParseResult parsed = proto::parse_dcep(data);
+        if (parsed.type == proto::DcepType::ack) {
             auto it = channels.find(stream);
             if (it != channels.end() && it->second.awaiting_ack) {
                 it->second.awaiting_ack = false;
@@ -425,49 +404,19 @@ struct SctpAssociation::Impl {
             }
             return;
         }
-        if (type != k_dcep_open) {
-            return;
+        if (parsed.type != proto::DcepType::open) {
+            return; // RFC 8832 section 8.2.1 has no other type; an unknown one is ignored
         }
-        // RFC 8832 section 5.1: type, channel type, priority (2), reliability (4), label
-        // length (2), protocol length (2), label, protocol.
-        if (data.size() < 12) {
-            fail("DCEP: DATA_CHANNEL_OPEN shorter than its header");
-            return;
-        }
-        auto u16 = [&data](std::size_t at) {
-            return static_cast<std::uint16_t>((static_cast<std::uint8_t>(data[at]) << 8) |
-                                              static_cast<std::uint8_t>(data[at + 1]));
-        };
-        std::size_t label_length = u16(8);
-        std::size_t protocol_length = u16(10);
-        if (data.size() < 12 + label_length + protocol_length) {
-            fail("DCEP: DATA_CHANNEL_OPEN label/protocol past its end");
-            return;
-        }
-        ChannelParameters parameters;
-        auto channel_type = static_cast<std::uint8_t>(data[1]);
-        parameters.ordered = (channel_type & k_channel_unordered) == 0;
-        switch (channel_type & ~k_channel_unordered) {
-        case k_channel_reliable:
-            break;
-        case k_channel_rexmit:
-            parameters.reliability = ChannelParameters::Reliability::max_retransmits;
-            parameters.value = read_u32(data, 4);
-            break;
-        case k_channel_timed:
-            parameters.reliability = ChannelParameters::Reliability::max_packet_life;
-            parameters.value = read_u32(data, 4);
-            break;
-        default:
-            fail(fmt::format("DCEP: unknown channel type 0x{:02x}", channel_type));
+        if (!parsed.open) {
+            fail(std::move(parsed.error));
             return;
         }
         ChannelState& channel = channels[stream];
-        channel.label = data.substr(12, label_length);
-        channel.protocol = data.substr(12 + label_length, protocol_length);
-        channel.parameters = parameters;
+        channel.label = std::move(parsed.open->label);
+        channel.protocol = std::move(parsed.open->protocol);
+        channel.parameters = parsed.open->parameters;
         // RFC 8832 section 6: answer with DATA_CHANNEL_ACK on the same stream.
-        enqueue(stream, k_ppid_dcep, std::string(1, static_cast<char>(k_dcep_ack)));
+        enqueue(stream, k_ppid_dcep, proto::format_dcep_ack());
         callbacks.on_channel_open(stream, channel.label, channel.protocol, channel.parameters);
     }
 
@@ -796,41 +745,16 @@ bool SctpAssociation::open_channel(std::uint16_t stream, const std::string& labe
                                    const std::string& protocol,
                                    const ChannelParameters& parameters) {
     Impl& impl = *m_impl;
-    if (impl.failed || label.size() > 0xFFFF || protocol.size() > 0xFFFF) {
-        return false;
+    auto open = proto::format_dcep_open(proto::DataChannelOpen{parameters, 0, label, protocol});
+    if (impl.failed || !open) {
+        return false; // a label or protocol longer than DATA_CHANNEL_OPEN's length fields say
     }
     auto& channel = impl.channels[stream];
     channel.awaiting_ack = true;
     channel.label = label;
     channel.protocol = protocol;
     channel.parameters = parameters;
-    // RFC 8832 section 5.1: message type, channel type, priority 0, reliability parameter,
-    // label length, protocol length.
-    std::uint8_t channel_type = parameters.ordered ? 0 : k_channel_unordered;
-    switch (parameters.reliability) {
-    case ChannelParameters::Reliability::reliable:
-        channel_type |= k_channel_reliable;
-        break;
-    case ChannelParameters::Reliability::max_retransmits:
-        channel_type |= k_channel_rexmit;
-        break;
-    case ChannelParameters::Reliability::max_packet_life:
-        channel_type |= k_channel_timed;
-        break;
-    }
-    std::string open(12, '\0');
-    open[0] = static_cast<char>(k_dcep_open);
-    open[1] = static_cast<char>(channel_type);
-    for (std::size_t i = 0; i < 4; ++i) {
-        open[4 + i] = static_cast<char>((parameters.value >> (24 - 8 * i)) & 0xFF);
-    }
-    open[8] = static_cast<char>(label.size() >> 8);
-    open[9] = static_cast<char>(label.size() & 0xFF);
-    open[10] = static_cast<char>(protocol.size() >> 8);
-    open[11] = static_cast<char>(protocol.size() & 0xFF);
-    open += label;
-    open += protocol;
-    impl.enqueue(stream, k_ppid_dcep, std::move(open));
+    impl.enqueue(stream, k_ppid_dcep, std::move(*open));
     impl.dispatch();
     return !impl.failed;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/loop.hpp"
+#include "proto/dcep.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -10,15 +11,9 @@
 
 namespace rtx::transport::webrtc {
 
-/// A data channel's delivery (RFC 8831 section 6.1, carried in DATA_CHANNEL_OPEN: RFC 8832
-/// section 5.1): ordered or not, and fully reliable or partially (a message is abandoned after
-/// `value` retransmissions, or `value` milliseconds after it was sent).
-struct ChannelParameters {
-    enum class Reliability { reliable, max_retransmits, max_packet_life };
-    bool ordered = true;
-    Reliability reliability = Reliability::reliable;
-    std::uint32_t value = 0;
-};
+/// A data channel's delivery: ordered or not, reliable or partially (proto/dcep.hpp, where
+/// DATA_CHANNEL_OPEN carries it).
+using ChannelParameters = proto::DataChannelParameters;
 
 /// "reliable ordered", "unordered, at most 3 retransmissions", ... (for -v).
 std::string describe(const ChannelParameters& parameters);
