@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/lazy_deque.hpp"
 #include "core/loop.hpp"
 #include "core/timer.hpp"
 #include "proto/ws_codec.hpp"
@@ -8,7 +9,6 @@
 #include <uv.h>
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -139,7 +139,7 @@ private:
     std::unique_ptr<proto::WsDeflater> m_deflater;
     uv_poll_t* m_poll = nullptr;
     int m_poll_events = 0;
-    std::deque<Chunk> m_out;
+    core::LazyDeque<Chunk> m_out; ///< Made on first use: most idle sessions never queue.
     std::size_t m_queued_bytes = 0;
     bool m_reading_paused = false;
     bool m_reading_held = false;   ///< hold_reading().
