@@ -118,9 +118,9 @@ def idle():
     opened = report["connections"] - report["connections_failed"]
     errors = sum(report["errors"].values())
     # Connections up through the hold: the merged timeline's seconds after the ramp, but not
-    # its last two. Each shard's last interval is a partial one that ends when that shard
-    # stops, a few milliseconds apart, so the merged timeline's final point may hold only
-    # one shard's count (16,666 of 100,000 in one run whose summary said 100,000 up).
+    # its last two. The timeline is joined on wall-clock seconds and the shards stop a moment
+    # apart, so its last second may hold only the shard that sampled once more, the others
+    # having closed (16,666 of 100,000 in one run whose summary said 100,000 up).
     timeline = report["timeline"]
     last_t = timeline[-1]["t_seconds"] if timeline else 0
     hold_points = [p["connections_up"] for p in timeline
