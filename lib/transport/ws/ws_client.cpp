@@ -166,6 +166,12 @@ private:
     /// Asks lws to close: with our close frame if the session is open, else at once.
     void start_close(int code, std::string reason);
     void kill();
+    /// (Re)starts --linger: the wait for the server's close frame after ours.
+    void start_linger();
+    /// After our close, bytes the user still gets (after the end of input) restart --linger;
+    /// dropped ones (--count, --timeout, a signal, a protocol violation) do not, or a server
+    /// that streams on and never answers our close would keep rtx from exiting at all.
+    void linger_for_printed_data();
     std::int64_t now_us() const;
     void note_ping_sent(std::uint64_t stamp);
     void note_pong();
@@ -889,7 +895,7 @@ int WsConnection::send_close_frame() {
     }
     m_close_sent = true;
     m_state = State::closing;
-    timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
+    start_linger();
     return 0;
 }
 
@@ -897,17 +903,9 @@ int WsConnection::on_receive(const char* data, std::size_t len) {
     if (m_state == State::closed) {
         return -1;
     }
+    linger_for_printed_data();
     if (m_rx_overflow || m_discard_rx) {
-        // Closing on our side (--count, --timeout, a signal, an error): the rest is not for
-        // the user any more, so it does not extend --linger either. A server that streams
-        // on and never answers our close (a replay loop, a busy feed) would otherwise keep
-        // rtx from exiting at all.
-        return 0;
-    }
-    if (m_close_sent) {
-        // After the end of input: the server is still sending what it had before our close,
-        // and it is printed, so wait for it.
-        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
+        return 0; // closing on our side: the rest is not for the user any more
     }
     const bool first = lws_is_first_fragment(m_wsi) != 0;
     if (m_taken_over) {
@@ -1060,6 +1058,16 @@ void WsConnection::start_close(int code, std::string reason) {
     }
     if (!m_own) {
         lws_callback_on_writable(m_wsi); // own framing: take_over() sends it
+    }
+}
+
+void WsConnection::start_linger() {
+    timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
+}
+
+void WsConnection::linger_for_printed_data() {
+    if (m_close_sent && !m_discard_rx && !m_rx_overflow && !m_reader_stopped) {
+        start_linger();
     }
 }
 
@@ -1327,13 +1335,7 @@ void WsConnection::read_native() {
 }
 
 void WsConnection::on_native_bytes(std::string_view bytes) {
-    if (m_close_sent && !m_discard_rx && !m_reader_stopped) {
-        // After the end of input: the server is still sending what it had before our close,
-        // and it is printed, so wait for it. Not when what arrives is dropped (--count,
-        // --timeout, a signal, a protocol violation): a server that streams on and never
-        // answers our close would otherwise keep rtx from exiting at all.
-        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
-    }
+    linger_for_printed_data(); // once per read, not again per message it holds
     if (m_reader_stopped || m_reader->closed()) {
         return; // after a violation or the server's close only the end of TCP matters
     }
@@ -1392,7 +1394,7 @@ void WsConnection::queue_close(int code, std::string_view reason) {
     m_our_close = std::pair{code, std::string(reason)};
     m_close_sent = true;
     m_state = State::closing;
-    timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
+    start_linger();
 }
 
 void WsConnection::flush_native() {
@@ -1453,9 +1455,6 @@ void WsConnection::flush_native() {
 void WsConnection::on_ws_message(bool binary, std::string_view payload) {
     if (m_discard_rx) {
         return; // closing on our side: the rest is not for the user any more
-    }
-    if (m_close_sent) {
-        timer(m_linger_timer).start(m_options->linger, [this] { kill(); });
     }
     ++m_stats.messages_in;
     m_stats.bytes_in += payload.size();
